@@ -1,0 +1,25 @@
+// The engine's public surface: what model/ and train/ may use.
+import { Device, type DeviceOptions } from './device.ts';
+import { setDevice } from './tensor.ts';
+
+export { Device, type DeviceOptions, type Counters, type Limits } from './device.ts';
+export * from './errors.ts';
+export { Tensor, tidy, keep, noGrad, param, detach, numel, shapeStr, getDevice, type DType } from './tensor.ts';
+export { backward } from './autograd.ts';
+export * from './ops/elementwise.ts';
+export { sum, mean, sumTo } from './ops/reduce.ts';
+
+/** Opens the GPU device every op runs on. */
+export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
+  const device = await Device.open(options);
+  setDevice(device);
+  return device;
+}
+
+/** Destroys the device (Node does not exit while Dawn holds one). */
+export function closeDevice(device: Device): void {
+  device.destroy();
+  setDevice(null);
+}
+export { matmul, type MatmulOptions } from './ops/matmul.ts';
+export { reshape, permute, transpose, slice, split, concat } from './ops/layout.ts';

@@ -1,0 +1,130 @@
+// Element-wise arithmetic with numpy broadcasting (up to 4 axes), forward and VJP side by side.
+import { ShapeError } from '../errors.ts';
+import { getDevice, numel, record, shapeStr, Tensor } from '../tensor.ts';
+import { wgsl } from '../../kernels/kernel.ts';
+import { sumTo } from './reduce.ts';
+import { assertF32, f32bits, launch1d, maxBindingElems } from './util.ts';
+
+const BINARY = wgsl('elementwise', 'binary');
+const AFFINE = wgsl('unary', 'affine');
+const FILL = wgsl('unary', 'fill');
+const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+type BinaryOp = keyof typeof OPS;
+
+export function broadcastShape(a: readonly number[], b: readonly number[], op: string): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new ShapeError(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} do not broadcast`);
+    out.push(x === 1 ? y : x);
+  }
+  if (n > 4) throw new ShapeError(`${op}: at most 4 axes are supported, got ${shapeStr(out)}`);
+  return out;
+}
+
+/** Strides of `shape` seen through the 4-axis output `out4` (0 on broadcast axes). */
+function strides4(shape: readonly number[], out4: number[]): number[] {
+  const s4 = [...Array(4 - shape.length).fill(1), ...shape];
+  const st = [0, 0, 0, 0];
+  let acc = 1;
+  for (let i = 3; i >= 0; i--) {
+    st[i] = s4[i] === 1 && out4[i] !== 1 ? 0 : acc;
+    acc *= s4[i];
+  }
+  return st;
+}
+
+function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  assertF32(a, op);
+  assertF32(b, op);
+  const shape = broadcastShape(a.shape, b.shape, op);
+  const out = Tensor.empty(shape, 'f32', op);
+  const n = out.size;
+  if (n === 0) return out;
+  const out4 = [...Array(4 - shape.length).fill(1), ...shape];
+  const as = strides4(a.shape, out4);
+  const bs = strides4(b.shape, out4);
+  const step = maxBindingElems(getDevice());
+  for (let e0 = 0; e0 < n; e0 += step) {
+    const count = Math.min(step, n - e0);
+    // An operand of the output's full size is bound as the same window; a broadcast one whole.
+    const aFull = a.size === n;
+    const bFull = b.size === n;
+    launch1d(BINARY, count, [count, e0, out4[1], out4[2], out4[3], aFull ? e0 : 0, bFull ? e0 : 0, 0, ...as, ...bs], [
+      aFull ? a.bind(e0, count) : a.bind(),
+      bFull ? b.bind(e0, count) : b.bind(),
+      out.bind(e0, count),
+    ], `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`, { OP: OPS[op] });
+  }
+  return out;
+}
+
+/** a * b off the tape (for use inside backward functions). */
+export const mulRaw = (a: Tensor, b: Tensor): Tensor => binaryRaw('mul', a, b);
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  return record(binaryRaw('add', a, b), 'add', [a, b], (g) => [sumTo(g, a.shape), sumTo(g, b.shape)]);
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  return record(binaryRaw('sub', a, b), 'sub', [a, b], (g) => [sumTo(g, a.shape), sumTo(scale(g, -1), b.shape)]);
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  return record(binaryRaw('mul', a, b), 'mul', [a, b], (g) => [
+    a.requiresGrad ? sumTo(binaryRaw('mul', g, b), a.shape) : null,
+    b.requiresGrad ? sumTo(binaryRaw('mul', g, a), b.shape) : null,
+  ]);
+}
+
+export function div(a: Tensor, b: Tensor): Tensor {
+  const out = binaryRaw('div', a, b);
+  return record(out, 'div', [a, b], (g) => {
+    const ga = binaryRaw('div', g, b);
+    // d(a/b)/db = -(a/b)/b, so the gradient of b is -(g/b)·out.
+    const gb = b.requiresGrad ? affineRaw(binaryRaw('mul', ga, out), -1, 0, 'div backward') : null;
+    return [sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
+  });
+}
+
+function affineRaw(x: Tensor, alpha: number, beta: number, label: string): Tensor {
+  assertF32(x, label);
+  const out = Tensor.empty(x.shape, 'f32', label);
+  const step = maxBindingElems(getDevice());
+  for (let e0 = 0; e0 < x.size; e0 += step) {
+    const count = Math.min(step, x.size - e0);
+    launch1d(AFFINE, count, [count, f32bits(alpha), f32bits(beta), 0], [x.bind(e0, count), out.bind(e0, count)], label);
+  }
+  return out;
+}
+
+/** alpha * x */
+export function scale(x: Tensor, alpha: number): Tensor {
+  return record(affineRaw(x, alpha, 0, 'scale'), 'scale', [x], (g) => [affineRaw(g, alpha, 0, 'scale backward')]);
+}
+
+/** alpha * x + beta */
+export function affine(x: Tensor, alpha: number, beta: number): Tensor {
+  return record(affineRaw(x, alpha, beta, 'affine'), 'affine', [x], (g) => [affineRaw(g, alpha, 0, 'affine backward')]);
+}
+
+export function full(shape: readonly number[], value: number): Tensor {
+  const out = Tensor.empty(shape, 'f32', 'full');
+  const n = numel(shape);
+  const step = maxBindingElems(getDevice());
+  for (let e0 = 0; e0 < n; e0 += step) {
+    const count = Math.min(step, n - e0);
+    launch1d(FILL, count, [count, 0, f32bits(value), 0], [out.bind(e0, count)], 'fill');
+  }
+  return out;
+}
+
+export const zeros = (shape: readonly number[]): Tensor => full(shape, 0);
+export const ones = (shape: readonly number[]): Tensor => full(shape, 1);
+
+/** A copy with its own storage (off the tape). */
+export function copy(x: Tensor): Tensor {
+  return affineRaw(x, 1, 0, 'copy');
+}

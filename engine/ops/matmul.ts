@@ -1,0 +1,131 @@
+// Batched matrix product with either operand transposed, forward and VJP side by side.
+// Operands larger than one binding are bound in row windows (see matmulInto), so the LM head of
+// GPT-2 (50257 x 768 floats, past the 128 MiB binding limit) works like any other matmul.
+import { ShapeError } from '../errors.ts';
+import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
+import { wgsl } from '../../kernels/kernel.ts';
+import { sumTo } from './reduce.ts';
+import { assertF32, maxBindingElems } from './util.ts';
+
+const KERNEL = wgsl('matmul');
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+interface Operand {
+  t: Tensor;
+  rows: number; // rows as stored
+  cols: number; // row length as stored
+  batch: number; // batch count (1 = shared by every batch of the product)
+}
+
+/** Splits [0, n) into steps of at most `step`. */
+function spans(n: number, step: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += step) out.push([s, Math.min(step, n - s)]);
+  return out;
+}
+
+/** C = op(A) · op(B), or C += when `accumulate`; a and b as stored, c preallocated [batch, m, n].
+ *  Each operand is bound as a window of whole rows small enough for one binding: A by M (or K
+ *  when transposed), B by K (or N when transposed), C by M; partial K sums accumulate into C. */
+export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: number, k: number,
+  transA: boolean, transB: boolean, accumulate: boolean, label: string): void {
+  const device = getDevice();
+  const batch = Math.max(a.batch, b.batch);
+  const aBatch = a.batch === 1 ? 0 : a.rows * a.cols;
+  const bBatch = b.batch === 1 ? 0 : b.rows * b.cols;
+  const fits = (op: Operand): boolean => op.rows * op.cols * op.batch * 4 <= device.limits.maxStorageBufferBindingSize;
+  const constants = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
+  const run = (mm: number, nn: number, kk: number, batches: number, aBind: ReturnType<Tensor['bind']>, bBind: ReturnType<Tensor['bind']>,
+    cBind: ReturnType<Tensor['bind']>, aOff: number, bOff: number, cOff: number, acc: boolean): void => {
+    device.dispatch({
+      kernel: KERNEL, constants, label,
+      params: [mm, nn, kk, a.cols, b.cols, n, aBatch, bBatch, m * n, aOff, bOff, cOff, acc ? 1 : 0, 0, 0, 0],
+      bindings: [aBind, bBind, cBind],
+      workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches],
+    });
+  };
+  if (fits(a) && fits(b) && c.size * 4 <= device.limits.maxStorageBufferBindingSize) {
+    run(m, n, k, batch, a.t.bind(), b.t.bind(), c.bind(), 0, 0, 0, accumulate);
+    return;
+  }
+  // Windowed path: one batch at a time, every operand bound as a range of its stored rows.
+  const mStep = Math.min(transA ? m : maxBindingElems(device, a.cols) / a.cols, maxBindingElems(device, n) / n);
+  let nStep = transB ? maxBindingElems(device, b.cols) / b.cols : n;
+  let kStep = Math.min(transA ? maxBindingElems(device, a.cols) / a.cols : k, transB ? k : maxBindingElems(device, b.cols) / b.cols);
+  nStep = Math.max(1, Math.min(nStep, n));
+  kStep = Math.max(1, Math.min(kStep, k));
+  if (mStep < 1) throw new ShapeError(`${label}: a row of ${Math.max(a.cols, n)} floats does not fit one binding`);
+  for (let bi = 0; bi < batch; bi++) {
+    const aBase = a.batch === 1 ? 0 : bi * a.rows * a.cols;
+    const bBase = b.batch === 1 ? 0 : bi * b.rows * b.cols;
+    const cBase = bi * m * n;
+    for (const [m0, mc] of spans(m, mStep)) {
+      for (const [n0, nc] of spans(n, nStep)) {
+        spans(k, kStep).forEach(([k0, kc], ki) => {
+          const [aRow0, aRows, aOff] = transA ? [k0, kc, m0] : [m0, mc, k0];
+          const [bRow0, bRows, bOff] = transB ? [n0, nc, k0] : [k0, kc, n0];
+          run(mc, nc, kc, 1,
+            a.t.bind(aBase + aRow0 * a.cols, aRows * a.cols),
+            b.t.bind(bBase + bRow0 * b.cols, bRows * b.cols),
+            c.bind(cBase + m0 * n, mc * n),
+            aOff, bOff, n0, accumulate || ki > 0);
+        });
+      }
+    }
+  }
+}
+
+/** Shapes: a [..., M, K] (or [..., K, M] with transA), b [K, N] or [..., K, N] (or transposed).
+ *  Leading axes of a and b must match, or b is 2-D and shared by every batch. */
+function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, label = 'matmul'): Tensor {
+  assertF32(a, label);
+  assertF32(b, label);
+  if (a.ndim < 2 || b.ndim < 2) throw new ShapeError(`${label}: operands must be at least 2-D, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const [m, k] = transA ? [ac, ar] : [ar, ac];
+  const [k2, n] = transB ? [bc, br] : [br, bc];
+  const aLead = a.shape.slice(0, -2);
+  const bLead = b.shape.slice(0, -2);
+  const leadOk = bLead.length === 0 || (bLead.length === aLead.length && bLead.every((d, i) => d === aLead[i]));
+  if (k !== k2 || !leadOk) {
+    throw new ShapeError(`${label}: cannot multiply ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} by ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''}`);
+  }
+  const batch = aLead.reduce((x, y) => x * y, 1);
+  const out = Tensor.empty([...aLead, m, n], 'f32', label);
+  if (out.size === 0) return out;
+  if (k === 0) throw new ShapeError(`${label}: inner dimension is 0`);
+  matmulInto({ t: a, rows: ar, cols: ac, batch }, { t: b, rows: br, cols: bc, batch: bLead.length ? batch : 1 },
+    out, m, n, k, transA, transB, false, label);
+  return out;
+}
+
+/** op(a) · op(b). */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const out = matmulRaw(a, b, transA, transB);
+  return record(out, 'matmul', [a, b], (g) => {
+    // C = A·B: dA = g·Bᵀ, dB = Aᵀ·g (transposes folded into the kernel's operand order).
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) da = transA ? matmulRaw(b, g, transB, true, 'matmul dA') : matmulRaw(g, b, false, !transB, 'matmul dA');
+    if (b.requiresGrad) {
+      const shared = b.ndim === 2 && a.ndim > 2;
+      const a2 = shared ? a.view([a.size / a.shape[a.ndim - 1], a.shape[a.ndim - 1]]) : a;
+      const g2 = shared ? g.view([g.size / g.shape[g.ndim - 1], g.shape[g.ndim - 1]]) : g;
+      if (shared && transA) throw new ShapeError('matmul: a transposed batched A with a shared B is not supported');
+      db = transB ? matmulRaw(g2, a2, true, transA, 'matmul dB') : matmulRaw(a2, g2, !transA, false, 'matmul dB');
+      if (shared) {
+        a2.dispose();
+        g2.dispose();
+      }
+      db = sumTo(db, b.shape);
+    }
+    return [da, db];
+  });
+}

@@ -1,0 +1,234 @@
+// Tensors: contiguous f32 or i32 data in a GPU buffer, with a shape. Autograd is a tape built as
+// ops run (each output remembers its parents and its vector-Jacobian product); memory is freed
+// deterministically by scopes (tidy), never left to the garbage collector.
+import type { Binding, Device } from './device.ts';
+import { ShapeError, WgptError } from './errors.ts';
+
+export type DType = 'f32' | 'i32';
+
+/** A GPU buffer shared by a tensor and its views (reshape); freed when the last one is. */
+class Storage {
+  refs = 1;
+  constructor(readonly device: Device, readonly buffer: GPUBuffer, readonly bytes: number) {}
+}
+
+/** What an op leaves on its output for the backward pass. */
+export interface GradNode {
+  op: string;
+  parents: Tensor[];
+  /** Given the gradient of the output, the gradients of the parents (null where none is needed). */
+  backward: (grad: Tensor) => (Tensor | null)[];
+}
+
+let currentDevice: Device | null = null;
+const scopes: Set<Tensor>[] = [];
+let gradEnabled = true;
+
+export function setDevice(device: Device | null): void {
+  currentDevice = device;
+}
+export function getDevice(): Device {
+  if (!currentDevice) throw new WgptError('no GPU device: call `await openDevice()` first');
+  return currentDevice;
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export class Tensor {
+  readonly size: number;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  node: GradNode | null = null;
+  /** Token ids made from host data keep their host copy (the embedding backward groups by id). */
+  host: Int32Array | null = null;
+  private storage: Storage | null;
+
+  constructor(readonly shape: readonly number[], readonly dtype: DType, storage: Storage) {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid shape ${shapeStr(shape)}`);
+    }
+    this.size = numel(shape);
+    this.storage = storage;
+    scopes[scopes.length - 1]?.add(this);
+  }
+
+  /** A new uninitialised tensor (every op overwrites its output in full). */
+  static empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    const device = getDevice();
+    const { buffer, bytes } = device.allocate(Math.max(numel(shape), 1) * 4, label);
+    return new Tensor(shape, dtype, new Storage(device, buffer, bytes));
+  }
+
+  static fromData(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    if (data.length !== numel(shape)) {
+      throw new ShapeError(`fromData: ${data.length} values do not fill shape ${shapeStr(shape)}`);
+    }
+    const t = Tensor.empty(shape, dtype, 'upload');
+    const array = dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
+    if (array.length > 0) getDevice().upload(t.buffer, 0, array, 'upload');
+    if (array instanceof Int32Array) t.host = array;
+    return t;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get isDisposed(): boolean {
+    return this.storage === null;
+  }
+
+  get buffer(): GPUBuffer {
+    if (!this.storage) throw new WgptError(`a tensor of shape ${shapeStr(this.shape)} was used after dispose()`);
+    return this.storage.buffer;
+  }
+
+  /** The elements [start, start+count) as a binding window. */
+  bind(start = 0, count = this.size - start): Binding {
+    return { buffer: this.buffer, offset: start * 4, size: Math.max(count, 1) * 4 };
+  }
+
+  /** Same data, new shape (no copy). */
+  view(shape: readonly number[]): Tensor {
+    void this.buffer; // throws if disposed
+    const s = this.storage!;
+    if (numel(shape) !== this.size) {
+      throw new ShapeError(`reshape: cannot view ${shapeStr(this.shape)} as ${shapeStr(shape)}`);
+    }
+    s.refs++;
+    const t = new Tensor(shape, this.dtype, s);
+    t.host = this.host;
+    return t;
+  }
+
+  async toArray(): Promise<Float32Array | Int32Array> {
+    const device = this.storage?.device ?? getDevice();
+    const bytes = await device.read(this.buffer, 0, this.size * 4, `reading ${shapeStr(this.shape)}`);
+    return this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
+  }
+
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new ShapeError(`item(): tensor has shape ${shapeStr(this.shape)}, not one element`);
+    return (await this.toArray())[0];
+  }
+
+  /** Frees the GPU memory now (the buffer goes back to the pool). Idempotent. */
+  dispose(): void {
+    const s = this.storage;
+    if (!s) return;
+    this.storage = null;
+    for (const scope of scopes) scope.delete(this);
+    if (--s.refs === 0) s.device.release(s.buffer, s.bytes);
+  }
+}
+
+// ---- scopes --------------------------------------------------------------------------------------
+
+function collect(value: unknown, out: Set<Tensor>): void {
+  if (value instanceof Tensor) out.add(value);
+  else if (Array.isArray(value)) for (const v of value) collect(v, out);
+  else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collect(v, out);
+  }
+}
+
+/** Runs fn; every tensor created inside and not returned (or kept) is disposed when it ends.
+ *  Returned tensors move to the enclosing scope. */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  const kept = new Set<Tensor>();
+  collect(result, kept);
+  for (const t of scope) {
+    if (kept.has(t)) scopes[scopes.length - 1]?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/** Takes a tensor out of every scope: it lives until disposed by hand (parameters, state). */
+export function keep<T extends Tensor>(t: T): T {
+  for (const scope of scopes) scope.delete(t);
+  return t;
+}
+
+// ---- autograd ------------------------------------------------------------------------------------
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording the tape (inference, optimizer updates, VJPs). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Marks a tensor as a leaf whose gradient is wanted. */
+export function param<T extends Tensor>(t: T): T {
+  if (t.dtype !== 'f32') throw new WgptError('only f32 tensors can require gradients');
+  t.requiresGrad = true;
+  return t;
+}
+
+/** Records an op on the tape if gradients are on and any input needs one. */
+export function record(out: Tensor, op: string, parents: Tensor[], backward: GradNode['backward']): Tensor {
+  if (gradEnabled && parents.some((p) => p.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, parents, backward };
+  }
+  return out;
+}
+
+/** Same values, cut from the tape. */
+export function detach(t: Tensor): Tensor {
+  const d = t.view(t.shape);
+  d.requiresGrad = false;
+  return d;
+}
+
+/** Tensors that lead to root and need a gradient, parents before children. */
+export function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const parents = top[0].node?.parents ?? [];
+    if (top[1] < parents.length) {
+      const p = parents[top[1]++];
+      if (p.requiresGrad && !seen.has(p)) {
+        seen.add(p);
+        stack.push([p, 0]);
+      }
+    } else {
+      order.push(top[0]);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

@@ -1,0 +1,66 @@
+// C = op(A) · op(B) (+ C when ACC), batched. Simple and exact: each invocation computes a 4x4 block
+// of C with scalar loads. The engine's contract (shared by every matmul kernel):
+//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
+//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
+//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]
+struct Mm {
+  m: u32, n: u32, k: u32, lda: u32,
+  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
+  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
+  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+@group(0) @binding(0) var<uniform> P: Mm;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+fn load_a(base: u32, i: u32, k: u32) -> f32 {
+  if (i >= P.m || k >= P.k) { return 0.0; }
+  if (TRANS_A) { return a[base + k * P.lda + i]; }
+  return a[base + i * P.lda + k];
+}
+
+fn load_b(base: u32, k: u32, j: u32) -> f32 {
+  if (k >= P.k || j >= P.n) { return 0.0; }
+  if (TRANS_B) { return b[base + j * P.ldb + k]; }
+  return b[base + k * P.ldb + j];
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i0 = gid.y * 4u;
+  let j0 = gid.x * 4u;
+  if (i0 >= P.m || j0 >= P.n) { return; }
+  let batch = gid.z;
+  let abase = P.a_off + batch * P.a_batch;
+  let bbase = P.b_off + batch * P.b_batch;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k = 0u; k < P.k; k++) {
+    var av: array<f32, 4>;
+    var bv: array<f32, 4>;
+    for (var r = 0u; r < 4u; r++) {
+      av[r] = load_a(abase, i0 + r, k);
+      bv[r] = load_b(bbase, k, j0 + r);
+    }
+    for (var r = 0u; r < 4u; r++) {
+      for (var s = 0u; s < 4u; s++) {
+        acc[r][s] = fma(av[r], bv[s], acc[r][s]);
+      }
+    }
+  }
+  let cbase = P.c_off + batch * P.c_batch;
+  for (var r = 0u; r < 4u; r++) {
+    let i = i0 + r;
+    if (i >= P.m) { break; }
+    for (var s = 0u; s < 4u; s++) {
+      let j = j0 + s;
+      if (j >= P.n) { break; }
+      let idx = cbase + i * P.ldc + j;
+      if (P.accumulate != 0u) { c[idx] = c[idx] + acc[r][s]; } else { c[idx] = acc[r][s]; }
+    }
+  }
+}

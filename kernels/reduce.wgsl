@@ -1,0 +1,40 @@
+// Sum over any set of axes (up to 4): each invocation owns one output element and adds the
+// reduced elements in a fixed order (deterministic; no float atomics in WGSL).
+struct Reduce {
+  n: u32, o1: u32, o2: u32, o3: u32,      // output element count and extents of axes 1..3
+  st0: u32, st1: u32, st2: u32, st3: u32, // input strides of the 4 axes
+  r0: u32, r1: u32, r2: u32, r3: u32,     // reduced extents (1 where the axis is kept)
+  scale: f32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+override WG: u32 = 64;
+
+@group(0) @binding(0) var<uniform> P: Reduce;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= P.n) { return; }
+  let c3 = i % P.o3;
+  let q2 = i / P.o3;
+  let c2 = q2 % P.o2;
+  let q1 = q2 / P.o2;
+  let c1 = q1 % P.o1;
+  let c0 = q1 / P.o1;
+  let base = c0 * P.st0 + c1 * P.st1 + c2 * P.st2 + c3 * P.st3;
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < P.r0; k0++) {
+    for (var k1 = 0u; k1 < P.r1; k1++) {
+      for (var k2 = 0u; k2 < P.r2; k2++) {
+        let row = base + k0 * P.st0 + k1 * P.st1 + k2 * P.st2;
+        for (var k3 = 0u; k3 < P.r3; k3++) {
+          acc += x[row + k3 * P.st3];
+        }
+      }
+    }
+  }
+  y[i] = acc * P.scale;
+}

@@ -1,0 +1,53 @@
+// Float64 CPU references for the op tests.
+
+/** Broadcasts two shapes numpy-style and applies f element by element. */
+export function broadcast2(a: Float64Array, as: number[], b: Float64Array, bs: number[], f: (x: number, y: number) => number): Float64Array {
+  const n = Math.max(as.length, bs.length);
+  const A = [...Array(n - as.length).fill(1), ...as];
+  const B = [...Array(n - bs.length).fill(1), ...bs];
+  const out = A.map((d, i) => Math.max(d, B[i]));
+  const total = out.reduce((x, y) => x * y, 1);
+  const res = new Float64Array(total);
+  const idx = (shape: number[], coords: number[]): number => coords.reduce((acc, c, i) => acc * shape[i] + (shape[i] === 1 ? 0 : c), 0);
+  for (let i = 0; i < total; i++) {
+    const coords: number[] = [];
+    let r = i;
+    for (let d = n - 1; d >= 0; d--) {
+      coords[d] = r % out[d];
+      r = Math.floor(r / out[d]);
+    }
+    res[i] = f(a[idx(A, coords)], b[idx(B, coords)]);
+  }
+  return res;
+}
+
+/** C[b] = op(A[b]) · op(B[b]) with A stored [batch, ar, ac], B [batchB, br, bc] (batchB 1 = shared). */
+export function matmulRef(a: Float64Array, b: Float64Array, batch: number, ar: number, ac: number, br: number, bc: number,
+  transA: boolean, transB: boolean, bShared: boolean): Float64Array {
+  const [m, k] = transA ? [ac, ar] : [ar, ac];
+  const n = transB ? br : bc;
+  const out = new Float64Array(batch * m * n);
+  for (let z = 0; z < batch; z++) {
+    const ao = z * ar * ac;
+    const bo = bShared ? 0 : z * br * bc;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) {
+          const x = transA ? a[ao + p * ac + i] : a[ao + i * ac + p];
+          const y = transB ? b[bo + j * bc + p] : b[bo + p * bc + j];
+          s += x * y;
+        }
+        out[z * m * n + i * n + j] = s;
+      }
+    }
+  }
+  return out;
+}
+
+/** Applies f to each row of length `len`. */
+export function rows(x: Float64Array, len: number, f: (row: Float64Array) => Float64Array | number[]): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let r = 0; r * len < x.length; r++) out.set(f(x.subarray(r * len, (r + 1) * len)), r * len);
+  return out;
+}
