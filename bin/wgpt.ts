@@ -1,1 +1,44 @@
-console.log("hi", process.argv.slice(2));
+// wgpt: one CLI, flat subcommands (nanoGPT style). Each command lives in bin/commands/<name>.ts
+// and is loaded only when asked for, so `wgpt info` does not pay for the training code.
+import { WgptError } from '../engine/errors.ts';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void> }> }> = {
+  info: { summary: 'the GPU adapter in use, its limits, and a matmul throughput probe', load: () => import('./commands/info.ts') },
+  download: { summary: 'download GPT-2 weights from the Hugging Face hub', load: () => import('./commands/download.ts') },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `usage: wgpt <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun wgpt <command> --help for its options.`;
+}
+
+async function main(): Promise<number> {
+  const [name, ...rest] = process.argv.slice(2);
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`wgpt: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    await (await command.load()).run(rest);
+    return 0;
+  } catch (e) {
+    // Expected failures (bad input, GPU faults) are one clear line; anything else keeps its stack.
+    const err = e as Error;
+    if (err instanceof WgptError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`wgpt ${name}: ${err.message}`);
+    } else {
+      console.error(`wgpt ${name}: ${err.stack ?? err}`);
+    }
+    return 1;
+  }
+}
+
+// Dawn keeps Node alive while a device exists: leave explicitly once the command is done.
+const code = await main();
+process.exitCode = code;
+process.stdout.write('', () => process.exit(code));

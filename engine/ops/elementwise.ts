@@ -128,3 +128,11 @@ export const ones = (shape: readonly number[]): Tensor => full(shape, 1);
 export function copy(x: Tensor): Tensor {
   return affineRaw(x, 1, 0, 'copy');
 }
+
+/** Overwrites dst's data with src's (same size), in order with recorded work; off the tape. */
+export function assign(dst: Tensor, src: Tensor): void {
+  if (dst.size !== src.size || dst.dtype !== src.dtype) {
+    throw new ShapeError(`assign: cannot copy ${src.dtype} ${shapeStr(src.shape)} into ${dst.dtype} ${shapeStr(dst.shape)}`);
+  }
+  if (dst.size > 0) getDevice().copy(src.buffer, 0, dst.buffer, 0, dst.size * 4, 'assign');
+}

@@ -1,0 +1,49 @@
+// Options every GPU command shares, and helpers for parsing them.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
+import { parseBackend } from '../../engine/adapter.ts';
+
+export const DEVICE_OPTIONS = {
+  backend: { type: 'string', default: 'auto' },
+  'max-binding': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+  const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  if ((parsed.values as Record<string, unknown>).help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return parsed;
+}
+
+export function intOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new WgptError(`--${name} must be an integer, got "${value}"`);
+  return n;
+}
+
+export function numberOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new WgptError(`--${name} must be a number, got "${value}"`);
+  return n;
+}
+
+/** Opens the device from --backend / --max-binding, runs fn, always closes the device. */
+export async function withDevice<T>(values: { backend?: string; 'max-binding'?: string }, fn: (d: Device) => Promise<T>): Promise<T> {
+  const device = await openDevice({
+    backend: parseBackend(values.backend),
+    maxStorageBufferBindingSize: values['max-binding'] ? intOption(values['max-binding'], 'max-binding', 0) : undefined,
+  });
+  try {
+    return await fn(device);
+  } finally {
+    closeDevice(device);
+  }
+}
+
+export const DEVICE_USAGE = `  --backend auto|gpu|software   adapter to use (default auto: a real GPU, else the software GPU; env WGPT_BACKEND)
+  --max-binding BYTES           cap storage bindings below the adapter's limit (exercises the sliced paths)`;

@@ -1,0 +1,50 @@
+// wgpt info [--json]: the adapter chosen, its features, the limits in force and a matmul probe.
+import { matmul, noGrad, Tensor, tidy, type Device } from '../../engine/index.ts';
+import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
+
+const USAGE = `usage: wgpt info [--json]\n\n  --json                        print one JSON object\n${DEVICE_USAGE}`;
+
+/** GFLOP/s of an n³ matmul, median of a few runs after one warm-up. */
+async function probe(device: Device, n: number): Promise<{ n: number; ms: number; gflops: number }> {
+  const a = Tensor.fromData(new Float32Array(n * n).fill(0.5), [n, n]);
+  const b = Tensor.fromData(new Float32Array(n * n).fill(0.25), [n, n]);
+  const once = async (): Promise<number> => {
+    const t0 = performance.now();
+    noGrad(() => tidy(() => void matmul(a, b)));
+    await device.sync('info probe');
+    return performance.now() - t0;
+  };
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) times.push(await once());
+  times.sort((x, y) => x - y);
+  a.dispose();
+  b.dispose();
+  const ms = times[1];
+  return { n, ms, gflops: (2 * n ** 3) / (ms * 1e6) };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { ...DEVICE_OPTIONS, json: { type: 'boolean', default: false } }, USAGE);
+  await withDevice(values, async (device) => {
+    const info = {
+      backend: device.backend,
+      featureLevel: device.featureLevel,
+      adapter: device.adapterDescription,
+      features: device.features,
+      limits: { ...device.limits },
+      probe: { matmul: await probe(device, 512) },
+    };
+    if (values.json) {
+      console.log(JSON.stringify(info, null, 2));
+      return;
+    }
+    console.log(`backend        ${info.backend} (${info.featureLevel})`);
+    console.log(`adapter        ${info.adapter}`);
+    console.log(`features       ${info.features.join(', ') || '(none)'}`);
+    console.log('limits in force');
+    for (const [k, v] of Object.entries(info.limits)) console.log(`  ${k.padEnd(36)} ${v}`);
+    const p = info.probe.matmul;
+    console.log(`matmul ${p.n}³    ${p.ms.toFixed(1)} ms, ${p.gflops.toFixed(1)} GFLOP/s`);
+  });
+}

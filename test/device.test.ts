@@ -1,0 +1,65 @@
+// Faults are never silent: each becomes a clear thrown error, never zeros or a wrong number.
+import t from 'tap';
+import {
+  add, closeDevice, DeviceLostError, GPUValidationError, matmul, openDevice, sum, Tensor, tidy,
+} from '../engine/index.ts';
+
+t.test('a binding over the limit is refused with a message naming both sizes', async (t) => {
+  const device = await openDevice({ maxStorageBufferBindingSize: 1 << 20 });
+  t.teardown(() => closeDevice(device));
+  t.equal(device.limits.maxStorageBufferBindingSize, 1 << 20, 'the cap is in force');
+  const big = Tensor.fromData(new Float32Array(300_000).fill(1), [300_000]);
+  t.throws(() => sum(big), /larger than one binding/);
+  const out = Tensor.empty([300_000]);
+  t.throws(() => device.dispatch({
+    kernel: { name: 'noop', code: '@compute @workgroup_size(1) fn main() {}' },
+    params: [], bindings: [out.bind()], workgroups: [1], label: 'oversized test',
+  }), { name: 'GPUValidationError', message: /1200000 bytes exceeds maxStorageBufferBindingSize \(1048576\)/ });
+  // Element-wise ops over tensors past one binding run in windows and give exact values.
+  const doubled = await add(big, big).toArray();
+  t.equal(doubled[0], 2);
+  t.equal(doubled[299_999], 2);
+  t.ok(doubled.every((v) => v === 2), 'every element computed');
+});
+
+t.test('WebGPU validation errors surface at the next sync point', async (t) => {
+  const device = await openDevice();
+  t.teardown(() => closeDevice(device));
+  device.gpu.createBuffer({ size: 4, usage: 0 }); // invalid: no usage
+  await t.rejects(device.sync('after a bad createBuffer'), GPUValidationError);
+  // The error is reported once; the device keeps working afterwards.
+  const x = Tensor.fromData([1, 2, 3], [3]);
+  t.same(Array.from(await add(x, x).toArray()), [2, 4, 6]);
+});
+
+t.test('allocations the device refuses are clear errors', async (t) => {
+  const device = await openDevice({ memoryBudget: 1 << 20 });
+  t.teardown(() => closeDevice(device));
+  t.throws(() => Tensor.empty([1 << 30]), { name: 'GPUOutOfMemoryError', message: /maxBufferSize/ });
+  const a = Tensor.empty([200_000]);
+  t.throws(() => Tensor.empty([200_000]), { name: 'GPUOutOfMemoryError', message: /out of GPU memory allocating 800000 bytes/ });
+  a.dispose();
+  t.doesNotThrow(() => Tensor.empty([200_000]).dispose(), 'memory comes back after dispose');
+});
+
+t.test('a destroyed device throws DeviceLostError, also for work already queued', async (t) => {
+  const device = await openDevice();
+  const x = Tensor.fromData([1, 2], [2]);
+  const y = add(x, x);
+  closeDevice(device);
+  await t.rejects(y.toArray(), DeviceLostError);
+  t.throws(() => add(x, x), /lost|no GPU device/);
+  t.ok(device.isLost);
+});
+
+t.test('mismatched shapes name both shapes', async (t) => {
+  const device = await openDevice();
+  t.teardown(() => closeDevice(device));
+  const a = Tensor.empty([2, 3]);
+  const b = Tensor.empty([4]);
+  t.throws(() => add(a, b), { name: 'ShapeError', message: /\[2, 3\] and \[4\] do not broadcast/ });
+  t.throws(() => matmul(a, Tensor.empty([4, 5])), /cannot multiply \[2, 3\] by \[4, 5\]/);
+  t.throws(() => tidy(() => a.view([5])), /cannot view \[2, 3\] as \[5\]/);
+  a.dispose();
+  t.throws(() => add(a, a), /used after dispose/);
+});
