@@ -1,9 +1,9 @@
 // wgpt: one CLI, flat subcommands (nanoGPT style). Each command lives in bin/commands/<name>.ts
 // and is loaded only when asked for, so `wgpt info` does not pay for the training code.
-import { WgptError } from '../engine/errors.ts';
-
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void> }> }> = {
   info: { summary: 'the GPU adapter in use, its limits, and a matmul throughput probe', load: () => import('./commands/info.ts') },
+  train: { summary: 'instruction finetuning (chapter 7); no options: the built-in default run', load: () => import('./commands/train.ts') },
+  generate: { summary: 'continue a prompt (greedy or sampled, KV cache), streamed to stdout', load: () => import('./commands/generate.ts') },
   download: { summary: 'download GPT-2 weights from the Hugging Face hub', load: () => import('./commands/download.ts') },
 };
 
@@ -27,13 +27,9 @@ async function main(): Promise<number> {
     await (await command.load()).run(rest);
     return 0;
   } catch (e) {
-    // Expected failures (bad input, GPU faults) are one clear line; anything else keeps its stack.
+    // Failures are one clear line; WGPT_DEBUG=1 shows the stack.
     const err = e as Error;
-    if (err instanceof WgptError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`wgpt ${name}: ${err.message}`);
-    } else {
-      console.error(`wgpt ${name}: ${err.stack ?? err}`);
-    }
+    console.error(`wgpt ${name}: ${process.env.WGPT_DEBUG ? err.stack : err.message ?? err}`);
     return 1;
   }
 }

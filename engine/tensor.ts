@@ -72,7 +72,9 @@ export class Tensor {
       throw new ShapeError(`fromData: ${data.length} values do not fill shape ${shapeStr(shape)}`);
     }
     const t = Tensor.empty(shape, dtype, 'upload');
-    const array = dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
+    const array = dtype === 'f32'
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : (data instanceof Int32Array ? data : Int32Array.from(data));
     if (array.length > 0) getDevice().upload(t.buffer, 0, array, 'upload');
     if (array instanceof Int32Array) t.host = array;
     return t;

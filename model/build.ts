@@ -1,0 +1,91 @@
+// Making a GPT: GPT-2's random initialisation, or weights from a checkpoint (a directory or
+// .safetensors file, or a downloaded size name), streamed to the GPU one tensor at a time.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Tensor, WgptError } from '../engine/index.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { getConfig, isConfigName, type GPTConfig } from './config.ts';
+import { defaultModelDir, HF_MODELS } from './download.ts';
+import { GPT } from './gpt.ts';
+import { hfTensorSpecs } from './hf-names.ts';
+
+/** Deterministic N(0, 1) samples (mulberry32 + Box-Muller), so a seed gives the same model anywhere. */
+function normalFill(out: Float32Array, std: number, seed: number): void {
+  let s = seed >>> 0;
+  const uniform = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  for (let i = 0; i < out.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(uniform()));
+    const a = 2 * Math.PI * uniform();
+    out[i] = std * r * Math.cos(a);
+    if (i + 1 < out.length) out[i + 1] = std * r * Math.sin(a);
+  }
+}
+
+/** GPT-2's initialisation: weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2·layers)),
+ *  biases 0, LayerNorm gains 1. */
+export function randomGPT(config: GPTConfig, seed = 0): GPT {
+  const tensors = new Map<string, Tensor>();
+  hfTensorSpecs(config).forEach((spec, i) => {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const leaf = spec.name.split('.').slice(-2).join('.');
+    if (spec.name.endsWith('.bias')) {
+      // zeros
+    } else if (spec.name.includes('ln_')) data.fill(1);
+    else if (leaf === 'c_proj.weight') normalFill(data, 0.02 / Math.sqrt(2 * config.nLayers), seed * 1000 + i);
+    else normalFill(data, 0.02, seed * 1000 + i);
+    tensors.set(spec.name, Tensor.fromData(data, spec.shape));
+  });
+  return new GPT(config, tensors);
+}
+
+/** Resolves --model: a directory or .safetensors file, or a size name (downloaded weights, or a
+ *  random init when `fromScratch`; `tiny` and `mini` are always from scratch). */
+export async function loadGPT(spec: string, opts: { fromScratch?: boolean; seed?: number; untie?: boolean; dropout?: number;
+  onProgress?: (done: number, total: number) => void } = {}): Promise<GPT> {
+  let model: GPT;
+  if (isConfigName(spec) && (opts.fromScratch || !(HF_MODELS as readonly string[]).includes(spec))) {
+    model = randomGPT(getConfig(spec, { tiedHead: !opts.untie, dropout: opts.dropout ?? 0 }), opts.seed ?? 0);
+    return model;
+  }
+  let where = spec;
+  if (isConfigName(spec)) {
+    where = defaultModelDir(spec);
+    if (!existsSync(path.join(where, 'model.safetensors'))) {
+      throw new WgptError(`no downloaded weights for ${spec} in ${where}: run \`wgpt download ${spec}\`, or pass --from-scratch`);
+    }
+  }
+  if (!existsSync(where)) throw new WgptError(`model not found: ${where} (give a directory with model.safetensors, a .safetensors file, or a size name)`);
+  const tensors = new Map<string, Tensor>();
+  let config: GPTConfig;
+  try {
+    ({ config } = await loadCheckpoint(where, {
+      onTensor: (t) => void tensors.set(t.name, Tensor.fromData(t.data, t.shape)),
+      onProgress: opts.onProgress,
+    }));
+  } catch (e) {
+    for (const t of tensors.values()) t.dispose();
+    throw new WgptError((e as Error).message);
+  }
+  if (opts.dropout !== undefined) config = { ...config, dropout: opts.dropout };
+  if (opts.untie && config.tiedHead) {
+    // The chapter's finetuning unties the head: a separate copy of wte, trained on its own.
+    const wte = tensors.get('wte.weight')!;
+    tensors.set('lm_head.weight', Tensor.fromData(await wte.toArray(), wte.shape));
+    config = { ...config, tiedHead: false };
+  }
+  return new GPT(config, tensors);
+}
+
+/** Writes model.safetensors + config.json (Hugging Face layout) into dir. */
+export async function saveGPT(model: GPT, dir: string): Promise<void> {
+  const tensors = [];
+  for (const [name, t] of model.params) tensors.push({ name, shape: [...t.shape], data: (await t.toArray()) as Float32Array });
+  await saveCheckpoint(dir, model.config, tensors);
+}

@@ -1,0 +1,131 @@
+// GPT-2 built from engine ops: pre-LN blocks, learned positions, fused bias+GELU MLP, causal
+// attention, a tied or separate LM head. Parameters are held by their Hugging Face names, so
+// loading, saving and per-parameter gradient reports need no translation table.
+import {
+  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, param, permute,
+  reshape, scale, slice, softmax, split, Tensor, WgptError,
+} from '../engine/index.ts';
+import type { GPTConfig } from './config.ts';
+import { hfTensorSpecs } from './hf-names.ts';
+
+export interface ForwardOptions {
+  /** Dropout on (training) or off (evaluation, generation). */
+  train?: boolean;
+  /** Seeds this forward's dropout masks; vary it per step. */
+  dropoutSeed?: number;
+  /** Keys and values of the positions seen so far (generation), extended in place. */
+  cache?: KVCache;
+}
+
+/** Per layer, the keys and values [B, H, L, Dh] of the L positions already processed. */
+export interface KVCache {
+  keys: Tensor[];
+  values: Tensor[];
+  length: number;
+}
+
+/** Attention for new queries over cached and new keys: with a cache the new tokens attend to
+ *  every cached position, and causally among themselves (only one new token is allowed then). */
+function cachedAttention(q: Tensor, k: Tensor, v: Tensor, cache: KVCache, layer: number): Tensor {
+  const old = cache.keys[layer];
+  if (old && q.shape[2] !== 1) throw new WgptError('GPT: with a filled KV cache, feed one token at a time');
+  const keys = old ? concat([old, k], 2) : k;
+  const values = old ? concat([cache.values[layer], v], 2) : v;
+  old?.dispose();
+  cache.values[layer]?.dispose();
+  cache.keys[layer] = keep(keys);
+  cache.values[layer] = keep(values);
+  if (!old) return causalSelfAttention(q, k, v);
+  const scores = scale(matmul(q, keys, { transB: true }), 1 / Math.sqrt(q.shape[3]));
+  return matmul(softmax(scores), values);
+}
+
+export class GPT {
+  /** Parameters by Hugging Face name, in the order of hfTensorSpecs. */
+  readonly params = new Map<string, Tensor>();
+
+  constructor(readonly config: GPTConfig, tensors: Map<string, Tensor>) {
+    for (const spec of hfTensorSpecs(config)) {
+      const t = tensors.get(spec.name);
+      if (!t) throw new WgptError(`GPT: missing parameter ${spec.name}`);
+      if (t.shape.join() !== spec.shape.join()) {
+        throw new WgptError(`GPT: parameter ${spec.name} has shape [${t.shape}], expected [${spec.shape}]`);
+      }
+      this.params.set(spec.name, keep(param(t)));
+    }
+  }
+
+  p(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new WgptError(`GPT: no parameter ${name}`);
+    return t;
+  }
+
+  /** The output head: wte itself when tied. */
+  get head(): Tensor {
+    return this.config.tiedHead ? this.p('wte.weight') : this.p('lm_head.weight');
+  }
+
+  private linear(x: Tensor, prefix: string): Tensor {
+    return add(matmul(x, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+  }
+
+  private drop(x: Tensor, opts: ForwardOptions, salt: number): Tensor {
+    const p = opts.train ? this.config.dropout : 0;
+    return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * 7919 + salt) >>> 0) : x;
+  }
+
+  /** The final hidden states [B, T, D] for token ids [B, T] at positions start.. (KV cache). */
+  hidden(ids: Tensor, opts: ForwardOptions = {}, start = 0): Tensor {
+    const { dModel: d, nHeads: h, nLayers, contextLength, layerNormEps: eps } = this.config;
+    if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new WgptError(`GPT: token ids must be i32 [batch, time], got ${ids.dtype} [${ids.shape}]`);
+    const [b, t] = ids.shape;
+    if (start + t > contextLength) {
+      throw new WgptError(`GPT: ${start + t} positions exceed the context length ${contextLength}; crop the input`);
+    }
+    if (opts.cache && start !== opts.cache.length) throw new WgptError(`GPT: the KV cache holds ${opts.cache.length} positions, not ${start}`);
+    let x = add(embedding(this.p('wte.weight'), ids), slice(this.p('wpe.weight'), 0, start, t));
+    x = this.drop(x, opts, 1);
+    for (let l = 0; l < nLayers; l++) {
+      const pre = `h.${l}`;
+      const qkv = this.linear(layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps), `${pre}.attn.c_attn`);
+      const heads = split(qkv, [d, d, d], 2).map((z) => permute(reshape(z, [b, t, h, d / h]), [0, 2, 1, 3]));
+      let att = opts.cache
+        ? cachedAttention(heads[0], heads[1], heads[2], opts.cache, l)
+        : causalSelfAttention(heads[0], heads[1], heads[2]);
+      att = reshape(permute(att, [0, 2, 1, 3]), [b, t, d]);
+      x = add(x, this.drop(this.linear(att, `${pre}.attn.c_proj`), opts, 2 + 3 * l));
+      const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);
+      const fc = biasGelu(matmul(ln2, this.p(`${pre}.mlp.c_fc.weight`)), this.p(`${pre}.mlp.c_fc.bias`));
+      x = add(x, this.drop(this.linear(fc, `${pre}.mlp.c_proj`), opts, 3 + 3 * l));
+    }
+    if (opts.cache) opts.cache.length += t;
+    return layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'), eps);
+  }
+
+  /** Logits [B, T, V] for ids at positions start.. (start > 0 only with a KV cache). */
+  forward(ids: Tensor, opts: ForwardOptions = {}, start = 0): Tensor {
+    return matmul(this.hidden(ids, opts, start), this.head, { transB: true });
+  }
+
+  /** Mean cross-entropy over targets that are not -100 (or over `denominator` targets). */
+  loss(ids: Tensor, targets: Tensor, opts: ForwardOptions & { denominator?: number } = {}): Tensor {
+    const logits = this.forward(ids, opts);
+    const [b, t, v] = logits.shape;
+    return crossEntropy(reshape(logits, [b * t, v]), reshape(targets, [b * t]), { denominator: opts.denominator });
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const t of this.params.values()) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+    this.params.clear();
+  }
+}

@@ -1,0 +1,236 @@
+// The finetuning loop of chapter 7: AdamW over shuffled, collated batches; train and val loss
+// every few steps; a greedy sample after each epoch; checkpoints that resume bit for bit; the run
+// directory with metrics, the loss plot, the weights and the test split's responses.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
+import { loadGPT, saveGPT } from '../model/build.ts';
+import type { GPT } from '../model/gpt.ts';
+import { loadTrainingCheckpoint, readTrainState, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
+import { collate, encodeEntry, getLossMask, type EncodedEntry } from './collate.ts';
+import { loadInstructionData, requireNonEmpty, splitData, type Entry } from './data.ts';
+import { loadCh07 } from './fetch-ch07.ts';
+import { DataLoader, trainLoader } from './loader.ts';
+import { AdamW } from './optim.ts';
+import { writeLossPlot } from './plot.ts';
+import { Progress } from './progress.ts';
+import { checkStyle } from './prompts.ts';
+import { generateResponses, sampleResponse } from './responses.ts';
+import { scoreResponses, type ScoreReport } from './score.ts';
+import { generateSyntheticData } from './synthetic.ts';
+
+export interface TrainOptions {
+  /** A JSON file, 'ch07' (the chapter's data, fetched), or null for the built-in synthetic tasks. */
+  data: string | null;
+  model: string;
+  fromScratch: boolean;
+  untie: boolean;
+  dropout?: number;
+  out: string;
+  epochs: number;
+  maxSteps: number | null;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  mask: string;
+  style: string;
+  evalEvery: number;
+  evalBatches: number;
+  seed: number;
+  /** Greedy responses for the test split at the end (at most this many new tokens each). */
+  maxNewTokens: number;
+  /** Score the test split before training too (the built-in default does). */
+  scoreBefore: boolean;
+  /** Entries of synthetic data to generate (data = null). */
+  syntheticCount: number;
+}
+
+export interface MetricsRow {
+  step: number;
+  epoch: number;
+  tokens_seen: number;
+  train_loss: number;
+  val_loss: number;
+  elapsed_s: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  metrics: MetricsRow[];
+  before?: ScoreReport;
+  after?: ScoreReport;
+  secondsPerStep: number;
+  tokensPerSecond: number;
+  interrupted: boolean;
+}
+
+export async function loadEntries(data: string | null, seed: number, syntheticCount: number): Promise<Entry[]> {
+  if (data === null) return generateSyntheticData({ seed, count: syntheticCount });
+  if (data === 'ch07') return loadCh07();
+  return loadInstructionData(data);
+}
+
+/** Mean of the per-batch mean losses over the first `maxBatches` batches (the chapter's calc_loss_loader). */
+export async function evaluateLoss(model: GPT, items: readonly EncodedEntry[], batchSize: number, maxBatches: number,
+  mask: string, allowedMaxLength: number): Promise<number> {
+  const loader = new DataLoader(items, { batchSize });
+  const n = Math.min(maxBatches, loader.length);
+  if (n === 0) return NaN;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const batch = collate(loader.nextBatch()!, { mask, allowedMaxLength });
+    const loss = tidy(() => keep(stepLoss(model, batch, false, 0)));
+    total += await loss.item();
+    loss.dispose();
+  }
+  return total / n;
+}
+
+function stepLoss(model: GPT, batch: ReturnType<typeof collate>, train: boolean, seed: number): Tensor {
+  const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
+  const targets = Tensor.fromData(batch.targets, [batch.batch, batch.seqLen], 'i32');
+  return model.loss(ids, targets, { train, dropoutSeed: seed, denominator: batch.lossDenominator });
+}
+
+/** Encodes every entry, refusing those whose prompt alone fills the context. */
+function encodeAll(entries: readonly Entry[], style: string, contextLength: number, split: string): EncodedEntry[] {
+  return entries.map((e, i) => {
+    const enc = encodeEntry(e, style);
+    if (enc.promptLength >= contextLength) {
+      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; shorten it or use a model with a longer context`);
+    }
+    return enc;
+  });
+}
+
+export async function train(opts: TrainOptions, resumeDir: string | null = null): Promise<TrainResult> {
+  checkStyle(opts.style);
+  getLossMask(opts.mask);
+  const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
+  const splits = splitData(entries);
+  requireNonEmpty(splits.train, 'train');
+  requireNonEmpty(splits.val, 'validation');
+
+  const makeOpt = (m: GPT): AdamW => new AdamW([...m.params.values()], { lr: opts.lr, weightDecay: opts.weightDecay });
+  let model: GPT;
+  let opt: AdamW;
+  let state: TrainState | null = null;
+  if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt));
+  else {
+    model = await loadGPT(opts.model, { fromScratch: opts.fromScratch, seed: opts.seed, untie: opts.untie, dropout: opts.dropout });
+    opt = makeOpt(model);
+  }
+  const ctx = model.config.contextLength;
+  const allowedMaxLength = Math.min(1024, ctx);
+  const trainItems = encodeAll(splits.train, opts.style, ctx, 'train');
+  const valItems = encodeAll(splits.val, opts.style, ctx, 'validation');
+  const loader = trainLoader(trainItems, opts.batchSize, opts.seed);
+  if (state) loader.setState(state.loader);
+
+  mkdirSync(opts.out, { recursive: true });
+  const metricsFile = path.join(opts.out, 'metrics.jsonl');
+  if (!state) writeFileSync(metricsFile, '');
+  const metrics: MetricsRow[] = state ? readMetrics(metricsFile) : [];
+  let step = state?.step ?? 0;
+  let tokensSeen = state?.tokensSeen ?? 0;
+  const totalSteps = Math.min(opts.epochs * loader.length, opts.maxSteps ?? Infinity);
+  const log = (s: string): void => progress.log(s);
+  const progress = new Progress(step);
+
+  let before: ScoreReport | undefined;
+  if (opts.scoreBefore && !state && splits.test.length > 0) {
+    before = scoreResponses(await generateResponses(model, splits.test, opts.style, opts.maxNewTokens));
+    log(`before training: held-out exact match ${(100 * before.accuracy).toFixed(1)}% (${before.correct}/${before.n})`);
+  }
+
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  const checkpoint = (): Promise<void> => saveTrainingCheckpoint(opts.out, model, opt, {
+    step, tokensSeen, loader: loader.getState(), options: opts as unknown as Record<string, unknown>,
+  });
+  const started = performance.now();
+  const startStep = step;
+  let stepTokens = 0;
+  try {
+    while (step < totalSteps && !interrupted) {
+      const items = loader.nextBatch();
+      if (!items) {
+        const sample = await sampleResponse(model, splits.val[0], opts.style);
+        log(`epoch ${loader.epoch + 1} sample: ${JSON.stringify(sample)}`);
+        loader.nextEpoch();
+        if (loader.epoch >= opts.epochs) break;
+        await checkpoint();
+        continue;
+      }
+      const batch = collate(items, { mask: opts.mask, allowedMaxLength });
+      const loss = tidy(() => {
+        const l = stepLoss(model, batch, true, step);
+        backward(l);
+        return keep(l);
+      });
+      // A batch with no counted target has a zero gradient: skip the update so that weight decay
+      // and momentum do not move any weight either.
+      if (batch.lossDenominator > 0) opt.update();
+      else opt.zeroGrad();
+      const lossValue = await loss.item();
+      loss.dispose();
+      if (!Number.isFinite(lossValue)) throw new WgptError(`the loss became ${lossValue} at step ${step}; lower --lr`);
+      tokensSeen += batch.batch * batch.seqLen;
+      stepTokens += batch.batch * batch.seqLen;
+      step++;
+      const elapsed = (performance.now() - started) / 1000;
+      progress.update({ step, totalSteps, loss: lossValue, epoch: loader.epoch, tokensPerSecond: stepTokens / elapsed });
+      // The chapter evaluates when its 0-based global step is a multiple of eval_freq.
+      if ((step - 1) % opts.evalEvery === 0) {
+        const row: MetricsRow = {
+          step: step - 1,
+          epoch: loader.epoch + loader.cursor / loader.length,
+          tokens_seen: tokensSeen,
+          train_loss: await evaluateLoss(model, trainItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
+          val_loss: await evaluateLoss(model, valItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
+          elapsed_s: elapsed,
+        };
+        metrics.push(row);
+        appendFileSync(metricsFile, `${JSON.stringify(row)}\n`);
+        log(`ep ${loader.epoch + 1} (step ${String(row.step).padStart(6, '0')}): train loss ${row.train_loss.toFixed(3)}, val loss ${row.val_loss.toFixed(3)}`);
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.done();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await checkpoint();
+  if (interrupted) {
+    log(`interrupted at step ${step}: checkpoint saved in ${path.join(opts.out, 'checkpoint')}; continue with --resume ${opts.out}`);
+    model.dispose();
+    opt.dispose();
+    return { steps: step, metrics, before, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
+  }
+  await saveGPT(model, opts.out);
+  if (metrics.length > 0) {
+    await writeLossPlot(path.join(opts.out, 'loss-plot.svg'), {
+      epochsSeen: metrics.map((m) => m.epoch), tokensSeen: metrics.map((m) => m.tokens_seen),
+      trainLosses: metrics.map((m) => m.train_loss), valLosses: metrics.map((m) => m.val_loss),
+    });
+  }
+  let after: ScoreReport | undefined;
+  if (splits.test.length > 0 && opts.maxNewTokens > 0) {
+    const responses = await generateResponses(model, splits.test, opts.style, opts.maxNewTokens);
+    writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
+    after = scoreResponses(responses);
+  }
+  model.dispose();
+  opt.dispose();
+  return { steps: step, metrics, before, after, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
+}
+
+function readMetrics(file: string): MetricsRow[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsRow);
+}
+
+export { readTrainState };
