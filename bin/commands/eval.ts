@@ -1,0 +1,80 @@
+// wgpt eval: the loss of a model on a split, and scores for responses (exact match and ROUGE-L
+// against the references, offline; optionally a judge model through an Ollama-style /api/chat).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { WgptError } from '../../engine/errors.ts';
+import { loadGPT } from '../../model/build.ts';
+import { encodeEntry } from '../../train/collate.ts';
+import { splitData, validateEntries, type Entry } from '../../train/data.ts';
+import { judgeResponses } from '../../train/judge.ts';
+import { generateResponses } from '../../train/responses.ts';
+import { scoreResponses } from '../../train/score.ts';
+import { evaluateLoss, loadEntries } from '../../train/trainer.ts';
+import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, parse, withDevice } from './common.ts';
+
+const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [options]
+
+  --split test|val|train   which split of --data (default test; the built-in tasks without --data)
+  --responses FILE         score these responses (entries with model_response) instead of generating
+  --save-responses FILE    write the generated responses (the chapter's format)
+  --max-new-tokens N       (256)      --style alpaca|phi3   --mask none|prompt   --batch-size N (8)
+  --judge URL              also score with a judge model at an Ollama-compatible /api/chat URL
+  --judge-model NAME       (llama3)   --json   print one JSON object
+${DEVICE_USAGE}`;
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    ...DEVICE_OPTIONS,
+    model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string', default: 'test' }, responses: { type: 'string' },
+    'save-responses': { type: 'string' }, 'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' },
+    mask: { type: 'string', default: 'none' }, 'batch-size': { type: 'string' }, judge: { type: 'string' },
+    'judge-model': { type: 'string' }, json: { type: 'boolean', default: false }, seed: { type: 'string' },
+  }, USAGE);
+  const split = values.split as 'test' | 'val' | 'train';
+  if (!['test', 'val', 'train'].includes(split)) throw new WgptError(`--split must be test, val or train, got "${split}"`);
+  const report: Record<string, unknown> = { split };
+
+  let responses: Entry[] | null = null;
+  if (values.responses) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(values.responses, 'utf8'));
+    } catch (e) {
+      throw new WgptError(`${values.responses}: ${(e as Error).message}`);
+    }
+    responses = validateEntries(parsed, values.responses);
+  }
+  if (values.model) {
+    const entries = splitData(await loadEntries(values.data ?? null, intOption(values.seed, 'seed', 123), 2000))[split];
+    if (entries.length === 0) throw new WgptError(`the ${split} split is empty`);
+    await withDevice(values, async () => {
+      const model = await loadGPT(values.model!);
+      const items = entries.map((e) => encodeEntry(e, values.style!));
+      report.loss = await evaluateLoss(model, items, intOption(values['batch-size'], 'batch-size', 8), Infinity, values.mask!, Math.min(1024, model.config.contextLength));
+      if (!responses) {
+        responses = await generateResponses(model, entries, values.style!, intOption(values['max-new-tokens'], 'max-new-tokens', 256));
+        if (values['save-responses']) writeFileSync(values['save-responses'], JSON.stringify(responses, null, 2));
+      }
+      model.dispose();
+    });
+  }
+  if (!responses) throw new WgptError('give --model (to compute the loss and generate responses) or --responses FILE');
+  const scores = scoreResponses(responses);
+  report.exact_match = scores.accuracy;
+  report.rouge_l = scores.rougeL;
+  report.n = scores.n;
+  report.per_task = scores.perTask;
+  if (values.judge) {
+    const judged = await judgeResponses(responses.filter((r) => typeof r.model_response === 'string'), { url: values.judge, model: values['judge-model'] });
+    report.judge = { mean: judged.mean, n: judged.n, unparsable: judged.unparsable };
+  }
+  if (values.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  if (report.loss !== undefined) console.log(`${split} loss        ${(report.loss as number).toFixed(4)}`);
+  console.log(`exact match      ${(100 * scores.accuracy).toFixed(1)}% (${scores.correct}/${scores.n})`);
+  console.log(`ROUGE-L F1       ${scores.rougeL.toFixed(3)}`);
+  for (const [task, g] of Object.entries(scores.perTask)) console.log(`  ${task.padEnd(14)} ${(100 * g.accuracy).toFixed(1)}% of ${g.n}`);
+  const j = report.judge as { mean: number; n: number; unparsable: number } | undefined;
+  if (j) console.log(`judge score      ${j.mean.toFixed(2)} over ${j.n} (${j.unparsable} unparsable replies left out)`);
+}

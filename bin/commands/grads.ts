@@ -1,0 +1,49 @@
+// wgpt grads: loss, counted targets and every parameter's gradient norm for one batch.
+import { WgptError } from '../../engine/errors.ts';
+import { loadGPT } from '../../model/build.ts';
+import { batchOf, gradientReport, parseExamples } from '../../train/grads.ts';
+import { loadEntries } from '../../train/trainer.ts';
+import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
+
+const USAGE = `usage: wgpt grads --model FILE|DIR|NAME --data FILE|ch07 --examples A-B --mask none|prompt [options]
+
+Entries A..B (inclusive) are tokenized and collated exactly as training does, as one batch; one
+forward and backward. Prints the loss, the count of targets that are not -100, each parameter's
+gradient L2 norm (Hugging Face names) and the global norm.
+
+  --style alpaca|phi3   (alpaca)        --json   one JSON object: loss, count, gradNorms, globalNorm
+  --from-scratch        random weights for a size name
+${DEVICE_USAGE}`;
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    ...DEVICE_OPTIONS,
+    model: { type: 'string' }, data: { type: 'string' }, examples: { type: 'string' }, mask: { type: 'string', default: 'none' },
+    style: { type: 'string', default: 'alpaca' }, json: { type: 'boolean', default: false }, 'from-scratch': { type: 'boolean' },
+  }, USAGE);
+  if (!values.model) throw new WgptError('give --model');
+  if (!values.examples) throw new WgptError('give --examples A-B (inclusive, e.g. 0-7)');
+  const entries = await loadEntries(values.data ?? null, 123, 2000);
+  const [a, b] = parseExamples(values.examples, entries.length);
+  await withDevice(values, async () => {
+    const model = await loadGPT(values.model!, { fromScratch: values['from-scratch'] });
+    const report = await gradientReport(model, batchOf(entries.slice(a, b + 1), values.style!, values.mask!, model.config.contextLength));
+    model.dispose();
+    if (values.json) {
+      console.log(JSON.stringify(report));
+      return;
+    }
+    console.log(`loss ${report.loss.toFixed(6)}   counted targets ${report.count}   global gradient norm ${report.globalNorm.toExponential(4)}`);
+    const groups = new Map<string, [string, number][]>();
+    for (const [name, norm] of Object.entries(report.gradNorms)) {
+      const group = /^h\.\d+\./.exec(name)?.[0].slice(0, -1) ?? 'embeddings / head';
+      if (!groups.has(group)) groups.set(group, []);
+      groups.get(group)!.push([name, norm]);
+    }
+    for (const [group, rows] of groups) {
+      const sq = Math.sqrt(rows.reduce((s, [, n]) => s + n * n, 0));
+      console.log(`\n${group.padEnd(28)} ${sq.toExponential(4)}`);
+      for (const [name, norm] of rows) console.log(`  ${name.padEnd(32)} ${norm.toExponential(4)}`);
+    }
+  });
+}

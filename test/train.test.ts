@@ -1,0 +1,83 @@
+// The training loop end to end on a micro model: run directory contents, resume bit for bit,
+// atomic checkpoint writes, clear errors for bad input.
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { getConfig } from '../model/config.ts';
+import { randomGPT, saveGPT } from '../model/build.ts';
+import { replaceDirAtomically } from '../train/checkpoint.ts';
+import { train, type TrainOptions } from '../train/trainer.ts';
+import { generateSyntheticData } from '../train/synthetic.ts';
+import { withDevice } from './helpers/device.ts';
+
+await withDevice(t);
+const dir = mkdtempSync(path.join(tmpdir(), 'wgpt-train-'));
+const modelDir = path.join(dir, 'micro');
+const micro = randomGPT(getConfig('tiny', { dModel: 32, nLayers: 1, nHeads: 2, contextLength: 96 }), 7);
+await saveGPT(micro, modelDir);
+micro.dispose();
+const dataFile = path.join(dir, 'data.json');
+writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 40 })));
+
+const base: TrainOptions = {
+  data: dataFile, model: modelDir, fromScratch: false, untie: false, out: '', epochs: 3, maxSteps: null, batchSize: 4,
+  lr: 1e-3, weightDecay: 0.1, mask: 'none', style: 'alpaca', evalEvery: 2, evalBatches: 2, seed: 123, maxNewTokens: 4,
+  scoreBefore: false, syntheticCount: 0,
+};
+
+t.test('a run writes metrics, plot, weights, checkpoint and test responses', async (t) => {
+  const out = path.join(dir, 'run');
+  const r = await train({ ...base, out, maxSteps: 5 });
+  t.equal(r.steps, 5);
+  const rows = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.same(rows.map((m) => m.step), [0, 2, 4], 'evaluated at global steps 0, 2, 4');
+  for (const key of ['step', 'epoch', 'tokens_seen', 'train_loss', 'val_loss']) t.ok(key in rows[0], `metrics have ${key}`);
+  t.ok(rows[0].tokens_seen > 0 && rows[2].tokens_seen > rows[0].tokens_seen, 'tokens seen grow');
+  for (const f of ['model.safetensors', 'config.json', 'loss-plot.svg', 'test-responses.json', 'checkpoint/state.json', 'checkpoint/optimizer.safetensors']) {
+    t.ok(existsSync(path.join(out, f)), `${f} written`);
+  }
+  const responses = JSON.parse(readFileSync(path.join(out, 'test-responses.json'), 'utf8'));
+  t.equal(responses.length, 4, 'one response per test entry (10% of 40)');
+  t.type(responses[0].model_response, 'string');
+  t.ok('instruction' in responses[0] && 'output' in responses[0], 'entries keep their fields');
+});
+
+t.test('2 steps + resume for 2 more gives byte-identical weights to 4 straight', async (t) => {
+  const straight = path.join(dir, 'straight');
+  const split = path.join(dir, 'split');
+  await train({ ...base, out: straight, maxSteps: 4, maxNewTokens: 0 });
+  await train({ ...base, out: split, maxSteps: 2, maxNewTokens: 0 });
+  const state = JSON.parse(readFileSync(path.join(split, 'checkpoint/state.json'), 'utf8'));
+  t.equal(state.step, 2);
+  await train({ ...base, out: split, maxSteps: 4, maxNewTokens: 0 }, split);
+  const a = readFileSync(path.join(straight, 'model.safetensors'));
+  const b = readFileSync(path.join(split, 'model.safetensors'));
+  t.ok(a.equals(b), 'model.safetensors identical');
+  const oa = readFileSync(path.join(straight, 'checkpoint/optimizer.safetensors'));
+  const ob = readFileSync(path.join(split, 'checkpoint/optimizer.safetensors'));
+  t.ok(oa.equals(ob), 'optimizer state identical');
+});
+
+t.test('a failed save keeps the previous checkpoint whole', async (t) => {
+  const target = path.join(dir, 'atomic');
+  await replaceDirAtomically(target, async (tmp) => writeFileSync(path.join(tmp, 'a.txt'), 'first'));
+  await t.rejects(replaceDirAtomically(target, async (tmp) => {
+    writeFileSync(path.join(tmp, 'a.txt'), 'half');
+    throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+  }), /no space left on the device/);
+  t.equal(readFileSync(path.join(target, 'a.txt'), 'utf8'), 'first');
+  t.notOk(existsSync(`${target}.tmp-${process.pid}`), 'no temporary directory left');
+});
+
+t.test('bad input is one clear error', async (t) => {
+  const bad = path.join(dir, 'bad.json');
+  writeFileSync(bad, '{ not json');
+  await t.rejects(train({ ...base, data: bad, out: path.join(dir, 'bad') }), /bad\.json/);
+  writeFileSync(bad, JSON.stringify([{ instruction: 'x', output: 'y' }]));
+  await t.rejects(train({ ...base, data: bad, out: path.join(dir, 'bad') }), /split is empty|fewer than the batch size/);
+  await t.rejects(train({ ...base, model: path.join(dir, 'missing'), out: path.join(dir, 'bad') }), /model not found/);
+  const long = Array.from({ length: 20 }, () => ({ instruction: 'word '.repeat(200), input: '', output: 'x' }));
+  writeFileSync(bad, JSON.stringify(long));
+  await t.rejects(train({ ...base, data: bad, out: path.join(dir, 'bad') }), /longer than the model's context of 96/);
+});
