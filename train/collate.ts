@@ -74,6 +74,8 @@ export interface CollateOptions {
   /** Truncate inputs/targets to this many positions, after padding and pad masking. null = never. */
   allowedMaxLength?: number | null;
   padTokenId?: number;
+  /** Pad every row to at least this many positions (studies of how padding affects the loss). */
+  padToLength?: number;
 }
 
 export interface Batch {
@@ -96,7 +98,7 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
   const pad = options.padTokenId ?? END_OF_TEXT;
   const allowed = options.allowedMaxLength === undefined ? DEFAULT_ALLOWED_MAX_LENGTH : options.allowedMaxLength;
   // Longest item + 1 (its own end token); inputs/targets are one shorter than the padded row.
-  const paddedLen = Math.max(...items.map((it) => idsOf(it).length)) + 1;
+  const paddedLen = Math.max(...items.map((it) => idsOf(it).length + 1), (options.padToLength ?? 0) + 1);
   const fullLen = paddedLen - 1;
   const seqLen = allowed === null ? fullLen : Math.min(fullLen, allowed);
   if (seqLen < 1) throw new Error('collate: sequences are empty after truncation');
