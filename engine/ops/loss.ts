@@ -4,13 +4,11 @@
 import { ShapeError, WgptError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl } from '../../kernels/kernel.ts';
-import { assertF32, f32bits, launchRows, recording, rowWindows } from './util.ts';
+import { assertF32, f32bits, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
 const FORWARD = wgsl('loss', 'forward');
 const FINISH = wgsl('loss', 'finish');
 const BACKWARD = wgsl('loss', 'backward');
-/** Invocations per row (the vocabulary is long) and for the final sum. */
-const ROW_WG = 256;
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */
@@ -47,7 +45,7 @@ function rowsForward(logits: Tensor, targets: Tensor, rows: number, v: number, i
   const losses = Tensor.empty([rows], 'f32', `${label} rows`);
   for (const w of rowWindows(rows, v)) {
     launchRows(FORWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
-      [logits.bind(w.elem0, w.count), targets.bind(), lse.bind(), losses.bind()], `${label} ${shapeStr(logits.shape)}`, ROW_WG);
+      [logits.bind(w.elem0, w.count), targets.bind(), lse.bind(), losses.bind()], `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
   }
   return { lse, losses };
 }
@@ -67,7 +65,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const denom = Tensor.empty([1], 'f32', 'crossEntropy denominator');
   const useDenom = opts.denominator !== undefined;
   launchRows(FINISH, 1, [rows, v, 0, 0, ignore >>> 0, useDenom ? 1 : 0, f32bits(opts.denominator ?? 0), 0],
-    [losses.bind(), targets.bind(), out.bind(), denom.bind()], 'crossEntropy mean', ROW_WG);
+    [losses.bind(), targets.bind(), out.bind(), denom.bind()], 'crossEntropy mean', rowWorkgroup(256));
   losses.dispose();
   if (!recording(logits)) {
     lse.dispose();
@@ -79,7 +77,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     for (const w of rowWindows(rows, v)) {
       launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
         [logits.bind(w.elem0, w.count), targets.bind(), lse.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count)],
-        'crossEntropy backward', ROW_WG);
+        'crossEntropy backward', rowWorkgroup(256));
     }
     return [dx];
   });

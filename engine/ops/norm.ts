@@ -4,13 +4,11 @@
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl } from '../../kernels/kernel.ts';
-import { assertF32, f32bits, launch1d, launchRows, recording, rowWindows } from './util.ts';
+import { assertF32, f32bits, launch1d, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
 const FORWARD = wgsl('norm', 'forward');
 const BACKWARD_DX = wgsl('norm', 'backward_dx');
 const BACKWARD_WB = wgsl('norm', 'backward_wb');
-/** Invocations per row for the per-row kernels. */
-const ROW_WG = 64;
 
 /** (x - mean) / sqrt(var + eps) * weight + bias over the last axis; weight and bias are [D]. */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {
@@ -27,7 +25,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
     for (const w of rowWindows(rows, d)) {
       launchRows(FORWARD, w.rows, [w.rows, d, w.shift, w.row0, f32bits(eps), 0, 0, 0],
         [x.bind(w.elem0, w.count), weight.bind(), bias.bind(), out.bind(w.elem0, w.count), mean.bind(), rstd.bind()],
-        `layerNorm ${shapeStr(x.shape)}`, ROW_WG);
+        `layerNorm ${shapeStr(x.shape)}`, rowWorkgroup(64));
     }
   }
   if (!recording(x, weight, bias)) {
@@ -43,7 +41,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
       for (const w of windows) {
         launchRows(BACKWARD_DX, w.rows, [w.rows, d, w.shift, w.row0, 0, 0, 0, 0],
           [x.bind(w.elem0, w.count), weight.bind(), g.bind(w.elem0, w.count), mean.bind(), rstd.bind(), dx.bind(w.elem0, w.count)],
-          'layerNorm backward dx', ROW_WG);
+          'layerNorm backward dx', rowWorkgroup(64));
       }
     }
     let dw: Tensor | null = null;

@@ -5,11 +5,10 @@ import { record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl } from '../../kernels/kernel.ts';
 import { scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
-import { assertF32, launchRows, rowWindows } from './util.ts';
+import { assertF32, launchRows, rowWindows, rowWorkgroup } from './util.ts';
 
 const FORWARD = wgsl('softmax', 'forward');
 const BACKWARD = wgsl('softmax', 'backward');
-const ROW_WG = 64;
 
 export interface SoftmaxOptions {
   /** x is [.., T, T]: row i attends to j <= i only (the rest get probability 0). */
@@ -28,13 +27,13 @@ export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
   const out = Tensor.empty(x.shape, 'f32', 'softmax');
   for (const w of rowWindows(rows, len)) {
     launchRows(FORWARD, w.rows, [w.rows, len, w.shift, w.row0, causal ? 1 : 0, 0, 0, 0],
-      [x.bind(w.elem0, w.count), out.bind(w.elem0, w.count)], `softmax ${shapeStr(x.shape)}`, ROW_WG);
+      [x.bind(w.elem0, w.count), out.bind(w.elem0, w.count)], `softmax ${shapeStr(x.shape)}`, rowWorkgroup(64));
   }
   return record(out, causal ? 'softmax (causal)' : 'softmax', [x], (g) => {
     const dx = Tensor.empty(x.shape, 'f32', 'softmax backward');
     for (const w of rowWindows(rows, len)) {
       launchRows(BACKWARD, w.rows, [w.rows, len, w.shift, w.row0, 0, 0, 0, 0],
-        [out.bind(w.elem0, w.count), g.bind(w.elem0, w.count), dx.bind(w.elem0, w.count)], 'softmax backward', ROW_WG);
+        [out.bind(w.elem0, w.count), g.bind(w.elem0, w.count), dx.bind(w.elem0, w.count)], 'softmax backward', rowWorkgroup(64));
     }
     return [dx];
   });
