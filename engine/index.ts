@@ -23,3 +23,9 @@ export function closeDevice(device: Device): void {
 }
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { reshape, permute, transpose, slice, split, concat } from './ops/layout.ts';
+export { layerNorm } from './ops/norm.ts';
+export { gelu, biasGelu } from './ops/activation.ts';
+export { softmax, attentionComposed, causalSelfAttention, type SoftmaxOptions } from './ops/softmax.ts';
+export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions } from './ops/loss.ts';
+export { dropout } from './ops/dropout.ts';
+export { embedding } from './ops/embedding.ts';

@@ -5,7 +5,7 @@ import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl } from '../../kernels/kernel.ts';
 import { sumTo } from './reduce.ts';
-import { assertF32, maxBindingElems } from './util.ts';
+import { assertF32 } from './util.ts';
 
 const KERNEL = wgsl('matmul');
 
@@ -52,13 +52,21 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
     run(m, n, k, batch, a.t.bind(), b.t.bind(), c.bind(), 0, 0, 0, accumulate);
     return;
   }
-  // Windowed path: one batch at a time, every operand bound as a range of its stored rows.
-  const mStep = Math.min(transA ? m : maxBindingElems(device, a.cols) / a.cols, maxBindingElems(device, n) / n);
-  let nStep = transB ? maxBindingElems(device, b.cols) / b.cols : n;
-  let kStep = Math.min(transA ? maxBindingElems(device, a.cols) / a.cols : k, transB ? k : maxBindingElems(device, b.cols) / b.cols);
-  nStep = Math.max(1, Math.min(nStep, n));
-  kStep = Math.max(1, Math.min(kStep, k));
-  if (mStep < 1) throw new ShapeError(`${label}: a row of ${Math.max(a.cols, n)} floats does not fit one binding`);
+  // Windowed path: one batch at a time, every operand bound as a range of its stored rows. A
+  // window's start is aligned down to the offset alignment and the remainder added to the kernel's
+  // element offset (a_off, b_off, c_off), so row lengths and batch strides need no alignment.
+  const align = device.limits.minStorageBufferOffsetAlignment / 4;
+  const fitRows = (cols: number): number => Math.floor((Math.floor(device.limits.maxStorageBufferBindingSize / 4) - align + 1) / cols);
+  const mStep = Math.min(transA ? m : fitRows(a.cols), fitRows(n));
+  const nStep = Math.min(transB ? fitRows(b.cols) : n, n);
+  const kStep = Math.min(transA ? fitRows(a.cols) : k, transB ? k : fitRows(b.cols), k);
+  if (mStep < 1 || nStep < 1 || kStep < 1) {
+    throw new ShapeError(`${label}: a row of ${Math.max(a.cols, b.cols, n)} floats does not fit one binding`);
+  }
+  const win = (t: Tensor, start: number, count: number): [ReturnType<Tensor['bind']>, number] => {
+    const s0 = Math.floor(start / align) * align;
+    return [t.bind(s0, start - s0 + count), start - s0];
+  };
   for (let bi = 0; bi < batch; bi++) {
     const aBase = a.batch === 1 ? 0 : bi * a.rows * a.cols;
     const bBase = b.batch === 1 ? 0 : bi * b.rows * b.cols;
@@ -68,11 +76,10 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
         spans(k, kStep).forEach(([k0, kc], ki) => {
           const [aRow0, aRows, aOff] = transA ? [k0, kc, m0] : [m0, mc, k0];
           const [bRow0, bRows, bOff] = transB ? [n0, nc, k0] : [k0, kc, n0];
-          run(mc, nc, kc, 1,
-            a.t.bind(aBase + aRow0 * a.cols, aRows * a.cols),
-            b.t.bind(bBase + bRow0 * b.cols, bRows * b.cols),
-            c.bind(cBase + m0 * n, mc * n),
-            aOff, bOff, n0, accumulate || ki > 0);
+          const [aBind, aShift] = win(a.t, aBase + aRow0 * a.cols, aRows * a.cols);
+          const [bBind, bShift] = win(b.t, bBase + bRow0 * b.cols, bRows * b.cols);
+          const [cBind, cShift] = win(c, cBase + m0 * n, mc * n);
+          run(mc, nc, kc, 1, aBind, bBind, cBind, aOff + aShift, bOff + bShift, n0 + cShift, accumulate || ki > 0);
         });
       }
     }

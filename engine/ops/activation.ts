@@ -1,0 +1,48 @@
+// GELU (tanh form) and the fused bias + GELU of the MLP, forward and VJP side by side.
+import { ShapeError } from '../errors.ts';
+import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
+import { wgsl } from '../../kernels/kernel.ts';
+import { sumTo } from './reduce.ts';
+import { assertF32, launch1d, maxBindingElems } from './util.ts';
+
+const GELU = wgsl('activation', 'gelu_forward');
+const GELU_BACKWARD = wgsl('activation', 'gelu_backward');
+const BIAS_GELU = wgsl('activation', 'bias_gelu_forward');
+const BIAS_GELU_BACKWARD = wgsl('activation', 'bias_gelu_backward');
+
+/** Runs an element-wise kernel over windows of `n` elements: windowed tensors first, then whole ones. */
+function eachWindow(n: number, run: (e0: number, count: number) => void): void {
+  const step = maxBindingElems(getDevice());
+  for (let e0 = 0; e0 < n; e0 += step) run(e0, Math.min(step, n - e0));
+}
+
+/** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export function gelu(x: Tensor): Tensor {
+  assertF32(x, 'gelu');
+  const out = Tensor.empty(x.shape, 'f32', 'gelu');
+  eachWindow(x.size, (e0, n) => launch1d(GELU, n, [n, e0, 1, 0], [x.bind(e0, n), out.bind(e0, n)], 'gelu'));
+  return record(out, 'gelu', [x], (g) => {
+    const dx = Tensor.empty(x.shape, 'f32', 'gelu backward');
+    eachWindow(x.size, (e0, n) => launch1d(GELU_BACKWARD, n, [n, e0, 1, 0], [x.bind(e0, n), g.bind(e0, n), dx.bind(e0, n)], 'gelu backward'));
+    return [dx];
+  });
+}
+
+/** gelu(x + bias), bias [D] broadcast over the last axis of x [..., D]. */
+export function biasGelu(x: Tensor, bias: Tensor): Tensor {
+  assertF32(x, 'biasGelu');
+  assertF32(bias, 'biasGelu');
+  const d = x.shape[x.ndim - 1];
+  if (x.ndim < 1 || bias.ndim !== 1 || bias.shape[0] !== d || d === 0) {
+    throw new ShapeError(`biasGelu: x ${shapeStr(x.shape)} needs a bias of shape [${d}], got ${shapeStr(bias.shape)}`);
+  }
+  const out = Tensor.empty(x.shape, 'f32', 'biasGelu');
+  eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU, n, [n, e0, d, 0], [x.bind(e0, n), bias.bind(), out.bind(e0, n)], 'biasGelu'));
+  return record(out, 'biasGelu', [x, bias], (g) => {
+    const dx = Tensor.empty(x.shape, 'f32', 'biasGelu backward');
+    eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU_BACKWARD, n, [n, e0, d, 0],
+      [x.bind(e0, n), bias.bind(), g.bind(e0, n), dx.bind(e0, n)], 'biasGelu backward'));
+    const dbias = bias.requiresGrad ? sumTo(dx, bias.shape) : null;
+    return [x.requiresGrad ? dx : (dx.dispose(), null), dbias];
+  });
+}

@@ -1,0 +1,95 @@
+// Cross-entropy from logits, fused (online log-sum-exp per row, softmax - onehot backward), forward
+// and VJP side by side. Logits larger than one binding (8 x 128 x 50257 floats) are processed in
+// windows of rows.
+import { ShapeError, WgptError } from '../errors.ts';
+import { record, shapeStr, Tensor } from '../tensor.ts';
+import { wgsl } from '../../kernels/kernel.ts';
+import { assertF32, f32bits, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
+
+const FORWARD = wgsl('loss', 'forward');
+const FINISH = wgsl('loss', 'finish');
+const BACKWARD = wgsl('loss', 'backward');
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */
+  ignoreIndex?: number;
+  /** Divide the summed loss by this instead of the count of non-ignored targets ("pad-in-mean"). */
+  denominator?: number;
+}
+
+function check(logits: Tensor, targets: Tensor, ignoreIndex: number, op: string): { rows: number; v: number } {
+  assertF32(logits, op);
+  if (targets.dtype !== 'i32') throw new ShapeError(`${op}: targets must be i32, got ${targets.dtype}`);
+  if (logits.ndim < 2) throw new ShapeError(`${op}: logits must be [N, V], got ${shapeStr(logits.shape)}`);
+  const v = logits.shape[logits.ndim - 1];
+  const rows = v === 0 ? 0 : logits.size / v;
+  if (targets.size !== rows) {
+    throw new ShapeError(`${op}: ${shapeStr(targets.shape)} targets for logits ${shapeStr(logits.shape)} (${rows} rows)`);
+  }
+  if (!Number.isInteger(ignoreIndex)) throw new WgptError(`${op}: ignoreIndex must be an integer`);
+  const host = targets.host;
+  if (host) {
+    for (let i = 0; i < host.length; i++) {
+      const t = host[i];
+      if (t !== ignoreIndex && (t < 0 || t >= v)) {
+        throw new ShapeError(`${op}: target ${t} at row ${i} is outside [0, ${v}) and is not ignoreIndex (${ignoreIndex})`);
+      }
+    }
+  }
+  return { rows, v };
+}
+
+/** Per-row log-sum-exp and loss (0 at ignored rows). */
+function rowsForward(logits: Tensor, targets: Tensor, rows: number, v: number, ignore: number, label: string): { lse: Tensor; losses: Tensor } {
+  const lse = Tensor.empty([rows], 'f32', `${label} lse`);
+  const losses = Tensor.empty([rows], 'f32', `${label} rows`);
+  for (const w of rowWindows(rows, v)) {
+    launchRows(FORWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
+      [logits.bind(w.elem0, w.count), targets.bind(), lse.bind(), losses.bind()], `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
+  }
+  return { lse, losses };
+}
+
+/** Mean cross-entropy of logits [N, V] (or [..., V]) against i32 targets [N]: the sum over targets
+ *  that are not `ignoreIndex`, divided by their count (computed on the GPU) or by `denominator`.
+ *  When every target is ignored (and no denominator is given) the loss is defined as 0 and every
+ *  gradient is 0; PyTorch returns NaN there, which would poison a training step. */
+export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const ignore = opts.ignoreIndex ?? -100;
+  const { rows, v } = check(logits, targets, ignore, 'crossEntropy');
+  if (opts.denominator !== undefined && !Number.isFinite(opts.denominator)) {
+    throw new WgptError(`crossEntropy: denominator ${opts.denominator} is not a finite number`);
+  }
+  const { lse, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropy');
+  const out = Tensor.empty([], 'f32', 'crossEntropy');
+  const denom = Tensor.empty([1], 'f32', 'crossEntropy denominator');
+  const useDenom = opts.denominator !== undefined;
+  launchRows(FINISH, 1, [rows, v, 0, 0, ignore >>> 0, useDenom ? 1 : 0, f32bits(opts.denominator ?? 0), 0],
+    [losses.bind(), targets.bind(), out.bind(), denom.bind()], 'crossEntropy mean', rowWorkgroup(256));
+  losses.dispose();
+  if (!recording(logits)) {
+    lse.dispose();
+    denom.dispose();
+    return out;
+  }
+  return record(out, 'crossEntropy', [logits], (g) => {
+    const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropy backward');
+    for (const w of rowWindows(rows, v)) {
+      launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
+        [logits.bind(w.elem0, w.count), targets.bind(), lse.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count)],
+        'crossEntropy backward', rowWorkgroup(256));
+    }
+    return [dx];
+  });
+}
+
+/** Per-row cross-entropy, lse - logits[target], shape logits.shape[:-1]; 0 at ignored rows. No gradient. */
+export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
+  const ignore = opts.ignoreIndex ?? -100;
+  const { rows, v } = check(logits, targets, ignore, 'crossEntropyPerToken');
+  const { lse, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropyPerToken');
+  lse.dispose();
+  const out = losses.view(logits.shape.slice(0, -1));
+  losses.dispose();
+  return out;
+}

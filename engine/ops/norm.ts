@@ -1,0 +1,60 @@
+// LayerNorm over the last axis, forward and VJP side by side. The forward saves each row's mean and
+// rstd for the backward (not recomputed); dx is one kernel per row, dweight/dbias one column
+// reduction over the rows in a fixed order (deterministic).
+import { ShapeError } from '../errors.ts';
+import { record, shapeStr, Tensor } from '../tensor.ts';
+import { wgsl } from '../../kernels/kernel.ts';
+import { assertF32, f32bits, launch1d, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
+
+const FORWARD = wgsl('norm', 'forward');
+const BACKWARD_DX = wgsl('norm', 'backward_dx');
+const BACKWARD_WB = wgsl('norm', 'backward_wb');
+
+/** (x - mean) / sqrt(var + eps) * weight + bias over the last axis; weight and bias are [D]. */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {
+  for (const t of [x, weight, bias]) assertF32(t, 'layerNorm');
+  const d = x.shape[x.ndim - 1];
+  if (x.ndim < 1 || weight.ndim !== 1 || bias.ndim !== 1 || weight.shape[0] !== d || bias.shape[0] !== d) {
+    throw new ShapeError(`layerNorm: x ${shapeStr(x.shape)} needs weight and bias of shape [${d}], got ${shapeStr(weight.shape)} and ${shapeStr(bias.shape)}`);
+  }
+  const rows = x.size / Math.max(d, 1);
+  const out = Tensor.empty(x.shape, 'f32', 'layerNorm');
+  const mean = Tensor.empty([rows], 'f32', 'layerNorm mean');
+  const rstd = Tensor.empty([rows], 'f32', 'layerNorm rstd');
+  if (out.size > 0) {
+    for (const w of rowWindows(rows, d)) {
+      launchRows(FORWARD, w.rows, [w.rows, d, w.shift, w.row0, f32bits(eps), 0, 0, 0],
+        [x.bind(w.elem0, w.count), weight.bind(), bias.bind(), out.bind(w.elem0, w.count), mean.bind(), rstd.bind()],
+        `layerNorm ${shapeStr(x.shape)}`, rowWorkgroup(64));
+    }
+  }
+  if (!recording(x, weight, bias)) {
+    mean.dispose();
+    rstd.dispose();
+    return out;
+  }
+  return record(out, 'layerNorm', [x, weight, bias], (g) => {
+    const windows = rowWindows(rows, d);
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = Tensor.empty(x.shape, 'f32', 'layerNorm dx');
+      for (const w of windows) {
+        launchRows(BACKWARD_DX, w.rows, [w.rows, d, w.shift, w.row0, 0, 0, 0, 0],
+          [x.bind(w.elem0, w.count), weight.bind(), g.bind(w.elem0, w.count), mean.bind(), rstd.bind(), dx.bind(w.elem0, w.count)],
+          'layerNorm backward dx', rowWorkgroup(64));
+      }
+    }
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (weight.requiresGrad || bias.requiresGrad) {
+      dw = Tensor.empty([d], 'f32', 'layerNorm dweight');
+      db = Tensor.empty([d], 'f32', 'layerNorm dbias');
+      windows.forEach((w, i) => {
+        launch1d(BACKWARD_WB, d, [w.rows, d, w.shift, w.row0, 0, i > 0 ? 1 : 0, 0, 0],
+          [x.bind(w.elem0, w.count), g.bind(w.elem0, w.count), mean.bind(), rstd.bind(), dw!.bind(), db!.bind()],
+          'layerNorm backward dweight/dbias');
+      });
+    }
+    return [dx, dw, db];
+  });
+}

@@ -1,0 +1,56 @@
+// Softmax over the last axis (optionally causal-masked), forward and VJP side by side; and the
+// attention composed from ops (matmul, scale, causal softmax, matmul).
+import { ShapeError } from '../errors.ts';
+import { record, shapeStr, Tensor } from '../tensor.ts';
+import { wgsl } from '../../kernels/kernel.ts';
+import { scale } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+import { assertF32, launchRows, rowWindows, rowWorkgroup } from './util.ts';
+
+const FORWARD = wgsl('softmax', 'forward');
+const BACKWARD = wgsl('softmax', 'backward');
+
+export interface SoftmaxOptions {
+  /** x is [.., T, T]: row i attends to j <= i only (the rest get probability 0). */
+  causal?: boolean;
+}
+
+export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
+  assertF32(x, 'softmax');
+  if (x.ndim < 1) throw new ShapeError('softmax: needs at least one axis');
+  const len = x.shape[x.ndim - 1];
+  const causal = opts.causal ?? false;
+  if (causal && (x.ndim < 2 || x.shape[x.ndim - 2] !== len)) {
+    throw new ShapeError(`softmax: causal masking needs a [.., T, T] input, got ${shapeStr(x.shape)}`);
+  }
+  const rows = len === 0 ? 0 : x.size / len;
+  const out = Tensor.empty(x.shape, 'f32', 'softmax');
+  for (const w of rowWindows(rows, len)) {
+    launchRows(FORWARD, w.rows, [w.rows, len, w.shift, w.row0, causal ? 1 : 0, 0, 0, 0],
+      [x.bind(w.elem0, w.count), out.bind(w.elem0, w.count)], `softmax ${shapeStr(x.shape)}`, rowWorkgroup(64));
+  }
+  return record(out, causal ? 'softmax (causal)' : 'softmax', [x], (g) => {
+    const dx = Tensor.empty(x.shape, 'f32', 'softmax backward');
+    for (const w of rowWindows(rows, len)) {
+      launchRows(BACKWARD, w.rows, [w.rows, len, w.shift, w.row0, 0, 0, 0, 0],
+        [out.bind(w.elem0, w.count), g.bind(w.elem0, w.count), dx.bind(w.elem0, w.count)], 'softmax backward', rowWorkgroup(64));
+    }
+    return [dx];
+  });
+}
+
+/** Causal self-attention composed from ops: softmax(q·kᵀ/√Dh, causal)·v, q/k/v [B, H, T, Dh]. */
+export function attentionComposed(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  const ok = q.ndim === 4 && [k, v].every((t) => t.ndim === 4 && t.shape.every((d, i) => d === q.shape[i]));
+  if (!ok) {
+    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
+  }
+  const dh = q.shape[3];
+  const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(dh));
+  return matmul(softmax(scores, { causal: true }), v);
+}
+
+/** Causal self-attention, [B, H, T, Dh] -> [B, H, T, Dh] (for now the composed form). */
+export function causalSelfAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  return attentionComposed(q, k, v);
+}

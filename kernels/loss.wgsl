@@ -1,0 +1,137 @@
+// Cross-entropy over logits [N, V] with i32 targets [N] (PyTorch semantics: mean over the targets
+// that are not ignore_index). A target that is ignore_index, or outside [0, V), is ignored here
+// (the engine rejects out-of-range targets on the host when it has their host copy).
+//   forward:  one workgroup per row: online max / log-sum-exp over the vocabulary, then a tree
+//             combine of the (max, sum) pairs; lse[row] is kept for the backward and
+//             loss[row] = lse - x[target] (0 for an ignored row).
+//   finish:   one workgroup sums the row losses and counts the targets in a fixed order;
+//             loss = sum / denominator (the count, or the caller's), 0 when it is 0.
+//   backward: one workgroup per row: dx = (softmax - onehot) * g / denominator, 0 for ignored rows.
+// Logit rows live in a window of the bound buffer (row r at shift + r*v; global row row0 + r).
+
+struct Ce { rows: u32, v: u32, shift: u32, row0: u32, ignore: i32, use_denom: u32, denom: f32, _p: u32 }
+
+override WG: u32 = 256; // power of two
+
+const NEG: f32 = -3.0e38;
+
+@group(0) @binding(0) var<uniform> P: Ce;
+
+var<workgroup> red_m: array<f32, WG>;
+var<workgroup> red_s: array<f32, WG>;
+
+fn target_of(t: i32) -> i32 {
+  if (t == P.ignore || t < 0 || u32(t) >= P.v) { return -1; }
+  return t;
+}
+
+// ---- forward --------------------------------------------------------------------------------
+@group(0) @binding(1) var<storage, read> f_x: array<f32>;
+@group(0) @binding(2) var<storage, read> f_t: array<i32>;
+@group(0) @binding(3) var<storage, read_write> f_lse: array<f32>;
+@group(0) @binding(4) var<storage, read_write> f_loss: array<f32>;
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let r = wid.y * nwg.x + wid.x;
+  if (r >= P.rows) { return; }
+  let base = P.shift + r * P.v;
+  var m = NEG;
+  var s = 0.0;
+  for (var j = lid; j < P.v; j += WG) {
+    let x = f_x[base + j];
+    if (x > m) {
+      s = s * exp(m - x) + 1.0;
+      m = x;
+    } else {
+      s += exp(x - m);
+    }
+  }
+  red_m[lid] = m;
+  red_s[lid] = s;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
+    if (lid < k) {
+      let m1 = red_m[lid];
+      let m2 = red_m[lid + k];
+      let mm = max(m1, m2);
+      red_s[lid] = red_s[lid] * exp(m1 - mm) + red_s[lid + k] * exp(m2 - mm);
+      red_m[lid] = mm;
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let row = P.row0 + r;
+    let lse = red_m[0] + log(red_s[0]);
+    f_lse[row] = lse;
+    let t = target_of(f_t[row]);
+    var loss = 0.0;
+    if (t >= 0) { loss = lse - f_x[base + u32(t)]; }
+    f_loss[row] = loss;
+  }
+}
+
+// ---- finish: mean over the counted targets ----------------------------------------------------
+@group(0) @binding(1) var<storage, read> s_loss: array<f32>;
+@group(0) @binding(2) var<storage, read> s_t: array<i32>;
+@group(0) @binding(3) var<storage, read_write> s_out: array<f32>;   // [1] the loss
+@group(0) @binding(4) var<storage, read_write> s_denom: array<f32>; // [1] the denominator used
+
+@compute @workgroup_size(WG)
+fn finish(@builtin(local_invocation_index) lid: u32) {
+  var sum = 0.0;
+  var count = 0.0;
+  for (var i = lid; i < P.rows; i += WG) {
+    sum += s_loss[i];
+    if (target_of(s_t[i]) >= 0) { count += 1.0; }
+  }
+  red_m[lid] = sum;
+  red_s[lid] = count;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
+    if (lid < k) {
+      red_m[lid] = red_m[lid] + red_m[lid + k];
+      red_s[lid] = red_s[lid] + red_s[lid + k];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    var d = red_s[0];
+    if (P.use_denom != 0u) { d = P.denom; }
+    var loss = 0.0;
+    if (d != 0.0) { loss = red_m[0] / d; }
+    s_out[0] = loss;
+    s_denom[0] = d;
+  }
+}
+
+// ---- backward -------------------------------------------------------------------------------
+@group(0) @binding(1) var<storage, read> b_x: array<f32>;
+@group(0) @binding(2) var<storage, read> b_t: array<i32>;
+@group(0) @binding(3) var<storage, read> b_lse: array<f32>;
+@group(0) @binding(4) var<storage, read> b_g: array<f32>;     // [1] upstream gradient of the loss
+@group(0) @binding(5) var<storage, read> b_denom: array<f32>; // [1]
+@group(0) @binding(6) var<storage, read_write> b_dx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let r = wid.y * nwg.x + wid.x;
+  if (r >= P.rows) { return; }
+  let base = P.shift + r * P.v;
+  let row = P.row0 + r;
+  let t = target_of(b_t[row]);
+  let d = b_denom[0];
+  if (t < 0 || d == 0.0) {
+    for (var j = lid; j < P.v; j += WG) { b_dx[base + j] = 0.0; }
+    return;
+  }
+  let scale = b_g[0] / d;
+  let lse = b_lse[row];
+  for (var j = lid; j < P.v; j += WG) {
+    var p = exp(b_x[base + j] - lse);
+    if (j == u32(t)) { p -= 1.0; }
+    b_dx[base + j] = p * scale;
+  }
+}
