@@ -30,11 +30,18 @@ export { peerWeights, peerBatch, writePeerFiles, SMALL_CONFIG, type PeerConfig }
 export type MatmulMode = 'x·W' | 'dy·Wᵀ' | 'xᵀ·dy';
 export const MATMUL_MODES: readonly MatmulMode[] = ['x·W', 'dy·Wᵀ', 'xᵀ·dy'];
 
-/** Timings in milliseconds: median, min and max over the timed repetitions. */
+/**
+ * Timings in milliseconds: median, min and max wall time over the timed repetitions, and the
+ * median CPU time of the whole process (all threads) per repetition. On the software adapter
+ * llvmpipe's threads are in-process, so cpu_ms is the work done and stays meaningful when other
+ * processes compete for the cores (wall time then grows, cpu_ms does not); on a real GPU it is
+ * only the host's share.
+ */
 export interface Timing {
   ms: number;
   ms_min: number;
   ms_max: number;
+  cpu_ms: number;
 }
 export interface MatmulResult extends Timing {
   impl: string;
@@ -127,11 +134,20 @@ export async function tfjsAvailable(): Promise<Availability> {
   }
 }
 
-function stats(times: number[]): Timing {
-  const s = [...times].sort((a, b) => a - b);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  const ms = s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { ms, ms_min: s[0], ms_max: s[s.length - 1] };
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function stats(times: number[], cpu: number[]): Timing {
+  return { ms: median(times), ms_min: Math.min(...times), ms_max: Math.max(...times), cpu_ms: median(cpu) };
+}
+
+/** Process CPU time (user + system, all threads) in milliseconds. */
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function checkReps(reps: number): void {
@@ -164,20 +180,26 @@ export async function tfjsMatmul(m: number, n: number, k: number, mode: MatmulMo
     const a = tf.randomUniform(transA ? [k, m] : [m, k], -1, 1, 'float32', 1);
     const b = tf.randomUniform(transB ? [n, k] : [k, n], -1, 1, 'float32', 2);
     const times: number[] = [];
+    const cpu: number[] = [];
     try {
       for (let i = 0; i < reps + 2; i++) {
+        const c0 = cpuNow();
         const t0 = performance.now();
         const c = tf.matMul(a, b, transA, transB);
         await c.data();
         const dt = performance.now() - t0;
+        const dc = cpuNow() - c0;
         c.dispose();
-        if (i >= 2) times.push(dt);
+        if (i >= 2) {
+          times.push(dt);
+          cpu.push(dc);
+        }
       }
     } finally {
       a.dispose();
       b.dispose();
     }
-    const t = stats(times);
+    const t = stats(times, cpu);
     return { impl: 'tfjs-webgpu', version, ...t, gflops: (2 * m * n * k) / (t.ms * 1e6) };
   } catch (e) {
     return { error: `tfjs matmul ${m}x${n}x${k} ${mode}: ${message(e)}` };
@@ -290,13 +312,16 @@ export async function tfjsStep(config: PeerConfig, reps: number, seed = 1234): P
     const loss = await step();
     if (!Number.isFinite(loss)) return { error: `tfjs step: first-step loss is ${loss}` };
     const times: number[] = [];
+    const cpu: number[] = [];
     let lossLast = loss;
     for (let i = 0; i < reps; i++) {
+      const c0 = cpuNow();
       const t0 = performance.now();
       lossLast = await step();
       times.push(performance.now() - t0);
+      cpu.push(cpuNow() - c0);
     }
-    const t = stats(times);
+    const t = stats(times, cpu);
     return { impl: 'tfjs-webgpu', version, ...t, tokens_per_s: N / (t.ms / 1000), loss, loss_last: lossLast };
   } catch (e) {
     return { error: `tfjs step: ${message(e)}` };

@@ -11,7 +11,7 @@ Reads one JSON request from argv[1] (or stdin when there is no argument) and pri
       One GPT-2 training step per repetition (pre-LN blocks, causal attention, GELU tanh, tied LM
       head, F.cross_entropy mean, torch.optim.AdamW lr 1e-4 wd 0.1), forward + backward + step
       timed. One untimed warm-up step first; its loss (before any update) is "loss".
-Output: {"impl": "torch-cpu", "version", "threads", "blas", ["blas_warning"], "ms", "ms_min", "ms_max",
+Output: {"impl": "torch-cpu", "version", "threads", "blas", ["blas_warning"], "ms", "ms_min", "ms_max", "cpu_ms",
          "gflops" | "tokens_per_s", "loss", "loss_last"}, or {"error": "..."} with exit status 1.
 Weights are read from safetensors by hand (no safetensors package): 8-byte little-endian header
 length, JSON header, raw little-endian data.
@@ -40,11 +40,15 @@ except Exception as e:  # noqa: BLE001 - any import failure means the peer is mi
 torch.set_num_threads(THREADS)
 
 
-def stats(times):
-    s = sorted(times)
+def median(xs):
+    s = sorted(xs)
     n = len(s)
-    ms = s[n // 2] if n % 2 == 1 else (s[n // 2 - 1] + s[n // 2]) / 2
-    return {"ms": ms, "ms_min": s[0], "ms_max": s[-1]}
+    return s[n // 2] if n % 2 == 1 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def stats(times, cpu):
+    """Wall ms (median, min, max) and median process CPU ms (all threads) per repetition."""
+    return {"ms": median(times), "ms_min": min(times), "ms_max": max(times), "cpu_ms": median(cpu)}
 
 
 def blas():
@@ -115,16 +119,19 @@ def matmul(req):
         f = lambda: torch.mm(a.t(), b)  # noqa: E731
     else:
         raise ValueError(f"unknown matmul mode {mode!r}")
-    times = []
+    times, cpu = [], []
     with torch.no_grad():
         for i in range(reps + 2):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             c = f()
             dt = (time.perf_counter() - t0) * 1000
+            dc = (time.process_time() - c0) * 1000
             del c
             if i >= 2:
                 times.append(dt)
-    r = {**base(), **stats(times)}
+                cpu.append(dc)
+    r = {**base(), **stats(times, cpu)}
     r["gflops"] = 2.0 * m * n * k / (r["ms"] * 1e6)
     return r
 
@@ -195,13 +202,15 @@ def step(req):
     loss = one()
     if not math.isfinite(loss):
         raise ValueError(f"first-step loss is {loss}")
-    times = []
+    times, cpu = [], []
     loss_last = loss
     for _ in range(reps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         loss_last = one()
         times.append((time.perf_counter() - t0) * 1000)
-    r = {**base(), **stats(times)}
+        cpu.append((time.process_time() - c0) * 1000)
+    r = {**base(), **stats(times, cpu)}
     r["tokens_per_s"] = B * T / (r["ms"] / 1000)
     r["loss"] = loss
     r["loss_last"] = loss_last
