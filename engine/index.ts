@@ -23,3 +23,4 @@ export function closeDevice(device: Device): void {
 }
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { reshape, permute, transpose, slice, split, concat } from './ops/layout.ts';
+export { adamwStep, type AdamWOptions } from './ops/adamw.ts';
