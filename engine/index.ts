@@ -29,4 +29,4 @@ export { softmax, attentionComposed, causalSelfAttention, type SoftmaxOptions } 
 export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions } from './ops/loss.ts';
 export { dropout } from './ops/dropout.ts';
 export { embedding } from './ops/embedding.ts';
-export { adamwStep, type AdamWHyper } from './ops/adamw.ts';
+export { adamwStep, type AdamWOptions } from './ops/adamw.ts';

@@ -1,29 +1,49 @@
-// AdamW, one invocation per element, in place (torch.optim.AdamW semantics):
-//   p *= 1 - lr*wd;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g
-//   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+// Fused AdamW step (torch.optim.AdamW), in place on p, m, v; one invocation per vec4 (adamw4) or per
+// float (adamw1, for a tail of fewer than 4 floats). Scalars come from the host, computed in f64:
+//   decay = 1 - lr*wd, step = lr / (1 - beta1^t), rbc2 = 1 / sqrt(1 - beta2^t)
+//   p = p*decay; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; p -= step * m / (sqrt(v)*rbc2 + eps)
 struct Adam {
-  n: u32, lr: f32, beta1: f32, beta2: f32,
-  eps: f32, decay: f32, bc1: f32, bc2: f32,
+  n: u32, off: u32, decay: f32, step: f32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32,
+  eps: f32, rbc2: f32, _p0: u32, _p1: u32,
 }
 
 override WG: u32 = 64;
 
 @group(0) @binding(0) var<uniform> P: Adam;
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> p4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> m4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> v4: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn adamw4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= P.n) { return; }
-  let gi = g[i];
-  let mi = P.beta1 * m[i] + (1.0 - P.beta1) * gi;
-  let vi = P.beta2 * v[i] + (1.0 - P.beta2) * gi * gi;
-  m[i] = mi;
-  v[i] = vi;
-  let denom = sqrt(vi / P.bc2) + P.eps;
-  p[i] = p[i] * P.decay - P.lr * (mi / P.bc1) / denom;
+  let g = g4[i];
+  let m = P.b1 * m4[i] + P.omb1 * g;
+  let v = P.b2 * v4[i] + P.omb2 * g * g;
+  m4[i] = m;
+  v4[i] = v;
+  p4[i] = p4[i] * P.decay - P.step * m / (sqrt(v) * P.rbc2 + P.eps);
+}
+
+@group(0) @binding(1) var<storage, read_write> p1: array<f32>;
+@group(0) @binding(2) var<storage, read> g1: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m1: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v1: array<f32>;
+
+@compute @workgroup_size(WG)
+fn adamw1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= P.n) { return; }
+  let j = P.off + i;
+  let g = g1[j];
+  let m = P.b1 * m1[j] + P.omb1 * g;
+  let v = P.b2 * v1[j] + P.omb2 * g * g;
+  m1[j] = m;
+  v1[j] = v;
+  p1[j] = p1[j] * P.decay - P.step * m / (sqrt(v) * P.rbc2 + P.eps);
 }

@@ -3,11 +3,48 @@
 // GPT-2 (50257 x 768 floats, past the 128 MiB binding limit) works like any other matmul.
 import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { wgsl, type Kernel } from '../../kernels/kernel.ts';
+import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { sumTo } from './reduce.ts';
 import { assertF32 } from './util.ts';
 
-const KERNEL = wgsl('matmul');
+const NAIVE = wgsl('matmul');
+
+let kernelKind: 'tiled' | 'naive' = 'tiled';
+let tileOverride: MatmulTile | null = null;
+
+/** Chooses the matmul kernel (the naive one is the benchmark's baseline); returns the previous. */
+export function setMatmulKernel(kind: 'tiled' | 'naive', tile: MatmulTile | null = null): 'tiled' | 'naive' {
+  const prev = kernelKind;
+  kernelKind = kind;
+  tileOverride = tile;
+  return prev;
+}
+
+/** WGPT_MATMUL_TILE=TMxTNxWGXxWGY overrides the per-backend tile (for tuning). */
+function envTile(): MatmulTile | null {
+  const s = process.env.WGPT_MATMUL_TILE;
+  if (!s) return null;
+  const [tm, tn, wgx, wgy] = s.split('x').map(Number);
+  return { tm, tn, wgx, wgy };
+}
+
+/** The kernel and workgroup grid for one dispatch. vec4 loads of an operand need its leading
+ *  dimension, window offset and batch stride to be multiples of 4; otherwise it is loaded as
+ *  scalars (same kernel shape, same exactness). */
+function plan(mm: number, nn: number, batches: number, transA: boolean, transB: boolean,
+  lda: number, ldb: number, aBatch: number, bBatch: number, aOff: number, bOff: number): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
+  if (kernelKind === 'naive') {
+    return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
+  }
+  const tile = tileOverride ?? envTile() ?? MATMUL_TILES[getDevice().backend];
+  const vecA = lda % 4 === 0 && aOff % 4 === 0 && aBatch % 4 === 0;
+  const vecB = ldb % 4 === 0 && bOff % 4 === 0 && bBatch % 4 === 0;
+  return {
+    kernel: tiledMatmulKernel({ tile, transA, transB, vecA, vecB }),
+    workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
+  };
+}
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -38,14 +75,13 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
   const aBatch = a.batch === 1 ? 0 : a.rows * a.cols;
   const bBatch = b.batch === 1 ? 0 : b.rows * b.cols;
   const fits = (op: Operand): boolean => op.rows * op.cols * op.batch * 4 <= device.limits.maxStorageBufferBindingSize;
-  const constants = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
   const run = (mm: number, nn: number, kk: number, batches: number, aBind: ReturnType<Tensor['bind']>, bBind: ReturnType<Tensor['bind']>,
     cBind: ReturnType<Tensor['bind']>, aOff: number, bOff: number, cOff: number, acc: boolean): void => {
+    const { kernel, workgroups, constants } = plan(mm, nn, batches, transA, transB, a.cols, b.cols, aBatch, bBatch, aOff, bOff);
     device.dispatch({
-      kernel: KERNEL, constants, label,
+      kernel, constants, label, workgroups,
       params: [mm, nn, kk, a.cols, b.cols, n, aBatch, bBatch, m * n, aOff, bOff, cOff, acc ? 1 : 0, 0, 0, 0],
       bindings: [aBind, bBind, cBind],
-      workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches],
     });
   };
   if (fits(a) && fits(b) && c.size * 4 <= device.limits.maxStorageBufferBindingSize) {

@@ -1,0 +1,71 @@
+import t from 'tap';
+import { adamwStep, getDevice, Tensor } from '../engine/index.ts';
+import { withDevice } from './helpers/device.ts';
+import { randn, worst } from './helpers/opcheck.ts';
+
+// A 1 MiB binding cap (262144 floats) drives the windowed path with a tensor of 300001 floats.
+await withDevice(t, { maxStorageBufferBindingSize: 1 << 20 });
+
+/** torch.optim.AdamW, in f64. */
+function refStep(p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, lr: number, b1: number, b2: number,
+  eps: number, wd: number, step: number): void {
+  const bc1 = 1 - b1 ** step;
+  const bc2 = 1 - b2 ** step;
+  for (let i = 0; i < p.length; i++) {
+    p[i] *= 1 - lr * wd;
+    m[i] = b1 * m[i] + (1 - b1) * g[i];
+    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    const denom = Math.sqrt(v[i]) / Math.sqrt(bc2) + eps;
+    p[i] -= (lr / bc1) * m[i] / denom;
+  }
+}
+
+const cases: { name: string; n: number; opts: { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number } }[] = [
+  { name: '231 floats (vec4 + tail), defaults', n: 231, opts: { lr: 1e-3 } },
+  { name: '4096 floats, big lr and weight decay, other betas', n: 4096, opts: { lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 } },
+  { name: '300001 floats (past one 1 MiB binding), no weight decay', n: 300001, opts: { lr: 3e-4, weightDecay: 0 } },
+];
+
+for (const c of cases) {
+  t.test(c.name, async (t) => {
+    const p = randn(c.n, 11).map(Math.fround);
+    const m = new Float64Array(c.n);
+    const v = new Float64Array(c.n);
+    const P = Tensor.fromData(p, [c.n]);
+    const M = Tensor.fromData(m, [c.n]);
+    const V = Tensor.fromData(v, [c.n]);
+    const buffers = [P.buffer, M.buffer, V.buffer];
+    let created = 0;
+    const b1 = c.opts.beta1 ?? 0.9;
+    const b2 = c.opts.beta2 ?? 0.999;
+    for (let step = 1; step <= 3; step++) {
+      // The GPU sees the gradient rounded to f32; so does the reference.
+      const g = randn(c.n, 100 + step, 0.5).map(Math.fround);
+      const G = Tensor.fromData(g, [c.n]);
+      const before = getDevice().counters.buffersCreated;
+      adamwStep(P, G, M, V, { ...c.opts, step });
+      created += getDevice().counters.buffersCreated - before;
+      G.dispose();
+      refStep(p, g, m, v, c.opts.lr, b1, b2, c.opts.eps ?? 1e-8, c.opts.weightDecay ?? 0.01, step);
+    }
+    // f32 tolerances: 1e-6 relative, plus an absolute term for values that cancel to near zero
+    // (m sums terms of size |g| ~ 0.5, so its rounding is ~1e-7 absolute).
+    for (const [name, T, want, atol] of [['param', P, p, 1e-7], ['m', M, m, 1e-7], ['v', V, v, 1e-9]] as const) {
+      const got = await T.toArray();
+      const { ratio, at } = worst(got, want, atol, 1e-6);
+      t.ok(ratio <= 1, `${name} after 3 steps: error ratio ${ratio.toFixed(3)}` + (ratio > 1 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
+    }
+    t.same([P.buffer, M.buffer, V.buffer], buffers, 'updated in place');
+    t.equal(created, 0, 'no new buffers for the update itself');
+    for (const x of [P, M, V]) x.dispose();
+  });
+}
+
+t.test('rejects mismatched shapes and bad steps', async (t) => {
+  const a = Tensor.fromData([1, 2, 3, 4], [4]);
+  const b = Tensor.fromData([1, 2, 3], [3]);
+  t.throws(() => adamwStep(a, b, a, a, { lr: 1e-3, step: 1 }), /grad has shape/);
+  t.throws(() => adamwStep(a, a, a, a, { lr: 1e-3, step: 0 }), /step must be/);
+  a.dispose();
+  b.dispose();
+});
