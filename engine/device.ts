@@ -94,6 +94,9 @@ export class Device {
   private scopes: Promise<void>[] = [];
   private lostReason: string | null = null;
   private readonly memoryBudget: number;
+  /** With WGPT_PROFILE=1: milliseconds and dispatch count per kernel (each dispatch submitted
+   *  alone; submit is synchronous on the software adapter, so the time is the kernel's). */
+  readonly profile: Map<string, { ms: number; n: number }> | null = process.env.WGPT_PROFILE ? new Map() : null;
 
   private constructor(
     readonly gpu: GPUDevice,
@@ -254,6 +257,15 @@ export class Device {
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
+    if (this.profile) {
+      const t0 = performance.now();
+      this.flush();
+      const key = process.env.WGPT_PROFILE === "shapes" ? `${d.kernel.name} ${Array.from(d.params).slice(0, 3).join("x")} z${z}` : d.kernel.name;
+      const entry = this.profile.get(key) ?? { ms: 0, n: 0 };
+      entry.ms += performance.now() - t0;
+      entry.n++;
+      this.profile.set(key, entry);
+    }
   }
 
   /** Copies bytes between buffers, in order with the dispatches around it. */

@@ -138,12 +138,16 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, label
   if (k !== k2 || !leadOk) {
     throw new ShapeError(`${label}: cannot multiply ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} by ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''}`);
   }
-  const batch = aLead.reduce((x, y) => x * y, 1);
+  let batch = aLead.reduce((x, y) => x * y, 1);
   const out = Tensor.empty([...aLead, m, n], 'f32', label);
   if (out.size === 0) return out;
   if (k === 0) throw new ShapeError(`${label}: inner dimension is 0`);
-  matmulInto({ t: a, rows: ar, cols: ac, batch }, { t: b, rows: br, cols: bc, batch: bLead.length ? batch : 1 },
-    out, m, n, k, transA, transB, false, label);
+  // A batch of row blocks times one shared matrix is a single taller matmul: bigger tiles, one dispatch.
+  const fold = bLead.length === 0 && !transA && batch > 1;
+  const rows = fold ? ar * batch : ar;
+  if (fold) batch = 1;
+  matmulInto({ t: a, rows, cols: ac, batch }, { t: b, rows: br, cols: bc, batch: bLead.length ? batch : 1 },
+    out, fold ? rows : m, n, k, transA, transB, false, label);
   return out;
 }
 
