@@ -1,0 +1,154 @@
+// Matmul benchmark (not a test): GFLOP/s of the engine's matmul op at 1024³ and at the GPT-2-small
+// training shapes for 1024 tokens, in the three forms a linear layer runs (forward x·W, input
+// gradient dy·Wᵀ, weight gradient xᵀ·dy), with the naive kernel's 1024³ figure beside as a baseline,
+// and the cost of one dispatch. Each figure is the median of several timed runs after a warm-up run
+// (which also pays the kernel's JIT compile); a run is `await device.sync()` around `perRun`
+// matmuls recorded inside noGrad + tidy.
+//   npx tsx bench/matmul.ts [--json out.json] [--quick]
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { closeDevice, getDevice, matmul, noGrad, openDevice, Tensor, tidy, type Device } from '../engine/index.ts';
+import { setMatmulKernel } from '../engine/ops/matmul.ts';
+import { wgsl, WG } from '../kernels/kernel.ts';
+
+export type MatmulMode = 'x·W' | 'dy·Wᵀ' | 'xᵀ·dy';
+
+export interface MatmulRow {
+  name: string;
+  mode: MatmulMode;
+  m: number;
+  n: number;
+  k: number;
+  ms: number;
+  ms_min: number;
+  ms_max: number;
+  gflops: number;
+}
+
+export interface MatmulBench {
+  rows: MatmulRow[];
+  /** Cost of one dispatch recorded among many in one submit, in µs: a 4-float kernel through
+   *  Device.dispatch, and a 4x4x4 matmul through the op (allocation and tidy included). */
+  dispatchUs: number;
+  matmulOpUs: number;
+  device: string;
+}
+
+const TOKENS = 1024;
+/** GPT-2 small's linear layers: [name, in, out]. */
+const LAYERS: [string, number, number][] = [
+  ['qkv', 768, 2304],
+  ['attn-proj', 768, 768],
+  ['fc', 768, 3072],
+  ['proj', 3072, 768],
+  ['lm-head', 768, 50257],
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** Times `fn` (which records GPU work) as ms per call: warm-up, then `runs` runs of `perRun` calls. */
+async function time(device: Device, fn: () => void, runs: number, perRun: number): Promise<{ ms: number; min: number; max: number }> {
+  const once = (): void => noGrad(() => tidy(() => {
+    for (let i = 0; i < perRun; i++) fn();
+  }));
+  once();
+  await device.sync();
+  const ms: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    once();
+    await device.sync();
+    ms.push((performance.now() - t0) / perRun);
+  }
+  return { ms: median(ms), min: Math.min(...ms), max: Math.max(...ms) };
+}
+
+/** The operands of one form of a linear layer in -> out over `t` tokens (W stored [in, out]). */
+function operands(mode: MatmulMode, t: number, inp: number, out: number): { a: number[]; b: number[]; ta: boolean; tb: boolean; m: number; n: number; k: number } {
+  switch (mode) {
+    case 'x·W': return { a: [t, inp], b: [inp, out], ta: false, tb: false, m: t, n: out, k: inp };
+    case 'dy·Wᵀ': return { a: [t, out], b: [inp, out], ta: false, tb: true, m: t, n: inp, k: out };
+    case 'xᵀ·dy': return { a: [t, inp], b: [t, out], ta: true, tb: false, m: inp, n: out, k: t };
+  }
+}
+
+function filled(shape: number[], seed: number): Tensor {
+  const n = shape[0] * shape[1];
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = ((i * 2654435761 + seed) % 1000) / 1000 - 0.5;
+  return Tensor.fromData(data, shape);
+}
+
+export async function benchMatmul(opts: { json?: string; quick?: boolean } = {}): Promise<MatmulBench> {
+  let device: Device;
+  let opened = false;
+  try {
+    device = getDevice();
+  } catch {
+    device = await openDevice();
+    opened = true;
+  }
+  const runs = opts.quick ? 3 : 7;
+  const rows: MatmulRow[] = [];
+  const print = (r: MatmulRow): void => {
+    console.log(`${r.name.padEnd(14)} ${r.mode.padEnd(7)} ${`${r.m}x${r.n}x${r.k}`.padEnd(17)} ${r.ms.toFixed(2).padStart(9)} ms  [${r.ms_min.toFixed(2)} .. ${r.ms_max.toFixed(2)}]  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s`);
+  };
+  console.log(`matmul on ${device.adapterDescription} (${device.backend}), median of ${runs} runs after a warm-up`);
+  console.log(`${'name'.padEnd(14)} ${'mode'.padEnd(7)} ${'m x n x k'.padEnd(17)} ${'ms'.padStart(9)}     [min .. max]            GFLOP/s`);
+  const measure = async (name: string, mode: MatmulMode, t: number, inp: number, out: number): Promise<void> => {
+    const o = operands(mode, t, inp, out);
+    const a = filled(o.a, 1);
+    const b = filled(o.b, 2);
+    const flops = 2 * o.m * o.n * o.k;
+    // Enough calls per run that one run is at least ~0.2 s of work at 40 GFLOP/s.
+    const perRun = Math.max(1, Math.min(16, Math.round(8e9 / flops)));
+    const r = await time(device, () => matmul(a, b, { transA: o.ta, transB: o.tb }), runs, perRun);
+    a.dispose();
+    b.dispose();
+    const row = { name, mode, m: o.m, n: o.n, k: o.k, ms: r.ms, ms_min: r.min, ms_max: r.max, gflops: flops / r.ms / 1e6 };
+    rows.push(row);
+    print(row);
+  };
+  const modes: MatmulMode[] = ['x·W', 'dy·Wᵀ', 'xᵀ·dy'];
+  try {
+    const prev = setMatmulKernel('naive');
+    try {
+      await measure('naive 1024³', 'x·W', 1024, 1024, 1024);
+    } finally {
+      setMatmulKernel(prev);
+    }
+    for (const mode of modes) await measure('1024³', mode, 1024, 1024, 1024);
+    for (const [name, inp, out] of LAYERS) for (const mode of modes) await measure(name, mode, TOKENS, inp, out);
+
+    // Dispatch cost: many tiny dispatches recorded into one pass, one submit.
+    const n = 2000;
+    const x = Tensor.fromData(new Float32Array(4), [4]);
+    const fill = wgsl('unary', 'fill');
+    const raw = await time(device, () => device.dispatch({
+      kernel: fill, constants: { WG }, params: [4, 0, 0, 0], bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
+    }), runs, n);
+    const p = filled([4, 4], 3);
+    const op = await time(device, () => matmul(p, p), runs, n);
+    x.dispose();
+    p.dispose();
+    const dispatchUs = raw.ms * 1000;
+    const matmulOpUs = op.ms * 1000;
+    console.log(`one dispatch, ${n} in one submit: ${dispatchUs.toFixed(1)} µs [${(raw.min * 1000).toFixed(1)} .. ${(raw.max * 1000).toFixed(1)}]; ` +
+      `a 4x4x4 matmul op: ${matmulOpUs.toFixed(1)} µs [${(op.min * 1000).toFixed(1)} .. ${(op.max * 1000).toFixed(1)}]`);
+    if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2) + '\n');
+    return { rows, dispatchUs, matmulOpUs, device: `${device.adapterDescription} (${device.backend})` };
+  } finally {
+    if (opened) closeDevice(device);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--json');
+  await benchMatmul({ json: at >= 0 ? args[at + 1] : undefined, quick: args.includes('--quick') });
+  process.exit(0);
+}
