@@ -13,12 +13,12 @@ import { matmulRef } from './helpers/ref.ts';
 await withDevice(t);
 const tiles = [
   { name: `${getDevice().backend} tile`, tile: MATMUL_TILES[getDevice().backend] },
-  { name: 'small tile 8x8, 2x2 workgroups', tile: { tm: 8, tn: 8, wgx: 2, wgy: 2 } },
+  { name: 'small tile 8x8, 2x2 workgroups, vec4 loads (the GPU path)', tile: { tm: 8, tn: 8, wgx: 2, wgy: 2 }, vec4: true },
 ];
 
-for (const { name, tile } of tiles) {
+for (const { name, tile, vec4 } of tiles) {
   t.test(name, async (t) => {
-    setMatmulKernel('tiled', tile);
+    setMatmulKernel('tiled', tile, vec4 ?? null);
     t.teardown(() => setMatmulKernel('tiled'));
     // [m, n, k]: 65x129x33 and 33x7x129 have no dimension a multiple of 4 (scalar loads);
     // 520x64x100 has aligned rows in every layout (vec4 loads) and M just past 512.

@@ -12,12 +12,14 @@ const NAIVE = wgsl('matmul');
 
 let kernelKind: 'tiled' | 'naive' = 'tiled';
 let tileOverride: MatmulTile | null = null;
+let vec4Override: boolean | null = null;
 
 /** Chooses the matmul kernel (the naive one is the benchmark's baseline); returns the previous. */
-export function setMatmulKernel(kind: 'tiled' | 'naive', tile: MatmulTile | null = null): 'tiled' | 'naive' {
+export function setMatmulKernel(kind: 'tiled' | 'naive', tile: MatmulTile | null = null, vec4: boolean | null = null): 'tiled' | 'naive' {
   const prev = kernelKind;
   kernelKind = kind;
   tileOverride = tile;
+  vec4Override = vec4;
   return prev;
 }
 
@@ -38,8 +40,11 @@ function plan(mm: number, nn: number, batches: number, transA: boolean, transB: 
     return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
   }
   const tile = tileOverride ?? envTile() ?? MATMUL_TILES[getDevice().backend];
-  const vecA = lda % 4 === 0 && aOff % 4 === 0 && aBatch % 4 === 0;
-  const vecB = ldb % 4 === 0 && bOff % 4 === 0 && bBatch % 4 === 0;
+  // On llvmpipe scalar loads run as fast as vec4 ones (measured), and each variant is another
+  // multi-second compile: use vec4 only on a real GPU.
+  const vector = vec4Override ?? getDevice().backend === 'gpu';
+  const vecA = vector && lda % 4 === 0 && aOff % 4 === 0 && aBatch % 4 === 0;
+  const vecB = vector && ldb % 4 === 0 && bOff % 4 === 0 && bBatch % 4 === 0;
   return {
     kernel: tiledMatmulKernel({ tile, transA, transB, vecA, vecB }),
     workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
