@@ -43,6 +43,8 @@ export interface TrainOptions {
   scoreBefore: boolean;
   /** Entries of synthetic data to generate (data = null). */
   syntheticCount: number;
+  /** Respond to at most this many test entries (null = the whole test split). */
+  testLimit?: number | null;
 }
 
 export interface MetricsRow {
@@ -108,6 +110,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   getLossMask(opts.mask);
   const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
   const splits = splitData(entries);
+  if (opts.testLimit) splits.test = splits.test.slice(0, opts.testLimit);
   requireNonEmpty(splits.train, 'train');
   requireNonEmpty(splits.val, 'validation');
 
