@@ -26,6 +26,8 @@ export { reshape, permute, transpose, slice, split, concat } from './ops/layout.
 export { layerNorm } from './ops/norm.ts';
 export { gelu, biasGelu } from './ops/activation.ts';
 export { softmax, attentionComposed, causalSelfAttention, type SoftmaxOptions } from './ops/softmax.ts';
+export { flashAttention, setAttentionTile } from './ops/attention.ts';
+export { type AttentionTile } from '../kernels/attention.ts';
 export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions } from './ops/loss.ts';
 export { dropout } from './ops/dropout.ts';
 export { embedding } from './ops/embedding.ts';

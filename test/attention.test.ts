@@ -1,0 +1,127 @@
+// Flash attention (causalSelfAttention): forward and the three gradients against an f64 CPU
+// reference at awkward shapes (T not a multiple of the tile, Dh not a multiple of 4), agreement with
+// the composed form (matmul, causal softmax, matmul), and causality under huge future values.
+import t from 'tap';
+import {
+  attentionComposed, backward, causalSelfAttention, flashAttention, noGrad, param, setAttentionTile, Tensor, tidy,
+} from '../engine/index.ts';
+import { checkOp, randn } from './helpers/opcheck.ts';
+import { withDevice } from './helpers/device.ts';
+
+await withDevice(t);
+
+/** softmax(q·kᵀ/√Dh, causal)·v in f64, q/k/v [bh, T, Dh]. */
+function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, bh: number, T: number, dh: number): Float64Array {
+  const out = new Float64Array(bh * T * dh);
+  const s = new Float64Array(T);
+  const sc = 1 / Math.sqrt(dh);
+  for (let b = 0; b < bh; b++) {
+    const base = b * T * dh;
+    for (let i = 0; i < T; i++) {
+      let m = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        let acc = 0;
+        for (let d = 0; d < dh; d++) acc += q[base + i * dh + d] * k[base + j * dh + d];
+        s[j] = acc * sc;
+        if (s[j] > m) m = s[j];
+      }
+      let l = 0;
+      for (let j = 0; j <= i; j++) {
+        s[j] = Math.exp(s[j] - m);
+        l += s[j];
+      }
+      for (let j = 0; j <= i; j++) {
+        const p = s[j] / l;
+        for (let d = 0; d < dh; d++) out[base + i * dh + d] += p * v[base + j * dh + d];
+      }
+    }
+  }
+  return out;
+}
+
+const SHAPES = [[1, 1, 1, 1], [1, 2, 7, 5], [2, 3, 33, 8], [1, 1, 129, 16], [1, 1, 70, 64], [1, 2, 19, 6]];
+for (const shape of SHAPES) {
+  const [B, H, T, dh] = shape;
+  await checkOp(t, `flash attention ${JSON.stringify(shape)}`, {
+    inputs: [{ shape }, { shape }, { shape }],
+    gpu: (q, k, v) => causalSelfAttention(q, k, v),
+    cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
+  });
+}
+
+// The small tile (a real GPU's) and a lopsided one run the same code paths with other masks.
+for (const tile of [{ r: 4, c: 4, wg: 64 }, { r: 8, c: 4, wg: 8 }]) {
+  const prev = setAttentionTile(tile);
+  for (const shape of [[2, 3, 33, 8], [1, 2, 19, 6]]) {
+    const [B, H, T, dh] = shape;
+    await checkOp(t, `flash attention ${JSON.stringify(shape)} tile ${tile.r}x${tile.c}x${tile.wg}`, {
+      inputs: [{ shape }, { shape }, { shape }],
+      gpu: (q, k, v) => flashAttention(q, k, v),
+      cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
+    });
+  }
+  setAttentionTile(prev);
+}
+
+/** Forward output and the three gradients of sum(G * attn(q, k, v)). */
+async function runWithGrads(fn: typeof flashAttention, data: Float64Array[], shape: number[], g: Float64Array): Promise<Float32Array[]> {
+  const [q, k, v] = data.map((d) => param(Tensor.fromData(d, shape)));
+  const out = tidy(() => {
+    const o = fn(q, k, v);
+    backward(o, Tensor.fromData(g, shape));
+    return o;
+  });
+  const res = [await out.toArray(), await q.grad!.toArray(), await k.grad!.toArray(), await v.grad!.toArray()] as Float32Array[];
+  for (const x of [out, q, k, v, q.grad!, k.grad!, v.grad!]) x.dispose();
+  return res;
+}
+
+t.test('flash equals attentionComposed at [2, 4, 100, 64], forward and backward', async (t) => {
+  const shape = [2, 4, 100, 64];
+  const n = 2 * 4 * 100 * 64;
+  const data = [11, 12, 13].map((s) => randn(n, s));
+  const g = randn(n, 14);
+  const flash = await runWithGrads(flashAttention, data, shape, g);
+  const composed = await runWithGrads(attentionComposed, data, shape, g);
+  ['O', 'dQ', 'dK', 'dV'].forEach((name, i) => {
+    let worst = 0;
+    for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(flash[i][j] - composed[i][j]) / (1 + Math.abs(composed[i][j])));
+    t.ok(worst < 1e-5, `${name}: max |flash - composed| / (1 + |composed|) = ${worst.toExponential(2)}`);
+  });
+});
+
+t.test('without a tape (noGrad) the forward is the same', async (t) => {
+  const shape = [1, 3, 45, 12];
+  const n = 3 * 45 * 12;
+  const [q, k, v] = [21, 22, 23].map((s) => param(Tensor.fromData(randn(n, s), shape)));
+  const a = await tidy(() => flashAttention(q, k, v)).toArray();
+  const b = await tidy(() => noGrad(() => flashAttention(q, k, v))).toArray();
+  t.same(Array.from(a), Array.from(b));
+  for (const x of [q, k, v]) x.dispose();
+});
+
+t.test('causality: huge values in future keys and values do not leak into earlier rows', async (t) => {
+  const [B, H, T, dh] = [1, 2, 50, 8];
+  const shape = [B, H, T, dh];
+  const n = B * H * T * dh;
+  const cut = 25;
+  const base = [31, 32, 33].map((s) => randn(n, s));
+  const huge = base.map((d, i) => d.map((x, j) => (i > 0 && Math.floor(j / dh) % T >= cut ? x * 1e4 + 1e4 : x)));
+  const g = randn(n, 34);
+  const a = await runWithGrads(flashAttention, base, shape, g);
+  const b = await runWithGrads(flashAttention, huge, shape, g);
+  t.ok(b.every((arr) => arr.every(Number.isFinite)), 'every output and gradient is finite');
+  let same = true;
+  let dqSame = true;
+  for (let j = 0; j < n; j++) {
+    if (Math.floor(j / dh) % T >= cut) continue;
+    if (a[0][j] !== b[0][j]) same = false;
+    if (Math.abs(a[1][j] - b[1][j]) > 1e-6) dqSame = false;
+  }
+  t.ok(same, `rows before ${cut}: outputs identical`);
+  t.ok(dqSame, `rows before ${cut}: dQ unchanged`);
+  // Rows at or after the cut do see the huge values (the mask is not over-eager).
+  let moved = false;
+  for (let j = 0; j < n; j++) if (Math.floor(j / dh) % T >= cut && Math.abs(a[0][j] - b[0][j]) > 1) moved = true;
+  t.ok(moved, 'later rows do attend to them');
+});
