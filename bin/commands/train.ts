@@ -32,7 +32,7 @@ const PRESETS: Record<string, Partial<TrainOptions>> = {
   // Prompt masking: the loss (and the LM head's work) goes to the short answers, not the preamble.
   default: {
     data: null, model: 'tiny', fromScratch: true, epochs: 1, maxSteps: 180, lr: 1e-3, mask: 'prompt', evalEvery: 20, evalBatches: 3,
-    scoreBefore: true, maxNewTokens: 8, testLimit: 90,
+    scoreBefore: true, maxNewTokens: 12, testLimit: 90,
   },
   ch07: { data: 'ch07', model: 'gpt2-medium', untie: true, epochs: 2, lr: 5e-5, weightDecay: 0.1, batchSize: 8, evalEvery: 5, evalBatches: 5, seed: 123 },
 };
