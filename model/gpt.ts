@@ -6,6 +6,8 @@ import {
   reshape, scale, slice, softmax, split, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
+
+const IGNORE_INDEX = -100;
 import { hfTensorSpecs } from './hf-names.ts';
 
 export interface ForwardOptions {
@@ -108,11 +110,27 @@ export class GPT {
     return matmul(this.hidden(ids, opts, start), this.head, { transB: true });
   }
 
-  /** Mean cross-entropy over targets that are not -100 (or over `denominator` targets). */
+  /** Mean cross-entropy over targets that are not -100 (or over `denominator` targets).
+   *  Only positions with a counted target go through the LM head: with prompt masking or
+   *  padding that skips most of the vocabulary-sized work, and changes no number. */
   loss(ids: Tensor, targets: Tensor, opts: ForwardOptions & { denominator?: number } = {}): Tensor {
-    const logits = this.forward(ids, opts);
-    const [b, t, v] = logits.shape;
-    return crossEntropy(reshape(logits, [b * t, v]), reshape(targets, [b * t]), { denominator: opts.denominator });
+    const h = this.hidden(ids, opts);
+    const [b, t, d] = h.shape;
+    const flat = reshape(h, [b * t, d]);
+    const host = targets.host;
+    let rows = flat;
+    let kept = reshape(targets, [b * t]);
+    if (host) {
+      const keep: number[] = [];
+      for (let i = 0; i < host.length; i++) if (host[i] !== IGNORE_INDEX) keep.push(i);
+      if (keep.length > 0 && keep.length < host.length) {
+        // A row gather with a deterministic scatter backward: the embedding op on the hidden states.
+        rows = embedding(flat, Tensor.fromData(keep, [keep.length], 'i32'));
+        kept = Tensor.fromData(keep.map((i) => host[i]), [keep.length], 'i32');
+      }
+    }
+    const logits = matmul(rows, this.head, { transB: true });
+    return crossEntropy(logits, kept, { denominator: opts.denominator });
   }
 
   parameterCount(): number {

@@ -43,6 +43,8 @@ export interface TrainOptions {
   scoreBefore: boolean;
   /** Entries of synthetic data to generate (data = null). */
   syntheticCount: number;
+  /** Respond to at most this many test entries (null = the whole test split). */
+  testLimit?: number | null;
 }
 
 export interface MetricsRow {
@@ -108,6 +110,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   getLossMask(opts.mask);
   const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
   const splits = splitData(entries);
+  if (opts.testLimit) splits.test = splits.test.slice(0, opts.testLimit);
   requireNonEmpty(splits.train, 'train');
   requireNonEmpty(splits.val, 'validation');
 
@@ -134,13 +137,14 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   let step = state?.step ?? 0;
   let tokensSeen = state?.tokensSeen ?? 0;
   const totalSteps = Math.min(opts.epochs * loader.length, opts.maxSteps ?? Infinity);
+  let progress = new Progress(step);
   const log = (s: string): void => progress.log(s);
-  const progress = new Progress(step);
 
   let before: ScoreReport | undefined;
   if (opts.scoreBefore && !state && splits.test.length > 0) {
     before = scoreResponses(await generateResponses(model, splits.test, opts.style, opts.maxNewTokens));
     log(`before training: held-out exact match ${(100 * before.accuracy).toFixed(1)}% (${before.correct}/${before.n})`);
+    progress = new Progress(step); // time left counts training only
   }
 
   let interrupted = false;

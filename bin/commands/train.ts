@@ -22,13 +22,18 @@ With no options: trains the tiny model from scratch on instruction tasks the pro
   --style alpaca|phi3     prompt style (alpaca)
   --eval-every N          (5)                   --eval-batches N  (5)
   --seed N                (123)                 --max-new-tokens N  test responses (256)
+  --test-limit N          respond to at most N test entries at the end (all)
   --resume DIR            continue a run from its checkpoint, bit for bit
   --preset ch07           the chapter's run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5
 ${DEVICE_USAGE}`;
 
 const PRESETS: Record<string, Partial<TrainOptions>> = {
   // The built-in default: small and fast, with a learning rate for training from scratch.
-  default: { data: null, model: 'tiny', fromScratch: true, epochs: 2, lr: 1e-3, evalEvery: 25, scoreBefore: true, maxNewTokens: 16 },
+  // Prompt masking: the loss (and the LM head's work) goes to the short answers, not the preamble.
+  default: {
+    data: null, model: 'tiny', fromScratch: true, epochs: 1, maxSteps: 180, lr: 1e-3, mask: 'prompt', evalEvery: 20, evalBatches: 3,
+    scoreBefore: true, maxNewTokens: 8, testLimit: 90,
+  },
   ch07: { data: 'ch07', model: 'gpt2-medium', untie: true, epochs: 2, lr: 5e-5, weightDecay: 0.1, batchSize: 8, evalEvery: 5, evalBatches: 5, seed: 123 },
 };
 
@@ -46,6 +51,7 @@ export async function run(argv: string[]): Promise<void> {
     lr: { type: 'string' }, 'weight-decay': { type: 'string' }, dropout: { type: 'string' }, mask: { type: 'string' },
     style: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' }, seed: { type: 'string' },
     'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
+    'test-limit': { type: 'string' },
   }, USAGE);
 
   let opts: TrainOptions;
@@ -73,6 +79,7 @@ export async function run(argv: string[]): Promise<void> {
     opts.seed = intOption(values.seed, 'seed', opts.seed);
     opts.maxNewTokens = intOption(values['max-new-tokens'], 'max-new-tokens', opts.maxNewTokens);
     opts.syntheticCount = intOption(values['synthetic-count'], 'synthetic-count', opts.syntheticCount);
+    if (values['test-limit'] !== undefined) opts.testLimit = intOption(values['test-limit'], 'test-limit', 0);
   }
   opts.epochs = intOption(values.epochs, 'epochs', opts.epochs);
   if (values['max-steps'] !== undefined) opts.maxSteps = intOption(values['max-steps'], 'max-steps', 0);
