@@ -114,7 +114,8 @@ export async function timeRuns(fn: () => Promise<unknown>, runs: number, warmup 
 
 /** Prints one row as a line of the running log. */
 export function logRow(r: BenchRow): void {
-  const head = `${r.name.padEnd(22)} ${String(r.impl).padEnd(12)} ${(r.variant ?? '').padEnd(26)}`;
+  const what = r.variant ?? (r.mode ? `${r.mode} ${r.m}x${r.n}x${r.k}` : '');
+  const head = `${r.name.padEnd(30)} ${String(r.impl).padEnd(12)} ${what.padEnd(30)}`;
   if (r.error) {
     console.log(`${head} ${r.error}`);
     return;
