@@ -83,7 +83,18 @@ function filled(shape: number[], seed: number): Tensor {
   return Tensor.fromData(data, shape);
 }
 
-export async function benchMatmul(opts: { json?: string; quick?: boolean } = {}): Promise<MatmulBench> {
+export interface BenchMatmulOptions {
+  json?: string;
+  quick?: boolean;
+  /** Timed runs per shape (default 3 with quick, else 7). */
+  runs?: number;
+  /** Which (shape name, mode) pairs to measure; all when absent. Names: 'naive 1024³', '1024³', LAYERS. */
+  filter?: (name: string, mode: MatmulMode) => boolean;
+  /** Work per timed run, in FLOPs: calls per run = round(flopsPerRun / flops), 1..16 (default 8e9). */
+  flopsPerRun?: number;
+}
+
+export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<MatmulBench> {
   let device: Device;
   let opened = false;
   try {
@@ -92,7 +103,8 @@ export async function benchMatmul(opts: { json?: string; quick?: boolean } = {})
     device = await openDevice();
     opened = true;
   }
-  const runs = opts.quick ? 3 : 7;
+  const runs = opts.runs ?? (opts.quick ? 3 : 7);
+  const keep = opts.filter ?? ((): boolean => true);
   const rows: MatmulRow[] = [];
   const print = (r: MatmulRow): void => {
     console.log(`${r.name.padEnd(14)} ${r.mode.padEnd(7)} ${`${r.m}x${r.n}x${r.k}`.padEnd(17)} ${r.ms.toFixed(2).padStart(9)} ms  [${r.ms_min.toFixed(2)} .. ${r.ms_max.toFixed(2)}]  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s`);
@@ -100,12 +112,13 @@ export async function benchMatmul(opts: { json?: string; quick?: boolean } = {})
   console.log(`matmul on ${device.adapterDescription} (${device.backend}), median of ${runs} runs after a warm-up`);
   console.log(`${'name'.padEnd(14)} ${'mode'.padEnd(7)} ${'m x n x k'.padEnd(17)} ${'ms'.padStart(9)}     [min .. max]            GFLOP/s`);
   const measure = async (name: string, mode: MatmulMode, t: number, inp: number, out: number): Promise<void> => {
+    if (!keep(name, mode)) return;
     const o = operands(mode, t, inp, out);
     const a = filled(o.a, 1);
     const b = filled(o.b, 2);
     const flops = 2 * o.m * o.n * o.k;
-    // Enough calls per run that one run is at least ~0.2 s of work at 40 GFLOP/s.
-    const perRun = Math.max(1, Math.min(16, Math.round(8e9 / flops)));
+    // Enough calls per run that one run is at least ~0.2 s of work at 40 GFLOP/s (by default).
+    const perRun = Math.max(1, Math.min(16, Math.round((opts.flopsPerRun ?? 8e9) / flops)));
     const r = await time(device, () => matmul(a, b, { transA: o.ta, transB: o.tb }), runs, perRun);
     a.dispose();
     b.dispose();

@@ -1,0 +1,181 @@
+// Shared by the `wgpt bench` suites: the row every figure is reported as, timing (median of several
+// runs after warm-up, with min and max, and the process CPU time), the machine description, and
+// the spawning of the TensorFlow.js peer as one request per process (a Dawn crash there cannot take
+// the bench down).
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Device } from '../engine/index.ts';
+
+export type Impl = 'wgpt' | 'tfjs-webgpu' | 'torch-cpu';
+
+/** One measured figure. Times in ms per operation (per call, per step, per generate call). */
+export interface BenchRow {
+  /** `<suite>/<case>`, e.g. `matmul/qkv`, `attention/forward`, `step/small`. */
+  name: string;
+  impl: Impl | string;
+  /** What the row measured beyond its name (shape, T, cache on/off, the composed form, ...). */
+  variant?: string;
+  ms?: number;
+  ms_min?: number;
+  ms_max?: number;
+  /** Median process CPU time (all threads, llvmpipe's included) per operation. */
+  cpu_ms?: number;
+  runs?: number;
+  gflops?: number;
+  gbps?: number;
+  /** Model FLOP/s over the matmul peak measured in the same run (see `peak`). */
+  mfu?: number;
+  /** Throughput of the wgpt row over this row's (theirs ms / ours ms): > 1 means wgpt is faster. */
+  ratio?: number;
+  /** What `ratio` compares against, in words. */
+  ratio_baseline?: string;
+  mode?: string;
+  m?: number;
+  n?: number;
+  k?: number;
+  tokens_per_s?: number;
+  /** First-step loss (before any update): equal across implementations on equal weights and batch. */
+  loss?: number;
+  /** Loss of the last timed step. */
+  loss_last?: number;
+  peak_bytes?: number;
+  buffers_created?: number;
+  submits?: number;
+  dispatches?: number;
+  version?: string;
+  note?: string;
+  /** Set when the case did not run: a missing peer, a refused shape, a skipped case. No figures then. */
+  error?: string;
+}
+
+export interface Machine {
+  adapter: string;
+  backend: string;
+  cpu: string;
+  cores: number;
+  memory_gib: number;
+  node: string;
+  platform: string;
+  load_avg: number[];
+}
+
+export function machine(device: Device): Machine {
+  const cpus = os.cpus();
+  return {
+    adapter: device.adapterDescription,
+    backend: `${device.backend} (${device.featureLevel})`,
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    load_avg: os.loadavg().map((x) => +x.toFixed(2)),
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+export interface Timing {
+  ms: number;
+  ms_min: number;
+  ms_max: number;
+  cpu_ms: number;
+  runs: number;
+}
+
+/**
+ * `warmup` untimed calls, then `runs` timed calls of `fn` (which must finish its GPU work, e.g. end
+ * in `await device.sync()` or a read). Wall time and process CPU time per call.
+ */
+export async function timeRuns(fn: () => Promise<unknown>, runs: number, warmup = 1): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c0 = cpuNow();
+    const t0 = performance.now();
+    await fn();
+    wall.push(performance.now() - t0);
+    cpu.push(cpuNow() - c0);
+  }
+  return { ms: median(wall), ms_min: Math.min(...wall), ms_max: Math.max(...wall), cpu_ms: median(cpu), runs };
+}
+
+/** Prints one row as a line of the running log. */
+export function logRow(r: BenchRow): void {
+  const what = r.variant ?? (r.mode ? `${r.mode} ${r.m}x${r.n}x${r.k}` : '');
+  const head = `${r.name.padEnd(30)} ${String(r.impl).padEnd(12)} ${what.padEnd(30)}`;
+  if (r.error) {
+    console.log(`${head} ${r.error}`);
+    return;
+  }
+  const fig: string[] = [];
+  if (r.ms !== undefined) fig.push(`${fmt(r.ms)} ms [${fmt(r.ms_min)} .. ${fmt(r.ms_max)}]`);
+  if (r.gflops !== undefined) fig.push(`${r.gflops.toFixed(2)} GFLOP/s`);
+  if (r.gbps !== undefined) fig.push(`${r.gbps.toFixed(2)} GB/s`);
+  if (r.tokens_per_s !== undefined) fig.push(`${r.tokens_per_s.toFixed(1)} tok/s`);
+  if (r.loss !== undefined) fig.push(`loss ${r.loss.toFixed(5)}`);
+  if (r.ratio !== undefined) fig.push(`wgpt/this ${r.ratio.toFixed(2)}x`);
+  if (r.note) fig.push(r.note);
+  console.log(`${head} ${fig.join('  ')}`);
+}
+
+export function fmt(x: number | undefined, digits = 3): string {
+  if (x === undefined || !Number.isFinite(x)) return '';
+  if (Math.abs(x) >= 1000) return x.toFixed(0);
+  return x.toPrecision(digits);
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ---- the TensorFlow.js peer, one request per process -------------------------------------------
+
+const TFJS_CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), 'peers', 'tfjs.ts');
+
+/** Runs `bench/peers/tfjs.ts '<request>'` in a child Node (tsx loader) and parses its JSON line. */
+export function tfjsRequest<T extends object>(request: object, timeoutMs = 600_000): Promise<T | { error: string }> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', TFJS_CLI, JSON.stringify(request)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: path.dirname(path.dirname(TFJS_CLI)),
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ error: `tfjs peer: ${e.message}` });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        const v = JSON.parse(line) as T;
+        if (v && typeof v === 'object') return resolve(v);
+      } catch {
+        // fall through
+      }
+      const tail = stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:')).slice(-2).join(' | ');
+      resolve({ error: `tfjs peer exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''} and no result${tail ? `: ${tail}` : ''}` });
+    });
+  });
+}
+
+export function isError(x: object): x is { error: string } {
+  return 'error' in x && typeof (x as { error: unknown }).error === 'string';
+}

@@ -1,0 +1,89 @@
+// `wgpt bench matmul`: the engine's matmul (bench/matmul.ts's benchMatmul) at 1024³ and the GPT-2
+// small training shapes, with the peers beside it on the same shapes where they are installed:
+// TensorFlow.js on WebGPU (same Dawn adapter, one process per request) and PyTorch on the CPU.
+// A peer that is missing is reported as missing; a shape it refuses, or one skipped for time, says so.
+import type { Device } from '../engine/index.ts';
+import { benchMatmul, type MatmulMode, type MatmulRow } from './matmul.ts';
+import { errorText, isError, logRow, tfjsRequest, type BenchRow } from './common.ts';
+import { torchAvailable, torchMatmul } from './peers/torch.ts';
+import type { MatmulResult } from './peers/tfjs.ts';
+
+export interface MatmulSuite {
+  rows: BenchRow[];
+  /** Best wgpt GFLOP/s measured here: the peak MFU figures are taken against. */
+  peak: number;
+  dispatchUs: number;
+  matmulOpUs: number;
+}
+
+/** Peer figures for the wgpt rows whose shape name is in `shapes`; `reps` timed runs each. */
+type PeerPlan = { shapes: string[]; reps: number };
+
+export async function matmulSuite(_device: Device, quick: boolean): Promise<MatmulSuite> {
+  // The LM head's forms take ~40 s a call on a loaded llvmpipe: the full run times its forward only.
+  const wanted = (name: string, mode: MatmulMode): boolean =>
+    quick ? ['1024³', 'qkv'].includes(name) : name !== 'lm-head' || mode === 'x·W';
+  const bench = await benchMatmul({ runs: quick ? 3 : 5, filter: wanted, flopsPerRun: 4e9 });
+  const named = (r: MatmulRow): string => (r.name === 'naive 1024³' ? 'naive-1024³' : r.name);
+  const ours = bench.rows.filter((r) => r.name !== 'naive 1024³');
+  const peak = Math.max(...ours.map((r) => r.gflops));
+  const rows: BenchRow[] = bench.rows.map((r) => ({
+    name: `matmul/${named(r)}`, impl: 'wgpt', variant: r.name === 'naive 1024³' ? 'naive kernel (baseline)' : undefined,
+    mode: r.mode, m: r.m, n: r.n, k: r.k, ms: r.ms, ms_min: r.ms_min, ms_max: r.ms_max, gflops: r.gflops, mfu: r.gflops / peak,
+  }));
+
+  const tfjs: PeerPlan = { shapes: ['1024³', 'qkv'], reps: quick ? 2 : 3 };
+  const torch: PeerPlan = { shapes: quick ? ['1024³', 'qkv'] : ['1024³', 'qkv', 'attn-proj', 'fc', 'proj'], reps: 3 };
+
+  const peerRow = (r: MatmulRow, impl: string, res: MatmulResult | { error: string }, note?: string): BenchRow => {
+    const base = { name: `matmul/${named(r)}`, impl, mode: r.mode, m: r.m, n: r.n, k: r.k };
+    if (isError(res)) return { ...base, error: res.error };
+    return {
+      ...base, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms, gflops: res.gflops,
+      ratio: res.ms / r.ms, ratio_baseline: `${impl} at the same shape and mode`, version: res.version, note,
+    };
+  };
+
+  // TensorFlow.js WebGPU, one process per request.
+  const tfAvail = await tfjsRequest<{ ok: boolean; reason?: string; version?: string }>({ kind: 'available' }, 180_000);
+  const tfOk = !isError(tfAvail) && tfAvail.ok;
+  const tfWhy = isError(tfAvail) ? tfAvail.error : tfAvail.reason ?? '';
+  for (const r of ours) {
+    if (!tfjs.shapes.includes(r.name)) continue;
+    const row = tfOk
+      ? peerRow(r, 'tfjs-webgpu', await tfjsRequest<MatmulResult>({ kind: 'matmul', m: r.m, n: r.n, k: r.k, mode: r.mode, reps: tfjs.reps }))
+      : { name: `matmul/${r.name}`, impl: 'tfjs-webgpu', mode: r.mode, m: r.m, n: r.n, k: r.k, error: `missing: ${tfWhy}` };
+    rows.push(row);
+    logRow(row);
+    if (!tfOk) break;
+  }
+
+  // PyTorch CPU.
+  let thAvail: Awaited<ReturnType<typeof torchAvailable>>;
+  try {
+    thAvail = await torchAvailable();
+  } catch (e) {
+    thAvail = { ok: false, reason: errorText(e) };
+  }
+  for (const r of ours) {
+    if (!torch.shapes.includes(r.name)) continue;
+    let row: BenchRow;
+    if (!thAvail.ok) row = { name: `matmul/${r.name}`, impl: 'torch-cpu', error: `missing: ${thAvail.reason}` };
+    else {
+      const res = await torchMatmul(r.m, r.n, r.k, r.mode, torch.reps);
+      row = peerRow(r, 'torch-cpu', res, !isError(res) && 'blas_warning' in res && res.blas_warning ? `BLAS: ${res.blas}` : undefined);
+    }
+    rows.push(row);
+    logRow(row);
+    if (!thAvail.ok) break;
+  }
+  // Shapes wgpt measured that the peers were not run at, said once per peer.
+  const left = ours.filter((r) => !torch.shapes.includes(r.name)).map((r) => r.name);
+  if (left.length) {
+    const note = `not run at ${[...new Set(left)].join(', ')} (time budget: reference-BLAS torch and tfjs take minutes there)`;
+    rows.push({ name: 'matmul/other-shapes', impl: 'peers', error: note });
+  }
+  rows.push({ name: 'dispatch/raw', impl: 'wgpt', variant: '2000 dispatches, one submit', ms: bench.dispatchUs / 1000, note: `${bench.dispatchUs.toFixed(1)} µs per dispatch` });
+  rows.push({ name: 'dispatch/matmul-op', impl: 'wgpt', variant: '4x4x4 matmul op', ms: bench.matmulOpUs / 1000, note: `${bench.matmulOpUs.toFixed(1)} µs per op` });
+  return { rows, peak, dispatchUs: bench.dispatchUs, matmulOpUs: bench.matmulOpUs };
+}

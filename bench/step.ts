@@ -1,0 +1,149 @@
+// `wgpt bench step`: one training step (forward, backward, AdamW lr 1e-4 wd 0.1) on the seeded peer
+// weights and batch (bench/peers/weights.ts), for wgpt and the peers on exactly the same numbers:
+// the first-step losses printed side by side show that the work is the same.
+//   small  2 layers, d=256, 4 heads, T=128, B=4, vocab 50257
+//   gpt2   124M (12 layers, d=768, 12 heads), the chapter's batch 8 × 64 tokens (skipped by --quick)
+// wgpt loads the weights through loadGPT from the safetensors file the peers read, with a
+// config.json beside it. Per steady step: buffers created (must be 0), submits, dispatches.
+import os from 'node:os';
+import path from 'node:path';
+import { promises as fsp } from 'node:fs';
+import { backward, Tensor, tidy, type Device } from '../engine/index.ts';
+import { loadGPT } from '../model/build.ts';
+import type { GPTConfig } from '../model/config.ts';
+import { writeHFConfig } from '../model/hf-names.ts';
+import { AdamW } from '../train/optim.ts';
+import { errorText, isError, logRow, median, type BenchRow } from './common.ts';
+import { peerBatch, SMALL_CONFIG, writePeerFiles, type PeerConfig } from './peers/weights.ts';
+import { torchAvailable, torchStep } from './peers/torch.ts';
+import type { StepResult } from './peers/tfjs.ts';
+import { tfjsRequest } from './common.ts';
+
+export const SEED = 1234;
+export const STEP_CONFIGS: Record<string, PeerConfig> = {
+  small: SMALL_CONFIG,
+  gpt2: { nLayers: 12, dModel: 768, nHeads: 12, T: 64, B: 8, vocab: 50257 },
+};
+
+/** Matmul FLOPs of one training step (forward 2·, backward 4· per multiply-add), attention full T². */
+export function stepFlops(c: PeerConfig): number {
+  const tokens = c.B * c.T;
+  const linear = 6 * tokens * (12 * c.dModel * c.dModel * c.nLayers + c.vocab * c.dModel);
+  const attention = 12 * c.nLayers * c.B * c.T * c.T * c.dModel;
+  return linear + attention;
+}
+
+interface WgptStep {
+  ms: number; ms_min: number; ms_max: number; cpu_ms: number; runs: number;
+  loss: number; loss_last: number; peak_bytes: number; buffers_created: number; submits: number; dispatches: number;
+}
+
+async function wgptStep(device: Device, config: PeerConfig, weights: string, reps: number): Promise<WgptStep> {
+  const model = await loadGPT(weights);
+  const opt = new AdamW([...model.params.values()], { lr: 1e-4, weightDecay: 0.1 });
+  const batch = peerBatch(config, SEED);
+  const ids = Tensor.fromData(batch.inputs, [config.B, config.T], 'i32');
+  const targets = Tensor.fromData(batch.targets, [config.B, config.T], 'i32');
+  try {
+    const step = async (): Promise<number> => {
+      const l = tidy(() => {
+        const x = model.loss(ids, targets);
+        backward(x);
+        return x;
+      });
+      opt.update();
+      const v = await l.item();
+      l.dispose();
+      return v;
+    };
+    const loss = await step(); // warm-up: compiles, fills the buffer pool; its loss is before any update
+    const c = device.counters;
+    c.peakLiveBytes = c.liveBytes;
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    const created: number[] = [];
+    const submits: number[] = [];
+    const dispatches: number[] = [];
+    let lossLast = loss;
+    for (let i = 0; i < reps; i++) {
+      const before = { ...c };
+      const u0 = process.cpuUsage();
+      const t0 = performance.now();
+      lossLast = await step();
+      wall.push(performance.now() - t0);
+      const u = process.cpuUsage(u0);
+      cpu.push((u.user + u.system) / 1000);
+      created.push(c.buffersCreated - before.buffersCreated);
+      submits.push(c.submits - before.submits);
+      dispatches.push(c.dispatches - before.dispatches);
+    }
+    return {
+      ms: median(wall), ms_min: Math.min(...wall), ms_max: Math.max(...wall), cpu_ms: median(cpu), runs: reps,
+      loss, loss_last: lossLast, peak_bytes: c.peakLiveBytes, buffers_created: Math.max(...created),
+      submits: median(submits), dispatches: median(dispatches),
+    };
+  } finally {
+    ids.dispose();
+    targets.dispose();
+    opt.dispose();
+    model.dispose();
+    device.releasePooled();
+  }
+}
+
+export async function stepSuite(device: Device, quick: boolean, peak: number): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const push = (r: BenchRow): void => {
+    rows.push(r);
+    logRow(r);
+  };
+  const plan: [string, { wgpt: number; torch: number; tfjs: number }][] = quick
+    ? [['small', { wgpt: 3, torch: 2, tfjs: 1 }]]
+    : [['small', { wgpt: 3, torch: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, tfjs: 1 }]];
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'wgpt-bench-step-'));
+  try {
+    for (const [name, reps] of plan) {
+      const config = STEP_CONFIGS[name];
+      const sub = path.join(dir, name);
+      const files = await writePeerFiles(config, SEED, sub);
+      const gcfg: GPTConfig = {
+        vocabSize: config.vocab, contextLength: config.T, dModel: config.dModel, nLayers: config.nLayers,
+        nHeads: config.nHeads, layerNormEps: 1e-5, dropout: 0, tiedHead: true,
+      };
+      await writeHFConfig(path.join(sub, 'config.json'), gcfg);
+      const tokens = config.B * config.T;
+      const flops = stepFlops(config);
+      const variant = `${config.nLayers}L d=${config.dModel} ${config.B}×${config.T}`;
+      let ours: BenchRow;
+      try {
+        const w = await wgptStep(device, config, files.weights, reps.wgpt);
+        ours = {
+          name: `step/${name}`, impl: 'wgpt', variant, ...w, tokens_per_s: tokens / (w.ms / 1000),
+          gflops: flops / w.ms / 1e6, mfu: flops / w.ms / 1e6 / peak,
+        };
+      } catch (e) {
+        ours = { name: `step/${name}`, impl: 'wgpt', variant, error: `failed: ${errorText(e)}` };
+      }
+      push(ours);
+      const peerRow = (impl: string, res: StepResult | { error: string }): BenchRow => {
+        if (isError(res)) return { name: `step/${name}`, impl, variant, error: res.error };
+        return {
+          name: `step/${name}`, impl, variant, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms,
+          tokens_per_s: res.tokens_per_s, gflops: flops / res.ms / 1e6, loss: res.loss, loss_last: res.loss_last, version: res.version,
+          ratio: ours.ms ? res.ms / ours.ms : undefined, ratio_baseline: ours.ms ? `${impl} step/${name} on the same weights and batch` : undefined,
+          note: 'blas_warning' in res && res.blas_warning ? `BLAS: ${String((res as { blas?: string }).blas)} (reference)` : undefined,
+        };
+      };
+      const th = await torchAvailable().catch((e: unknown) => ({ ok: false as const, reason: errorText(e) }));
+      push(th.ok
+        ? peerRow('torch-cpu', await torchStep(config, files.weights, files.batch, reps.torch, 1_200_000))
+        : { name: `step/${name}`, impl: 'torch-cpu', variant, error: `missing: ${th.reason}` });
+      push(peerRow('tfjs-webgpu', await tfjsRequest<StepResult>({ kind: 'step', config, seed: SEED, reps: reps.tfjs }, 900_000)));
+      const losses = rows.filter((r) => r.name === `step/${name}` && r.loss !== undefined).map((r) => `${r.impl} ${r.loss!.toFixed(6)}`);
+      console.log(`step/${name} first-step losses: ${losses.join(', ')}`);
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
