@@ -62,7 +62,7 @@ const SUITES: [string, string, string][] = [
   ['dispatch', 'Dispatch cost', 'Per dispatch, 2000 recorded into one submit.'],
   ['attention', 'Attention', 'q/k/v [1, 12, T, 64]. FLOPs count the full T² (no causal halving): forward 4·B·H·T²·Dh, backward 8·B·H·T²·Dh. The speed-up on a causalSelfAttention row is attentionComposed\'s median ms over its own at the same T and pass.'],
   ['cross-entropy', 'Cross-entropy', 'Logits [N, 50257], forward + backward. The speed-up on the fused row is the composed form\'s median ms over the fused one\'s at the same N.'],
-  ['step', 'Training step', 'Forward + backward + AdamW (lr 1e-4, weight decay 0.1) on the same seeded weights and batch for every implementation; equal first-step losses show equal work. The speed-up on a peer row is that peer\'s median ms per step over wgpt\'s. MFU: model matmul FLOPs per step (6·tokens·params in matmuls + 12·L·B·T²·D attention) over the matmul peak.'],
+  ['step', 'Training step', 'Forward + backward + AdamW (lr 1e-4, weight decay 0.1) on the same seeded weights and batch for every implementation; equal first-step losses show equal work. The speed-up on a peer row is that peer\'s median ms per step over wgpt\'s. MFU: model matmul FLOPs per step (6·tokens·params in matmuls + 12·L·B·T²·D attention) over the matmul peak (both measured in this run, under whatever load the machine had then: above 100% means the load fell). `loss (last)` is the loss of the last timed step, after (1 warm-up + timed steps − 1) updates, so it differs between implementations run for different numbers of steps.'],
   ['generate', 'Generation', 'Greedy, random weights, 8-token prompt, 16 new tokens. The speed-up on a KV-cache row is the no-cache median over the cached one.'],
 ];
 
