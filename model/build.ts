@@ -8,20 +8,16 @@ import { getConfig, isConfigName, type GPTConfig } from './config.ts';
 import { defaultModelDir, HF_MODELS } from './download.ts';
 import { GPT } from './gpt.ts';
 import { hfTensorSpecs } from './hf-names.ts';
+import { uniform } from './random.ts';
 
 /** Deterministic N(0, 1) samples (mulberry32 + Box-Muller), so a seed gives the same model anywhere. */
 function normalFill(out: Float32Array, std: number, seed: number): void {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  // Shifted by half a step so log() never sees 0 (the generator can return exactly 0).
+  const next = uniform(seed);
+  const u = (): number => next() + 0.5 / 4294967296;
   for (let i = 0; i < out.length; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(uniform()));
-    const a = 2 * Math.PI * uniform();
+    const r = Math.sqrt(-2 * Math.log(u()));
+    const a = 2 * Math.PI * u();
     out[i] = std * r * Math.cos(a);
     if (i + 1 < out.length) out[i + 1] = std * r * Math.sin(a);
   }

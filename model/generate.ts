@@ -3,6 +3,7 @@
 // token cost one position instead of the whole context.
 import { matmul, noGrad, slice, Tensor, tidy } from '../engine/index.ts';
 import { GPT, type KVCache } from './gpt.ts';
+import { uniform } from './random.ts';
 import { END_OF_TEXT } from './tokenizer.ts';
 
 export interface GenerateOptions {
@@ -17,18 +18,6 @@ export interface GenerateOptions {
   stopToken?: number | null;
   /** Called with each new token as soon as it is chosen (streaming). */
   onToken?: (id: number) => void;
-}
-
-/** Seeded uniform generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Picks the next token from one row of logits. Greedy takes the first maximum (as torch.argmax). */
@@ -54,7 +43,7 @@ export function pickToken(logits: Float32Array, temperature: number, topK: numbe
 export async function generate(model: GPT, prompt: number[], opts: GenerateOptions = {}): Promise<number[]> {
   const maxNew = opts.maxNewTokens ?? 50;
   const temperature = opts.temperature ?? 0;
-  const random = rng(opts.seed ?? 0);
+  const random = uniform(opts.seed ?? 0);
   const stop = opts.stopToken === undefined ? END_OF_TEXT : opts.stopToken;
   const ctx = model.config.contextLength;
   const useCache = opts.cache ?? true;

@@ -1,0 +1,12 @@
+// The seeded generator behind random init and sampling (mulberry32: 32-bit state, fast, and the
+// same sequence on every machine, so a seed names a model and a sample exactly).
+export function uniform(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
