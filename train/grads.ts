@@ -1,9 +1,10 @@
 // One batch, one forward and backward: the loss, how many targets it counted, and every
 // parameter's gradient (by Hugging Face name). The masking study and `wgpt grads` build on this.
-import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
+import { backward, keep, tidy, WgptError } from '../engine/index.ts';
 import type { GPT } from '../model/gpt.ts';
 import { collate, encodeEntry, IGNORE_INDEX, type Batch } from './collate.ts';
 import type { Entry } from './data.ts';
+import { batchLoss } from './trainer.ts';
 
 export interface GradientReport {
   loss: number;
@@ -43,9 +44,7 @@ export async function gradientsOf(model: GPT, batch: Batch): Promise<{ loss: num
     p.grad = null;
   }
   const loss = tidy(() => {
-    const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
-    const targets = Tensor.fromData(batch.targets, [batch.batch, batch.seqLen], 'i32');
-    const l = model.loss(ids, targets, { denominator: batch.lossDenominator });
+    const l = batchLoss(model, batch);
     backward(l);
     return keep(l);
   });

@@ -3,7 +3,7 @@
 // for all of them (the response-only loss on val) and with scores of generated responses.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { backward, crossEntropyPerToken, keep, noGrad, reshape, Tensor, tidy, WgptError } from '../engine/index.ts';
+import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy, WgptError } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
 import { barChart, lineChart, writeChart } from './charts.ts';
@@ -14,7 +14,7 @@ import { trainLoader } from './loader.ts';
 import { AdamW } from './optim.ts';
 import { generateResponses } from './responses.ts';
 import { scoreResponses } from './score.ts';
-import { evaluateLoss, loadEntries } from './trainer.ts';
+import { evaluateLoss, loadEntries, trainStep } from './trainer.ts';
 
 export interface StudyOptions {
   model: string;
@@ -176,17 +176,7 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
         items = loader.nextBatch()!;
       }
       const batch = collate(items, { mask: s, allowedMaxLength: allowed });
-      const loss = tidy(() => {
-        const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
-        const targets = Tensor.fromData(batch.targets, [batch.batch, batch.seqLen], 'i32');
-        const l = model.loss(ids, targets, { train: true, dropoutSeed: step, denominator: batch.lossDenominator });
-        backward(l);
-        return keep(l);
-      });
-      if (batch.lossDenominator > 0) opt.update();
-      else opt.zeroGrad();
-      trainLoss.push(await loss.item());
-      loss.dispose();
+      trainLoss.push(await trainStep(model, opt, batch, step));
       if (step % evalEvery === 0 || step === opts.steps) curve.push([step, await responseLoss()]);
     }
     const scored = heldOut.length > 0 && opts.maxNewTokens > 0

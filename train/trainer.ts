@@ -6,8 +6,8 @@ import path from 'node:path';
 import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
 import { loadGPT, saveGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
-import { loadTrainingCheckpoint, readTrainState, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
-import { collate, encodeEntry, getLossMask, type EncodedEntry } from './collate.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
+import { collate, encodeEntry, getLossMask, type Batch, type EncodedEntry } from './collate.ts';
 import { loadInstructionData, requireNonEmpty, splitData, type Entry } from './data.ts';
 import { loadCh07 } from './fetch-ch07.ts';
 import { DataLoader, trainLoader } from './loader.ts';
@@ -81,17 +81,33 @@ export async function evaluateLoss(model: GPT, items: readonly EncodedEntry[], b
   let total = 0;
   for (let i = 0; i < n; i++) {
     const batch = collate(loader.nextBatch()!, { mask, allowedMaxLength });
-    const loss = tidy(() => keep(stepLoss(model, batch, false, 0)));
+    const loss = tidy(() => keep(batchLoss(model, batch)));
     total += await loss.item();
     loss.dispose();
   }
   return total / n;
 }
 
-function stepLoss(model: GPT, batch: ReturnType<typeof collate>, train: boolean, seed: number): Tensor {
+/** The loss of one collated batch (dropout on when `train`, seeded by `seed`). */
+export function batchLoss(model: GPT, batch: Batch, train = false, seed = 0): Tensor {
   const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
   const targets = Tensor.fromData(batch.targets, [batch.batch, batch.seqLen], 'i32');
   return model.loss(ids, targets, { train, dropoutSeed: seed, denominator: batch.lossDenominator });
+}
+
+/** One optimizer step on one batch; returns its loss. A batch with no counted target has a zero
+ *  gradient: the update is skipped so that weight decay and momentum do not move any weight either. */
+export async function trainStep(model: GPT, opt: AdamW, batch: Batch, seed: number): Promise<number> {
+  const loss = tidy(() => {
+    const l = batchLoss(model, batch, true, seed);
+    backward(l);
+    return keep(l);
+  });
+  if (batch.lossDenominator > 0) opt.update();
+  else opt.zeroGrad();
+  const value = await loss.item();
+  loss.dispose();
+  return value;
 }
 
 /** Encodes every entry, refusing those whose prompt alone fills the context. */
@@ -170,17 +186,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
         continue;
       }
       const batch = collate(items, { mask: opts.mask, allowedMaxLength });
-      const loss = tidy(() => {
-        const l = stepLoss(model, batch, true, step);
-        backward(l);
-        return keep(l);
-      });
-      // A batch with no counted target has a zero gradient: skip the update so that weight decay
-      // and momentum do not move any weight either.
-      if (batch.lossDenominator > 0) opt.update();
-      else opt.zeroGrad();
-      const lossValue = await loss.item();
-      loss.dispose();
+      const lossValue = await trainStep(model, opt, batch, step);
       if (!Number.isFinite(lossValue)) throw new WgptError(`the loss became ${lossValue} at step ${step}; lower --lr`);
       tokensSeen += batch.batch * batch.seqLen;
       stepTokens += batch.batch * batch.seqLen;
@@ -237,4 +243,3 @@ function readMetrics(file: string): MetricsRow[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsRow);
 }
 
-export { readTrainState };

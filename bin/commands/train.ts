@@ -2,7 +2,8 @@
 // built-in default: the tiny model from scratch on generated tasks whose answers a program checks.
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { readTrainState, train, type TrainOptions, type TrainResult } from '../../train/trainer.ts';
+import { readTrainState } from '../../train/checkpoint.ts';
+import { train, type TrainOptions, type TrainResult } from '../../train/trainer.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt train [options]

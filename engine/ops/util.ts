@@ -21,16 +21,6 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-/** Splits [0, rows) into chunks whose rows of `elemsPerRow` fit one binding each. */
-export function rowChunks(rows: number, elemsPerRow: number, device = getDevice()): [number, number][] {
-  const max = device.limits.maxStorageBufferBindingSize;
-  if (elemsPerRow * 4 > max) throw new ShapeError(`a row of ${elemsPerRow} elements does not fit one binding of ${max} bytes`);
-  const perChunk = Math.max(1, Math.floor(maxBindingElems(device, elemsPerRow) / Math.max(elemsPerRow, 1)));
-  const out: [number, number][] = [];
-  for (let r = 0; r < rows; r += perChunk) out.push([r, Math.min(perChunk, rows - r)]);
-  return out;
-}
-
 /** Runs a 1-D kernel over n elements (WG invocations per workgroup). */
 export function launch1d(kernel: Kernel, n: number, params: number[], bindings: Binding[], label: string,
   constants: Record<string, number> = {}): void {
@@ -55,7 +45,7 @@ export function axisOf(axis: number, ndim: number, op: string): number {
 
 /** A window of whole rows bound as one binding: rows [row0, row0+rows) of a [*, len] tensor live at
  *  elements [elem0 + shift, elem0 + count) of the binding's buffer; elem0 is aligned down to the
- *  offset alignment and the kernel adds `shift`. Unlike rowChunks it works for any row length
+ *  offset alignment and the kernel adds `shift`. It works for any row length
  *  (a vocabulary of 50257 floats under a 1 MiB cap included). */
 export interface RowWindow {
   row0: number;
