@@ -8,7 +8,9 @@ await withDevice(t);
 
 const binary = { add: (x: number, y: number) => x + y, sub: (x: number, y: number) => x - y, mul: (x: number, y: number) => x * y, div: (x: number, y: number) => x / y };
 const gpuBinary = { add, sub, mul, div };
-const pairs: [number[], number[]][] = [[[7, 33], [7, 33]], [[1], [129]], [[3, 7, 33], [33]], [[7, 1], [1, 33]], [[2, 1, 7, 5], [3, 1, 5]]];
+// The first five take the per-axis path; the last four the vec4 path (periods that are multiples of 4).
+const pairs: [number[], number[]][] = [[[7, 33], [7, 33]], [[1], [129]], [[3, 7, 33], [33]], [[7, 1], [1, 33]], [[2, 1, 7, 5], [3, 1, 5]],
+  [[6, 32], [6, 32]], [[3, 5, 8], [8]], [[4], [3, 4]], [[2, 12], [1, 3, 2, 12]]];
 for (const [name, f] of Object.entries(binary)) {
   for (const [as, bs] of pairs) {
     await checkOp(t, `${name} ${JSON.stringify(as)} ${JSON.stringify(bs)}`, {

@@ -4,7 +4,7 @@
 // for finite differences).
 import t from 'tap';
 import {
-  backward, biasGelu, crossEntropy, dropout, embedding, layerNorm, matmul, param, softmax, Tensor, tidy,
+  add, backward, biasGelu, crossEntropy, dropout, embedding, layerNorm, matmul, param, softmax, Tensor, tidy,
 } from '../engine/index.ts';
 import { randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
@@ -215,6 +215,21 @@ t.test('biasGelu and dropout past one binding (bias index and RNG counter contin
     if (keep !== (y[i] !== 0)) mismatches++;
   }
   t.equal(mismatches, 0, 'every window draws the mask of its global indices');
+});
+
+t.test('vec4 add past one binding: same shapes, and a bias repeated over rows', async (t) => {
+  const rows = 300;
+  const d = 1000;
+  const x = randn(rows * d, 10);
+  const y = randn(rows * d, 11);
+  const bias = randn(d, 12);
+  const ones = new Float32Array(rows * d).fill(1);
+  const same = await run([{ data: x, shape: [rows, d] }, { data: y, shape: [rows, d] }], (a, b) => add(a, b), ones);
+  t.ok(maxErr(same.out, x.map((v, i) => v + y[i])) < 1e-6, 'same-shape sum');
+  // Forward only: sumTo (the bias gradient) reduces within one binding.
+  const biased = await tidy(() => add(Tensor.fromData(x, [rows, d]), Tensor.fromData(bias, [d]))).toArray();
+  t.ok(maxErr(biased, x.map((v, i) => v + bias[i % d])) < 1e-6, 'bias sum');
+  t.ok(maxErr(same.grads[1], ones) < 1e-6, 'same-shape gradient');
 });
 
 t.test('the cap is in force', async (t) => {

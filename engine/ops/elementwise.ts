@@ -6,6 +6,7 @@ import { sumTo } from './reduce.ts';
 import { assertF32, f32bits, launch1d, maxBindingElems } from './util.ts';
 
 const BINARY = wgsl('elementwise', 'binary');
+const BINARY4 = wgsl('elementwise', 'binary4');
 const AFFINE = wgsl('unary', 'affine');
 const FILL = wgsl('unary', 'fill');
 const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
@@ -43,6 +44,7 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = Tensor.empty(shape, 'f32', op);
   const n = out.size;
   if (n === 0) return out;
+  if (binaryVec4(op, a, b, out)) return out;
   const out4 = [...Array(4 - shape.length).fill(1), ...shape];
   const as = strides4(a.shape, out4);
   const bs = strides4(b.shape, out4);
@@ -59,6 +61,39 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
     ], `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`, { OP: OPS[op] });
   }
   return out;
+}
+
+/** How an operand repeats over the output: the trailing axes it spans (its size), or null when it
+ *  is broadcast along an inner axis. A same-shape operand's period is the output size. */
+function period(x: readonly number[], out: readonly number[]): number | null {
+  let k = 0;
+  while (k < x.length && x[k] === 1) k++;
+  const tail = x.slice(k);
+  const outTail = out.slice(out.length - tail.length);
+  return tail.every((d, i) => d === outTail[i]) ? numel(tail) : null;
+}
+
+/** The vec4 fast path (no per-axis index arithmetic, 4 floats per invocation), where both operands
+ *  repeat with a period that is a multiple of 4 and fits one binding. Returns false otherwise. */
+function binaryVec4(op: BinaryOp, a: Tensor, b: Tensor, out: Tensor): boolean {
+  const n = out.size;
+  const step = maxBindingElems(getDevice());
+  const pa = period(a.shape, out.shape);
+  const pb = period(b.shape, out.shape);
+  const fits = (p: number | null): p is number => p !== null && p % 4 === 0 && (p === n || p <= step);
+  if (n % 4 !== 0 || step % 4 !== 0 || !fits(pa) || !fits(pb)) return false;
+  for (let e0 = 0; e0 < n; e0 += step) {
+    const count = Math.min(step, n - e0);
+    // A full-size operand is bound as the output's window; a repeating one whole.
+    const aFull = pa === n;
+    const bFull = pb === n;
+    launch1d(BINARY4, count / 4, [count / 4, e0, pa, aFull ? e0 : 0, pb, bFull ? e0 : 0, 0, 0], [
+      aFull ? a.bind(e0, count) : a.bind(),
+      bFull ? b.bind(e0, count) : b.bind(),
+      out.bind(e0, count),
+    ], `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`, { OP: OPS[op] });
+  }
+  return true;
 }
 
 /** a * b off the tape (for use inside backward functions). */
