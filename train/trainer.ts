@@ -17,6 +17,7 @@ import { Progress } from './progress.ts';
 import { checkStyle } from './prompts.ts';
 import { generateResponses, sampleResponse } from './responses.ts';
 import { scoreResponses, type ScoreReport } from './score.ts';
+import { checkSchedule, learningRate } from './schedule.ts';
 import { generateSyntheticData } from './synthetic.ts';
 
 export interface TrainOptions {
@@ -31,6 +32,10 @@ export interface TrainOptions {
   maxSteps: number | null;
   batchSize: number;
   lr: number;
+  /** 'constant' (the chapter) or 'cosine' (to lr/10 at the run's last step); absent in old checkpoints. */
+  lrSchedule?: string;
+  /** Linear warm-up steps from 0 to lr. */
+  warmupSteps?: number;
   weightDecay: number;
   mask: string;
   style: string;
@@ -124,6 +129,7 @@ function encodeAll(entries: readonly Entry[], style: string, contextLength: numb
 export async function train(opts: TrainOptions, resumeDir: string | null = null): Promise<TrainResult> {
   checkStyle(opts.style);
   getLossMask(opts.mask);
+  checkSchedule(opts.lrSchedule ?? 'constant');
   const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
   const splits = splitData(entries);
   if (opts.testLimit) splits.test = splits.test.slice(0, opts.testLimit);
@@ -186,6 +192,9 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
         continue;
       }
       const batch = collate(items, { mask: opts.mask, allowedMaxLength });
+      opt.options.lr = learningRate(step, {
+        lr: opts.lr, schedule: opts.lrSchedule ?? 'constant', warmupSteps: opts.warmupSteps ?? 0, totalSteps,
+      });
       const lossValue = await trainStep(model, opt, batch, step);
       if (!Number.isFinite(lossValue)) throw new WgptError(`the loss became ${lossValue} at step ${step}; lower --lr`);
       tokensSeen += batch.batch * batch.seqLen;

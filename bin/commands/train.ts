@@ -19,6 +19,8 @@ With no options: trains the tiny model from scratch on instruction tasks the pro
   --epochs N              (chapter: 2)          --max-steps N     stop at global step N
   --batch-size N          (8)                   --lr X            (5e-5; default run 1e-3)
   --weight-decay X        (0.1)                 --dropout P       (the model's; 0 for presets)
+  --lr-schedule constant|cosine  (constant, as the chapter; cosine decays to lr/10 at the last step)
+  --warmup-steps N        linear warm-up from 0 (0)
   --mask none|prompt|pad-in-mean  loss mask (none)
   --style alpaca|phi3     prompt style (alpaca)
   --eval-every N          (5)                   --eval-batches N  (5)
@@ -40,11 +42,11 @@ const PRESETS: Record<string, Partial<TrainOptions>> = {
 
 const BASE: TrainOptions = {
   data: null, model: 'tiny', fromScratch: false, untie: false, out: '', epochs: 2, maxSteps: null, batchSize: 8, lr: 5e-5,
-  weightDecay: 0.1, mask: 'none', style: 'alpaca', evalEvery: 5, evalBatches: 5, seed: 123, maxNewTokens: 256,
+  lrSchedule: 'constant', warmupSteps: 0, weightDecay: 0.1, mask: 'none', style: 'alpaca', evalEvery: 5, evalBatches: 5, seed: 123, maxNewTokens: 256,
   scoreBefore: false, syntheticCount: 2000,
 };
 
-export async function run(argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     ...DEVICE_OPTIONS,
     data: { type: 'string' }, model: { type: 'string' }, 'from-scratch': { type: 'boolean' }, untie: { type: 'boolean' },
@@ -52,7 +54,7 @@ export async function run(argv: string[]): Promise<void> {
     lr: { type: 'string' }, 'weight-decay': { type: 'string' }, dropout: { type: 'string' }, mask: { type: 'string' },
     style: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' }, seed: { type: 'string' },
     'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
-    'test-limit': { type: 'string' },
+    'test-limit': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' },
   }, USAGE);
 
   let opts: TrainOptions;
@@ -71,6 +73,8 @@ export async function run(argv: string[]): Promise<void> {
     opts.out = values.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
     opts.batchSize = intOption(values['batch-size'], 'batch-size', opts.batchSize);
     opts.lr = numberOption(values.lr, 'lr', opts.lr);
+    opts.lrSchedule = values['lr-schedule'] ?? opts.lrSchedule;
+    opts.warmupSteps = intOption(values['warmup-steps'], 'warmup-steps', opts.warmupSteps ?? 0);
     opts.weightDecay = numberOption(values['weight-decay'], 'weight-decay', opts.weightDecay);
     if (values.dropout !== undefined) opts.dropout = numberOption(values.dropout, 'dropout', 0);
     opts.mask = values.mask ?? opts.mask;
@@ -88,6 +92,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const result = await withDevice(values, () => train(opts, values.resume ?? null));
   report(opts, result);
+  return result.interrupted ? 130 : 0;
 }
 
 function report(opts: TrainOptions, r: TrainResult): void {
