@@ -1,6 +1,6 @@
 // wgpt: one CLI, flat subcommands (nanoGPT style). Each command lives in bin/commands/<name>.ts
 // and is loaded only when asked for, so `wgpt info` does not pay for the training code.
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void> }> }> = {
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void | number> }> }> = {
   info: { summary: 'the GPU adapter in use, its limits, and a matmul throughput probe', load: () => import('./commands/info.ts') },
   train: { summary: 'instruction finetuning (chapter 7); no options: the built-in default run', load: () => import('./commands/train.ts') },
   generate: { summary: 'continue a prompt (greedy or sampled, KV cache), streamed to stdout', load: () => import('./commands/generate.ts') },
@@ -28,8 +28,8 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
-    await (await command.load()).run(rest);
-    return 0;
+    // A command may return its exit status (train: 130 when Ctrl-C stopped it, as shells expect).
+    return (await (await command.load()).run(rest)) ?? 0;
   } catch (e) {
     // Failures are one clear line; WGPT_DEBUG=1 shows the stack.
     const err = e as Error;

@@ -1,6 +1,7 @@
 // The training loop end to end on a micro model: run directory contents, resume bit for bit,
 // atomic checkpoint writes, clear errors for bad input.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,4 +81,27 @@ t.test('bad input is one clear error', async (t) => {
   const long = Array.from({ length: 20 }, () => ({ instruction: 'word '.repeat(200), input: '', output: 'x' }));
   writeFileSync(bad, JSON.stringify(long));
   await t.rejects(train({ ...base, data: bad, out: path.join(dir, 'bad') }), /longer than the model's context of 96/);
+});
+
+t.test('Ctrl-C saves a checkpoint, exits with 130 and the run resumes from it', async (t) => {
+  const out = path.join(dir, 'interrupted');
+  const cli = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');
+  const args = ['train', '--data', dataFile, '--model', modelDir, '--out', out, '--epochs', '1000', '--eval-every', '1000', '--max-new-tokens', '0'];
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d));
+  child.stderr.on('data', (d: Buffer) => (output += d));
+  // The step-0 evaluation row appears once training has started.
+  const metrics = path.join(out, 'metrics.jsonl');
+  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0) && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 130) t.comment(output);
+  t.equal(code, 130, 'exit status 130');
+  t.match(output, /interrupted at step \d+: checkpoint saved/);
+  t.notMatch(output, /at .*\.ts:\d+/, 'no stack trace');
+  const state = JSON.parse(readFileSync(path.join(out, 'checkpoint/state.json'), 'utf8'));
+  t.ok(state.step >= 1, `checkpoint at step ${state.step}`);
+  const r = await train({ ...base, out, maxSteps: state.step + 2, maxNewTokens: 0 }, out);
+  t.equal(r.steps, state.step + 2, 'resumed two more steps');
 });
