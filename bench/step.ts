@@ -20,6 +20,7 @@ import type { StepResult } from './peers/tfjs.ts';
 import { tfjsRequest } from './common.ts';
 
 export const SEED = 1234;
+const TFJS_TIMEOUT_MS = 900_000;
 export const STEP_CONFIGS: Record<string, PeerConfig> = {
   small: SMALL_CONFIG,
   gpt2: { nLayers: 12, dModel: 768, nHeads: 12, T: 64, B: 8, vocab: 50257 },
@@ -101,6 +102,7 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
     ? [['small', { wgpt: 3, torch: 2, tfjs: 1 }]]
     : [['small', { wgpt: 3, torch: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, tfjs: 1 }]];
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'wgpt-bench-step-'));
+  let tfjsMsPerFlop: number | null = null;
   try {
     for (const [name, reps] of plan) {
       const config = STEP_CONFIGS[name];
@@ -138,7 +140,14 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
       push(th.ok
         ? peerRow('torch-cpu', await torchStep(config, files.weights, files.batch, reps.torch, 1_200_000))
         : { name: `step/${name}`, impl: 'torch-cpu', variant, error: `missing: ${th.reason}` });
-      push(peerRow('tfjs-webgpu', await tfjsRequest<StepResult>({ kind: 'step', config, seed: SEED, reps: reps.tfjs }, 900_000)));
+      // A peer step that cannot finish within the time limit is not started: its expected time comes
+      // from its measured step on a smaller config, scaled by FLOPs (reported, never faked).
+      const expectedMs = tfjsMsPerFlop === null ? 0 : tfjsMsPerFlop * flops * (1 + reps.tfjs);
+      push(expectedMs > TFJS_TIMEOUT_MS
+        ? { name: `step/${name}`, impl: 'tfjs-webgpu', variant, error: `skipped: its step/small time scaled by FLOPs gives ~${Math.round(expectedMs / 60000)} min for warm-up + ${reps.tfjs} run, past the ${TFJS_TIMEOUT_MS / 60000} min limit` }
+        : peerRow('tfjs-webgpu', await tfjsRequest<StepResult>({ kind: 'step', config, seed: SEED, reps: reps.tfjs }, TFJS_TIMEOUT_MS)));
+      const tf = rows[rows.length - 1];
+      if (tf.ms !== undefined) tfjsMsPerFlop = tf.ms / flops;
       const losses = rows.filter((r) => r.name === `step/${name}` && r.loss !== undefined).map((r) => `${r.impl} ${r.loss!.toFixed(6)}`);
       console.log(`step/${name} first-step losses: ${losses.join(', ')}`);
     }
