@@ -3,6 +3,8 @@
 // scratch in minutes: every answer is a few GPT-2 tokens, and the tasks are either small lookups
 // (capital, antonym, plural, uppercase, next number, sum) or token-level copies/reorderings
 // (repeat, first word, sort) rather than anything that needs characters inside a BPE token.
+// Lookup tables are small (12-25 facts) on purpose: a few hundred steps see each fact ~10 times,
+// which a from-scratch model needs (with 100 facts a task stayed at 0% after 200 steps).
 //
 // Held-out data never repeats a training (instruction, input) pair. How it is held out depends on
 // the task, because a lookup cannot be generalised to a key never seen:
@@ -25,33 +27,22 @@ interface TaskDef {
   pairs: () => Array<[string, string]>;
 }
 
-const WORDS = [
-  'apple', 'house', 'river', 'green', 'table', 'music', 'water', 'light', 'stone', 'bread',
-  'chair', 'cloud', 'dream', 'grass', 'heart', 'money', 'night', 'paper', 'plant', 'sound',
-  'train', 'world', 'happy', 'smile', 'brown', 'sweet', 'quiet', 'storm', 'beach', 'horse',
-];
+const WORDS = ['apple', 'house', 'river', 'green', 'table', 'music', 'water', 'light', 'stone', 'bread', 'chair', 'cloud'];
 const REPEAT_WORDS = [
-  ...WORDS, 'cat', 'dog', 'sun', 'moon', 'tree', 'fish', 'bird', 'book', 'door', 'road',
-  'milk', 'rain', 'snow', 'fire', 'wind', 'ship', 'king', 'song', 'game', 'ball',
+  ...WORDS, 'dream', 'grass', 'heart', 'money', 'night', 'paper', 'plant', 'sound', 'train', 'world', 'happy', 'smile',
+  'cat', 'dog', 'sun', 'moon', 'tree', 'fish', 'bird', 'book', 'door', 'road', 'milk', 'rain', 'snow', 'fire', 'wind', 'ship',
 ];
 const ANTONYMS: Array<[string, string]> = [
-  ['hot', 'cold'], ['big', 'small'], ['fast', 'slow'], ['up', 'down'], ['happy', 'sad'],
-  ['light', 'dark'], ['old', 'new'], ['open', 'closed'], ['early', 'late'], ['hard', 'soft'],
-  ['rich', 'poor'], ['strong', 'weak'], ['full', 'empty'], ['high', 'low'], ['long', 'short'],
-  ['wet', 'dry'], ['loud', 'quiet'], ['clean', 'dirty'], ['true', 'false'], ['win', 'lose'],
+  ['hot', 'cold'], ['big', 'small'], ['fast', 'slow'], ['up', 'down'], ['happy', 'sad'], ['old', 'new'],
+  ['open', 'closed'], ['early', 'late'], ['rich', 'poor'], ['full', 'empty'], ['wet', 'dry'], ['true', 'false'],
 ];
 const PLURALS: Array<[string, string]> = [
-  ['cat', 'cats'], ['dog', 'dogs'], ['box', 'boxes'], ['child', 'children'], ['mouse', 'mice'],
-  ['man', 'men'], ['woman', 'women'], ['foot', 'feet'], ['tooth', 'teeth'], ['city', 'cities'],
-  ['baby', 'babies'], ['leaf', 'leaves'], ['knife', 'knives'], ['bus', 'buses'], ['tree', 'trees'],
-  ['book', 'books'], ['glass', 'glasses'], ['person', 'people'], ['goose', 'geese'], ['wolf', 'wolves'],
-  ['day', 'days'], ['fox', 'foxes'], ['story', 'stories'], ['car', 'cars'], ['sheep', 'sheep'],
+  ['cat', 'cats'], ['dog', 'dogs'], ['box', 'boxes'], ['child', 'children'], ['mouse', 'mice'], ['man', 'men'],
+  ['foot', 'feet'], ['city', 'cities'], ['leaf', 'leaves'], ['book', 'books'], ['person', 'people'], ['fox', 'foxes'],
 ];
 const CAPITALS: Array<[string, string]> = [
-  ['France', 'Paris'], ['Germany', 'Berlin'], ['Italy', 'Rome'], ['Spain', 'Madrid'], ['Japan', 'Tokyo'],
-  ['China', 'Beijing'], ['Russia', 'Moscow'], ['Egypt', 'Cairo'], ['Canada', 'Ottawa'], ['Peru', 'Lima'],
-  ['Greece', 'Athens'], ['Norway', 'Oslo'], ['Sweden', 'Stockholm'], ['Poland', 'Warsaw'], ['Kenya', 'Nairobi'],
-  ['Cuba', 'Havana'], ['Chile', 'Santiago'], ['Ireland', 'Dublin'], ['Austria', 'Vienna'], ['Portugal', 'Lisbon'],
+  ['France', 'Paris'], ['Germany', 'Berlin'], ['Italy', 'Rome'], ['Spain', 'Madrid'], ['Japan', 'Tokyo'], ['China', 'Beijing'],
+  ['Russia', 'Moscow'], ['Egypt', 'Cairo'], ['Peru', 'Lima'], ['Greece', 'Athens'], ['Norway', 'Oslo'], ['Cuba', 'Havana'],
 ];
 const NAMES = ['Anna', 'Tom', 'Maria', 'David', 'Lucy', 'Peter', 'Sarah', 'John', 'Emma', 'Paul', 'Birds', 'Dogs', 'Children', 'Farmers', 'Students'];
 const VERBS = ['like', 'see', 'want', 'find', 'need', 'paint', 'carry', 'watch'];
@@ -83,19 +74,19 @@ const TASKS: Record<string, TaskDef> = {
   'next-number': {
     templates: ['What number comes after this one?', 'Give the next number.'],
     split: 'template',
-    pairs: () => range(99).map((n) => [String(n), String(n + 1)]),
+    pairs: () => range(20).map((n) => [String(n), String(n + 1)]),
   },
   add: {
     templates: ['Add the two numbers.', 'What is the sum of the numbers?'],
     split: 'template',
-    pairs: () => range(100).map((k) => [`${Math.floor(k / 10)} + ${k % 10}`, String(Math.floor(k / 10) + (k % 10))]),
+    pairs: () => range(25).map((k) => [`${Math.floor(k / 5)} + ${k % 5}`, String(Math.floor(k / 5) + (k % 5))]),
   },
   sort: {
     templates: ['Sort the numbers from smallest to largest.', 'Put the numbers in increasing order.'],
     split: 'input',
     pairs: () =>
-      range(1000).map((k) => {
-        const d = [Math.floor(k / 100), Math.floor(k / 10) % 10, k % 10];
+      range(125).map((k) => {
+        const d = [1 + Math.floor(k / 25), 1 + (Math.floor(k / 5) % 5), 1 + (k % 5)];
         return [d.join(' '), [...d].sort((a, b) => a - b).join(' ')];
       }),
   },
