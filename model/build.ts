@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Tensor, WgptError } from '../engine/index.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { getConfig, isConfigName, type GPTConfig } from './config.ts';
+import { getConfig, isConfigName, validateConfig, type GPTConfig } from './config.ts';
 import { defaultModelDir, HF_MODELS } from './download.ts';
 import { GPT } from './gpt.ts';
 import { hfTensorSpecs } from './hf-names.ts';
@@ -44,11 +44,9 @@ export function randomGPT(config: GPTConfig, seed = 0): GPT {
 /** Resolves --model: a directory or .safetensors file, or a size name (downloaded weights, or a
  *  random init when `fromScratch`; `tiny` and `mini` are always from scratch). */
 export async function loadGPT(spec: string, opts: { fromScratch?: boolean; seed?: number; untie?: boolean; dropout?: number;
-  onProgress?: (done: number, total: number) => void } = {}): Promise<GPT> {
-  let model: GPT;
+  outputVocab?: number[]; onProgress?: (done: number, total: number) => void } = {}): Promise<GPT> {
   if (isConfigName(spec) && (opts.fromScratch || !(HF_MODELS as readonly string[]).includes(spec))) {
-    model = randomGPT(getConfig(spec, { tiedHead: !opts.untie, dropout: opts.dropout ?? 0 }), opts.seed ?? 0);
-    return model;
+    return randomGPT(getConfig(spec, { tiedHead: !opts.untie, dropout: opts.dropout ?? 0, ...(opts.outputVocab ? { outputVocab: opts.outputVocab } : {}) }), opts.seed ?? 0);
   }
   let where = spec;
   if (isConfigName(spec)) {
@@ -70,6 +68,10 @@ export async function loadGPT(spec: string, opts: { fromScratch?: boolean; seed?
     throw new WgptError((e as Error).message);
   }
   if (opts.dropout !== undefined) config = { ...config, dropout: opts.dropout };
+  if (opts.outputVocab) {
+    config = { ...config, outputVocab: opts.outputVocab };
+    validateConfig(config);
+  }
   if (opts.untie && config.tiedHead) {
     // The chapter's finetuning unties the head: a separate copy of wte, trained on its own.
     const wte = tensors.get('wte.weight')!;

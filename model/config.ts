@@ -12,6 +12,9 @@ export interface GPTConfig {
   dropout: number;
   /** True when the output head reuses wte (GPT-2 as released by OpenAI); false adds lm_head. */
   tiedHead: boolean;
+  /** The token ids the model predicts over, ascending (its softmax has these columns only);
+   *  absent: the whole vocabulary. See GPT.loss. */
+  outputVocab?: number[];
 }
 
 export const GPT2_VOCAB_SIZE = 50257;
@@ -73,6 +76,10 @@ export function validateConfig(cfg: GPTConfig): void {
   if (!(cfg.layerNormEps > 0)) throw new Error(`GPTConfig.layerNormEps must be > 0, got ${cfg.layerNormEps}`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) {
     throw new Error(`GPTConfig.dropout must be in [0, 1), got ${cfg.dropout}`);
+  }
+  const ov = cfg.outputVocab;
+  if (ov && !(ov.length > 0 && ov.every((id, i) => Number.isInteger(id) && id >= 0 && id < cfg.vocabSize && (i === 0 || id > ov[i - 1])))) {
+    throw new Error(`GPTConfig.outputVocab must be ascending distinct token ids below ${cfg.vocabSize}`);
   }
 }
 

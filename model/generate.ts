@@ -1,7 +1,7 @@
 // Text generation: greedy, or sampling with temperature and top-k from a seeded generator; stops
 // at <|endoftext|> (not emitted); the context is cropped to the model's; a KV cache makes each new
 // token cost one position instead of the whole context.
-import { matmul, noGrad, slice, Tensor, tidy } from '../engine/index.ts';
+import { noGrad, slice, Tensor, tidy } from '../engine/index.ts';
 import { GPT, type KVCache } from './gpt.ts';
 import { uniform } from './random.ts';
 import { END_OF_TEXT } from './tokenizer.ts';
@@ -67,11 +67,11 @@ export async function generate(model: GPT, prompt: number[], opts: GenerateOptio
         const ids = Tensor.fromData(window, [1, window.length], 'i32');
         // Only the last position's logits are needed: slice before the LM head.
         const h = model.hidden(ids, { cache: cache ?? undefined }, start);
-        return matmul(slice(h, 1, window.length - 1, 1), model.head, { transB: true });
+        return model.logits(slice(h, 1, window.length - 1, 1));
       }));
       const row = (await last.toArray()) as Float32Array;
       last.dispose();
-      const next = pickToken(row, temperature, opts.topK, random);
+      const next = model.tokenAt(pickToken(row, temperature, opts.topK, random));
       if (stop !== null && next === stop) break;
       tokens.push(next);
       out.push(next);

@@ -45,6 +45,9 @@ function cachedAttention(q: Tensor, k: Tensor, v: Tensor, cache: KVCache, layer:
 export class GPT {
   /** Parameters by Hugging Face name, in the order of hfTensorSpecs. */
   readonly params = new Map<string, Tensor>();
+  /** With config.outputVocab: its ids on the GPU (rows of the head to gather) and id -> column. */
+  private readonly outputIds: Tensor | null = null;
+  private readonly outputColumn: Map<number, number> | null = null;
 
   constructor(readonly config: GPTConfig, tensors: Map<string, Tensor>) {
     for (const spec of hfTensorSpecs(config)) {
@@ -54,6 +57,10 @@ export class GPT {
         throw new WgptError(`GPT: parameter ${spec.name} has shape [${t.shape}], expected [${spec.shape}]`);
       }
       this.params.set(spec.name, keep(param(t)));
+    }
+    if (config.outputVocab) {
+      this.outputIds = keep(Tensor.fromData(config.outputVocab, [config.outputVocab.length], 'i32'));
+      this.outputColumn = new Map(config.outputVocab.map((id, i) => [id, i]));
     }
   }
 
@@ -66,6 +73,30 @@ export class GPT {
   /** The output head: wte itself when tied. */
   get head(): Tensor {
     return this.config.tiedHead ? this.p('wte.weight') : this.p('lm_head.weight');
+  }
+
+  /** Logits [..., V] from hidden states [..., D]: one column per token of the output vocabulary
+   *  (the whole vocabulary, or config.outputVocab: the head's rows gathered, so only those rows
+   *  get a gradient and the softmax spans only those tokens). */
+  logits(h: Tensor): Tensor {
+    const head = this.outputIds ? embedding(this.head, this.outputIds) : this.head;
+    return matmul(h, head, { transB: true });
+  }
+
+  /** The token id of logit column `column`. */
+  tokenAt(column: number): number {
+    return this.config.outputVocab ? this.config.outputVocab[column] : column;
+  }
+
+  /** Target token ids as logit columns (-100 stays); a target outside the output vocabulary is an error. */
+  targetColumns(targets: ArrayLike<number>): number[] {
+    const map = this.outputColumn;
+    return Array.from(targets, (id) => {
+      if (!map || id === IGNORE_INDEX) return id;
+      const c = map.get(id);
+      if (c === undefined) throw new WgptError(`target token ${id} is outside the model's output vocabulary of ${map.size} tokens`);
+      return c;
+    });
   }
 
   private linear(x: Tensor, prefix: string): Tensor {
@@ -107,7 +138,7 @@ export class GPT {
 
   /** Logits [B, T, V] for ids at positions start.. (start > 0 only with a KV cache). */
   forward(ids: Tensor, opts: ForwardOptions = {}, start = 0): Tensor {
-    return matmul(this.hidden(ids, opts, start), this.head, { transB: true });
+    return this.logits(this.hidden(ids, opts, start));
   }
 
   /** Mean cross-entropy over targets that are not -100 (or over `denominator` targets).
@@ -118,19 +149,20 @@ export class GPT {
     const [b, t, d] = h.shape;
     const flat = reshape(h, [b * t, d]);
     const host = targets.host;
+    if (!host && this.outputIds) throw new WgptError('GPT.loss: a model with an output vocabulary needs targets made with Tensor.fromData');
     let rows = flat;
     let kept = reshape(targets, [b * t]);
     if (host) {
+      const columns = this.targetColumns(host);
       const keep: number[] = [];
-      for (let i = 0; i < host.length; i++) if (host[i] !== IGNORE_INDEX) keep.push(i);
-      if (keep.length > 0 && keep.length < host.length) {
+      for (let i = 0; i < columns.length; i++) if (columns[i] !== IGNORE_INDEX) keep.push(i);
+      if (keep.length > 0 && keep.length < columns.length) {
         // A row gather with a deterministic scatter backward: the embedding op on the hidden states.
         rows = embedding(flat, Tensor.fromData(keep, [keep.length], 'i32'));
-        kept = Tensor.fromData(keep.map((i) => host[i]), [keep.length], 'i32');
-      }
+        kept = Tensor.fromData(keep.map((i) => columns[i]), [keep.length], 'i32');
+      } else if (this.outputIds) kept = Tensor.fromData(columns, [columns.length], 'i32');
     }
-    const logits = matmul(rows, this.head, { transB: true });
-    return crossEntropy(logits, kept, { denominator: opts.denominator });
+    return crossEntropy(this.logits(rows), kept, { denominator: opts.denominator });
   }
 
   parameterCount(): number {
@@ -140,6 +172,7 @@ export class GPT {
   }
 
   dispose(): void {
+    this.outputIds?.dispose();
     for (const t of this.params.values()) {
       t.grad?.dispose();
       t.dispose();

@@ -96,6 +96,8 @@ export function toHFConfig(cfg: GPTConfig): HFGPT2Config {
     eos_token_id: 50256,
     scale_attn_weights: true,
     tie_word_embeddings: cfg.tiedHead,
+    // Not a transformers field (it ignores it): the ids a restricted-output model predicts over.
+    ...(cfg.outputVocab ? { wgpt_output_vocab: cfg.outputVocab } : {}),
   };
 }
 
@@ -123,6 +125,7 @@ export function fromHFConfig(hf: HFGPT2Config, source = 'config.json'): GPTConfi
     dropout: hf.resid_pdrop ?? 0,
     tiedHead: hf.tie_word_embeddings ?? true,
   };
+  if (Array.isArray(hf.wgpt_output_vocab)) cfg.outputVocab = hf.wgpt_output_vocab as number[];
   validateConfig(cfg);
   return cfg;
 }

@@ -64,7 +64,7 @@ async function regionLosses(model: GPT, items: EncodedEntry[], allowed: number, 
   const regions = targetRegions(items, allowed);
   const perToken = noGrad(() => tidy(() => {
     const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
-    const targets = Tensor.fromData(batch.targets, [batch.batch * batch.seqLen], 'i32');
+    const targets = Tensor.fromData(model.targetColumns(batch.targets), [batch.batch * batch.seqLen], 'i32');
     const logits = model.forward(ids);
     return crossEntropyPerToken(reshape(logits, [batch.batch * batch.seqLen, logits.shape[2]]), targets);
   }));
