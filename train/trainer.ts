@@ -7,6 +7,7 @@ import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
 import { loadGPT, saveGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
+import { END_OF_TEXT } from '../model/tokenizer.ts';
 import { collate, encodeEntry, getLossMask, type Batch, type EncodedEntry } from './collate.ts';
 import { loadInstructionData, requireNonEmpty, splitData, type Entry } from './data.ts';
 import { loadCh07 } from './fetch-ch07.ts';
@@ -50,6 +51,19 @@ export interface TrainOptions {
   syntheticCount: number;
   /** Respond to at most this many test entries (null = the whole test split). */
   testLimit?: number | null;
+  /** 'all' (default): the softmax spans the whole vocabulary. 'data': only the tokens that occur
+   *  in the data (all splits) and <|endoftext|>; see outputVocabOf. */
+  outputVocab?: string;
+}
+
+/** The sorted token ids of every entry's training text plus <|endoftext|>: the output vocabulary
+ *  of `--output-vocab data`. A from-scratch model then learns in a softmax of a few hundred
+ *  tokens instead of 50257: every unused token no longer pulls the shared head (Adam moves even
+ *  a tiny gradient by ~lr), and the LM head's work shrinks by the same factor. */
+export function outputVocabOf(entries: readonly Entry[], style: string): number[] {
+  const ids = new Set<number>([END_OF_TEXT]);
+  for (const e of entries) for (const id of encodeEntry(e, style).ids) ids.add(id);
+  return [...ids].sort((a, b) => a - b);
 }
 
 export interface MetricsRow {
@@ -130,6 +144,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   checkStyle(opts.style);
   getLossMask(opts.mask);
   checkSchedule(opts.lrSchedule ?? 'constant');
+  if (!['all', 'data'].includes(opts.outputVocab ?? 'all')) throw new WgptError(`unknown --output-vocab "${opts.outputVocab}": use all or data`);
   const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
   const splits = splitData(entries);
   if (opts.testLimit) splits.test = splits.test.slice(0, opts.testLimit);
@@ -142,7 +157,8 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   let state: TrainState | null = null;
   if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt));
   else {
-    model = await loadGPT(opts.model, { fromScratch: opts.fromScratch, seed: opts.seed, untie: opts.untie, dropout: opts.dropout });
+    const outputVocab = opts.outputVocab === 'data' ? outputVocabOf(entries, opts.style) : undefined;
+    model = await loadGPT(opts.model, { fromScratch: opts.fromScratch, seed: opts.seed, untie: opts.untie, dropout: opts.dropout, outputVocab });
     opt = makeOpt(model);
   }
   const ctx = model.config.contextLength;
