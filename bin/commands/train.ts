@@ -17,7 +17,7 @@ With no options: trains the tiny model from scratch on instruction tasks the pro
   --untie                 give the model a separate LM head, a copy of wte (the chapter does)
   --out DIR               run directory (default runs/<time>)
   --epochs N              (chapter: 2)          --max-steps N     stop at global step N
-  --batch-size N          (8)                   --lr X            (5e-5; default run 1e-3)
+  --batch-size N          (8)                   --lr X            (5e-5; default run 3e-3)
   --weight-decay X        (0.1)                 --dropout P       (the model's; 0 for presets)
   --lr-schedule constant|cosine  (constant, as the chapter; cosine decays to lr/10 at the last step)
   --warmup-steps N        linear warm-up from 0 (0)
