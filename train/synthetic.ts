@@ -8,8 +8,10 @@
 //
 // Held-out data never repeats a training (instruction, input) pair. How it is held out depends on
 // the task, because a lookup cannot be generalised to a key never seen:
-//  - 'template' tasks (lookups): each input is asked with two phrasings; one phrasing per input is
-//    held out, so the held-out question is new but its fact was taught with the other phrasing.
+//  - 'template' tasks (lookups): each input is asked with three phrasings; one phrasing per input
+//    is held out, so the held-out question is new but its fact was taught with the other two (with
+//    a single training phrasing per fact, a from-scratch model ties the fact to that phrasing and
+//    held-out accuracy stayed near 0% in ten minutes).
 //  - 'input' tasks (first word, sort): ~15% of inputs are held out entirely (every phrasing), so
 //    the held-out set measures whether the skill generalises to inputs never seen. 'repeat' is a
 //    'template' task: copying a word never seen as an answer is out of reach of a from-scratch
@@ -23,7 +25,8 @@ export interface SyntheticEntry extends Entry {
 }
 
 interface TaskDef {
-  templates: [string, string];
+  /** Phrasings of the instruction (three). */
+  templates: string[];
   split: 'template' | 'input';
   /** All (input, output) pairs of the task, in a fixed order. */
   pairs: () => Array<[string, string]>;
@@ -54,37 +57,37 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 const TASKS: Record<string, TaskDef> = {
   uppercase: {
-    templates: ['Write the word in capital letters.', 'Convert the word to uppercase.'],
+    templates: ['Write the word in capital letters.', 'Convert the word to uppercase.', 'Spell the word in upper case.'],
     split: 'template',
     pairs: () => WORDS.map((w) => [w, w.toUpperCase()]),
   },
   antonym: {
-    templates: ['Give the opposite of the word.', 'What is the antonym of the word?'],
+    templates: ['Give the opposite of the word.', 'What is the antonym of the word?', 'Name the word with the opposite meaning.'],
     split: 'template',
     pairs: () => ANTONYMS.flatMap(([a, b]): Array<[string, string]> => [[a, b], [b, a]]),
   },
   plural: {
-    templates: ['Give the plural of the noun.', 'Write the noun in the plural form.'],
+    templates: ['Give the plural of the noun.', 'Write the noun in the plural form.', 'What is the plural of this noun?'],
     split: 'template',
     pairs: () => PLURALS,
   },
   capital: {
-    templates: ['What is the capital of the country?', 'Name the capital city of the country.'],
+    templates: ['What is the capital of the country?', 'Name the capital city of the country.', 'Which city is the capital of this country?'],
     split: 'template',
     pairs: () => CAPITALS,
   },
   'next-number': {
-    templates: ['What number comes after this one?', 'Give the next number.'],
+    templates: ['What number comes after this one?', 'Give the next number.', 'Add one to the number.'],
     split: 'template',
     pairs: () => range(20).map((n) => [String(n), String(n + 1)]),
   },
   add: {
-    templates: ['Add the two numbers.', 'What is the sum of the numbers?'],
+    templates: ['Add the two numbers.', 'What is the sum of the numbers?', 'Compute the sum.'],
     split: 'template',
     pairs: () => range(25).map((k) => [`${Math.floor(k / 5)} + ${k % 5}`, String(Math.floor(k / 5) + (k % 5))]),
   },
   sort: {
-    templates: ['Sort the numbers from smallest to largest.', 'Put the numbers in increasing order.'],
+    templates: ['Sort the numbers from smallest to largest.', 'Put the numbers in increasing order.', 'Arrange the numbers in ascending order.'],
     split: 'input',
     pairs: () =>
       range(125).map((k) => {
@@ -93,12 +96,12 @@ const TASKS: Record<string, TaskDef> = {
       }),
   },
   repeat: {
-    templates: ['Repeat the word twice.', 'Say the word two times.'],
+    templates: ['Repeat the word twice.', 'Say the word two times.', 'Write the word two times.'],
     split: 'template',
     pairs: () => REPEAT_WORDS.map((w) => [w, `${w} ${w}`]),
   },
   'first-word': {
-    templates: ['What is the first word of the sentence?', 'Write only the first word of the sentence.'],
+    templates: ['What is the first word of the sentence?', 'Write only the first word of the sentence.', 'Give the first word of the sentence.'],
     split: 'input',
     pairs: () =>
       NAMES.flatMap((n) => VERBS.flatMap((v) => OBJECTS.map((o): [string, string] => [`${n} ${v} ${o}.`, n]))),
@@ -129,16 +132,16 @@ export function syntheticPools(seed: number, tasks: readonly string[] = SYNTHETI
     const tr: SyntheticEntry[] = [];
     const ho: SyntheticEntry[] = [];
     const make = (t: number, [input, output]: [string, string]): SyntheticEntry => ({ instruction: def.templates[t], input, output, task: name });
+    const phrasings = def.templates.map((_, t) => t);
     if (def.split === 'template') {
       for (const p of pairs) {
-        const held = rng.int(2);
-        tr.push(make(1 - held, p));
-        ho.push(make(held, p));
+        const held = rng.int(phrasings.length);
+        for (const t of phrasings) (t === held ? ho : tr).push(make(t, p));
       }
     } else {
       const order = shuffledIndices(pairs.length, rng);
       const nHeld = Math.max(1, Math.round(pairs.length * (1 - TRAIN_SHARE)));
-      order.forEach((k, i) => (i < nHeld ? ho : tr).push(make(0, pairs[k]), make(1, pairs[k])));
+      order.forEach((k, i) => (i < nHeld ? ho : tr).push(...phrasings.map((t) => make(t, pairs[k]))));
     }
     train.push(tr);
     heldOut.push(ho);
