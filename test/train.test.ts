@@ -105,3 +105,14 @@ t.test('Ctrl-C saves a checkpoint, exits with 130 and the run resumes from it', 
   const r = await train({ ...base, out, maxSteps: state.step + 2, maxNewTokens: 0 }, out);
   t.equal(r.steps, state.step + 2, 'resumed two more steps');
 });
+
+t.test('--output-vocab data: the model predicts over the data tokens, saved with it; schedules apply', async (t) => {
+  const out = path.join(dir, 'vocab');
+  const r = await train({ ...base, out, maxSteps: 3, outputVocab: 'data', lrSchedule: 'cosine', warmupSteps: 1 });
+  t.equal(r.steps, 3);
+  const vocab = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).wgpt_output_vocab as number[];
+  t.ok(vocab.includes(50256) && vocab.length > 10 && vocab.length < 1000, `${vocab.length} output tokens`);
+  t.ok(Number.isFinite(r.metrics[0].val_loss), 'losses are finite');
+  await t.rejects(train({ ...base, out: path.join(dir, 'bad-vocab'), outputVocab: 'some' }), /unknown --output-vocab "some": use all or data/);
+  await t.rejects(train({ ...base, out: path.join(dir, 'bad-sched'), lrSchedule: 'step' }), /unknown learning-rate schedule "step"/);
+});
