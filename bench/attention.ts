@@ -10,8 +10,9 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
-  attentionComposed, backward, closeDevice, flashAttention, getDevice, noGrad, openDevice, param, Tensor, tidy, type Device,
+  attentionComposed, backward, closeDevice, flashAttention, noGrad, param, Tensor, tidy,
 } from '../engine/index.ts';
+import { currentOrOpenDevice } from './common.ts';
 
 export interface AttentionRow {
   name: 'attention/forward' | 'attention/backward';
@@ -47,14 +48,7 @@ type Impl = AttentionRow['impl'];
 const IMPLS: Record<Impl, (q: Tensor, k: Tensor, v: Tensor) => Tensor> = { flash: flashAttention, composed: attentionComposed };
 
 export async function benchAttention(opts: { quick?: boolean; json?: string } = {}): Promise<AttentionRow[]> {
-  let device: Device;
-  let opened = false;
-  try {
-    device = getDevice();
-  } catch {
-    device = await openDevice();
-    opened = true;
-  }
+  const { device, opened } = await currentOrOpenDevice();
   const runs = opts.quick ? 3 : 7;
   const rows: AttentionRow[] = [];
   console.log(`attention on ${device.adapterDescription} (${device.backend}), median of ${runs} interleaved runs after a warm-up`);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Device } from '../engine/index.ts';
+import { getDevice, openDevice, type Device } from '../engine/index.ts';
 
 export type Impl = 'wgpt' | 'tfjs-webgpu' | 'torch-cpu';
 
@@ -178,4 +178,14 @@ export function tfjsRequest<T extends object>(request: object, timeoutMs = 600_0
 
 export function isError(x: object): x is { error: string } {
   return 'error' in x && typeof (x as { error: unknown }).error === 'string';
+}
+
+/** The device already open (inside `wgpt bench`), or a new one for a standalone script; `opened`
+ *  says whether the caller must close it. */
+export async function currentOrOpenDevice(): Promise<{ device: Device; opened: boolean }> {
+  try {
+    return { device: getDevice(), opened: false };
+  } catch {
+    return { device: await openDevice(), opened: true };
+  }
 }

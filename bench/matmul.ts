@@ -7,7 +7,8 @@
 //   npx tsx bench/matmul.ts [--json out.json] [--quick]
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { closeDevice, getDevice, matmul, noGrad, openDevice, Tensor, tidy, type Device } from '../engine/index.ts';
+import { closeDevice, matmul, noGrad, Tensor, tidy, type Device } from '../engine/index.ts';
+import { currentOrOpenDevice } from './common.ts';
 import { setMatmulKernel } from '../engine/ops/matmul.ts';
 import { wgsl, WG } from '../kernels/kernel.ts';
 
@@ -95,14 +96,7 @@ export interface BenchMatmulOptions {
 }
 
 export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<MatmulBench> {
-  let device: Device;
-  let opened = false;
-  try {
-    device = getDevice();
-  } catch {
-    device = await openDevice();
-    opened = true;
-  }
+  const { device, opened } = await currentOrOpenDevice();
   const runs = opts.runs ?? (opts.quick ? 3 : 7);
   const keep = opts.filter ?? ((): boolean => true);
   const rows: MatmulRow[] = [];
