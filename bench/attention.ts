@@ -4,7 +4,7 @@
 // 'attention/forward' times the forward alone (no tape); 'attention/backward' times forward plus
 // backward (a training step's attention: taped forward, then dQ, dK, dV from a given dO).
 // Each figure is the median of several runs after a warm-up (which pays the JIT compile); a run is
-// `await device.sync()` around the work. Flash and composed runs are interleaved, alternating which
+// `await device.finish()` (the GPU's completion) around the work. Flash and composed runs are interleaved, alternating which
 // goes first, so that load from other processes on the machine hits both alike.
 //   npx tsx bench/attention.ts [--quick] [--json out.json]
 import { writeFileSync } from 'node:fs';
@@ -77,10 +77,10 @@ export async function benchAttention(opts: { quick?: boolean; json?: string } = 
         const times: Record<Impl, number[]> = { flash: [], composed: [] };
         const once = async (impl: Impl): Promise<number> => {
           clearGrads();
-          await device.sync();
+          await device.finish();
           const t0 = performance.now();
           fn(impl);
-          await device.sync();
+          await device.finish();
           return performance.now() - t0;
         };
         for (const impl of ['flash', 'composed'] as const) await once(impl); // warm-up (JIT)

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getDevice, openDevice, type Device } from '../engine/index.ts';
 
-export type Impl = 'wgpt' | 'tfjs-webgpu' | 'torch-cpu';
+export type Impl = 'wgpt' | 'tfjs-webgpu' | 'torch-cpu' | 'torch-cuda';
 
 /** One measured figure. Times in ms per operation (per call, per step, per generate call). */
 export interface BenchRow {
@@ -96,7 +96,7 @@ export interface Timing {
 
 /**
  * `warmup` untimed calls, then `runs` timed calls of `fn` (which must finish its GPU work, e.g. end
- * in `await device.sync()` or a read). Wall time and process CPU time per call.
+ * in `await device.finish()` (the completion barrier) or a readback). Wall time and process CPU time per call.
  */
 export async function timeRuns(fn: () => Promise<unknown>, runs: number, warmup = 1): Promise<Timing> {
   for (let i = 0; i < warmup; i++) await fn();
@@ -188,4 +188,12 @@ export async function currentOrOpenDevice(): Promise<{ device: Device; opened: b
   } catch {
     return { device: await openDevice(), opened: true };
   }
+}
+
+/** The note a torch-cpu row carries: which BLAS it ran on, and "reference" where that is netlib's
+ *  (10x slower than OpenBLAS: not the peer a user who installs torch gets, so it must say so). */
+export function blasNote(res: { blas?: unknown; blas_warning?: unknown }): string | undefined {
+  if (typeof res.blas !== 'string') return undefined;
+  const libs = res.blas.split(', ').map((p) => p.split('/').pop()).join(', ');
+  return res.blas_warning ? `BLAS: ${libs} (reference BLAS, not OpenBLAS: install libopenblas0-pthread)` : `BLAS: ${libs}`;
 }

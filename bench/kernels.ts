@@ -92,12 +92,12 @@ export async function kernelsSuite(device: Device, quick: boolean, peak: number)
     for (const [implName, fn] of impls) {
       const f = await timeRuns(async () => {
         noGrad(() => tidy(() => void fn(q, k, v)));
-        await device.sync('bench attention');
+        await device.finish('bench attention');
       }, runs);
       const fb = await timeRuns(async () => {
         clearGrads([q, k, v]);
         tidy(() => backward(fn(q, k, v), seed));
-        await device.sync('bench attention backward');
+        await device.finish('bench attention backward');
       }, runs);
       clearGrads([q, k, v]);
       measured[implName] = { f: f.ms, fb: fb.ms };

@@ -2,7 +2,7 @@
 // training shapes for 1024 tokens, in the three forms a linear layer runs (forward x·W, input
 // gradient dy·Wᵀ, weight gradient xᵀ·dy), with the naive kernel's 1024³ figure beside as a baseline,
 // and the cost of one dispatch. Each figure is the median of several timed runs after a warm-up run
-// (which also pays the kernel's JIT compile); a run is `await device.sync()` around `perRun`
+// (which also pays the kernel's JIT compile); a run is `await device.finish()` (the GPU's completion) around `perRun`
 // matmuls recorded inside noGrad + tidy.
 //   npx tsx bench/matmul.ts [--json out.json] [--quick]
 import { writeFileSync } from 'node:fs';
@@ -57,12 +57,12 @@ async function time(device: Device, fn: () => void, runs: number, perRun: number
     for (let i = 0; i < perRun; i++) fn();
   }));
   once();
-  await device.sync();
+  await device.finish();
   const ms: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
     once();
-    await device.sync();
+    await device.finish();
     ms.push((performance.now() - t0) / perRun);
   }
   return { ms: median(ms), min: Math.min(...ms), max: Math.max(...ms) };

@@ -1,6 +1,7 @@
 // Where a training step's time goes: runs `step/<config>` (bench/step.ts's configs, seeded weights)
-// with WGPT_PROFILE=1, which submits each dispatch alone and times it, and prints per kernel the ms
-// and dispatch count of one steady step (after a warm-up step).
+// with WGPT_PROFILE=1 and prints per kernel the GPU ms and dispatch count of one steady step (after a
+// warm-up step). The kernel times are GPU timestamps where the adapter has `timestamp-query`, else
+// each dispatch is submitted alone and timed to its completion (engine/profiler.ts).
 //   WGPT_PROFILE=1 npx tsx bench/profile-step.ts [small|gpt2]
 import { backward, closeDevice, openDevice, Tensor, tidy } from '../engine/index.ts';
 import { randomGPT } from '../model/build.ts';
@@ -29,10 +30,11 @@ await step();
 device.profile!.clear();
 const t0 = performance.now();
 const loss = await step();
+await device.finish('profile');
 const wall = performance.now() - t0;
 const entries = [...device.profile!.entries()].sort((a, b) => b[1].ms - a[1].ms);
 const total = entries.reduce((s, [, e]) => s + e.ms, 0);
-console.log(`step/${name}: ${wall.toFixed(0)} ms wall (profiled, one submit per dispatch), kernels ${total.toFixed(0)} ms, loss ${loss.toFixed(5)}`);
+console.log(`step/${name}: ${wall.toFixed(0)} ms wall (profiled: ${device.profileMode}), kernels ${total.toFixed(0)} ms, loss ${loss.toFixed(5)}`);
 for (const [k, e] of entries) console.log(`${k.padEnd(48)} ${e.ms.toFixed(1).padStart(9)} ms ${(100 * e.ms / total).toFixed(1).padStart(5)}%  ${String(e.n).padStart(5)} dispatches`);
 closeDevice(device);
 process.exit(0);

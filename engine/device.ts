@@ -3,6 +3,7 @@
 import { chooseAdapter, type Backend } from './adapter.ts';
 import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError, WgptError } from './errors.ts';
 import { BufferPool, sizeClass } from './pool.ts';
+import { Profiler, type ProfileEntry } from './profiler.ts';
 import type { Kernel } from '../kernels/kernel.ts';
 
 export interface DeviceOptions {
@@ -13,6 +14,10 @@ export interface DeviceOptions {
   maxBufferSize?: number;
   /** Cap on the bytes of all GPU buffers this device may hold at once. */
   memoryBudget?: number;
+  /** Which kernel variants (tiles, workgroup sizes) to run: the adapter's own ('auto', default;
+   *  WGPT_KERNELS overrides), or those tuned for the other kind of adapter, so tests check the
+   *  real GPU's kernels on the software adapter at small shapes. */
+  kernels?: 'auto' | 'gpu' | 'software';
 }
 
 /** The limits the engine obeys: the device's own, lowered by any caps asked for. */
@@ -43,6 +48,7 @@ export interface Counters {
   peakLiveBytes: number;
   allocatedBytes: number;
   pipelinesCompiled: number;
+  bindGroupsCreated: number;
   dispatches: number;
   submits: number;
   readbacks: number;
@@ -68,6 +74,8 @@ export interface Dispatch {
 
 const PARAM_WORDS = 16;
 const PARAM_SLOTS = 4096;
+/** Bind groups kept for reuse; past this the cache starts over (a training step needs ~1000). */
+const BIND_GROUP_CACHE = 16384;
 const f32view = new Float32Array(1);
 const u32view = new Uint32Array(f32view.buffer);
 /** The bits of an f32, for passing floats through the u32 parameter block. */
@@ -79,11 +87,16 @@ export function f32bits(x: number): number {
 export class Device {
   readonly counters: Counters = {
     buffersCreated: 0, liveBytes: 0, peakLiveBytes: 0, allocatedBytes: 0,
-    pipelinesCompiled: 0, dispatches: 0, submits: 0, readbacks: 0,
+    pipelinesCompiled: 0, bindGroupsCreated: 0, dispatches: 0, submits: 0, readbacks: 0,
   };
   private pool = new BufferPool();
   private readPool = new BufferPool();
-  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
+  /** Bind groups by (pipeline, parameter slot, bound windows): a steady step records the same
+   *  dispatches into the same slots over the same pooled buffers, so it creates none. */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private paramBuffer: GPUBuffer;
@@ -94,9 +107,7 @@ export class Device {
   private scopes: Promise<void>[] = [];
   private lostReason: string | null = null;
   private readonly memoryBudget: number;
-  /** With WGPT_PROFILE=1: milliseconds and dispatch count per kernel (each dispatch submitted
-   *  alone; submit is synchronous on the software adapter, so the time is the kernel's). */
-  readonly profile: Map<string, { ms: number; n: number }> | null = process.env.WGPT_PROFILE ? new Map() : null;
+  private readonly profiler: Profiler | null;
 
   private constructor(
     readonly gpu: GPUDevice,
@@ -106,8 +117,12 @@ export class Device {
     readonly adapterDescription: string,
     readonly features: string[],
     memoryBudget: number,
+    /** Whose kernel variants run here (see DeviceOptions.kernels). */
+    readonly kernelProfile: 'gpu' | 'software',
   ) {
     this.memoryBudget = memoryBudget;
+    this.profiler = !process.env.WGPT_PROFILE ? null
+      : new Profiler(gpu, gpu.features.has('timestamp-query') ? 'timestamp' : backend === 'software' ? 'sync-submit' : 'completion');
     this.slotWords = Math.max(PARAM_WORDS, limits.minUniformBufferOffsetAlignment / 4);
     this.paramData = new Uint32Array(this.slotWords * PARAM_SLOTS);
     this.paramBuffer = gpu.createBuffer({
@@ -127,7 +142,10 @@ export class Device {
     const choice = await chooseAdapter(options.backend ?? 'auto');
     const requiredLimits: Record<string, number> = {};
     for (const k of LIMIT_KEYS) requiredLimits[k] = choice.adapter.limits[k];
-    const gpu = await choice.adapter.requestDevice({ requiredLimits, label: 'wgpt' });
+    // Timestamps only where asked for (WGPT_PROFILE): per-kernel GPU times in the profile.
+    const requiredFeatures: GPUFeatureName[] = process.env.WGPT_PROFILE && choice.adapter.features.has('timestamp-query')
+      ? ['timestamp-query'] : [];
+    const gpu = await choice.adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'wgpt' });
     const limits = {} as Limits;
     for (const k of LIMIT_KEYS) limits[k] = gpu.limits[k];
     const cap = (k: keyof Limits, v: number | undefined): void => {
@@ -135,8 +153,20 @@ export class Device {
     };
     cap('maxStorageBufferBindingSize', options.maxStorageBufferBindingSize);
     cap('maxBufferSize', options.maxBufferSize);
+    const kernels = options.kernels ?? parseKernels(process.env.WGPT_KERNELS);
     return new Device(gpu, limits, choice.backend, choice.featureLevel, choice.description,
-      [...choice.adapter.features].sort(), options.memoryBudget ?? Infinity);
+      [...choice.adapter.features].sort(), options.memoryBudget ?? Infinity, kernels === 'auto' ? choice.backend : kernels);
+  }
+
+  /** With WGPT_PROFILE: GPU milliseconds and dispatch count per kernel (see engine/profiler.ts);
+   *  complete after `await finish()`. */
+  get profile(): Map<string, ProfileEntry> | null {
+    return this.profiler?.entries ?? null;
+  }
+
+  /** How the profile is timed: 'timestamp' (GPU timestamps), 'sync-submit' or 'completion'. */
+  get profileMode(): string | null {
+    return this.profiler?.mode ?? null;
   }
 
   // ---- memory -------------------------------------------------------------------------------
@@ -183,6 +213,7 @@ export class Device {
   /** Destroys pooled buffers (after the work that may use them has been submitted). */
   releasePooled(): void {
     this.flush();
+    this.bindGroups.clear();
     this.counters.allocatedBytes -= this.pool.drain();
   }
 
@@ -208,7 +239,7 @@ export class Device {
         compute: { module, entryPoint: kernel.entry ?? 'main', constants },
       });
       this.watchScope(`compiling kernel ${kernel.name}`);
-      entry = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      entry = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.pipelines.size };
       this.pipelines.set(key, entry);
       this.counters.pipelinesCompiled++;
     }
@@ -238,18 +269,19 @@ export class Device {
     }
     if (x === 0 || y === 0 || z === 0) return;
     for (const b of d.bindings) this.checkBinding(b, d.label);
-    if (this.paramSlot === PARAM_SLOTS) this.flush();
-    const { pipeline, layout } = this.pipelineFor(d.kernel, d.constants);
+    // A full parameter arena (or timestamp set) is submitted before this dispatch takes a slot.
+    if (this.paramSlot === PARAM_SLOTS || this.profiler?.full) this.flush();
+    const { pipeline, layout, id } = this.pipelineFor(d.kernel, d.constants);
     const slot = this.paramSlot++;
     this.paramData.set(d.params as ArrayLike<number>, slot * this.slotWords);
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * this.slotWords * 4, size: PARAM_WORDS * 4 } },
-    ];
-    d.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: b }));
-    this.gpu.pushErrorScope('validation');
-    const group = this.gpu.createBindGroup({ layout, entries, label: d.label });
-    this.watchScope(d.label);
-    if (!this.pass) {
+    const group = this.bindGroupFor(layout, id, slot, d.bindings, d.label);
+    const key = this.profiler ? profileKey(d, z) : '';
+    if (this.profiler?.mode === 'timestamp') {
+      // One pass per dispatch, its begin and end timestamped.
+      this.pass?.end();
+      this.encoder ??= this.gpu.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass({ timestampWrites: this.profiler.passTimestamps(key) });
+    } else if (!this.pass) {
       this.encoder ??= this.gpu.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
     }
@@ -257,15 +289,38 @@ export class Device {
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
-    if (this.profile) {
+    if (this.profiler?.mode === 'sync-submit') {
+      // Submit is synchronous on the software adapter: the flush's wall time is the kernel's.
       const t0 = performance.now();
       this.flush();
-      const key = process.env.WGPT_PROFILE === "shapes" ? `${d.kernel.name} ${Array.from(d.params).slice(0, 3).join("x")} z${z}` : d.kernel.name;
-      const entry = this.profile.get(key) ?? { ms: 0, n: 0 };
-      entry.ms += performance.now() - t0;
-      entry.n++;
-      this.profile.set(key, entry);
+      this.profiler.add(key, performance.now() - t0);
+    } else if (this.profiler?.mode === 'completion') {
+      const t0 = performance.now();
+      this.flush();
+      this.profiler.watchCompletion(key, t0);
     }
+  }
+
+  private bindGroupFor(layout: GPUBindGroupLayout, pipelineId: number, slot: number, bindings: Binding[], label: string): GPUBindGroup {
+    let key = `${pipelineId}:${slot}`;
+    for (const b of bindings) {
+      let id = this.bufferIds.get(b.buffer);
+      if (id === undefined) this.bufferIds.set(b.buffer, (id = this.nextBufferId++));
+      key += `|${id}:${b.offset}:${b.size}`;
+    }
+    let group = this.bindGroups.get(key);
+    if (group) return group;
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * this.slotWords * 4, size: PARAM_WORDS * 4 } },
+    ];
+    bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: b }));
+    this.gpu.pushErrorScope('validation');
+    group = this.gpu.createBindGroup({ layout, entries, label });
+    this.watchScope(label);
+    if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+    this.bindGroups.set(key, group);
+    this.counters.bindGroupsCreated++;
+    return group;
   }
 
   /** Copies bytes between buffers, in order with the dispatches around it. */
@@ -277,7 +332,8 @@ export class Device {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
-  /** Submits everything recorded so far (on this adapter submit returns when the work is done). */
+  /** Submits everything recorded so far. Not a completion barrier: on a real GPU submit returns
+   *  at once (on llvmpipe it returns when the work is done); `finish()` waits for the GPU. */
   flush(): void {
     if (!this.encoder) return;
     this.assertAlive('submit');
@@ -286,8 +342,10 @@ export class Device {
     if (this.paramSlot > 0) {
       this.gpu.queue.writeBuffer(this.paramBuffer, 0, this.paramData.buffer, 0, this.paramSlot * this.slotWords * 4);
     }
+    const readTimestamps = this.profiler?.resolve(this.encoder);
     this.gpu.pushErrorScope('validation');
     this.gpu.queue.submit([this.encoder.finish()]);
+    readTimestamps?.();
     this.watchScope('submit');
     this.encoder = null;
     this.paramSlot = 0;
@@ -319,7 +377,19 @@ export class Device {
     return out;
   }
 
-  /** Submits pending work and throws the first GPU error recorded since the last sync. */
+  /** The completion barrier: submits pending work, waits until the GPU has finished all of it
+   *  (queue.onSubmittedWorkDone) and for the profile's timestamps, then throws any GPU error
+   *  recorded. Every timing of GPU work ends here or on a readback. */
+  async finish(label = 'finish'): Promise<void> {
+    if (!this.lostReason) this.flush();
+    this.assertAlive(label);
+    await this.gpu.queue.onSubmittedWorkDone();
+    await this.profiler?.settle();
+    await this.sync(label);
+  }
+
+  /** Submits pending work and throws the first GPU error recorded since the last sync. It waits
+   *  for the error scopes, not for the GPU: use `finish()` (or a readback) to time work. */
   async sync(label = 'sync'): Promise<void> {
     if (!this.lostReason) this.flush();
     const pending = this.scopes;
@@ -359,8 +429,22 @@ export class Device {
   destroy(): void {
     if (this.lostReason) return;
     this.lostReason = 'destroyed: Device.destroy() was called';
+    this.bindGroups.clear();
     this.pool.drain();
     this.readPool.drain();
     this.gpu.destroy();
   }
+}
+
+/** The profile's name for a dispatch: the kernel, or with WGPT_PROFILE=shapes its first three
+ *  parameters (the shape, for most kernels) and batch count too. */
+function profileKey(d: Dispatch, z: number): string {
+  if (process.env.WGPT_PROFILE !== 'shapes') return d.kernel.name;
+  return `${d.kernel.name} ${Array.from(d.params).slice(0, 3).join('x')} z${z}`;
+}
+
+export function parseKernels(value: string | undefined): 'auto' | 'gpu' | 'software' {
+  const v = (value ?? 'auto').toLowerCase();
+  if (v === 'auto' || v === 'gpu' || v === 'software') return v;
+  throw new WgptError(`unknown kernel set "${value}" (WGPT_KERNELS): use auto, gpu or software`);
 }

@@ -2,7 +2,7 @@
 import { Device, type DeviceOptions } from './device.ts';
 import { setDevice } from './tensor.ts';
 
-export { Device, type DeviceOptions, type Counters, type Limits } from './device.ts';
+export { Device, type DeviceOptions, type Counters, type Dispatch, type Limits } from './device.ts';
 export * from './errors.ts';
 export { Tensor, tidy, keep, noGrad, param, detach, numel, shapeStr, getDevice, type DType } from './tensor.ts';
 export { backward } from './autograd.ts';

@@ -27,7 +27,7 @@ async function probePeak(device: Device): Promise<number> {
   const b = Tensor.fromData(new Float32Array(n * n).fill(0.25), [n, n]);
   const t = await timeRuns(async () => {
     noGrad(() => tidy(() => void matmul(a, b)));
-    await device.sync('bench probe');
+    await device.finish('bench probe');
   }, 3);
   a.dispose();
   b.dispose();

@@ -11,7 +11,7 @@ async function probe(device: Device, n: number): Promise<{ n: number; ms: number
   const once = async (): Promise<number> => {
     const t0 = performance.now();
     noGrad(() => tidy(() => void matmul(a, b)));
-    await device.sync('info probe');
+    await device.finish('info probe');
     return performance.now() - t0;
   };
   await once();
