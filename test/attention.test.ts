@@ -7,60 +7,37 @@ import {
 } from '../engine/index.ts';
 import { checkOp, randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
+import { attentionRef } from './helpers/ref.ts';
 
 await withDevice(t);
 
 /** softmax(q·kᵀ/√Dh, causal)·v in f64, q/k/v [bh, T, Dh]. */
-function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, bh: number, T: number, dh: number): Float64Array {
-  const out = new Float64Array(bh * T * dh);
-  const s = new Float64Array(T);
-  const sc = 1 / Math.sqrt(dh);
-  for (let b = 0; b < bh; b++) {
-    const base = b * T * dh;
-    for (let i = 0; i < T; i++) {
-      let m = -Infinity;
-      for (let j = 0; j <= i; j++) {
-        let acc = 0;
-        for (let d = 0; d < dh; d++) acc += q[base + i * dh + d] * k[base + j * dh + d];
-        s[j] = acc * sc;
-        if (s[j] > m) m = s[j];
-      }
-      let l = 0;
-      for (let j = 0; j <= i; j++) {
-        s[j] = Math.exp(s[j] - m);
-        l += s[j];
-      }
-      for (let j = 0; j <= i; j++) {
-        const p = s[j] / l;
-        for (let d = 0; d < dh; d++) out[base + i * dh + d] += p * v[base + j * dh + d];
-      }
-    }
-  }
-  return out;
-}
 
 const SHAPES = [[1, 1, 1, 1], [1, 2, 7, 5], [2, 3, 33, 8], [1, 1, 129, 16], [1, 1, 70, 64], [1, 2, 19, 6]];
 for (const shape of SHAPES) {
   const [B, H, T, dh] = shape;
-  await checkOp(t, `flash attention ${JSON.stringify(shape)}`, {
+  t.test(`flash attention ${JSON.stringify(shape)}`, (t) => checkOp(t, `flash attention ${JSON.stringify(shape)}`, {
     inputs: [{ shape }, { shape }, { shape }],
     gpu: (q, k, v) => causalSelfAttention(q, k, v),
     cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
-  });
+  }));
 }
 
-// The small tile (a real GPU's) and a lopsided one run the same code paths with other masks.
+// The small tile (a real GPU's) and a lopsided one run the same code paths with other masks. The
+// tile is set inside the subtest: subtests run after the file's top level has finished.
 for (const tile of [{ r: 4, c: 4, wg: 64 }, { r: 8, c: 4, wg: 8 }]) {
-  const prev = setAttentionTile(tile);
-  for (const shape of [[2, 3, 33, 8], [1, 2, 19, 6]]) {
-    const [B, H, T, dh] = shape;
-    await checkOp(t, `flash attention ${JSON.stringify(shape)} tile ${tile.r}x${tile.c}x${tile.wg}`, {
-      inputs: [{ shape }, { shape }, { shape }],
-      gpu: (q, k, v) => flashAttention(q, k, v),
-      cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
-    });
-  }
-  setAttentionTile(prev);
+  t.test(`flash attention, tile ${tile.r}x${tile.c}x${tile.wg}`, async (t) => {
+    const prev = setAttentionTile(tile);
+    t.teardown(() => void setAttentionTile(prev));
+    for (const shape of [[2, 3, 33, 8], [1, 2, 19, 6]]) {
+      const [B, H, T, dh] = shape;
+      await checkOp(t, `flash attention ${JSON.stringify(shape)} tile ${tile.r}x${tile.c}x${tile.wg}`, {
+        inputs: [{ shape }, { shape }, { shape }],
+        gpu: (q, k, v) => flashAttention(q, k, v),
+        cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
+      });
+    }
+  });
 }
 
 /** Forward output and the three gradients of sum(G * attn(q, k, v)). */

@@ -18,6 +18,10 @@ const config = getConfig('tiny', { dModel: 32, nLayers: 1, nHeads: 2, contextLen
 const model = randomGPT(config, 3);
 const entries = generateSyntheticData({ seed: 9, count: 40 }).slice(0, 3);
 const items = entries.map((e) => encodeEntry(e, 'alpaca'));
+const modelDir = path.join(dir, 'micro');
+await saveGPT(model, modelDir);
+const dataFile = path.join(dir, 'data.json');
+writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 60 })));
 
 function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
   let m = 0;
@@ -97,10 +101,6 @@ t.test('bad ranges and unknown strategies are clear errors', async (t) => {
   await t.rejects(maskStudy({ ...studyOptions('x'), strategies: ['none', 'bogus'] }), /unknown loss mask "bogus"/);
 });
 
-const modelDir = path.join(dir, 'micro');
-await saveGPT(model, modelDir);
-const dataFile = path.join(dir, 'data.json');
-writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 60 })));
 function studyOptions(out: string): StudyOptions {
   return {
     model: modelDir, fromScratch: false, data: dataFile, strategies: ['none', 'prompt', 'pad-in-mean'], steps: 3, out: path.join(dir, out),

@@ -17,7 +17,7 @@ const cases: [number, number, number, boolean, boolean][] = [
   [36, 20, 8000, true, false],
   [9, 131, 2101, false, false],
 ];
-for (const [m, n, k, ta, tb] of cases) {
+for (const [m, n, k, ta, tb] of cases) t.test(`windowed ${m}x${n}x${k} ta=${ta} tb=${tb}`, async (t) => {
   const as = ta ? [k, m] : [m, k];
   const bs = tb ? [n, k] : [k, n];
   const a = randn(m * k, m + n);
@@ -28,4 +28,4 @@ for (const [m, n, k, ta, tb] of cases) {
   assertClose(t, await C.toArray(), matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true), 1e-4, 1e-4,
     `windowed ${m}x${n}x${k} ta=${ta} tb=${tb}`);
   for (const x of [A, B, C]) x.dispose();
-}
+});

@@ -45,26 +45,26 @@ const targetsFor = (n: number, v: number, seed: number): number[] => Array.from(
 
 for (const [n, v] of [[1, 1], [1, 7], [7, 33], [3, 129], [2, 700]]) {
   const tg = targetsFor(n, v, n * 31 + v);
-  await checkOp(t, `crossEntropy [${n}, ${v}]`, {
+  t.test(`crossEntropy [${n}, ${v}]`, (t) => checkOp(t, `crossEntropy [${n}, ${v}]`, {
     inputs: [{ shape: [n, v] }, { shape: [n], dtype: 'i32', data: tg }],
     gpu: (x, y) => crossEntropy(x, y),
     cpu: (x) => Float64Array.of(ceRef(x, tg, v)),
-  });
+  }));
 }
 {
   const tg = [3, -100, 0, 32, -100, 5, 7];
-  await checkOp(t, 'crossEntropy with ignored targets', {
+  t.test('crossEntropy with ignored targets', (t) => checkOp(t, 'crossEntropy with ignored targets', {
     inputs: [{ shape: [7, 33] }, { shape: [7], dtype: 'i32', data: tg }],
     gpu: (x, y) => crossEntropy(x, y), cpu: (x) => Float64Array.of(ceRef(x, tg, 33)),
-  });
-  await checkOp(t, 'crossEntropy ignoreIndex=5', {
+  }));
+  t.test('crossEntropy ignoreIndex=5', (t) => checkOp(t, 'crossEntropy ignoreIndex=5', {
     inputs: [{ shape: [7, 33] }, { shape: [7], dtype: 'i32', data: tg.map((x) => (x < 0 ? 5 : x)) }],
     gpu: (x, y) => crossEntropy(x, y, { ignoreIndex: 5 }), cpu: (x) => Float64Array.of(ceRef(x, tg.map((x) => (x < 0 ? 5 : x)), 33, 5)),
-  });
-  await checkOp(t, 'crossEntropy denominator=11 (pad-in-mean)', {
+  }));
+  t.test('crossEntropy denominator=11 (pad-in-mean)', (t) => checkOp(t, 'crossEntropy denominator=11 (pad-in-mean)', {
     inputs: [{ shape: [7, 33] }, { shape: [7], dtype: 'i32', data: tg }],
     gpu: (x, y) => crossEntropy(x, y, { denominator: 11 }), cpu: (x) => Float64Array.of(ceRef(x, tg, 33, -100, 11)),
-  });
+  }));
 }
 
 /** Loss and logits gradient on the GPU. */
@@ -173,7 +173,7 @@ t.test('dropout: rate, determinism, backward mask, mean', async (t) => {
   for (const tt of [y0, y1, x.grad!, x]) tt.dispose();
 });
 
-{
+t.test('dropout [7, 33] p=0.5 (gradient by finite differences)', async (t) => {
   // The gradient against finite differences, with the mask read back from the GPU.
   const mask = await tidy(() => dropout(Tensor.fromData(new Float32Array(231).fill(1), [7, 33]), 0.5, 99)).toArray();
   await checkOp(t, 'dropout [7, 33] p=0.5 (gradient by finite differences)', {
@@ -181,7 +181,7 @@ t.test('dropout: rate, determinism, backward mask, mean', async (t) => {
     gpu: (x) => dropout(x, 0.5, 99),
     cpu: (x) => x.map((v, i) => v * mask[i]),
   });
-}
+});
 
 // ---- embedding ------------------------------------------------------------------------------
 function embRef(w: Float64Array, ids: number[], d: number): Float64Array {
@@ -190,19 +190,19 @@ function embRef(w: Float64Array, ids: number[], d: number): Float64Array {
   return out;
 }
 for (const [v, d, ids] of [[1, 1, [0]], [33, 7, [3, 0, 32, 3, 3, 17, 0, 5, 9, 32]], [5, 129, [4, 4, 1]]] as [number, number, number[]][]) {
-  await checkOp(t, `embedding [${v}, ${d}] ids ${ids.length}`, {
+  t.test(`embedding [${v}, ${d}] ids ${ids.length}`, (t) => checkOp(t, `embedding [${v}, ${d}] ids ${ids.length}`, {
     inputs: [{ shape: [v, d] }, { shape: [ids.length], dtype: 'i32', data: ids }],
     gpu: (w, i) => embedding(w, i),
     cpu: (w) => embRef(w, ids, d),
-  });
+  }));
 }
 {
   const ids = [1, 2, 1, 0, 6, 1];
-  await checkOp(t, 'embedding ids [2, 3] -> [2, 3, 7]', {
+  t.test('embedding ids [2, 3] -> [2, 3, 7]', (t) => checkOp(t, 'embedding ids [2, 3] -> [2, 3, 7]', {
     inputs: [{ shape: [7, 7] }, { shape: [2, 3], dtype: 'i32', data: ids }],
     gpu: (w, i) => embedding(w, i),
     cpu: (w) => embRef(w, ids, 7),
-  });
+  }));
 }
 t.test('embedding: clear errors for out-of-range ids and ids without a host copy', async (t) => {
   tidy(() => {

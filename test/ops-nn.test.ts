@@ -4,37 +4,26 @@ import t from 'tap';
 import { attentionComposed, biasGelu, causalSelfAttention, gelu, layerNorm, softmax, Tensor, tidy } from '../engine/index.ts';
 import { checkOp, randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
-import { matmulRef } from './helpers/ref.ts';
+import { attentionRef, layerNormRef, softmaxRef } from './helpers/ref.ts';
 
 await withDevice(t);
 
 // ---- layerNorm --------------------------------------------------------------------------------
-function layerNormRef(x: Float64Array, w: Float64Array, b: Float64Array, d: number, eps: number): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let r = 0; r * d < x.length; r++) {
-    const row = x.subarray(r * d, (r + 1) * d);
-    const mean = row.reduce((a, v) => a + v, 0) / d;
-    const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / d;
-    const rstd = 1 / Math.sqrt(variance + eps);
-    for (let j = 0; j < d; j++) out[r * d + j] = (row[j] - mean) * rstd * w[j] + b[j];
-  }
-  return out;
-}
 for (const shape of [[1, 1], [7, 33], [3, 5, 7], [2, 129], [1, 1000]]) {
   const d = shape[shape.length - 1];
-  await checkOp(t, `layerNorm ${JSON.stringify(shape)}`, {
+  t.test(`layerNorm ${JSON.stringify(shape)}`, (t) => checkOp(t, `layerNorm ${JSON.stringify(shape)}`, {
     inputs: [{ shape }, { shape: [d] }, { shape: [d] }],
     gpu: (x, w, b) => layerNorm(x, w, b),
     cpu: (x, w, b) => layerNormRef(x, w, b, d, 1e-5),
     // d = 1: the output is the bias, and d(out)/dx is 0 up to rounding of (x - mean).
     gradAtol: d === 1 ? 1e-3 : 1e-4,
-  });
+  }));
 }
-await checkOp(t, 'layerNorm eps=0.1, offset rows', {
+t.test('layerNorm eps=0.1, offset rows', (t) => checkOp(t, 'layerNorm eps=0.1, offset rows', {
   inputs: [{ shape: [4, 33], data: Array.from(randn(132, 5), (v, i) => v + 10 * (i % 3)) }, { shape: [33] }, { shape: [33] }],
   gpu: (x, w, b) => layerNorm(x, w, b, 0.1),
   cpu: (x, w, b) => layerNormRef(x, w, b, 33, 0.1),
-});
+}));
 t.test('layerNorm: many wide rows (8192 x 1600) match the reference', async (t) => {
   const rows = 8192;
   const d = 1600;
@@ -52,48 +41,36 @@ t.test('layerNorm: many wide rows (8192 x 1600) match the reference', async (t) 
 const K = Math.sqrt(2 / Math.PI);
 const geluRef = (x: number): number => 0.5 * x * (1 + Math.tanh(K * (x + 0.044715 * x ** 3)));
 for (const shape of [[1], [7], [33, 7], [129]]) {
-  await checkOp(t, `gelu ${JSON.stringify(shape)}`, { inputs: [{ shape }], gpu: (x) => gelu(x), cpu: (x) => x.map(geluRef) });
+  t.test(`gelu ${JSON.stringify(shape)}`, (t) => checkOp(t, `gelu ${JSON.stringify(shape)}`, { inputs: [{ shape }], gpu: (x) => gelu(x), cpu: (x) => x.map(geluRef) }));
 }
-await checkOp(t, 'gelu at large |x| (no overflow)', {
+t.test('gelu at large |x| (no overflow)', (t) => checkOp(t, 'gelu at large |x| (no overflow)', {
   inputs: [{ shape: [8], data: [-100, -20, -9, -0.5, 0, 0.5, 9, 100] }],
   gpu: (x) => gelu(x), cpu: (x) => x.map(geluRef),
-});
+}));
 for (const shape of [[1, 1], [7, 33], [3, 2, 7], [2, 129]]) {
   const d = shape[shape.length - 1];
-  await checkOp(t, `biasGelu ${JSON.stringify(shape)}`, {
+  t.test(`biasGelu ${JSON.stringify(shape)}`, (t) => checkOp(t, `biasGelu ${JSON.stringify(shape)}`, {
     inputs: [{ shape }, { shape: [d] }],
     gpu: (x, b) => biasGelu(x, b),
     cpu: (x, b) => x.map((v, i) => geluRef(v + b[i % d])),
-  });
+  }));
 }
 
 // ---- softmax ----------------------------------------------------------------------------------
-function softmaxRef(x: Float64Array, len: number, causal: boolean): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let r = 0; r * len < x.length; r++) {
-    const n = causal ? (r % len) + 1 : len;
-    let m = -Infinity;
-    for (let j = 0; j < n; j++) m = Math.max(m, x[r * len + j]);
-    let s = 0;
-    for (let j = 0; j < n; j++) s += Math.exp(x[r * len + j] - m);
-    for (let j = 0; j < n; j++) out[r * len + j] = Math.exp(x[r * len + j] - m) / s;
-  }
-  return out;
-}
 for (const shape of [[1, 1], [7, 33], [3, 129], [2, 3, 65]]) {
-  await checkOp(t, `softmax ${JSON.stringify(shape)}`, {
+  t.test(`softmax ${JSON.stringify(shape)}`, (t) => checkOp(t, `softmax ${JSON.stringify(shape)}`, {
     inputs: [{ shape }], gpu: (x) => softmax(x), cpu: (x) => softmaxRef(x, shape[shape.length - 1], false),
-  });
+  }));
 }
 for (const shape of [[1, 1], [7, 7], [2, 3, 9, 9], [33, 33]]) {
-  await checkOp(t, `softmax causal ${JSON.stringify(shape)}`, {
+  t.test(`softmax causal ${JSON.stringify(shape)}`, (t) => checkOp(t, `softmax causal ${JSON.stringify(shape)}`, {
     inputs: [{ shape }], gpu: (x) => softmax(x, { causal: true }), cpu: (x) => softmaxRef(x, shape[shape.length - 1], true),
-  });
+  }));
 }
-await checkOp(t, 'softmax of large logits (shift invariance, no overflow)', {
+t.test('softmax of large logits (shift invariance, no overflow)', (t) => checkOp(t, 'softmax of large logits (shift invariance, no overflow)', {
   inputs: [{ shape: [2, 5], data: [1000, 1001, 999, 1000.5, 998, -1000, -1001, -999, -1000.5, -998] }],
   gpu: (x) => softmax(x), cpu: (x) => softmaxRef(x, 5, false),
-});
+}));
 t.test('softmax: causal rows are exactly 0 above the diagonal and sum to 1', async (t) => {
   const T = 9;
   const got = await tidy(() => softmax(Tensor.fromData(randn(T * T, 3, 5), [T, T]), { causal: true })).toArray();
@@ -108,23 +85,19 @@ t.test('softmax: causal rows are exactly 0 above the diagonal and sum to 1', asy
 });
 
 // ---- attention ------------------------------------------------------------------------------
-function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, bh: number, T: number, dh: number): Float64Array {
-  const s = matmulRef(q, k, bh, T, dh, T, dh, false, true, false).map((x) => x / Math.sqrt(dh));
-  return matmulRef(softmaxRef(s, T, true), v, bh, T, T, T, dh, false, false, false);
-}
 for (const [B, H, T, dh] of [[1, 1, 1, 1], [1, 2, 7, 5], [2, 1, 9, 4]]) {
   const shape = [B, H, T, dh];
-  await checkOp(t, `causalSelfAttention ${JSON.stringify(shape)}`, {
+  t.test(`causalSelfAttention ${JSON.stringify(shape)}`, (t) => checkOp(t, `causalSelfAttention ${JSON.stringify(shape)}`, {
     inputs: [{ shape }, { shape }, { shape }],
     gpu: (q, k, v) => causalSelfAttention(q, k, v),
     cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
-  });
+  }));
   // The composed form is the benchmark's baseline and the reference for flash attention.
-  await checkOp(t, `attentionComposed ${JSON.stringify(shape)}`, {
+  t.test(`attentionComposed ${JSON.stringify(shape)}`, (t) => checkOp(t, `attentionComposed ${JSON.stringify(shape)}`, {
     inputs: [{ shape }, { shape }, { shape }],
     gpu: (q, k, v) => attentionComposed(q, k, v),
     cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
-  });
+  }));
 }
 t.test('attentionComposed agrees with causalSelfAttention (flash attention)', async (t) => {
   const shape = [1, 2, 33, 8];

@@ -4,6 +4,20 @@ import { closeDevice, openDevice, type Device, type DeviceOptions } from '../../
 
 export async function withDevice(t: Test, options: DeviceOptions = {}): Promise<Device> {
   const device = await openDevice(options);
+  slowReadbacks(device);
   t.teardown(() => closeDevice(device));
   return device;
+}
+
+/** WGPT_TEST_READ_DELAY_MS=N makes every readback take N ms longer, as on a real GPU where a
+ *  readback waits for queued work: on the software GPU submit is synchronous and readbacks are
+ *  nearly instant, which hides tests that end before their readbacks do (see test-hygiene). */
+export function slowReadbacks(device: Device): void {
+  const ms = Number(process.env.WGPT_TEST_READ_DELAY_MS ?? 0);
+  if (!(ms > 0)) return;
+  const read = device.read.bind(device);
+  device.read = async (...args) => {
+    await new Promise((r) => setTimeout(r, ms));
+    return read(...args);
+  };
 }

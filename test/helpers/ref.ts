@@ -51,3 +51,59 @@ export function rows(x: Float64Array, len: number, f: (row: Float64Array) => Flo
   for (let r = 0; r * len < x.length; r++) out.set(f(x.subarray(r * len, (r + 1) * len)), r * len);
   return out;
 }
+
+/** Causal softmax attention over [bh, T, dh] heads, scale 1/sqrt(dh). */
+export function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, bh: number, T: number, dh: number): Float64Array {
+  const out = new Float64Array(bh * T * dh);
+  const s = new Float64Array(T);
+  const sc = 1 / Math.sqrt(dh);
+  for (let b = 0; b < bh; b++) {
+    const base = b * T * dh;
+    for (let i = 0; i < T; i++) {
+      let m = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        let acc = 0;
+        for (let d = 0; d < dh; d++) acc += q[base + i * dh + d] * k[base + j * dh + d];
+        s[j] = acc * sc;
+        if (s[j] > m) m = s[j];
+      }
+      let l = 0;
+      for (let j = 0; j <= i; j++) {
+        s[j] = Math.exp(s[j] - m);
+        l += s[j];
+      }
+      for (let j = 0; j <= i; j++) {
+        const p = s[j] / l;
+        for (let d = 0; d < dh; d++) out[base + i * dh + d] += p * v[base + j * dh + d];
+      }
+    }
+  }
+  return out;
+}
+
+/** LayerNorm over rows of length d. */
+export function layerNormRef(x: Float64Array, w: Float64Array, b: Float64Array, d: number, eps: number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let r = 0; r * d < x.length; r++) {
+    const row = x.subarray(r * d, (r + 1) * d);
+    const mean = row.reduce((a, v) => a + v, 0) / d;
+    const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / d;
+    const rstd = 1 / Math.sqrt(variance + eps);
+    for (let j = 0; j < d; j++) out[r * d + j] = (row[j] - mean) * rstd * w[j] + b[j];
+  }
+  return out;
+}
+
+/** Softmax over rows of length len; causal: row r sees its first (r mod len) + 1 entries. */
+export function softmaxRef(x: Float64Array, len: number, causal: boolean): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let r = 0; r * len < x.length; r++) {
+    const n = causal ? (r % len) + 1 : len;
+    let m = -Infinity;
+    for (let j = 0; j < n; j++) m = Math.max(m, x[r * len + j]);
+    let s = 0;
+    for (let j = 0; j < n; j++) s += Math.exp(x[r * len + j] - m);
+    for (let j = 0; j < n; j++) out[r * len + j] = Math.exp(x[r * len + j] - m) / s;
+  }
+  return out;
+}
