@@ -30,7 +30,7 @@ function tileFor(): AttentionTile {
     const [r, c, wg] = s.split('x').map(Number);
     return { r, c, wg };
   }
-  return ATTENTION_TILES[getDevice().backend];
+  return ATTENTION_TILES[getDevice().kernelProfile];
 }
 
 /** A window of whole batch·heads: bh [bh0, bh0+nbh), with the element shifts of the aligned-down

@@ -5,6 +5,7 @@ import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl, type Kernel } from '../../kernels/kernel.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
+import { GPU_MATMUL_TILE, gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
 import { sumTo } from './reduce.ts';
 import { assertF32 } from './util.ts';
 
@@ -39,10 +40,15 @@ function plan(mm: number, nn: number, batches: number, transA: boolean, transB: 
   if (kernelKind === 'naive') {
     return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
   }
-  const tile = tileOverride ?? envTile() ?? MATMUL_TILES[getDevice().backend];
+  const forced = tileOverride ?? envTile();
+  if (!forced && getDevice().kernelProfile === 'gpu') {
+    // A real GPU's kernel: workgroup-memory blocks, register tiles (kernels/matmul-gpu.ts).
+    return { kernel: gpuMatmulKernel(GPU_MATMUL_TILE, transA, transB), workgroups: gpuMatmulGrid(GPU_MATMUL_TILE, mm, nn, batches) };
+  }
+  const tile = forced ?? MATMUL_TILES[getDevice().kernelProfile];
   // On llvmpipe scalar loads run as fast as vec4 ones (measured), and each variant is another
   // multi-second compile: use vec4 only on a real GPU.
-  const vector = vec4Override ?? getDevice().backend === 'gpu';
+  const vector = vec4Override ?? getDevice().kernelProfile === 'gpu';
   const vecA = vector && lda % 4 === 0 && aOff % 4 === 0 && aBatch % 4 === 0;
   const vecB = vector && ldb % 4 === 0 && bOff % 4 === 0 && bBatch % 4 === 0;
   return {

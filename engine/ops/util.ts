@@ -92,5 +92,5 @@ export function recording(...inputs: Tensor[]): boolean {
  *  per adapter): on llvmpipe one 8-lane vector per row measured ~2x faster than 64 or 256 (fewer
  *  barrier switches); on a real GPU a wider group hides latency. */
 export function rowWorkgroup(gpuSize: number, device = getDevice()): number {
-  return device.backend === 'software' ? 8 : gpuSize;
+  return device.kernelProfile === 'software' ? 8 : gpuSize;
 }

@@ -1,0 +1,174 @@
+// Matmul for real GPUs: block tiles in workgroup memory with register blocking, the classic SGEMM
+// shape. A workgroup of (BN/TN) x (BM/TM) invocations computes a BM x BN block of C; K is walked in
+// steps of BK. Each step the whole workgroup copies the A block (BM x BK) and the B block (BK x BN)
+// into workgroup memory with coalesced loads (consecutive invocations read consecutive addresses in
+// either transpose), then every invocation runs BK rank-1 updates of its TM x TN accumulators.
+// The next step's blocks are loaded into registers before the current step's FMAs (one buffer in
+// registers, one in workgroup memory), so global latency hides behind arithmetic.
+// Invocation (tx, ty) owns rows ty + r·(BM/TM) and columns tx + c·(BN/TN): reads of the B block are
+// consecutive across tx (no bank conflicts), reads of the A block broadcast across tx, and the
+// stores to C are coalesced.
+//
+// The same contract as kernels/matmul.wgsl and matmul-tiled.ts (parameter block, bindings):
+//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
+//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
+//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when accumulate != 0)
+// Exact at any M, N, K: loads past an edge read 0 (the index is clamped, the value selected away),
+// stores past an edge are skipped. No shape is baked in: one pipeline per (tile, transposes).
+// On llvmpipe this kernel is slow (workgroup memory and barriers cost a lot there, see
+// shared/ADAPTER.md); tests run it there at small shapes (DeviceOptions.kernels = 'gpu').
+import type { Kernel } from './kernel.ts';
+
+export interface GpuMatmulTile {
+  /** Rows and columns of C per workgroup. */
+  bm: number;
+  bn: number;
+  /** K per step (the depth of the workgroup-memory blocks). */
+  bk: number;
+  /** Rows and columns of C per invocation. */
+  tm: number;
+  tn: number;
+}
+
+/** 64x64 blocks, 4x4 per invocation, 256 invocations, 8 KiB of workgroup memory: enough
+ *  workgroups at the chapter's shapes (M = 512..1024 tokens) to fill a 132-SM GPU, and the
+ *  register use (16 accumulators + 8 operands + prefetch) leaves room for several groups per SM. */
+export const GPU_MATMUL_TILE: GpuMatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+
+const cache = new Map<string, Kernel>();
+
+export function gpuMatmulKernel(tile: GpuMatmulTile, transA: boolean, transB: boolean): Kernel {
+  const { bm, bn, bk, tm, tn } = tile;
+  const name = `matmul_gpu_${bm}x${bn}x${bk}_${tm}x${tn}_${+transA}${+transB}`;
+  let kernel = cache.get(name);
+  if (!kernel) {
+    kernel = { name, code: generate(tile, transA, transB), entry: 'main' };
+    cache.set(name, kernel);
+  }
+  return kernel;
+}
+
+/** Workgroup grid for C [batch, m, n]. */
+export function gpuMatmulGrid(tile: GpuMatmulTile, m: number, n: number, batch: number): [number, number, number] {
+  return [Math.ceil(n / tile.bn), Math.ceil(m / tile.bm), batch];
+}
+
+function generate(tile: GpuMatmulTile, transA: boolean, transB: boolean): string {
+  const { bm, bn, bk, tm, tn } = tile;
+  const wx = bn / tn;
+  const wy = bm / tm;
+  const threads = wx * wy;
+  if (!Number.isInteger(wx) || !Number.isInteger(wy)) throw new Error(`gpu matmul tile ${bm}x${bn}: not a multiple of ${tm}x${tn}`);
+  if ((bm * bk) % threads !== 0 || (bk * bn) % threads !== 0) {
+    throw new Error(`gpu matmul tile ${bm}x${bn}x${bk}: the blocks must split evenly over ${threads} invocations`);
+  }
+  const la = (bm * bk) / threads; // A elements each invocation loads per step
+  const lb = (bk * bn) / threads;
+  // Element e of a block, as (row of K, column) of the block, for a coalesced load: consecutive
+  // invocations take consecutive addresses of the operand as stored.
+  const aCoord = transA
+    ? { kk: `e / ${bm}u`, i: `e % ${bm}u` } // stored [K, M]: consecutive along M
+    : { kk: `e % ${bk}u`, i: `e / ${bk}u` }; // stored [M, K]: consecutive along K
+  const bCoord = transB
+    ? { kk: `e % ${bk}u`, j: `e / ${bk}u` } // stored [N, K]: consecutive along K
+    : { kk: `e / ${bn}u`, j: `e % ${bn}u` }; // stored [K, N]: consecutive along N
+  const aIndex = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
+  const bIndex = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
+  return `struct Mm {
+  m: u32, n: u32, k: u32, lda: u32,
+  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
+  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
+  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+@group(0) @binding(0) var<uniform> P: Mm;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// The blocks as [BK][BM] and [BK][BN]: a step's rank-1 update reads one row of each.
+var<workgroup> As: array<f32, ${bk * bm}>;
+var<workgroup> Bs: array<f32, ${bk * bn}>;
+
+@compute @workgroup_size(${wx}, ${wy})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let l = ty * ${wx}u + tx;
+  let i0 = wid.y * ${bm}u;
+  let j0 = wid.x * ${bn}u;
+  let abase = P.a_off + wid.z * P.a_batch;
+  let bbase = P.b_off + wid.z * P.b_batch;
+  let steps = (P.k + ${bk - 1}u) / ${bk}u;
+  var ra: array<f32, ${la}>;
+  var rb: array<f32, ${lb}>;
+  var acc: array<f32, ${tm * tn}>;
+  for (var s = 0u; s < ${tm * tn}u; s++) { acc[s] = 0.0; }
+
+  // Block loads of step 0 into registers.
+  ${loadBlocks(0, bk, la, lb, aCoord, bCoord, aIndex, bIndex, threads)}
+  for (var step = 0u; step < steps; step++) {
+    for (var p = 0u; p < ${la}u; p++) {
+      let e = l + p * ${threads}u;
+      As[(${aCoord.kk}) * ${bm}u + ${aCoord.i}] = ra[p];
+    }
+    for (var p = 0u; p < ${lb}u; p++) {
+      let e = l + p * ${threads}u;
+      Bs[(${bCoord.kk}) * ${bn}u + ${bCoord.j}] = rb[p];
+    }
+    workgroupBarrier();
+    // The next step's blocks, in flight while this step's FMAs run.
+    if (step + 1u < steps) {
+      ${loadBlocks(1, bk, la, lb, aCoord, bCoord, aIndex, bIndex, threads)}
+    }
+    for (var kk = 0u; kk < ${bk}u; kk++) {
+      var av: array<f32, ${tm}>;
+      var bv: array<f32, ${tn}>;
+      for (var r = 0u; r < ${tm}u; r++) { av[r] = As[kk * ${bm}u + ty + r * ${wy}u]; }
+      for (var q = 0u; q < ${tn}u; q++) { bv[q] = Bs[kk * ${bn}u + tx + q * ${wx}u]; }
+      for (var r = 0u; r < ${tm}u; r++) {
+        for (var q = 0u; q < ${tn}u; q++) { acc[r * ${tn}u + q] = fma(av[r], bv[q], acc[r * ${tn}u + q]); }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  let cbase = P.c_off + wid.z * P.c_batch;
+  for (var r = 0u; r < ${tm}u; r++) {
+    let i = i0 + ty + r * ${wy}u;
+    if (i >= P.m) { break; }
+    for (var q = 0u; q < ${tn}u; q++) {
+      let j = j0 + tx + q * ${wx}u;
+      if (j < P.n) {
+        let at = cbase + i * P.ldc + j;
+        let v = acc[r * ${tn}u + q];
+        if (P.accumulate != 0u) { c[at] = c[at] + v; } else { c[at] = v; }
+      }
+    }
+  }
+}
+`;
+}
+
+/** WGSL that loads this invocation's share of the A and B blocks of step `step + ahead` into
+ *  ra / rb, zero past the edges (a clamped index keeps the read in bounds). */
+function loadBlocks(ahead: number, bk: number, la: number, lb: number, aCoord: { kk: string; i: string }, bCoord: { kk: string; j: string },
+  aIndex: string, bIndex: string, threads: number): string {
+  const k0 = ahead ? '(step + 1u)' : '0u';
+  return `{
+    let k0 = ${k0} * ${bk}u;
+    for (var p = 0u; p < ${la}u; p++) {
+      let e = l + p * ${threads}u;
+      let gi = i0 + ${aCoord.i};
+      let gk = k0 + ${aCoord.kk};
+      let ok = gi < P.m && gk < P.k;
+      ra[p] = select(0.0, a[abase + select(0u, ${aIndex}, ok)], ok);
+    }
+    for (var p = 0u; p < ${lb}u; p++) {
+      let e = l + p * ${threads}u;
+      let gj = j0 + ${bCoord.j};
+      let gk = k0 + ${bCoord.kk};
+      let ok = gj < P.n && gk < P.k;
+      rb[p] = select(0.0, b[bbase + select(0u, ${bIndex}, ok)], ok);
+    }
+  }`;
+}

@@ -1,0 +1,126 @@
+// The kernel variants a real GPU runs (DeviceOptions.kernels = 'gpu'), checked here at small shapes
+// on whatever adapter runs the tests, so CI on the software GPU checks their numbers: the
+// workgroup-memory matmul (kernels/matmul-gpu.ts) in every transpose, batched, accumulating and in
+// binding windows; the GPU attention tile; the wide row workgroups of layerNorm, softmax and the
+// fused cross-entropy.
+import t from 'tap';
+import {
+  causalSelfAttention, crossEntropy, getDevice, layerNorm, matmul, softmax, Tensor, type Dispatch,
+} from '../engine/index.ts';
+import { matmulInto } from '../engine/ops/matmul.ts';
+import { GPU_MATMUL_TILE } from '../kernels/matmul-gpu.ts';
+import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
+import { withDevice } from './helpers/device.ts';
+import { attentionRef, layerNormRef, matmulRef, softmaxRef } from './helpers/ref.ts';
+
+// A 64 KiB binding cap drives the windowed matmul path at these small shapes too.
+const device = await withDevice(t, { kernels: 'gpu', maxStorageBufferBindingSize: 1 << 16 });
+
+/** Names of the kernels dispatched while `fn` runs. */
+function kernelsOf(fn: () => unknown): string[] {
+  const names: string[] = [];
+  const dispatch = device.dispatch.bind(device);
+  device.dispatch = (d: Dispatch) => {
+    names.push(d.kernel.name);
+    dispatch(d);
+  };
+  try {
+    fn();
+  } finally {
+    device.dispatch = dispatch;
+  }
+  return names;
+}
+
+t.test('the device runs the GPU kernel set', async (t) => {
+  t.equal(getDevice().kernelProfile, 'gpu');
+  const x = Tensor.fromData(randn(12, 1), [3, 4]);
+  const names = kernelsOf(() => matmul(x, x, { transB: true }).dispose());
+  const { bm, bn, bk, tm, tn } = GPU_MATMUL_TILE;
+  t.same(names, [`matmul_gpu_${bm}x${bn}x${bk}_${tm}x${tn}_01`]);
+  x.dispose();
+});
+
+t.test('workgroup-memory matmul at ragged shapes, every transpose', async (t) => {
+  // Past one 64x64 block in each dimension, K past several 16-deep steps and ragged; 200x70x90
+  // binds A (72 KB) in windows under the 64 KiB cap.
+  for (const [m, n, k] of [[1, 1, 1], [65, 129, 33], [33, 7, 130], [130, 66, 17], [200, 70, 90]]) {
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+      const as = ta ? [k, m] : [m, k];
+      const bs = tb ? [n, k] : [k, n];
+      const a = randn(m * k, m + 7 * n + k);
+      const b = randn(k * n, 3 * m + n + 11 * k);
+      const A = Tensor.fromData(a, as);
+      const B = Tensor.fromData(b, bs);
+      const C = matmul(A, B, { transA: ta, transB: tb });
+      assertClose(t, await C.toArray(), matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true), 1e-5, 1e-4,
+        `${m}x${n}x${k} ta=${ta} tb=${tb}`);
+      for (const x of [A, B, C]) x.dispose();
+    }
+  }
+});
+
+t.test('workgroup-memory matmul, batched and accumulating', async (t) => {
+  const a = randn(3 * 36 * 37, 5);
+  const b = randn(3 * 20 * 36, 6);
+  const A = Tensor.fromData(a, [3, 36, 37]);
+  const B = Tensor.fromData(b, [3, 20, 36]);
+  const C = matmul(A, B, { transA: true, transB: true });
+  assertClose(t, await C.toArray(), matmulRef(a, b, 3, 36, 37, 20, 36, true, true, false), 1e-5, 1e-4, 'batched [3,36,37]ᵀ·[3,20,36]ᵀ');
+  const [m, n, k] = [37, 21, 45];
+  const x = randn(m * k, 8);
+  const y = randn(k * n, 9);
+  const c0 = randn(m * n, 10);
+  const X = Tensor.fromData(x, [m, k]);
+  const Y = Tensor.fromData(y, [k, n]);
+  const Z = Tensor.fromData(c0, [m, n]);
+  matmulInto({ t: X, rows: m, cols: k, batch: 1 }, { t: Y, rows: k, cols: n, batch: 1 }, Z, m, n, k, false, false, true, 'test accumulate');
+  const want = matmulRef(x, y, 1, m, k, k, n, false, false, true).map((v, i) => v + c0[i]);
+  assertClose(t, await Z.toArray(), want, 1e-5, 1e-4, 'C += A·B');
+  for (const v of [A, B, C, X, Y, Z]) v.dispose();
+});
+
+t.test('matmul [3,37,36]·[36,20] forward and VJP (a linear layer)', (t) => checkOp(t, 'matmul VJP, GPU kernels', {
+  inputs: [{ shape: [3, 37, 36] }, { shape: [36, 20] }],
+  gpu: (a, b) => matmul(a, b),
+  cpu: (a, b) => matmulRef(a, b, 3, 37, 36, 36, 20, false, false, true),
+  gradAtol: 1e-3,
+}));
+
+t.test('flash attention with the GPU tile', (t) => checkOp(t, 'attention [2,3,33,8], GPU tile', {
+  inputs: [{ shape: [2, 3, 33, 8] }, { shape: [2, 3, 33, 8] }, { shape: [2, 3, 33, 8] }],
+  gpu: (q, k, v) => causalSelfAttention(q, k, v),
+  cpu: (q, k, v) => attentionRef(q, k, v, 6, 33, 8),
+}));
+
+t.test('layerNorm with the GPU row workgroup', (t) => checkOp(t, 'layerNorm [5, 300], GPU workgroup', {
+  inputs: [{ shape: [5, 300] }, { shape: [300] }, { shape: [300] }],
+  gpu: (x, w, b) => layerNorm(x, w, b),
+  cpu: (x, w, b) => layerNormRef(x, w, b, 300, 1e-5),
+}));
+
+t.test('causal softmax with the GPU row workgroup', (t) => checkOp(t, 'softmax [2, 70, 70] causal, GPU workgroup', {
+  inputs: [{ shape: [2, 70, 70] }],
+  gpu: (x) => softmax(x, { causal: true }),
+  cpu: (x) => softmaxRef(x, 70, true),
+}));
+
+t.test('fused cross-entropy with the GPU row workgroup', (t) => {
+  const [n, v] = [6, 700];
+  const tg = [3, -100, 699, 0, 512, 17];
+  return checkOp(t, 'crossEntropy [6, 700], GPU workgroup', {
+    inputs: [{ shape: [n, v] }, { shape: [n], dtype: 'i32', data: tg }],
+    gpu: (x, y) => crossEntropy(x, y),
+    cpu: (x) => {
+      const p = softmaxRef(x, v, false);
+      let s = 0;
+      let count = 0;
+      tg.forEach((target, r) => {
+        if (target < 0) return;
+        s -= Math.log(p[r * v + target]);
+        count++;
+      });
+      return Float64Array.of(s / count);
+    },
+  });
+});
