@@ -1,10 +1,11 @@
 // `wgpt bench matmul`: the engine's matmul (bench/matmul.ts's benchMatmul) at 1024³ and the GPT-2
 // small training shapes, with the peers beside it on the same shapes where they are installed:
-// TensorFlow.js on WebGPU (same Dawn adapter, one process per request) and PyTorch on the CPU.
+// TensorFlow.js on WebGPU (same Dawn adapter, one process per request), PyTorch on the CPU, and
+// PyTorch on CUDA (cuBLAS fp32, TF32 off) where torch sees a GPU, at every shape and form.
 // A peer that is missing is reported as missing; a shape it refuses, or one skipped for time, says so.
 import type { Device } from '../engine/index.ts';
 import { benchMatmul, type MatmulMode, type MatmulRow } from './matmul.ts';
-import { errorText, isError, logRow, tfjsRequest, type BenchRow } from './common.ts';
+import { blasNote, errorText, isError, logRow, tfjsRequest, type BenchRow } from './common.ts';
 import { torchAvailable, torchMatmul } from './peers/torch.ts';
 import type { MatmulResult } from './peers/tfjs.ts';
 
@@ -71,16 +72,26 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
     if (!thAvail.ok) row = { name: `matmul/${r.name}`, impl: 'torch-cpu', error: `missing: ${thAvail.reason}` };
     else {
       const res = await torchMatmul(r.m, r.n, r.k, r.mode, torch.reps);
-      row = peerRow(r, 'torch-cpu', res, !isError(res) && 'blas_warning' in res && res.blas_warning ? `BLAS: ${res.blas}` : undefined);
+      row = peerRow(r, 'torch-cpu', res, isError(res) ? undefined : blasNote(res));
     }
     rows.push(row);
     logRow(row);
     if (!thAvail.ok) break;
   }
-  // Shapes wgpt measured that the peers were not run at, said once per peer.
+  // PyTorch on CUDA: fast enough for every shape and form.
+  if (thAvail.ok && thAvail.cuda) {
+    for (const r of ours) {
+      const row = peerRow(r, 'torch-cuda', await torchMatmul(r.m, r.n, r.k, r.mode, 10, 600_000, 'cuda'), thAvail.cudaDevice);
+      rows.push(row);
+      logRow(row);
+    }
+  } else {
+    rows.push({ name: 'matmul/1024³', impl: 'torch-cuda', error: `missing: ${thAvail.ok ? 'torch sees no CUDA GPU' : thAvail.reason}` });
+  }
+  // Shapes wgpt measured that the CPU peers were not run at, said once.
   const left = ours.filter((r) => !torch.shapes.includes(r.name)).map((r) => r.name);
   if (left.length) {
-    const note = `not run at ${[...new Set(left)].join(', ')} (time budget: reference-BLAS torch and tfjs take minutes there)`;
+    const note = `torch-cpu and tfjs not run at ${[...new Set(left)].join(', ')} (time budget: they take minutes there)`;
     rows.push({ name: 'matmul/other-shapes', impl: 'peers', error: note });
   }
   rows.push({ name: 'dispatch/raw', impl: 'wgpt', variant: '2000 dispatches, one submit', ms: bench.dispatchUs / 1000, note: `${bench.dispatchUs.toFixed(1)} µs per dispatch` });

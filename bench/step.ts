@@ -3,6 +3,8 @@
 // the first-step losses printed side by side show that the work is the same.
 //   small  2 layers, d=256, 4 heads, T=128, B=4, vocab 50257
 //   gpt2   124M (12 layers, d=768, 12 heads), the chapter's batch 8 × 64 tokens (skipped by --quick)
+//   gpt2-medium  355M (24 layers, d=1024, 16 heads), 8 × 64 (on a real GPU only)
+// Peers: PyTorch on the CPU, PyTorch on CUDA where torch sees a GPU, TensorFlow.js WebGPU.
 // wgpt loads the weights through loadGPT from the safetensors file the peers read, with a
 // config.json beside it. Per steady step: buffers created (must be 0), submits, dispatches.
 import os from 'node:os';
@@ -13,7 +15,7 @@ import { loadGPT } from '../model/build.ts';
 import type { GPTConfig } from '../model/config.ts';
 import { writeHFConfig } from '../model/hf-names.ts';
 import { AdamW } from '../train/optim.ts';
-import { errorText, isError, logRow, median, type BenchRow } from './common.ts';
+import { blasNote, errorText, isError, logRow, median, type BenchRow } from './common.ts';
 import { peerBatch, SMALL_CONFIG, writePeerFiles, type PeerConfig } from './peers/weights.ts';
 import { torchAvailable, torchStep } from './peers/torch.ts';
 import type { StepResult } from './peers/tfjs.ts';
@@ -24,6 +26,7 @@ const TFJS_TIMEOUT_MS = 900_000;
 export const STEP_CONFIGS: Record<string, PeerConfig> = {
   small: SMALL_CONFIG,
   gpt2: { nLayers: 12, dModel: 768, nHeads: 12, T: 64, B: 8, vocab: 50257 },
+  'gpt2-medium': { nLayers: 24, dModel: 1024, nHeads: 16, T: 64, B: 8, vocab: 50257 },
 };
 
 /** Matmul FLOPs of one training step (forward 2·, backward 4· per multiply-add), attention full T². */
@@ -98,9 +101,13 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
     rows.push(r);
     logRow(r);
   };
-  const plan: [string, { wgpt: number; torch: number; tfjs: number }][] = quick
-    ? [['small', { wgpt: 3, torch: 2, tfjs: 1 }]]
-    : [['small', { wgpt: 3, torch: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, tfjs: 1 }]];
+  const gpu = device.backend === 'gpu';
+  const plan: [string, { wgpt: number; torch: number; tfjs: number }][] = gpu
+    // On a GPU a step takes milliseconds: more runs, and gpt2-medium too (CPU torch is left out there).
+    ? [['small', { wgpt: 10, torch: 0, tfjs: 3 }], ['gpt2', { wgpt: 10, torch: 0, tfjs: 3 }], ['gpt2-medium', { wgpt: 10, torch: 0, tfjs: 0 }]]
+    : quick
+      ? [['small', { wgpt: 3, torch: 2, tfjs: 1 }]]
+      : [['small', { wgpt: 3, torch: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, tfjs: 1 }]];
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'wgpt-bench-step-'));
   let tfjsMsPerFlop: number | null = null;
   try {
@@ -133,21 +140,27 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
           name: `step/${name}`, impl, variant, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms,
           tokens_per_s: res.tokens_per_s, gflops: flops / res.ms / 1e6, loss: res.loss, loss_last: res.loss_last, version: res.version,
           ratio: ours.ms ? res.ms / ours.ms : undefined, ratio_baseline: ours.ms ? `${impl} step/${name} on the same weights and batch` : undefined,
-          note: 'blas_warning' in res && res.blas_warning ? `BLAS: ${String((res as { blas?: string }).blas)} (reference)` : undefined,
+          note: impl === 'torch-cpu' ? blasNote(res as { blas?: unknown }) : undefined,
         };
       };
       const th = await torchAvailable().catch((e: unknown) => ({ ok: false as const, reason: errorText(e) }));
-      push(th.ok
-        ? peerRow('torch-cpu', await torchStep(config, files.weights, files.batch, reps.torch, 1_200_000))
-        : { name: `step/${name}`, impl: 'torch-cpu', variant, error: `missing: ${th.reason}` });
-      // A peer step that cannot finish within the time limit is not started: its expected time comes
-      // from its measured step on a smaller config, scaled by FLOPs (reported, never faked).
-      const expectedMs = tfjsMsPerFlop === null ? 0 : tfjsMsPerFlop * flops * (1 + reps.tfjs);
-      push(expectedMs > TFJS_TIMEOUT_MS
-        ? { name: `step/${name}`, impl: 'tfjs-webgpu', variant, error: `skipped: its step/small time scaled by FLOPs gives ~${Math.round(expectedMs / 60000)} min for warm-up + ${reps.tfjs} run, past the ${TFJS_TIMEOUT_MS / 60000} min limit` }
-        : peerRow('tfjs-webgpu', await tfjsRequest<StepResult>({ kind: 'step', config, seed: SEED, reps: reps.tfjs }, TFJS_TIMEOUT_MS)));
-      const tf = rows[rows.length - 1];
-      if (tf.ms !== undefined) tfjsMsPerFlop = tf.ms / flops;
+      if (reps.torch > 0) {
+        push(th.ok
+          ? peerRow('torch-cpu', await torchStep(config, files.weights, files.batch, reps.torch, 1_200_000))
+          : { name: `step/${name}`, impl: 'torch-cpu', variant, error: `missing: ${th.reason}` });
+      }
+      if (th.ok && th.cuda) push(peerRow('torch-cuda', await torchStep(config, files.weights, files.batch, 10, 600_000, 'cuda')));
+      else if (gpu) push({ name: `step/${name}`, impl: 'torch-cuda', variant, error: `missing: ${th.ok ? 'torch sees no CUDA GPU' : th.reason}` });
+      if (reps.tfjs > 0) {
+        // A peer step that cannot finish within the time limit is not started: its expected time comes
+        // from its measured step on a smaller config, scaled by FLOPs (reported, never faked).
+        const expectedMs = tfjsMsPerFlop === null ? 0 : tfjsMsPerFlop * flops * (1 + reps.tfjs);
+        push(expectedMs > TFJS_TIMEOUT_MS
+          ? { name: `step/${name}`, impl: 'tfjs-webgpu', variant, error: `skipped: its step/small time scaled by FLOPs gives ~${Math.round(expectedMs / 60000)} min for warm-up + ${reps.tfjs} run, past the ${TFJS_TIMEOUT_MS / 60000} min limit` }
+          : peerRow('tfjs-webgpu', await tfjsRequest<StepResult>({ kind: 'step', config, seed: SEED, reps: reps.tfjs }, TFJS_TIMEOUT_MS)));
+        const tf = rows[rows.length - 1];
+        if (tf.ms !== undefined) tfjsMsPerFlop = tf.ms / flops;
+      }
       const losses = rows.filter((r) => r.name === `step/${name}` && r.loss !== undefined).map((r) => `${r.impl} ${r.loss!.toFixed(6)}`);
       console.log(`step/${name} first-step losses: ${losses.join(', ')}`);
     }

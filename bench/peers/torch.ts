@@ -1,4 +1,5 @@
-// Benchmark peer: PyTorch on the CPU, through bench/peers/torch_peer.py in a child process.
+// Benchmark peer: PyTorch on the CPU, and on a CUDA GPU where torch sees one (fp32, TF32 off: the
+// peer a GPU user would pick), through bench/peers/torch_peer.py in a child process.
 // The interpreter is the first of /usr/bin/python3 and `python3` (PATH) that can import torch.
 // A missing interpreter or torch is reported as `{ ok: false, reason }`, never faked. The child
 // inherits the environment (LD_LIBRARY_PATH can point torch at another libblas.so.3); results say
@@ -23,7 +24,11 @@ export interface TorchInfo {
 export type TorchMatmulResult = MatmulResult & TorchInfo;
 export type TorchStepResult = StepResult & TorchInfo;
 
-export type TorchAvailability = ({ ok: true; version: string; python: string } & TorchInfo) | { ok: false; reason: string };
+export type TorchAvailability = ({ ok: true; version: string; python: string; cuda: boolean; cudaDevice?: string } & TorchInfo)
+  | { ok: false; reason: string };
+
+/** Where torch runs a request. */
+export type TorchDevice = 'cpu' | 'cuda';
 
 interface RunOutput {
   code: number | null;
@@ -78,7 +83,8 @@ async function findPython(): Promise<TorchAvailability> {
     }
     const info: TorchInfo = { threads: Number(r.threads), blas: String(r.blas) };
     if (typeof r.blas_warning === 'string') info.blas_warning = r.blas_warning;
-    return { ok: true, version: String(r.version), python, ...info };
+    const cudaDevice = typeof r.cuda_device === 'string' ? r.cuda_device : undefined;
+    return { ok: true, version: String(r.version), python, cuda: r.cuda === true, cudaDevice, ...info };
   }
   return { ok: false, reason: reasons.join('; ') };
 }
@@ -96,18 +102,20 @@ async function request<T>(req: object, timeoutMs: number): Promise<T | PeerError
   return r as T;
 }
 
-/** See torch_peer.py: C[m,n], inner k, median of `reps` after two warm-ups, 2 threads. */
-export function torchMatmul(m: number, n: number, k: number, mode: MatmulMode, reps: number, timeoutMs = 600_000): Promise<TorchMatmulResult | PeerError> {
-  return request<TorchMatmulResult>({ kind: 'matmul', m, n, k, mode, reps }, timeoutMs);
+/** See torch_peer.py: C[m,n], inner k, median of `reps` after two warm-ups (2 threads on the CPU). */
+export function torchMatmul(m: number, n: number, k: number, mode: MatmulMode, reps: number, timeoutMs = 600_000,
+  device: TorchDevice = 'cpu'): Promise<TorchMatmulResult | PeerError> {
+  return request<TorchMatmulResult>({ kind: 'matmul', m, n, k, mode, reps, device }, timeoutMs);
 }
 
 /**
  * One GPT-2 training step per repetition on the weights in `weightsFile` (safetensors, Hugging
  * Face names, e.g. from writePeerFiles) and the batch in `batchFile` ({inputs, targets}).
  */
-export function torchStep(config: PeerConfig, weightsFile: string, batchFile: string, reps: number, timeoutMs = 600_000): Promise<TorchStepResult | PeerError> {
+export function torchStep(config: PeerConfig, weightsFile: string, batchFile: string, reps: number, timeoutMs = 600_000,
+  device: TorchDevice = 'cpu'): Promise<TorchStepResult | PeerError> {
   return request<TorchStepResult>(
-    { kind: 'step', config, weights: path.resolve(weightsFile), batch: path.resolve(batchFile), reps },
+    { kind: 'step', config, weights: path.resolve(weightsFile), batch: path.resolve(batchFile), reps, device },
     timeoutMs,
   );
 }

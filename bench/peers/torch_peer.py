@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark peer: PyTorch on the CPU (Debian's python3-torch), 2 threads.
+"""Benchmark peer: PyTorch on the CPU (Debian's python3-torch, 2 threads), or on a CUDA GPU.
 
 Reads one JSON request from argv[1] (or stdin when there is no argument) and prints one JSON line:
   {"kind": "available"}
@@ -11,7 +11,10 @@ Reads one JSON request from argv[1] (or stdin when there is no argument) and pri
       One GPT-2 training step per repetition (pre-LN blocks, causal attention, GELU tanh, tied LM
       head, F.cross_entropy mean, torch.optim.AdamW lr 1e-4 wd 0.1), forward + backward + step
       timed. One untimed warm-up step first; its loss (before any update) is "loss".
-Output: {"impl": "torch-cpu", "version", "threads", "blas", ["blas_warning"], "ms", "ms_min", "ms_max", "cpu_ms",
+Every request may say "device": "cuda" (default "cpu"): the same work on the GPU in fp32 with TF32
+off (the numbers wgpt computes), each timed run ending on torch.cuda.synchronize(); "available"
+then says "cuda" (true/false) and "cuda_device".
+Output: {"impl": "torch-cpu" | "torch-cuda", "version", "threads", "blas", ["blas_warning"], "ms", "ms_min", "ms_max", "cpu_ms",
          "gflops" | "tokens_per_s", "loss", "loss_last"}, or {"error": "..."} with exit status 1.
 Weights are read from safetensors by hand (no safetensors package): 8-byte little-endian header
 length, JSON header, raw little-endian data.
@@ -38,6 +41,16 @@ except Exception as e:  # noqa: BLE001 - any import failure means the peer is mi
     fail(f"cannot import torch: {e}")
 
 torch.set_num_threads(THREADS)
+# fp32 on the GPU as on the CPU: TF32 would round the inputs of every matmul to 10-bit mantissas.
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+DEVICE = "cpu"
+
+
+def sync():
+    """Ends a timed run where the GPU's work ends (CUDA launches return before the kernels run)."""
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
 
 
 def median(xs):
@@ -78,6 +91,9 @@ _BLAS = None
 
 def base():
     global _BLAS
+    if DEVICE == "cuda":
+        return {"impl": "torch-cuda", "version": torch.__version__, "cuda_device": torch.cuda.get_device_name(0),
+                "blas": "cuBLAS (fp32, TF32 off)"}
     if _BLAS is None:
         _BLAS = blas()
     return {"impl": "torch-cpu", "version": torch.__version__, "threads": torch.get_num_threads(), **_BLAS}
@@ -108,23 +124,29 @@ def matmul(req):
     if reps < 1:
         raise ValueError("reps must be >= 1")
     g = torch.Generator().manual_seed(1)
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=g).to(DEVICE)
+
     if mode == "x·W":
-        a, b = torch.rand(m, k, generator=g), torch.rand(k, n, generator=g)
+        a, b = rand(m, k), rand(k, n)
         f = lambda: torch.mm(a, b)  # noqa: E731
     elif mode == "dy·Wᵀ":
-        a, b = torch.rand(m, k, generator=g), torch.rand(n, k, generator=g)
+        a, b = rand(m, k), rand(n, k)
         f = lambda: torch.mm(a, b.t())  # noqa: E731
     elif mode == "xᵀ·dy":
-        a, b = torch.rand(k, m, generator=g), torch.rand(k, n, generator=g)
+        a, b = rand(k, m), rand(k, n)
         f = lambda: torch.mm(a.t(), b)  # noqa: E731
     else:
         raise ValueError(f"unknown matmul mode {mode!r}")
     times, cpu = [], []
     with torch.no_grad():
         for i in range(reps + 2):
+            sync()
             c0 = time.process_time()
             t0 = time.perf_counter()
             c = f()
+            sync()
             dt = (time.perf_counter() - t0) * 1000
             dc = (time.process_time() - c0) * 1000
             del c
@@ -145,7 +167,7 @@ def step(req):
     if D % H != 0:
         raise ValueError(f"dModel {D} is not a multiple of nHeads {H}")
     hd = D // H
-    P = read_safetensors(req["weights"])
+    P = {name: t.to(DEVICE) for name, t in read_safetensors(req["weights"]).items()}
     expect = {"wte.weight": [V, D], "wpe.weight": [T, D], "ln_f.weight": [D], "ln_f.bias": [D]}
     for l in range(L):
         p = f"h.{l}."
@@ -165,9 +187,9 @@ def step(req):
     params = [P[name].requires_grad_(True) for name in expect]
     with open(req["batch"]) as f:
         batch = json.load(f)
-    idx = torch.tensor(batch["inputs"], dtype=torch.long).view(B, T)
-    tgt = torch.tensor(batch["targets"], dtype=torch.long).view(B * T)
-    causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+    idx = torch.tensor(batch["inputs"], dtype=torch.long, device=DEVICE).view(B, T)
+    tgt = torch.tensor(batch["targets"], dtype=torch.long, device=DEVICE).view(B * T)
+    causal = torch.ones(T, T, dtype=torch.bool, device=DEVICE).triu(1)
     scale = 1.0 / math.sqrt(hd)
 
     def linear(x, prefix):  # Hugging Face Conv1D: y = x·W + b, W [in, out]
@@ -205,9 +227,11 @@ def step(req):
     times, cpu = [], []
     loss_last = loss
     for _ in range(reps):
+        sync()
         c0 = time.process_time()
         t0 = time.perf_counter()
-        loss_last = one()
+        loss_last = one()  # loss.item() waits for the GPU as well
+        sync()
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
     r = {**base(), **stats(times, cpu)}
@@ -222,8 +246,15 @@ def main():
         raw = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()
         req = json.loads(raw) if raw.strip() else {"kind": "available"}
         kind = req.get("kind")
+        global DEVICE
+        DEVICE = req.get("device", "cpu")
+        if DEVICE not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {DEVICE!r}: use cpu or cuda")
+        if DEVICE == "cuda" and not torch.cuda.is_available():
+            raise ValueError("torch sees no CUDA GPU")
         if kind == "available":
-            out = {"ok": True, **base()}
+            cuda = torch.cuda.is_available()
+            out = {"ok": True, **base(), "cuda": cuda, "cuda_device": torch.cuda.get_device_name(0) if cuda else None}
         elif kind == "matmul":
             out = matmul(req)
         elif kind == "step":
