@@ -44,6 +44,8 @@ export interface BenchRow {
   buffers_created?: number;
   submits?: number;
   dispatches?: number;
+  /** Host µs spent recording one dispatch (validation, lookups, encoding; submits excluded). */
+  record_us?: number;
   version?: string;
   note?: string;
   /** Set when the case did not run: a missing peer, a refused shape, a skipped case. No figures then. */

@@ -40,6 +40,8 @@ export function stepFlops(c: PeerConfig): number {
 interface WgptStep {
   ms: number; ms_min: number; ms_max: number; cpu_ms: number; runs: number;
   loss: number; loss_last: number; peak_bytes: number; buffers_created: number; submits: number; dispatches: number;
+  /** Host µs to record one dispatch (Counters.recordMs over the step's dispatches). */
+  record_us: number;
 }
 
 async function wgptStep(device: Device, config: PeerConfig, weights: string, reps: number): Promise<WgptStep> {
@@ -68,6 +70,7 @@ async function wgptStep(device: Device, config: PeerConfig, weights: string, rep
     const created: number[] = [];
     const submits: number[] = [];
     const dispatches: number[] = [];
+    const recordUs: number[] = [];
     let lossLast = loss;
     for (let i = 0; i < reps; i++) {
       const before = { ...c };
@@ -80,11 +83,12 @@ async function wgptStep(device: Device, config: PeerConfig, weights: string, rep
       created.push(c.buffersCreated - before.buffersCreated);
       submits.push(c.submits - before.submits);
       dispatches.push(c.dispatches - before.dispatches);
+      recordUs.push((1000 * (c.recordMs - before.recordMs)) / Math.max(1, c.dispatches - before.dispatches));
     }
     return {
       ms: median(wall), ms_min: Math.min(...wall), ms_max: Math.max(...wall), cpu_ms: median(cpu), runs: reps,
       loss, loss_last: lossLast, peak_bytes: c.peakLiveBytes, buffers_created: Math.max(...created),
-      submits: median(submits), dispatches: median(dispatches),
+      submits: median(submits), dispatches: median(dispatches), record_us: median(recordUs),
     };
   } finally {
     ids.dispose();
@@ -129,6 +133,7 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
         ours = {
           name: `step/${name}`, impl: 'wgpt', variant, ...w, tokens_per_s: tokens / (w.ms / 1000),
           gflops: flops / w.ms / 1e6, mfu: flops / w.ms / 1e6 / peak,
+          note: `${w.dispatches} dispatches, ${w.submits} submits, ${w.record_us.toFixed(1)} µs host time to record each`,
         };
       } catch (e) {
         ours = { name: `step/${name}`, impl: 'wgpt', variant, error: `failed: ${errorText(e)}` };

@@ -50,6 +50,9 @@ export interface Counters {
   pipelinesCompiled: number;
   bindGroupsCreated: number;
   dispatches: number;
+  /** Host milliseconds spent recording dispatches (validation, pipeline and bind-group lookup,
+   *  encoding), submits excluded: the CPU cost per dispatch is recordMs / dispatches. */
+  recordMs: number;
   submits: number;
   readbacks: number;
 }
@@ -87,7 +90,7 @@ export function f32bits(x: number): number {
 export class Device {
   readonly counters: Counters = {
     buffersCreated: 0, liveBytes: 0, peakLiveBytes: 0, allocatedBytes: 0,
-    pipelinesCompiled: 0, bindGroupsCreated: 0, dispatches: 0, submits: 0, readbacks: 0,
+    pipelinesCompiled: 0, bindGroupsCreated: 0, dispatches: 0, recordMs: 0, submits: 0, readbacks: 0,
   };
   private pool = new BufferPool();
   private readPool = new BufferPool();
@@ -260,6 +263,7 @@ export class Device {
   }
 
   dispatch(d: Dispatch): void {
+    const started = performance.now();
     this.assertAlive(d.label);
     if (d.params.length > PARAM_WORDS) throw new WgptError(`${d.label}: more than ${PARAM_WORDS} parameter words`);
     const [x, y = 1, z = 1] = d.workgroups;
@@ -270,7 +274,11 @@ export class Device {
     if (x === 0 || y === 0 || z === 0) return;
     for (const b of d.bindings) this.checkBinding(b, d.label);
     // A full parameter arena (or timestamp set) is submitted before this dispatch takes a slot.
-    if (this.paramSlot === PARAM_SLOTS || this.profiler?.full) this.flush();
+    if (this.paramSlot === PARAM_SLOTS || this.profiler?.full) {
+      this.counters.recordMs += performance.now() - started;
+      this.flush();
+      return this.dispatch(d);
+    }
     const { pipeline, layout, id } = this.pipelineFor(d.kernel, d.constants);
     const slot = this.paramSlot++;
     this.paramData.set(d.params as ArrayLike<number>, slot * this.slotWords);
@@ -289,6 +297,7 @@ export class Device {
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
+    this.counters.recordMs += performance.now() - started;
     if (this.profiler?.mode === 'sync-submit') {
       // Submit is synchronous on the software adapter: the flush's wall time is the kernel's.
       const t0 = performance.now();
