@@ -9,7 +9,7 @@ t.test('a binding over the limit is refused with a message naming both sizes', a
   t.teardown(() => closeDevice(device));
   t.equal(device.limits.maxStorageBufferBindingSize, 1 << 20, 'the cap is in force');
   const big = Tensor.fromData(new Float32Array(300_000).fill(1), [300_000]);
-  t.throws(() => sum(big), /larger than one binding/);
+  t.equal(await sum(big).item(), 300_000, 'a reduction past one binding runs in windows');
   const out = Tensor.empty([300_000]);
   t.throws(() => device.dispatch({
     kernel: { name: 'noop', code: '@compute @workgroup_size(1) fn main() {}' },

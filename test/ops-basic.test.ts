@@ -1,5 +1,5 @@
 import t from 'tap';
-import { add, concat, div, matmul, mean, mul, permute, reshape, scale, slice, split, sub, sum, transpose } from '../engine/index.ts';
+import { add, concat, div, matmul, mean, mul, permute, reshape, scale, slice, split, sub, sum, sumTo, Tensor, tidy, transpose } from '../engine/index.ts';
 import { checkOp } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
 import { broadcast2, matmulRef } from './helpers/ref.ts';
@@ -35,6 +35,15 @@ for (const [shape, axis] of [[[7, 33], 0], [[7, 33], 1], [[3, 5, 129], 1], [[129
   await checkOp(t, `sum axis ${axis} of ${JSON.stringify(shape)}`, { inputs: [{ shape }], gpu: (x) => sum(x, axis), cpu: (x) => cpuSum(x, 1) });
   await checkOp(t, `mean axis ${axis} of ${JSON.stringify(shape)}`, { inputs: [{ shape }], gpu: (x) => mean(x, axis), cpu: (x) => cpuSum(x, shape[axis]) });
 }
+t.test('long reductions are exact (llvmpipe ends an invocation\'s loops after 65535 iterations)', async (t) => {
+  const ones = (n: number): Tensor => Tensor.fromData(new Float32Array(n).fill(1), [n]);
+  t.equal(await tidy(() => sum(ones(200_000))).item(), 200_000, 'sum of 200000 ones');
+  t.ok(Math.abs((await tidy(() => mean(ones(100_000))).item()) - 1) < 1e-6, 'mean of 100000 ones');
+  const col = await tidy(() => sumTo(Tensor.fromData(new Float32Array(70_000 * 3).fill(1), [70_000, 3]), [3])).toArray();
+  t.same(Array.from(col), [70_000, 70_000, 70_000], 'a bias gradient over 70000 rows');
+  const deep = await tidy(() => sumTo(Tensor.fromData(new Float32Array(70_000 * 6).fill(1), [70_000, 1, 2, 3]), [1, 2, 3])).toArray();
+  t.same(Array.from(deep), new Array(6).fill(70_000), 'over the outermost of four axes (the deepest loop nest)');
+});
 await checkOp(t, 'mean of all', { inputs: [{ shape: [7, 33] }], gpu: (x) => mean(x), cpu: (x) => Float64Array.of(x.reduce((a, b) => a + b, 0) / x.length) });
 
 // matmul: the three forms a linear layer needs, batched and shared weights, awkward sizes.
