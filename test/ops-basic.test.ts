@@ -1,5 +1,5 @@
 import t from 'tap';
-import { add, concat, div, matmul, mean, mul, permute, reshape, scale, slice, split, sub, sum, sumTo, Tensor, tidy, transpose } from '../engine/index.ts';
+import { add, backward, concat, param, div, matmul, mean, mul, permute, reshape, scale, slice, split, sub, sum, sumTo, Tensor, tidy, transpose } from '../engine/index.ts';
 import { checkOp } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
 import { broadcast2, matmulRef } from './helpers/ref.ts';
@@ -105,4 +105,19 @@ await checkOp(t, 'split then concat (reordered)', {
     }
     return Float64Array.from(out);
   },
+});
+
+t.test('a transposed batched A with a shared B that needs a gradient is refused at the forward', async (t) => {
+  tidy(() => {
+    const a = param(Tensor.fromData(Array.from({ length: 24 }, (_, i) => i / 10), [2, 3, 4]));
+    const b = param(Tensor.fromData(Array.from({ length: 15 }, (_, i) => i / 7), [3, 5]));
+    t.throws(() => matmul(a, b, { transA: true }), { name: 'ShapeError', message: /shared B \[3, 5\] that needs a gradient is not supported; transpose A first/ });
+    // The same product with A transposed first runs forward and backward.
+    const y = matmul(transpose(a), b);
+    t.same(y.shape, [2, 4, 5]);
+    t.doesNotThrow(() => backward(sum(y)));
+    // Without a gradient for B the transposed form is fine.
+    const c = Tensor.fromData(Array.from({ length: 15 }, (_, i) => i / 7), [3, 5]);
+    t.same(matmul(a, c, { transA: true }).shape, [2, 4, 5]);
+  });
 });
