@@ -26,7 +26,8 @@ t.test('wgpt grads without --data is an error that says what to give', async (t)
   t.not(r.code, 0, 'exit status');
   t.match(r.out, /give --data FILE \(instruction JSON\), ch07 \(the chapter's data\) or synthetic \(the built-in tasks\)/);
   t.notMatch(r.out, /loss \d/, 'no report');
-  const neg = wgpt('train', '--test-limit=-1', '--max-steps', '1');
+  // A missing --data and a temporary --out: a regression fails fast instead of training a default run.
+  const neg = wgpt('train', '--test-limit=-1', '--max-steps', '1', '--data', path.join(dir, 'missing.json'), '--out', path.join(dir, 'neg'));
   t.not(neg.code, 0);
   t.match(neg.out, /--test-limit must be 0 \(no test responses\) or more, got -1/);
 });
