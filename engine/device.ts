@@ -177,8 +177,11 @@ export class Device {
   /** A storage buffer of at least `bytes`, from the pool when one is free. */
   allocate(bytes: number, label: string): { buffer: GPUBuffer; bytes: number } {
     this.assertAlive(label);
-    const cls = sizeClass(bytes);
-    if (bytes > this.limits.maxBufferSize) {
+    // The size class rounds up by up to 25%: never past maxBufferSize (a request that fits is
+    // allocated at the limit, exactly what is created is what is checked).
+    const max = this.limits.maxBufferSize - (this.limits.maxBufferSize % 4);
+    const cls = Math.min(sizeClass(bytes), max);
+    if (bytes > max) {
       throw new GPUOutOfMemoryError(
         `${label}: cannot allocate ${bytes} bytes, over this device's maxBufferSize of ${this.limits.maxBufferSize}`);
     }
@@ -376,8 +379,15 @@ export class Device {
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
     } catch (e) {
-      await this.sync(label);
-      throw new DeviceLostError(`${label}: reading back failed: ${(e as Error).message}`);
+      // Not back to the pool: a staging buffer whose map failed is in no known state.
+      staging.destroy();
+      // A GPU error recorded before (or a lost device) is the real cause: thrown with this one kept.
+      await this.sync(label).catch((s: Error) => {
+        s.cause ??= e;
+        throw s;
+      });
+      const Err = this.lostReason ? DeviceLostError : WgptError;
+      throw new Err(`${label}: reading back failed: ${(e as Error).message}`, { cause: e });
     }
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();

@@ -2,8 +2,9 @@
 // where the engine can tell synchronously), with the operation that caused it in the message.
 
 export class WgptError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** `options.cause`: the error this one reports (kept, so nothing of it is lost). */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

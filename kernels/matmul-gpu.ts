@@ -15,8 +15,11 @@
 //   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when accumulate != 0)
 // Exact at any M, N, K: loads past an edge read 0 (the index is clamped, the value selected away),
 // stores past an edge are skipped. No shape is baked in: one pipeline per (tile, transposes).
-// On llvmpipe this kernel is slow (workgroup memory and barriers cost a lot there, see
-// shared/ADAPTER.md); tests run it there at small shapes (DeviceOptions.kernels = 'gpu').
+// On llvmpipe this kernel is slow (there every workgroup-memory access whose address is not a
+// constant runs as a scalar loop over the vector's lanes, and barriers split the invocations);
+// tests run it there at small shapes (DeviceOptions.kernels = 'gpu'), and only small ones: Mesa ends
+// an invocation's loops after 65535 iterations in all, which this kernel's nested loops pass at K of
+// a few thousand.
 import type { Kernel } from './kernel.ts';
 
 export interface GpuMatmulTile {

@@ -26,7 +26,8 @@ export interface MatmulTile {
   wgy: number;
 }
 
-/** Tile per backend: llvmpipe wants the largest register tile that pays (see shared/ADAPTER.md);
+/** Tile per backend: llvmpipe wants the largest register tile that pays (its JIT keeps a tile's
+ *  accumulators in vector registers, does no loop unrolling, and gains nothing from shared memory);
  *  a real GPU a small one (a 32x16 tile per invocation would spill registers there).
  *  Measured on an AVX2 (no AVX-512) 2-core machine, 1024³: 32x16 4.4-4.6 GFLOP/s, 16x16 3.6,
  *  8x8 ~2, naive 0.9. The JIT took 16 s (16x16) and 168 s (32x16) wall on that machine with

@@ -1,10 +1,15 @@
 // Sum over any set of axes (up to 4): each invocation owns one output element and adds the
 // reduced elements in a fixed order (deterministic; no float atomics in WGSL).
+// An input past one binding is reduced in windows (engine/ops/reduce.ts): x and y are bound from
+// aligned-down offsets (xshift, yshift elements in), and a window that continues a sum adds to y
+// (accum) instead of writing it. The engine also keeps each invocation under 4096 additions:
+// llvmpipe stops an invocation's loops after 65535 iterations in all, nested ones included
+// (Mesa's loop limiter), which silently cut a sum of 262000 ones to 65535.
 struct Reduce {
   n: u32, o1: u32, o2: u32, o3: u32,      // output element count and extents of axes 1..3
   st0: u32, st1: u32, st2: u32, st3: u32, // input strides of the 4 axes
   r0: u32, r1: u32, r2: u32, r3: u32,     // reduced extents (1 where the axis is kept)
-  scale: f32, _p0: u32, _p1: u32, _p2: u32,
+  scale: f32, xshift: u32, yshift: u32, accum: u32,
 }
 
 override WG: u32 = 64;
@@ -24,7 +29,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let q1 = q2 / P.o2;
   let c1 = q1 % P.o1;
   let c0 = q1 / P.o1;
-  let base = c0 * P.st0 + c1 * P.st1 + c2 * P.st2 + c3 * P.st3;
+  let base = P.xshift + c0 * P.st0 + c1 * P.st1 + c2 * P.st2 + c3 * P.st3;
   var acc = 0.0;
   for (var k0 = 0u; k0 < P.r0; k0++) {
     for (var k1 = 0u; k1 < P.r1; k1++) {
@@ -36,5 +41,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
-  y[i] = acc * P.scale;
+  if (P.accum != 0u) {
+    y[P.yshift + i] += acc * P.scale;
+  } else {
+    y[P.yshift + i] = acc * P.scale;
+  }
 }

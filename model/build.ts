@@ -65,7 +65,10 @@ export async function loadGPT(spec: string, opts: { fromScratch?: boolean; seed?
     }));
   } catch (e) {
     for (const t of tensors.values()) t.dispose();
-    throw new WgptError((e as Error).message);
+    // Engine errors (out of memory, a lost device, a shape) keep their class; a reader's plain
+    // Error becomes a WgptError (one line at the CLI) that keeps it as its cause.
+    if (e instanceof WgptError) throw e;
+    throw new WgptError((e as Error).message, { cause: e });
   }
   if (opts.dropout !== undefined) config = { ...config, dropout: opts.dropout };
   if (opts.outputVocab) {

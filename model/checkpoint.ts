@@ -1,7 +1,7 @@
 // Loading and saving a GPT-2 checkpoint in Hugging Face form: a directory holding
 // model.safetensors and (optionally, when loading) config.json. Ties safetensors.ts (bytes) to
 // hf-names.ts (what the bytes must be) so the engine only sees canonical names and a GPTConfig.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { GPTConfig } from './config.ts';
 import { canonicalName, hfTensorSpecs, inferConfig, isSkippedBuffer, readHFConfig, validateShapes, writeHFConfig } from './hf-names.ts';
@@ -23,8 +23,19 @@ export interface LoadedCheckpoint {
   tensors: Map<string, LoadedTensor>;
 }
 
+/** stat, with "does not exist" as undefined and any other failure (permission, a link loop) an
+ *  error that says so and keeps its cause: only a missing file is "not found". */
+async function statIfExists(p: string, what: string): Promise<Stats | undefined> {
+  try {
+    return await fsp.stat(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${what} ${p}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 async function resolveFile(p: string): Promise<string> {
-  const st = await fsp.stat(p).catch(() => undefined);
+  const st = await statIfExists(p, 'checkpoint');
   if (!st) throw new Error(`checkpoint not found: ${p}`);
   return st.isDirectory() ? path.join(p, 'model.safetensors') : p;
 }
@@ -45,7 +56,7 @@ export async function loadCheckpoint(p: string, opts: LoadCheckpointOptions = {}
   }
   const cfgFile = path.join(path.dirname(file), 'config.json');
   let hf: HFGPT2Config | undefined;
-  if (await fsp.stat(cfgFile).then(() => true, () => false)) hf = await readHFConfig(cfgFile);
+  if (await statIfExists(cfgFile, 'config')) hf = await readHFConfig(cfgFile);
   const config = inferConfig(shapes, hf, hf ? cfgFile : file);
   validateShapes(config, shapes, file);
 

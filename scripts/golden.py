@@ -10,6 +10,7 @@ Writes test/golden/tied/ and test/golden/untied/, each with
   model.safetensors + config.json   the initial weights, HF names, F32, Conv1D layout
   golden.safetensors                logits, grad.<name>, adamw3.<name> (params after 3 steps)
   golden.json                       config, inputs, targets, loss, AdamW settings and losses
+and test/golden/confident/ (model, logits, loss and gradients only; see export_confident).
 See test/golden/README.md.
 
 The math is done in float64 from float32 initial weights and the results are stored as float32,
@@ -223,6 +224,60 @@ def export(tied):
     print(f"{'tied' if tied else 'untied'}: loss {loss.item():.6f}, AdamW losses {losses}, after {loss_after:.6f}")
 
 
+# The confident case: a trained model's rows, where the target takes nearly all the probability and
+# the logits are far from 0 (GPT-2's sit near -60), so the gradient at the target, p - 1, is a small
+# difference. f32 cross-entropy that forms x - (max + log-sum) loses ulp(max) there (the LM head's
+# gradient was 2.4e-4 off in norm in 124M runs); the small random init above never reaches that
+# regime (p ~ 1/97, logits ~ 0.1). Made by hand rather than by training: ln_f's gain spreads the
+# logits, a 1 in component 0 of every lm_head row adds the same ln_f(x)[0] (tens) to all logits of
+# a row (no softmax changes, only how far from 0 the f32 numbers are), and the targets are the
+# model's own top tokens. Untied, so lm_head's gradient is the head's alone.
+CONFIDENT_GAIN = 60.0
+
+
+def export_confident():
+    torch.manual_seed(SEED)
+    model = GPT2(CFG, False)
+    init_params(model, CFG['n_layer'])
+    with torch.no_grad():
+        model.ln_f.weight.mul_(CONFIDENT_GAIN)
+        model.lm_head.weight[:, 0] += 1.0
+    out = os.path.join(OUT, 'confident')
+    os.makedirs(out, exist_ok=True)
+    init = [(n, p.detach().clone()) for n, p in model.named_parameters()]
+    write_safetensors(os.path.join(out, 'model.safetensors'), init)
+    with open(os.path.join(out, 'config.json'), 'w') as f:
+        json.dump(hf_config(False), f, indent=2)
+        f.write('\n')
+
+    model = model.double()
+    inputs, targets = make_batch()
+    with torch.no_grad():
+        # Targets: the model's own top token at every counted position (so p[target] ~ 1).
+        top = model(inputs).argmax(-1)
+        targets = torch.where(targets == -100, targets, top)
+    logits = model(inputs)
+    loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-100)
+    loss.backward()
+    p_target = logits.softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)[targets != -100]
+    grads = [('grad.' + n, p.grad.detach().clone()) for n, p in model.named_parameters()]
+    write_safetensors(os.path.join(out, 'golden.safetensors'), [('logits', logits.detach())] + grads)
+    meta = {
+        'config': CFG, 'tied': False, 'seed': SEED, 'torch': torch.__version__, 'B': B, 'T': T,
+        'ln_f_gain': CONFIDENT_GAIN,
+        'inputs': inputs.tolist(), 'targets': targets.tolist(), 'loss': loss.item(),
+        'min_p_target': p_target.min().item(), 'max_p_target': p_target.max().item(),
+        'logit_range': [logits.min().item(), logits.max().item()],
+        'param_names': [n for n, _ in init],
+    }
+    with open(os.path.join(out, 'golden.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+        f.write('\n')
+    print(f"confident: loss {loss.item():.3e}, p[target] {meta['min_p_target']:.6f}..{meta['max_p_target']:.6f}, "
+          f"logits {meta['logit_range'][0]:.1f}..{meta['logit_range'][1]:.1f}")
+
+
 if __name__ == '__main__':
     export(True)
     export(False)
+    export_confident()

@@ -8,7 +8,7 @@ import { randomGPT, saveGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
 import { collate, encodeEntry, IGNORE_INDEX, type Batch } from '../train/collate.ts';
 import { countTargets, gradientsOf, parseExamples } from '../train/grads.ts';
-import { maskStudy, type StudyOptions } from '../train/mask-study.ts';
+import { accumulate, cosine, maskStudy, type StudyOptions } from '../train/mask-study.ts';
 import { generateSyntheticData } from '../train/synthetic.ts';
 import { withDevice } from './helpers/device.ts';
 
@@ -22,6 +22,16 @@ const modelDir = path.join(dir, 'micro');
 await saveGPT(model, modelDir);
 const dataFile = path.join(dir, 'data.json');
 writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 60 })));
+
+t.test('per-batch gradients are summed in f64 (an f32 running mean drops each batch\'s low bits)', async (t) => {
+  // 2^24 + 1 + 1 is exact in f64 and 2^24 in f32; a mean of 3 batches of 1/3 each is 1 - 6e-8 in f32.
+  const sum = new Map<string, Float64Array>();
+  for (const v of [2 ** 24, 1, 1]) accumulate(sum, new Map([['w', Float32Array.of(v, 1 / 3)]]));
+  t.ok(sum.get('w') instanceof Float64Array, 'the running sum is f64');
+  t.equal(sum.get('w')![0], 2 ** 24 + 2);
+  t.equal(sum.get('w')![1] / 3, Math.fround(1 / 3), 'three thirds (f32 inputs) average back exactly');
+  t.equal(cosine(Float64Array.of(1, 1e-9), Float64Array.of(1, -1e-9)), (1 - 1e-18) / (1 + 1e-18));
+});
 
 function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
   let m = 0;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { add, concat, div, matmul, mean, mul, permute, reshape, scale, slice, split, sub, sum, transpose } from '../engine/index.ts';
+import { add, backward, concat, param, div, matmul, mean, mul, permute, reshape, scale, slice, split, sub, sum, sumTo, Tensor, tidy, transpose } from '../engine/index.ts';
 import { checkOp } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
 import { broadcast2, matmulRef } from './helpers/ref.ts';
@@ -35,6 +35,15 @@ for (const [shape, axis] of [[[7, 33], 0], [[7, 33], 1], [[3, 5, 129], 1], [[129
   t.test(`sum axis ${axis} of ${JSON.stringify(shape)}`, (t) => checkOp(t, `sum axis ${axis} of ${JSON.stringify(shape)}`, { inputs: [{ shape }], gpu: (x) => sum(x, axis), cpu: (x) => cpuSum(x, 1) }));
   t.test(`mean axis ${axis} of ${JSON.stringify(shape)}`, (t) => checkOp(t, `mean axis ${axis} of ${JSON.stringify(shape)}`, { inputs: [{ shape }], gpu: (x) => mean(x, axis), cpu: (x) => cpuSum(x, shape[axis]) }));
 }
+t.test('long reductions are exact (llvmpipe ends an invocation\'s loops after 65535 iterations)', async (t) => {
+  const ones = (n: number): Tensor => Tensor.fromData(new Float32Array(n).fill(1), [n]);
+  t.equal(await tidy(() => sum(ones(200_000))).item(), 200_000, 'sum of 200000 ones');
+  t.ok(Math.abs((await tidy(() => mean(ones(100_000))).item()) - 1) < 1e-6, 'mean of 100000 ones');
+  const col = await tidy(() => sumTo(Tensor.fromData(new Float32Array(70_000 * 3).fill(1), [70_000, 3]), [3])).toArray();
+  t.same(Array.from(col), [70_000, 70_000, 70_000], 'a bias gradient over 70000 rows');
+  const deep = await tidy(() => sumTo(Tensor.fromData(new Float32Array(70_000 * 6).fill(1), [70_000, 1, 2, 3]), [1, 2, 3])).toArray();
+  t.same(Array.from(deep), new Array(6).fill(70_000), 'over the outermost of four axes (the deepest loop nest)');
+});
 t.test('mean of all', (t) => checkOp(t, 'mean of all', { inputs: [{ shape: [7, 33] }], gpu: (x) => mean(x), cpu: (x) => Float64Array.of(x.reduce((a, b) => a + b, 0) / x.length) }));
 
 // matmul: the three forms a linear layer needs, batched and shared weights, awkward sizes.
@@ -97,3 +106,18 @@ t.test('split then concat (reordered)', (t) => checkOp(t, 'split then concat (re
     return Float64Array.from(out);
   },
 }));
+
+t.test('a transposed batched A with a shared B that needs a gradient is refused at the forward', async (t) => {
+  tidy(() => {
+    const a = param(Tensor.fromData(Array.from({ length: 24 }, (_, i) => i / 10), [2, 3, 4]));
+    const b = param(Tensor.fromData(Array.from({ length: 15 }, (_, i) => i / 7), [3, 5]));
+    t.throws(() => matmul(a, b, { transA: true }), { name: 'ShapeError', message: /shared B \[3, 5\] that needs a gradient is not supported; transpose A first/ });
+    // The same product with A transposed first runs forward and backward.
+    const y = matmul(transpose(a), b);
+    t.same(y.shape, [2, 4, 5]);
+    t.doesNotThrow(() => backward(sum(y)));
+    // Without a gradient for B the transposed form is fine.
+    const c = Tensor.fromData(Array.from({ length: 15 }, (_, i) => i / 7), [3, 5]);
+    t.same(matmul(a, c, { transA: true }).shape, [2, 4, 5]);
+  });
+});

@@ -115,6 +115,31 @@ t.test('crossEntropy: a GPT-2 vocabulary row (V = 50257)', async (t) => {
   t.ok(worst < 1e-6, `max gradient error ${worst}`);
 });
 
+t.test('crossEntropy: confident rows of large logits, gradient element-wise to a relative 1e-5', async (t) => {
+  // A trained model's rows: logits far from 0 (GPT-2's are near -60) and a target that takes
+  // nearly all the probability, so its gradient p - 1 is small. Computing p as exp(x - lse) with
+  // lse = max + log(sum) rounded in f32 loses ulp(max) of x - lse and with it most digits of p - 1.
+  const v = 1000;
+  const offsets = [-60, -60, 40, 0, -300];
+  const margins = [6, 9, 12, 8, 10];
+  const tg = [17, 999, 0, 500, 3];
+  const z = randn(offsets.length * v, 31);
+  const x = Float32Array.from(z, (zz, i) => offsets[Math.floor(i / v)] + 0.5 * zz);
+  tg.forEach((c, r) => { x[r * v + c] = offsets[r] + margins[r]; });
+  const r = await ceGpu(x, tg, v);
+  const x64 = Float64Array.from(x);
+  const want = ceGradRef(x64, tg, v);
+  let worst = 0;
+  let at = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(r.grad[i] - want[i]) / (Math.abs(want[i]) + 1e-30);
+    if (e > worst) [worst, at] = [e, i];
+  }
+  t.ok(worst < 1e-5, `worst relative gradient error ${worst.toExponential(2)} at row ${Math.floor(at / v)} column ${at % v} (${r.grad[at]} vs ${want[at]})`);
+  const loss = ceRef(x64, tg, v);
+  t.ok(Math.abs(r.loss - loss) <= 1e-6 * Math.abs(loss), `loss ${r.loss} vs ${loss}`);
+});
+
 t.test('crossEntropy: out-of-range targets and mismatched shapes are rejected', async (t) => {
   tidy(() => {
     const x = Tensor.fromData(randn(14, 1), [2, 7]);

@@ -4,7 +4,7 @@
 // for finite differences).
 import t from 'tap';
 import {
-  add, backward, biasGelu, crossEntropy, dropout, embedding, layerNorm, matmul, param, softmax, Tensor, tidy,
+  add, backward, biasGelu, crossEntropy, dropout, embedding, layerNorm, matmul, mean, param, softmax, sum, sumTo, Tensor, tidy,
 } from '../engine/index.ts';
 import { randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
@@ -235,4 +235,41 @@ t.test('vec4 add past one binding: same shapes, and a bias repeated over rows', 
 t.test('the cap is in force', async (t) => {
   t.equal(device.limits.maxStorageBufferBindingSize, 1 << 20);
   t.comment(`minStorageBufferOffsetAlignment ${device.limits.minStorageBufferOffsetAlignment}`);
+});
+
+t.test('reductions past one binding run in windows: sum, mean, sumTo, a bias gradient', async (t) => {
+  /** f64 sum of x [..shape] over the axes where keep has extent 1. */
+  const ref = (x: ArrayLike<number>, shape: number[], keep: number[]): Float64Array => {
+    const out = new Float64Array(keep.reduce((a, b) => a * b, 1));
+    const idx = new Array(shape.length).fill(0);
+    for (let i = 0; i < x.length; i++) {
+      let o = 0;
+      for (let d = 0; d < shape.length; d++) o = o * keep[d] + (keep[d] === 1 ? 0 : idx[d]);
+      out[o] += x[i];
+      for (let d = shape.length - 1; d >= 0 && ++idx[d] === shape[d]; d--) idx[d] = 0;
+    }
+    return out;
+  };
+  const cases: [string, number[], number[], (x: Tensor) => Tensor][] = [
+    ['sumTo [300, 1001] -> [1001] (a bias gradient)', [300, 1001], [1, 1001], (x) => sumTo(x, [1001])],
+    ['sum axis 1 of [300, 1001]', [300, 1001], [300, 1], (x) => sum(x, 1)],
+    ['sum of all [300001]', [300_001], [1], (x) => sum(x)],
+    ['sumTo [3, 5, 70, 1001] -> [70, 1]', [3, 5, 70, 1001], [1, 1, 70, 1], (x) => sumTo(x, [70, 1])],
+    ['sumTo [3, 400, 300] -> [3, 1, 300]', [3, 400, 300], [3, 1, 300], (x) => sumTo(x, [3, 1, 300])],
+  ];
+  for (const [name, shape, keep, f] of cases) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    t.ok(n > MAX, `${name}: ${n} floats, past one binding of ${MAX}`);
+    const data = Float32Array.from(randn(n, n % 997), (v) => v + 0.5);
+    const got = await tidy(() => f(Tensor.fromData(data, shape))).toArray();
+    const want = ref(data, shape, keep);
+    t.ok(maxErr(got, want) < 1e-4, `${name}: max error ${maxErr(got, want).toExponential(2)}`);
+  }
+  const x = Float32Array.from(randn(300_000, 5));
+  const m = await tidy(() => mean(Tensor.fromData(x, [300_000]))).item();
+  t.ok(Math.abs(m - x.reduce((a, b) => a + b, 0) / x.length) < 1e-5, `mean ${m}`);
+  // The backward of a bias add over many rows sums its gradient down to the bias.
+  const r = await run([{ data: randn(300 * 1001, 8), shape: [300, 1001] }, { data: randn(1001, 9), shape: [1001] }], (a, b) => add(a, b),
+    new Float32Array(300 * 1001).fill(1));
+  t.ok(r.grads[1].every((g) => g === 300), 'bias gradient = number of rows');
 });

@@ -17,6 +17,22 @@ t.test('deterministic, seeded, valid entries', async (t) => {
   for (const n of perTask.values()) t.ok(Math.abs(n - 500 / SYNTHETIC_TASKS.length) <= 2, 'balanced tasks');
 });
 
+// The answers, written out here rather than read from train/synthetic.ts.
+const CAPITAL: Record<string, string> = {
+  France: 'Paris', Germany: 'Berlin', Italy: 'Rome', Spain: 'Madrid', Japan: 'Tokyo', China: 'Beijing',
+  Russia: 'Moscow', Egypt: 'Cairo', Peru: 'Lima', Greece: 'Athens', Norway: 'Oslo', Cuba: 'Havana',
+};
+const PLURAL: Record<string, string> = {
+  cat: 'cats', dog: 'dogs', box: 'boxes', child: 'children', mouse: 'mice', man: 'men',
+  foot: 'feet', city: 'cities', leaf: 'leaves', book: 'books', person: 'people', fox: 'foxes',
+};
+const OPPOSITE: Record<string, string> = {};
+for (const [a, b] of [['hot', 'cold'], ['big', 'small'], ['fast', 'slow'], ['up', 'down'], ['happy', 'sad'], ['old', 'new'],
+  ['open', 'closed'], ['early', 'late'], ['rich', 'poor'], ['full', 'empty'], ['wet', 'dry'], ['true', 'false']]) {
+  OPPOSITE[a] = b;
+  OPPOSITE[b] = a;
+}
+
 t.test('answers are correct (checked independently)', async (t) => {
   const data = generateSyntheticData({ seed: 5, count: 3000 });
   let checked = 0;
@@ -29,9 +45,9 @@ t.test('answers are correct (checked independently)', async (t) => {
         case 'sort': return e.output === e.input.split(' ').map(Number).sort((p, q) => p - q).join(' ');
         case 'repeat': return e.output === `${e.input} ${e.input}`;
         case 'first-word': return e.output === e.input.split(' ')[0];
-        case 'capital': return e.input === 'France' ? e.output === 'Paris' : e.output.length > 0;
-        case 'antonym': return e.input === 'hot' ? e.output === 'cold' : e.input !== e.output;
-        case 'plural': return e.input === 'mouse' ? e.output === 'mice' : e.output.length >= e.input.length;
+        case 'capital': return CAPITAL[e.input] !== undefined && e.output === CAPITAL[e.input];
+        case 'antonym': return OPPOSITE[e.input] !== undefined && e.output === OPPOSITE[e.input];
+        case 'plural': return PLURAL[e.input] !== undefined && e.output === PLURAL[e.input];
         default: return false;
       }
     })();
@@ -39,6 +55,10 @@ t.test('answers are correct (checked independently)', async (t) => {
     else checked++;
   }
   t.equal(checked, 3000);
+  // Every known pair appears: the tables above cover the generator's pools, not a subset.
+  for (const [task, table] of [['capital', CAPITAL], ['antonym', OPPOSITE], ['plural', PLURAL]] as const) {
+    t.same(new Set(data.filter((e) => e.task === task).map((e) => e.input)), new Set(Object.keys(table)), `${task}: every input seen`);
+  }
 });
 
 t.test('held-out never overlaps train', async (t) => {

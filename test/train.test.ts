@@ -68,7 +68,8 @@ t.test('a failed save keeps the previous checkpoint whole', async (t) => {
     throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
   }), /no space left on the device/);
   t.equal(readFileSync(path.join(target, 'a.txt'), 'utf8'), 'first');
-  t.notOk(existsSync(`${target}.tmp-${process.pid}`), 'no temporary directory left');
+  t.notOk(existsSync(`${target}.2`), 'no half-written generation left');
+  t.ok(existsSync(`${target}.1`), 'the previous generation is still there');
 });
 
 t.test('bad input is one clear error', async (t) => {

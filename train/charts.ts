@@ -1,5 +1,5 @@
 // Two small SVG charts for reports: lines (one series per strategy) and grouped bars. Written by
-// hand like plot.ts; PNG copies come from plot.ts's svgToPng where the rasteriser is installed.
+// hand like plot.ts; PNG copies come from plot.ts's svgToPng.
 import { writeFileSync } from 'node:fs';
 import { niceTicks, svgToPng } from './plot.ts';
 
@@ -79,11 +79,9 @@ export function barChart(title: string, yLabel: string, groups: string[], series
   return [...out, ...legend(names), '</svg>'].join('\n');
 }
 
-/** Writes `<base>.svg` and, where possible, `<base>.png`; returns the name to link (PNG first). */
+/** Writes `<base>.svg` and `<base>.png`; returns the name to link (the PNG). */
 export async function writeChart(base: string, svg: string): Promise<string> {
   writeFileSync(`${base}.svg`, svg);
-  const png = await svgToPng(svg);
-  if (!png) return `${base}.svg`;
-  writeFileSync(`${base}.png`, png);
+  writeFileSync(`${base}.png`, await svgToPng(svg));
   return `${base}.png`;
 }

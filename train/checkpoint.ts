@@ -1,6 +1,7 @@
 // Training checkpoints: the model, the optimizer's moments, the step, the data order and the RNG
-// state, so `--resume` continues bit for bit. Written to a temporary directory and renamed, so a
-// crash or a full disk mid-save never leaves a half-written checkpoint in place of a good one.
+// state, so `--resume` continues bit for bit. Written beside the live one and swapped in with one
+// atomic rename (atomic-dir.ts), so a crash or a full disk at any point of a save leaves a whole
+// checkpoint under its name; a leftover of an interrupted save is cleaned up on `--resume`.
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../engine/index.ts';
@@ -8,7 +9,10 @@ import { loadGPT, saveGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import type { LoaderState } from './loader.ts';
+import { recoverDir, replaceDirAtomically } from './atomic-dir.ts';
 import type { AdamW } from './optim.ts';
+
+export { replaceDirAtomically } from './atomic-dir.ts';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 
@@ -19,25 +23,6 @@ export interface TrainState {
   loader: LoaderState;
   /** The options the run was started with (a resume reuses them). */
   options: Record<string, unknown>;
-}
-
-/** Replaces `dir` by what `write` puts into a fresh temporary directory beside it. */
-export async function replaceDirAtomically(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  const old = `${dir}.old-${process.pid}`;
-  await fsp.rm(tmp, { recursive: true, force: true });
-  try {
-    await fsp.mkdir(tmp, { recursive: true });
-    await write(tmp);
-  } catch (e) {
-    await fsp.rm(tmp, { recursive: true, force: true });
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOSPC') throw new WgptError(`no space left on the device while saving ${dir}; the previous copy is kept`);
-    throw e;
-  }
-  if (existsSync(dir)) await fsp.rename(dir, old);
-  await fsp.rename(tmp, dir);
-  await fsp.rm(old, { recursive: true, force: true });
 }
 
 export async function saveTrainingCheckpoint(runDir: string, model: GPT, opt: AdamW, state: TrainState): Promise<void> {
@@ -53,7 +38,9 @@ export async function saveTrainingCheckpoint(runDir: string, model: GPT, opt: Ad
   });
 }
 
-export async function readTrainState(runDir: string): Promise<TrainState> {
+/** The state of a run's checkpoint, after recovering one a crash interrupted mid-save. */
+export async function readTrainState(runDir: string, log: (line: string) => void = console.error): Promise<TrainState> {
+  for (const line of await recoverDir(path.join(runDir, CHECKPOINT_DIR))) log(line);
   const file = path.join(runDir, CHECKPOINT_DIR, 'state.json');
   if (!existsSync(file)) throw new WgptError(`no checkpoint to resume in ${runDir} (expected ${file})`);
   return JSON.parse(await fsp.readFile(file, 'utf8')) as TrainState;

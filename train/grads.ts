@@ -59,7 +59,8 @@ export async function gradientsOf(model: GPT, batch: Batch): Promise<{ loss: num
   return { loss: value, grads };
 }
 
-export function l2(x: Float32Array): number {
+/** L2 norm, summed in f64. */
+export function l2(x: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i] * x[i];
   return Math.sqrt(s);

@@ -51,11 +51,22 @@ export function layerOf(name: string): string {
   return /^h\.\d+/.exec(name)?.[0] ?? (name.startsWith('ln_f') ? 'ln_f' : name.startsWith('lm_head') ? 'lm_head' : 'embeddings');
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
+/** Cosine similarity, summed in f64. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   for (let i = 0; i < a.length; i++) dot += a[i] * b[i];
   const n = l2(a) * l2(b);
   return n === 0 ? NaN : dot / n;
+}
+
+/** Adds one batch's gradients into running f64 sums: averaging in f32 (as this study once did)
+ *  drops each batch's low bits, about 1e-7 of the sum per batch, before any norm or cosine. */
+export function accumulate(sum: Map<string, Float64Array>, grads: Map<string, Float32Array>): void {
+  for (const [name, g] of grads) {
+    let acc = sum.get(name);
+    if (!acc) sum.set(name, (acc = new Float64Array(g.length)));
+    for (let i = 0; i < g.length; i++) acc[i] += g[i];
+  }
 }
 
 /** Mean per-token loss of each region (prompt, header, response, end) on one batch. */
@@ -97,10 +108,10 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
   const batchItems = Array.from({ length: nBatches }, (_, b) => trainItems.slice(b * opts.batchSize, (b + 1) * opts.batchSize));
   const regionSums = Object.fromEntries(REGIONS.map((r) => [r, { loss: 0, n: 0 }])) as Record<Region, { loss: number; n: number }>;
   for (const items of batchItems) await regionLosses(model, items, allowed, regionSums);
-  const grads = new Map<string, Map<string, Float32Array>>();
+  const grads = new Map<string, Map<string, Float64Array>>();
   const perStrategy: Record<string, StrategyGradients> = {};
   for (const s of opts.strategies) {
-    const sum = new Map<string, Float32Array>();
+    const sum = new Map<string, Float64Array>();
     const countByRegion = Object.fromEntries(REGIONS.map((r) => [r, 0])) as Record<Region, number>;
     let loss = 0;
     let count = 0;
@@ -113,12 +124,9 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
       count += batch.targets.filter((t) => t !== IGNORE_INDEX).length;
       const g = await gradientsOf(model, batch);
       loss += g.loss / nBatches;
-      for (const [name, arr] of g.grads) {
-        const acc = sum.get(name) ?? new Float32Array(arr.length);
-        for (let i = 0; i < arr.length; i++) acc[i] += arr[i] / nBatches;
-        sum.set(name, acc);
-      }
+      accumulate(sum, g.grads);
     }
+    for (const acc of sum.values()) for (let i = 0; i < acc.length; i++) acc[i] /= nBatches;
     grads.set(s, sum);
     const layerSq: Record<string, number> = {};
     let total = 0;
@@ -140,17 +148,18 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
       const ga = grads.get(a)!;
       const gb = grads.get(b)!;
       const names = [...ga.keys()];
-      const flat = (m: Map<string, Float32Array>): Float32Array => {
-        const out = new Float32Array(names.reduce((n, k) => n + m.get(k)!.length, 0));
-        let at = 0;
-        for (const k of names) {
-          out.set(m.get(k)!, at);
-          at += m.get(k)!.length;
+      // The whole gradient's cosine from per-parameter sums (no concatenated copy of the model).
+      let dot = 0, na = 0, nb = 0;
+      for (const k of names) {
+        const [x, y] = [ga.get(k)!, gb.get(k)!];
+        for (let e = 0; e < x.length; e++) {
+          dot += x[e] * y[e];
+          na += x[e] * x[e];
+          nb += y[e] * y[e];
         }
-        return out;
-      };
+      }
       cosines[`${a} vs ${b}`] = {
-        whole: cosine(flat(ga), flat(gb)),
+        whole: na === 0 || nb === 0 ? NaN : dot / Math.sqrt(na * nb),
         perParameter: Object.fromEntries(names.map((k) => [k, cosine(ga.get(k)!, gb.get(k)!)])),
       };
     }

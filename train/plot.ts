@@ -1,6 +1,6 @@
 // The loss plot of chapter 7 (`plot_losses`): training and validation loss against epochs, with
 // tokens seen on a second, top x axis. Drawn as a small hand-written SVG (no plotting library);
-// rasterised to PNG with @resvg/resvg-js (prebuilt binaries, no native build) when it is installed.
+// rasterised to PNG with @resvg/resvg-js (prebuilt binaries, no native build).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -136,30 +136,28 @@ interface ResvgModule {
   Resvg: new (svg: string, options: object) => { render(): { asPng(): Uint8Array } };
 }
 
-/** Rasterises SVG text to PNG bytes, or null when @resvg/resvg-js is not installed. Text uses the
- *  system fonts (DejaVu Sans where present); without any font the labels are simply missing. */
-export async function svgToPng(svg: string): Promise<Uint8Array | null> {
+/** Rasterises SVG text to PNG bytes. Text uses the system fonts (DejaVu Sans where present);
+ *  without any font the labels are simply missing. @resvg/resvg-js is a declared dependency: a
+ *  failure to load it (a broken install) is an error, not a silently missing PNG. */
+export async function svgToPng(svg: string, specifier = '@resvg/resvg-js'): Promise<Uint8Array> {
   let mod: ResvgModule;
   try {
-    // A variable specifier keeps this an optional, runtime-only dependency for the type checker.
-    const specifier = '@resvg/resvg-js';
+    // A variable specifier keeps the native module out of the type checker's way.
     mod = (await import(specifier)) as ResvgModule;
-  } catch {
-    return null;
+  } catch (e) {
+    throw new Error(`cannot load ${specifier} to draw PNG plots (${(e as Error).message.split('\n')[0]}); run npm install`, { cause: e });
   }
   const resvg = new mod.Resvg(svg, { background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } });
   return resvg.render().asPng();
 }
 
-/** Writes `<base>.svg` and, when the rasteriser is available, `<base>.png`. `path` may end in
- *  .svg or .png or have no extension; both files share the base name. */
-export async function writeLossPlot(path: string, series: LossSeries): Promise<{ svg: string; png: string | null }> {
+/** Writes `<base>.svg` and `<base>.png`. `path` may end in .svg or .png or have no extension;
+ *  both files share the base name. */
+export async function writeLossPlot(path: string, series: LossSeries): Promise<{ svg: string; png: string }> {
   const base = path.replace(/\.(svg|png)$/i, '');
   const svg = lossPlotSvg(series);
   mkdirSync(dirname(base) || '.', { recursive: true });
   writeFileSync(`${base}.svg`, svg);
-  const png = await svgToPng(svg);
-  if (png === null) return { svg: `${base}.svg`, png: null };
-  writeFileSync(`${base}.png`, png);
+  writeFileSync(`${base}.png`, await svgToPng(svg));
   return { svg: `${base}.svg`, png: `${base}.png` };
 }

@@ -147,7 +147,8 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   if (!['all', 'data'].includes(opts.outputVocab ?? 'all')) throw new WgptError(`unknown --output-vocab "${opts.outputVocab}": use all or data`);
   const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
   const splits = splitData(entries);
-  if (opts.testLimit) splits.test = splits.test.slice(0, opts.testLimit);
+  // 0 means no test entries (it once meant all, as a falsy limit); null or absent means all.
+  if (opts.testLimit !== undefined && opts.testLimit !== null) splits.test = splits.test.slice(0, opts.testLimit);
   requireNonEmpty(splits.train, 'train');
   requireNonEmpty(splits.val, 'validation');
 

@@ -1,6 +1,7 @@
 // Runs each benchmark peer once and checks that the TensorFlow.js and PyTorch training steps do the
 // same work: on the same weights and batch they must report the same first-step loss (and, as both
-// run AdamW with the same settings for the same number of steps, the same last loss).
+// run AdamW with the same settings for the same number of steps, the same last loss). With either
+// peer missing nothing is compared: it says so and exits 1.
 //
 //   npx tsx bench/peers/selfcheck.ts            quick: small matmuls, a 1-layer toy step
 //   npx tsx bench/peers/selfcheck.ts --full     also matmul 1024³ (all modes) and the `small` config
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { MATMUL_MODES, tfjsAvailable, tfjsMatmul, tfjsStep, type PeerError } from './tfjs.ts';
 import { torchAvailable, torchMatmul, torchStep } from './torch.ts';
+import { selfcheckVerdict } from './verdict.ts';
 import { SMALL_CONFIG, writePeerFiles, type PeerConfig } from './weights.ts';
 
 const full = process.argv.includes('--full');
@@ -67,8 +69,9 @@ async function main(): Promise<void> {
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
-  if (!tfA.ok || !thA.ok) console.log('note: a missing peer is reported as missing and skipped');
-  console.log(failures === 0 ? 'selfcheck passed' : `selfcheck: ${failures} failure(s)`);
+  const verdict = selfcheckVerdict({ tfjs: tfA.ok, torch: thA.ok, failures });
+  if (!verdict.ok && failures === 0) failures++;
+  console.log(verdict.line);
 }
 
 await main();

@@ -1,6 +1,6 @@
 // Benchmark peer: TensorFlow.js 4.22 with its WebGPU backend, on the same Dawn adapter wgpt uses.
 //
-// What it takes to run tfjs-backend-webgpu headless in Node (see docs in shared ADAPTER.md):
+// What it takes to run tfjs-backend-webgpu headless in Node (found by trying; not documented by tfjs):
 //   - the backend checks `navigator.gpu` when its module is evaluated, so the adapter is set up and
 //     `globalThis.navigator = { gpu }` installed BEFORE the backend is imported (dynamic import);
 //   - Dawn's GPU object must stay referenced for the life of the process (engine/adapter.ts keeps

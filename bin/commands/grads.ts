@@ -5,11 +5,12 @@ import { batchOf, gradientReport, parseExamples } from '../../train/grads.ts';
 import { loadEntries } from '../../train/trainer.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
 
-const USAGE = `usage: wgpt grads --model FILE|DIR|NAME --data FILE|ch07 --examples A-B --mask none|prompt [options]
+const USAGE = `usage: wgpt grads --model FILE|DIR|NAME --data FILE|ch07|synthetic --examples A-B --mask none|prompt [options]
 
 Entries A..B (inclusive) are tokenized and collated exactly as training does, as one batch; one
 forward and backward. Prints the loss, the count of targets that are not -100, each parameter's
-gradient L2 norm (Hugging Face names) and the global norm.
+gradient L2 norm (Hugging Face names) and the global norm. --data synthetic: the built-in
+synthetic tasks (seed 123, 2000 entries), as \`wgpt train\` uses without --data.
 
   --style alpaca|phi3   (alpaca)        --json   one JSON object: loss, count, gradNorms, globalNorm
   --from-scratch        random weights for a size name
@@ -22,8 +23,9 @@ export async function run(argv: string[]): Promise<void> {
     style: { type: 'string', default: 'alpaca' }, json: { type: 'boolean', default: false }, 'from-scratch': { type: 'boolean' },
   }, USAGE);
   if (!values.model) throw new WgptError('give --model');
+  if (!values.data) throw new WgptError('give --data FILE (instruction JSON), ch07 (the chapter\'s data) or synthetic (the built-in tasks)');
   if (!values.examples) throw new WgptError('give --examples A-B (inclusive, e.g. 0-7)');
-  const entries = await loadEntries(values.data ?? null, 123, 2000);
+  const entries = await loadEntries(values.data === 'synthetic' ? null : values.data, 123, 2000);
   const [a, b] = parseExamples(values.examples, entries.length);
   await withDevice(values, async () => {
     const model = await loadGPT(values.model!, { fromScratch: values['from-scratch'] });

@@ -27,7 +27,7 @@ With no options: trains the tiny model from scratch on instruction tasks the pro
   --style alpaca|phi3     prompt style (alpaca)
   --eval-every N          (5)                   --eval-batches N  (5)
   --seed N                (123)                 --max-new-tokens N  test responses (256)
-  --test-limit N          respond to at most N test entries at the end (all)
+  --test-limit N          respond to at most N test entries at the end (all; 0: none)
   --resume DIR            continue a run from its checkpoint, bit for bit
   --preset ch07           the chapter's run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5
 ${DEVICE_USAGE}`;
@@ -89,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     opts.maxNewTokens = intOption(values['max-new-tokens'], 'max-new-tokens', opts.maxNewTokens);
     opts.syntheticCount = intOption(values['synthetic-count'], 'synthetic-count', opts.syntheticCount);
     if (values['test-limit'] !== undefined) opts.testLimit = intOption(values['test-limit'], 'test-limit', 0);
+    if ((opts.testLimit ?? 0) < 0) throw new WgptError(`--test-limit must be 0 (no test responses) or more, got ${opts.testLimit}`);
   }
   opts.epochs = intOption(values.epochs, 'epochs', opts.epochs);
   if (values['max-steps'] !== undefined) opts.maxSteps = intOption(values['max-steps'], 'max-steps', 0);

@@ -39,15 +39,15 @@ function check(logits: Tensor, targets: Tensor, ignoreIndex: number, op: string)
   return { rows, v };
 }
 
-/** Per-row log-sum-exp and loss (0 at ignored rows). */
-function rowsForward(logits: Tensor, targets: Tensor, rows: number, v: number, ignore: number, label: string): { lse: Tensor; losses: Tensor } {
-  const lse = Tensor.empty([rows], 'f32', `${label} lse`);
+/** Per-row max and log-sum of exp(x - max) (the backward's stats) and loss (0 at ignored rows). */
+function rowsForward(logits: Tensor, targets: Tensor, rows: number, v: number, ignore: number, label: string): { stats: Tensor; losses: Tensor } {
+  const stats = Tensor.empty([rows, 2], 'f32', `${label} max, log-sum`);
   const losses = Tensor.empty([rows], 'f32', `${label} rows`);
   for (const w of rowWindows(rows, v)) {
     launchRows(FORWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
-      [logits.bind(w.elem0, w.count), targets.bind(), lse.bind(), losses.bind()], `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
+      [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), losses.bind()], `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
   }
-  return { lse, losses };
+  return { stats, losses };
 }
 
 /** Mean cross-entropy of logits [N, V] (or [..., V]) against i32 targets [N]: the sum over targets
@@ -60,7 +60,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   if (opts.denominator !== undefined && !Number.isFinite(opts.denominator)) {
     throw new WgptError(`crossEntropy: denominator ${opts.denominator} is not a finite number`);
   }
-  const { lse, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropy');
+  const { stats, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropy');
   const out = Tensor.empty([], 'f32', 'crossEntropy');
   const denom = Tensor.empty([1], 'f32', 'crossEntropy denominator');
   const useDenom = opts.denominator !== undefined;
@@ -68,7 +68,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     [losses.bind(), targets.bind(), out.bind(), denom.bind()], 'crossEntropy mean', rowWorkgroup(256));
   losses.dispose();
   if (!recording(logits)) {
-    lse.dispose();
+    stats.dispose();
     denom.dispose();
     return out;
   }
@@ -76,19 +76,19 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropy backward');
     for (const w of rowWindows(rows, v)) {
       launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
-        [logits.bind(w.elem0, w.count), targets.bind(), lse.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count)],
+        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count)],
         'crossEntropy backward', rowWorkgroup(256));
     }
     return [dx];
   });
 }
 
-/** Per-row cross-entropy, lse - logits[target], shape logits.shape[:-1]; 0 at ignored rows. No gradient. */
+/** Per-row cross-entropy, (max - logits[target]) + log-sum, shape logits.shape[:-1]; 0 at ignored rows. No gradient. */
 export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
   const ignore = opts.ignoreIndex ?? -100;
   const { rows, v } = check(logits, targets, ignore, 'crossEntropyPerToken');
-  const { lse, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropyPerToken');
-  lse.dispose();
+  const { stats, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropyPerToken');
+  stats.dispose();
   const out = losses.view(logits.shape.slice(0, -1));
   losses.dispose();
   return out;

@@ -7,7 +7,7 @@ import { wgsl, type Kernel } from '../../kernels/kernel.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { GPU_MATMUL_TILE, gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
 import { sumTo } from './reduce.ts';
-import { assertF32 } from './util.ts';
+import { assertF32, recording } from './util.ts';
 
 const NAIVE = wgsl('matmul');
 
@@ -166,6 +166,11 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, label
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
+  // Its B gradient would need Aᵀ over a batch of transposed blocks, which the backward cannot
+  // form: refuse here, where the caller can still change it, not at backward().
+  if (transA && b.ndim === 2 && a.ndim > 2 && recording(b)) {
+    throw new ShapeError(`matmul: a transposed batched A ${shapeStr(a.shape)}ᵀ with a shared B ${shapeStr(b.shape)} that needs a gradient is not supported; transpose A first (transpose(a)) or give B a batch axis`);
+  }
   const out = matmulRaw(a, b, transA, transB);
   return record(out, 'matmul', [a, b], (g) => {
     // C = A·B: dA = g·Bᵀ, dB = Aᵀ·g (transposes folded into the kernel's operand order).
