@@ -153,6 +153,8 @@ t.test('local pool: runs in parallel, a failed run is reported with its log, don
   t.match(md, /\| missing\.json \| none \| 0\/1 \| - \|/);
   t.match(md, /## Failed runs/);
   t.ok(existsSync(path.join(sw, 'sweep-val_loss.svg')), 'chart written');
+  await t.rejects(sweepCli(['report', sw, '--over', 'lr']), /--over lr: not an axis of this sweep; its axes are data, mask/);
+  await t.rejects(sweepCli(['report', sw, '--metric', 'bleu']), /--metric bleu: no finished run has it; metrics here: val_loss, train_loss, eval_step/);
 
   const again = wgpt(['sweep', 'run', sw, '--jobs', '2']);
   t.match(again.out, /2 of 4 runs already done: skipped/);

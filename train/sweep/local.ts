@@ -47,7 +47,11 @@ export async function runLocal(sweepDir: string, runs: PlannedRun[], opts: PoolO
   const worker = async (): Promise<void> => {
     for (let run = todo.shift(); run && !interrupted; run = todo.shift()) {
       running++;
-      const child = spawn(opts.wgpt[0], [...opts.wgpt.slice(1), 'sweep', 'task', sweepDir, '--index', String(run.index)], { stdio: 'ignore' });
+      // The run's output goes to its sweep.log (the task tees it); keep the task's own stderr for
+      // the case where it fails before it can write that log.
+      const child = spawn(opts.wgpt[0], [...opts.wgpt.slice(1), 'sweep', 'task', sweepDir, '--index', String(run.index)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d).slice(-2000)));
       children.add(child);
       const code = await new Promise<number | null>((resolve) => {
         child.on('error', () => resolve(null));
@@ -61,15 +65,19 @@ export async function runLocal(sweepDir: string, runs: PlannedRun[], opts: PoolO
       else {
         const logFile = path.join(sweepDir, run.dir, LOG_FILE);
         result.failed.push({ index: run.index, id: run.id, log: logFile });
-        log(`run ${run.index} (${run.id}) failed (exit ${code}); log kept in ${logFile}`);
+        const last = stderr.trim().split('\n').pop() ?? '';
+        log(`run ${run.index} (${run.id}) failed (exit ${code}); log kept in ${logFile}${last ? `: ${last}` : ''}`);
       }
       progress();
     }
   };
   progress();
+  // A line every minute too, so a long run is visibly alive.
+  const timer = setInterval(progress, 60_000).unref();
   try {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.jobs, runs.length)) }, worker));
   } finally {
+    clearInterval(timer);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onInt);
   }

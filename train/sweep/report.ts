@@ -2,6 +2,7 @@
 // the grid, grouped by every axis but the seed and summarised over seeds (mean, spread, count).
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { WgptError } from '../../engine/errors.ts';
 import { barChart, writeChart } from '../charts.ts';
 import { readPlan } from './plan.ts';
 import type { PlannedRun, Scalar, SweepSpec } from './spec.ts';
@@ -124,9 +125,13 @@ function chartSvg(keys: string[], groups: GroupRow[], metric: string): string {
 /** Writes DIR/report.md, DIR/sweep.json and the chart; returns the markdown. */
 export async function writeSweepReport(sweepDir: string, spec: SweepSpec, opts: { over?: string; metric?: string } = {}): Promise<string> {
   const { command, axes, rows } = gather(sweepDir, spec);
+  if (opts.over !== undefined && !axes.includes(opts.over)) throw new WgptError(`--over ${opts.over}: not an axis of this sweep; its axes are ${axes.join(', ') || 'none'}`);
   const over = opts.over ?? (axes.includes('seed') ? 'seed' : null);
   const { keys, groups } = groupRows(rows, axes, over);
   const metricNames = [...new Set(groups.flatMap((g) => Object.keys(g.stats)))];
+  if (opts.metric !== undefined && !metricNames.includes(opts.metric)) {
+    throw new WgptError(`--metric ${opts.metric}: no finished run has it; metrics here: ${metricNames.join(', ') || 'none yet (no run is done)'}`);
+  }
   const metric = opts.metric ?? metricNames[0];
   const md = [`# wgpt sweep: ${command}, ${rows.length} runs over ${axes.join(' × ') || 'no axis'}`, '', countLine(rows), ''];
   md.push(groupTable(keys, groups, over), '');
