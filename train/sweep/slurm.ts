@@ -67,7 +67,8 @@ export function submitSbatch(file: string, env: NodeJS.ProcessEnv = process.env)
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
     if (err.code === 'ENOENT') throw new WgptError(`sbatch not found: run this on a Slurm login node, or submit ${file} yourself`);
-    throw new WgptError(`sbatch refused ${file}: ${(err.stderr ?? err.message).trim()}`);
+    const last = (err.stderr || err.message).trim().split('\n').pop(); // sbatch's last line says why
+    throw new WgptError(`sbatch refused ${file}: ${last}`);
   }
   return out.trim().split(';')[0];
 }
