@@ -190,7 +190,10 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   const onSigint = (): void => {
     interrupted = true;
   };
+  // SIGTERM too: schedulers preempt with it (Slurm requeue, Kubernetes eviction) and kill a grace
+  // period later, time enough to save the checkpoint the requeued run resumes from.
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   const checkpoint = (): Promise<void> => saveTrainingCheckpoint(opts.out, model, opt, {
     step, tokensSeen, loader: loader.getState(), options: opts as unknown as Record<string, unknown>,
   });
@@ -236,6 +239,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
     }
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     progress.done();
   }
   const seconds = (performance.now() - started) / 1000;

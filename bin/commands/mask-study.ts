@@ -2,6 +2,8 @@
 import path from 'node:path';
 import { maskStudy, type StudyOptions } from '../../train/mask-study.ts';
 import { LOSS_MASK_NAMES } from '../../train/collate.ts';
+import { maskStudyMetrics } from '../../train/sweep/metrics.ts';
+import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt mask-study [--model FILE|DIR|NAME] [--data FILE|ch07] [options]
@@ -20,14 +22,20 @@ through the 50257-wide LM head).
   --max-new-tokens N  (8 on the built-in tasks, else 64)     --style alpaca|phi3    --seed N (123)   --from-scratch
 ${DEVICE_USAGE}`;
 
+/** The flags of wgpt mask-study, exported so `wgpt sweep plan` checks a grid against the real parser. */
+export const OPTIONS = {
+  ...DEVICE_OPTIONS,
+  model: { type: 'string' }, data: { type: 'string' }, strategies: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' },
+  batches: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'held-out': { type: 'string' },
+  'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' }, seed: { type: 'string' },
+  'from-scratch': { type: 'boolean' }, 'eval-batches': { type: 'string' },
+} as const;
+
+/** How `wgpt sweep` runs a study: it has no checkpoint, so a stopped study starts again. */
+export const SWEEP: SweepSpec = { options: OPTIONS, outFlag: 'out', resumeFlag: null, checkpointStep: async () => null, metrics: maskStudyMetrics };
+
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
-    ...DEVICE_OPTIONS,
-    model: { type: 'string' }, data: { type: 'string' }, strategies: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' },
-    batches: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'held-out': { type: 'string' },
-    'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' }, seed: { type: 'string' },
-    'from-scratch': { type: 'boolean' }, 'eval-batches': { type: 'string' },
-  }, USAGE);
+  const { values } = parse(argv, OPTIONS, USAGE);
   const model = values.model ?? 'tiny';
   const fromScratch = values['from-scratch'] || values.model === undefined;
   const builtInData = values.data === undefined;

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { readTrainState } from '../../train/checkpoint.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/trainer.ts';
+import { trainMetrics } from '../../train/sweep/metrics.ts';
+import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt train [options]
@@ -49,16 +51,32 @@ const BASE: TrainOptions = {
   scoreBefore: false, syntheticCount: 2000,
 };
 
+/** The flags of wgpt train, exported so `wgpt sweep plan` checks a grid against the real parser. */
+export const OPTIONS = {
+  ...DEVICE_OPTIONS,
+  data: { type: 'string' }, model: { type: 'string' }, 'from-scratch': { type: 'boolean' }, untie: { type: 'boolean' },
+  out: { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' }, 'batch-size': { type: 'string' },
+  lr: { type: 'string' }, 'weight-decay': { type: 'string' }, dropout: { type: 'string' }, mask: { type: 'string' },
+  style: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' }, seed: { type: 'string' },
+  'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
+  'test-limit': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' }, 'output-vocab': { type: 'string' },
+} as const;
+
+/** How `wgpt sweep` runs, resumes and reads a train run. */
+export const SWEEP: SweepSpec = {
+  options: OPTIONS, outFlag: 'out', resumeFlag: 'resume', metrics: trainMetrics,
+  checkpointStep: async (dir) => {
+    try {
+      return (await readTrainState(dir)).step;
+    } catch (e) {
+      if (e instanceof WgptError) return null; // no checkpoint yet: start from scratch
+      throw e;
+    }
+  },
+};
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    ...DEVICE_OPTIONS,
-    data: { type: 'string' }, model: { type: 'string' }, 'from-scratch': { type: 'boolean' }, untie: { type: 'boolean' },
-    out: { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' }, 'batch-size': { type: 'string' },
-    lr: { type: 'string' }, 'weight-decay': { type: 'string' }, dropout: { type: 'string' }, mask: { type: 'string' },
-    style: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' }, seed: { type: 'string' },
-    'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
-    'test-limit': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' }, 'output-vocab': { type: 'string' },
-  }, USAGE);
+  const { values } = parse(argv, OPTIONS, USAGE);
 
   let opts: TrainOptions;
   if (values.resume) {

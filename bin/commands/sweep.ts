@@ -1,0 +1,144 @@
+// wgpt sweep: many runs of one command over a grid of flags, handed to the scheduler people already
+// have (a local pool, Slurm array jobs, Kubernetes Indexed Jobs), resumed from checkpoints when
+// preempted, and gathered into one report. wgpt never grows a scheduler of its own.
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { WgptError } from '../../engine/errors.ts';
+import { runLocal } from '../../train/sweep/local.ts';
+import { jobName, writeK8sJob } from '../../train/sweep/k8s.ts';
+import { expandGrid, readGrid, readPlan, RUNS_FILE, writePlan } from '../../train/sweep/plan.ts';
+import { countLine, gather, statusTable, writeSweepReport } from '../../train/sweep/report.ts';
+import { submitSbatch, writeSbatch } from '../../train/sweep/slurm.ts';
+import type { SweepSpec } from '../../train/sweep/spec.ts';
+import { runTask, taskIndex } from '../../train/sweep/task.ts';
+import { intOption, parse } from './common.ts';
+
+/** The commands a sweep can run; each module exports its SWEEP spec. Adding one is one line. */
+const SWEEPABLE: Record<string, () => Promise<{ SWEEP: SweepSpec }>> = {
+  train: () => import('./train.ts'),
+  'mask-study': () => import('./mask-study.ts'),
+};
+/** Named in the sweep's design but not built yet: a clear message instead of "unknown". */
+const NOT_YET = ['dpo'];
+
+const USAGE = `usage: wgpt sweep plan --command train|mask-study --grid FILE.json --out DIR
+       wgpt sweep run DIR [--scheduler local|slurm|k8s] [--jobs N] [options]
+       wgpt sweep status DIR
+       wgpt sweep report DIR [--over AXIS] [--metric NAME]
+       wgpt sweep task DIR [--index I]
+
+plan     the grid is one JSON object of the command's flags (no dashes): a list is an axis, any
+         other value a flag every run gets (true: a bare flag). {"mask": ["none", "prompt"],
+         "lr": [5e-5, 1e-4], "seed": [1, 2, 3], "model": "tiny"} is 12 runs. Writes DIR/runs.jsonl;
+         runs start in DIR, so relative paths in the grid (--data FILE) are read from there.
+run      local (default): N child processes here (--jobs, default 1: one GPU adapter per machine,
+         or the software GPU); done runs are skipped, stopped ones resume from their checkpoint.
+         slurm: writes DIR/sweep.sbatch (array job, %N at once, --requeue); --submit calls sbatch.
+           --partition P  --time T  --gres G  --cpus-per-task N
+         k8s: writes DIR/sweep-job.yaml (Indexed Job) for kubectl apply.
+           --image IMAGE (required)  --volume CLAIM (required)  --mount PATH (/sweep)  --gpus N (0)  --name NAME
+         --wgpt CMD     how the nodes start wgpt (default: this node and checkout; k8s: wgpt)
+status   which runs are done, running, stopped, failed, pending
+report   DIR/report.md, DIR/sweep.json and a chart: final metrics by every axis but --over
+         (default seed), mean ± sd over it
+task     runs one line of runs.jsonl (index from --index, SLURM_ARRAY_TASK_ID or
+         JOB_COMPLETION_INDEX): what the pool, the sbatch script and the k8s Job call`;
+
+const OPTIONS = {
+  command: { type: 'string' }, grid: { type: 'string' }, out: { type: 'string' },
+  scheduler: { type: 'string', default: 'local' }, jobs: { type: 'string' }, submit: { type: 'boolean', default: false },
+  partition: { type: 'string' }, time: { type: 'string' }, gres: { type: 'string' }, 'cpus-per-task': { type: 'string' },
+  image: { type: 'string' }, volume: { type: 'string' }, mount: { type: 'string', default: '/sweep' }, gpus: { type: 'string' },
+  name: { type: 'string' }, wgpt: { type: 'string' }, index: { type: 'string' }, over: { type: 'string' }, metric: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+async function specOf(command: string | undefined): Promise<SweepSpec> {
+  if (command === undefined) throw new WgptError(`sweep plan needs --command: one of ${Object.keys(SWEEPABLE).join(', ')}`);
+  if (NOT_YET.includes(command)) throw new WgptError(`wgpt ${command} does not exist yet, so it cannot be swept; sweepable now: ${Object.keys(SWEEPABLE).join(', ')}`);
+  const load = SWEEPABLE[command];
+  if (!load) throw new WgptError(`unknown --command "${command}": use ${Object.keys(SWEEPABLE).join(' or ')}`);
+  return (await load()).SWEEP;
+}
+
+/** This node's wgpt, for children and for Slurm nodes sharing this filesystem. */
+const selfWgpt = (): string[] => [process.execPath, path.resolve(import.meta.dirname, '..', 'wgpt.js')];
+
+function needDir(dir: string | undefined, sub: string): string {
+  if (!dir) throw new WgptError(`sweep ${sub} needs the sweep directory: wgpt sweep ${sub} DIR`);
+  return dir;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, OPTIONS, USAGE);
+  const [sub, dirArg, extra] = positionals;
+  if (extra !== undefined) throw new WgptError(`sweep: unexpected argument "${extra}"; see wgpt sweep --help`);
+  const wgpt = values.wgpt?.trim().split(/\s+/);
+  switch (sub) {
+    case 'plan': {
+      if (dirArg !== undefined) throw new WgptError(`sweep plan takes --out DIR, not "${dirArg}"`);
+      const spec = await specOf(values.command);
+      if (!values.grid || !values.out) throw new WgptError('sweep plan needs --grid FILE.json and --out DIR');
+      const grid = readGrid(values.grid);
+      const runs = expandGrid(values.command!, grid, spec);
+      writePlan(values.out, values.command!, grid, runs);
+      console.log(`${runs.length} runs of wgpt ${values.command} planned in ${path.join(values.out, RUNS_FILE)}`);
+      return 0;
+    }
+    case 'run': {
+      const dir = needDir(dirArg, 'run');
+      const { plan, runs } = readPlan(dir);
+      await specOf(plan.command); // a plan made by another version must still name a sweepable command
+      const jobs = intOption(values.jobs, 'jobs', values.scheduler === 'local' ? 1 : runs.length);
+      if (jobs < 1) throw new WgptError('--jobs must be at least 1');
+      if (values.scheduler === 'local') {
+        if (jobs > availableParallelism()) console.error(`note: ${jobs} jobs on ${availableParallelism()} CPU cores share one GPU adapter`);
+        const r = await runLocal(dir, runs, { jobs, wgpt: wgpt ?? selfWgpt() });
+        console.log(`${r.done} run now, ${r.skipped} already done, ${r.stopped} stopped, ${r.failed.length} failed${r.failed.length ? `: ${r.failed.map((f) => f.log).join(', ')}` : ''}`);
+        return r.failed.length > 0 || r.stopped > 0 ? 1 : 0;
+      }
+      if (values.scheduler === 'slurm') {
+        const file = writeSbatch(dir, {
+          runs: runs.length, maxParallel: jobs, wgpt: wgpt ?? selfWgpt(), jobName: values.name ?? 'wgpt-sweep', partition: values.partition,
+          time: values.time, gres: values.gres, cpusPerTask: values['cpus-per-task'] ? intOption(values['cpus-per-task'], 'cpus-per-task', 1) : undefined,
+        });
+        if (!values.submit) {
+          console.log(`wrote ${file}: submit with sbatch ${file} (or add --submit)`);
+          return 0;
+        }
+        console.log(`submitted ${file}: job ${submitSbatch(file)}`);
+        return 0;
+      }
+      if (values.scheduler === 'k8s') {
+        const file = writeK8sJob(dir, {
+          runs: runs.length, maxParallel: jobs, name: values.name ?? jobName(dir), image: values.image ?? '', claim: values.volume ?? '',
+          mountPath: values.mount!, wgpt: wgpt ?? ['wgpt'], gpus: intOption(values.gpus, 'gpus', 0),
+        });
+        console.log(`wrote ${file}: copy ${dir} onto volume ${values.volume} and run kubectl apply -f ${file}`);
+        return 0;
+      }
+      throw new WgptError(`unknown --scheduler "${values.scheduler}": use local, slurm or k8s`);
+    }
+    case 'task': {
+      const dir = needDir(dirArg, 'task');
+      const { plan } = readPlan(dir);
+      return runTask(dir, taskIndex(values.index), await specOf(plan.command), { wgpt: wgpt ?? selfWgpt() });
+    }
+    case 'status': {
+      const dir = needDir(dirArg, 'status');
+      const { plan } = readPlan(dir);
+      const { axes, rows } = gather(dir, await specOf(plan.command));
+      console.log(`${statusTable(rows, axes)}\n\n${countLine(rows)}`);
+      return 0;
+    }
+    case 'report': {
+      const dir = needDir(dirArg, 'report');
+      const { plan } = readPlan(dir);
+      console.log(await writeSweepReport(dir, await specOf(plan.command), { over: values.over, metric: values.metric }));
+      console.error(`wrote ${path.join(dir, 'report.md')} and ${path.join(dir, 'sweep.json')}`);
+      return 0;
+    }
+    default:
+      throw new WgptError(sub === undefined ? `sweep needs a subcommand: plan, run, status, report or task (wgpt sweep --help)` : `unknown sweep subcommand "${sub}": use plan, run, status, report or task`);
+  }
+}

@@ -1,0 +1,31 @@
+// The final numbers of one finished run, read back from the files its command writes: what the
+// sweep report compares across the grid.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { WgptError } from '../../engine/errors.ts';
+import { scoreResponses } from '../score.ts';
+import type { Entry } from '../data.ts';
+
+/** `wgpt train`: the last evaluation of metrics.jsonl, and held-out exact match when it answered. */
+export function trainMetrics(runDir: string): Record<string, number> {
+  const file = path.join(runDir, 'metrics.jsonl');
+  if (!existsSync(file)) throw new WgptError(`${file} not found`);
+  const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
+  const last = rows[rows.length - 1];
+  if (!last) throw new WgptError(`${file} is empty`);
+  const out: Record<string, number> = { val_loss: last.val_loss, train_loss: last.train_loss, eval_step: last.step };
+  const responses = path.join(runDir, 'test-responses.json');
+  if (existsSync(responses)) out.exact_match = scoreResponses(JSON.parse(readFileSync(responses, 'utf8')) as Entry[]).accuracy;
+  return out;
+}
+
+/** `wgpt mask-study`: per strategy, the validation response-only loss after training and exact match. */
+export function maskStudyMetrics(runDir: string): Record<string, number> {
+  const file = path.join(runDir, 'study.json');
+  if (!existsSync(file)) throw new WgptError(`${file} not found`);
+  const study = JSON.parse(readFileSync(file, 'utf8')) as { training: Record<string, { curve: [number, number][]; exactMatch: number | null }> };
+  const out: Record<string, number> = {};
+  for (const [s, t] of Object.entries(study.training)) out[`val_response_loss_${s}`] = t.curve[t.curve.length - 1][1];
+  for (const [s, t] of Object.entries(study.training)) if (t.exactMatch !== null) out[`exact_match_${s}`] = t.exactMatch;
+  return out;
+}
