@@ -209,10 +209,16 @@ t.test('Slurm: an array job on a one-node cluster; a requeued task resumes from 
   await until('task 0 to stop', () => json(path.join(run0, 'sweep-state.json')).status === 'stopped', 60);
   // A requeued job waits out a begin-time delay (about two minutes); once it is back in the queue,
   // let it start now, as the scheduler would later.
-  const queued = (): string => spawnSync('squeue', ['-h', '-j', `${job}_0`, '-o', '%T %r'], { env: cluster.env, encoding: 'utf8' }).stdout.trim();
+  // squeue's answer, or null when it failed (a busy controller prints nothing and exits non-zero:
+  // never read that as "the queue is empty").
+  const squeue = (...args: string[]): string | null => {
+    const r = spawnSync('squeue', ['-h', ...args], { env: cluster.env, encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : null;
+  };
+  const queued = (): string | null => squeue('-j', `${job}_0`, '-o', '%T %r');
   await until('task 0 to be pending again', () => queued() === 'PENDING BeginTime', 60);
   cluster.scontrol('update', `JobId=${job}_0`, 'StartTime=now');
-  await until('the array job to finish', () => spawnSync('squeue', ['-h', '-j', job!], { env: cluster.env, encoding: 'utf8' }).stdout.trim() === '', 180);
+  await until('the array job to finish', () => squeue('-j', job!) === '' && json(path.join(run0, 'sweep-state.json')).status !== 'stopped', 180);
 
   const logs = readdirSync(path.join(sw, 'logs'));
   t.same(logs.sort(), [`${job}_0.out`, `${job}_1.out`], 'one output file per task');
