@@ -70,9 +70,11 @@ export function buildTrainStep(jax: typeof JAX, config: PeerConfig): TrainStep {
     const logits = np.matmul(hf, p['wte.weight'].transpose()); // tied head: [B, T, V]
     // Mean cross-entropy: log-sum-exp of each row minus the target's logit, picked by a one-hot
     // product (elementwise, fused by jit) rather than takeAlongAxis, whose gradient is a scatter
-    // of a broadcast constant that jit refuses as above.
+    // of a broadcast constant that jit refuses as above. The one-hot is a comparison with an iota:
+    // nn.oneHot gathers rows of eye(V), a [V, V] array (10 GB at V = 50257).
     const lse = nn.logsumexp(logits.ref, -1);
-    const picked = logits.mul(nn.oneHot(targets, V)).sum(-1);
+    const oneHot = np.equal(targets.reshape([B, T, 1]), np.arange(0, V, 1, { dtype: np.int32 })).astype(np.float32);
+    const picked = logits.mul(oneHot).sum(-1);
     return lse.sub(picked).mean();
   };
 
