@@ -49,7 +49,7 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
     };
   };
 
-  // jax-js: each form is one jit function (transposes folded into the kernel), one process per request.
+  // jax-js: each form is one jit function (the transpose a view inside it), one process per request.
   const jxAvail = await jaxjsRequest<{ ok: boolean; reason?: string }>({ kind: 'available' }, 180_000);
   const jxOk = !isError(jxAvail) && jxAvail.ok;
   const jxWhy = isError(jxAvail) ? jxAvail.error : jxAvail.reason ?? '';

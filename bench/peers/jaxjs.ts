@@ -165,7 +165,7 @@ export async function jaxjsMatmul(
     const bShape = transB ? [n, k] : [k, n];
     const a = np.array(matmulOperand(aShape[0], aShape[1], seed, 'A')).reshape(aShape);
     const b = np.array(matmulOperand(bShape[0], bShape[1], seed, 'B')).reshape(bShape);
-    // The transposes are views that jit folds into the matmul kernel's indexing.
+    // The transposes are views (no copy) that jit hands to its matmul kernel generator with the operand.
     const f = jax.jit((x: JAX.Array, y: JAX.Array) =>
       np.matmul(transA ? x.transpose() : x, transB ? y.transpose() : y));
     const times: number[] = [];
