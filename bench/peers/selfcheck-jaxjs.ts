@@ -24,8 +24,8 @@ const quick = process.argv.includes('--quick');
 const TOY: PeerConfig = { nLayers: 1, dModel: 64, nHeads: 2, T: 32, B: 2, vocab: 1000 };
 /** fp32 sums of 64 products in different orders: a few ulps of |C| ≈ 4. */
 const MATMUL_TOL = 1e-4;
-/** fp32 losses of ~7-11 summed over thousands of logits in different orders. */
-const LOSS_TOL = 1e-4;
+/** fp32 losses of ~7-11, summed over thousands of logits in different orders, agree to ~1e-6 (measured 9.5e-7). */
+const LOSS_TOL = 1e-5;
 
 let failures = 0;
 function verdict(ok: boolean, text: string): void {
