@@ -1,14 +1,14 @@
 // Shared by the `wgpt bench` suites: the row every figure is reported as, timing (median of several
 // runs after warm-up, with min and max, and the process CPU time), the machine description, and
-// the spawning of the TensorFlow.js peer as one request per process (a Dawn crash there cannot take
-// the bench down).
+// the spawning of the TypeScript WebGPU peers (TensorFlow.js, jax-js) as one request per process (a
+// Dawn crash there cannot take the bench down).
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getDevice, openDevice, type Device } from '../engine/index.ts';
 
-export type Impl = 'wgpt' | 'tfjs-webgpu' | 'torch-cpu' | 'torch-cuda';
+export type Impl = 'wgpt' | 'jax-js' | 'tfjs-webgpu' | 'torch-cpu' | 'torch-cuda';
 
 /** One measured figure. Times in ms per operation (per call, per step, per generate call). */
 export interface BenchRow {
@@ -40,6 +40,8 @@ export interface BenchRow {
   loss?: number;
   /** Loss of the last timed step. */
   loss_last?: number;
+  /** First call of a compiled peer (jax-js: trace, kernel generation, shader compile, and the first run), ms; not in `ms`. */
+  compile_ms?: number;
   peak_bytes?: number;
   buffers_created?: number;
   submits?: number;
@@ -128,6 +130,7 @@ export function logRow(r: BenchRow): void {
   if (r.gbps !== undefined) fig.push(`${r.gbps.toFixed(2)} GB/s`);
   if (r.tokens_per_s !== undefined) fig.push(`${r.tokens_per_s.toFixed(1)} tok/s`);
   if (r.loss !== undefined) fig.push(`loss ${r.loss.toFixed(5)}`);
+  if (r.compile_ms !== undefined) fig.push(`compile ${fmt(r.compile_ms)} ms`);
   if (r.ratio !== undefined) fig.push(`wgpt/this ${r.ratio.toFixed(2)}x`);
   if (r.note) fig.push(r.note);
   console.log(`${head} ${fig.join('  ')}`);
@@ -143,25 +146,27 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-// ---- the TensorFlow.js peer, one request per process -------------------------------------------
+// ---- the TypeScript WebGPU peers (TensorFlow.js, jax-js), one request per process ---------------
 
-const TFJS_CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), 'peers', 'tfjs.ts');
+const PEERS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'peers');
 
-/** Runs `bench/peers/tfjs.ts '<request>'` in a child Node (tsx loader) and parses its JSON line. */
-export function tfjsRequest<T extends object>(request: object, timeoutMs = 600_000): Promise<T | { error: string }> {
+/** Runs `bench/peers/<file> '<request>'` in a child Node (tsx loader) and parses its JSON line; a
+ *  crash, a timeout or no output becomes `{ error }` naming the peer. */
+function peerRequest<T extends object>(file: string, label: string, request: object, timeoutMs: number): Promise<T | { error: string }> {
+  const cli = path.join(PEERS_DIR, file);
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', TFJS_CLI, JSON.stringify(request)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, JSON.stringify(request)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: path.dirname(path.dirname(TFJS_CLI)),
+      cwd: path.dirname(PEERS_DIR),
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (e) => {
       clearTimeout(timer);
-      resolve({ error: `tfjs peer: ${e.message}` });
+      resolve({ error: `${label} peer: ${e.message}` });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -173,9 +178,19 @@ export function tfjsRequest<T extends object>(request: object, timeoutMs = 600_0
         // fall through
       }
       const tail = stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:')).slice(-2).join(' | ');
-      resolve({ error: `tfjs peer exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''} and no result${tail ? `: ${tail}` : ''}` });
+      resolve({ error: `${label} peer exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''} and no result${tail ? `: ${tail}` : ''}` });
     });
   });
+}
+
+/** One TensorFlow.js request (bench/peers/tfjs.ts) in its own process. */
+export function tfjsRequest<T extends object>(request: object, timeoutMs = 600_000): Promise<T | { error: string }> {
+  return peerRequest<T>('tfjs.ts', 'tfjs', request, timeoutMs);
+}
+
+/** One jax-js request (bench/peers/jaxjs.ts) in its own process. */
+export function jaxjsRequest<T extends object>(request: object, timeoutMs = 600_000): Promise<T | { error: string }> {
+  return peerRequest<T>('jaxjs.ts', 'jax-js', request, timeoutMs);
 }
 
 export function isError(x: object): x is { error: string } {

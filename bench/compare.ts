@@ -1,13 +1,14 @@
 // `wgpt bench matmul`: the engine's matmul (bench/matmul.ts's benchMatmul) at 1024³ and the GPT-2
 // small training shapes, with the peers beside it on the same shapes where they are installed:
-// TensorFlow.js on WebGPU (same Dawn adapter, one process per request), PyTorch on the CPU, and
+// jax-js and TensorFlow.js on WebGPU (same Dawn adapter, one process per request), PyTorch on the CPU, and
 // PyTorch on CUDA (cuBLAS fp32, TF32 off) where torch sees a GPU, at every shape and form.
 // A peer that is missing is reported as missing; a shape it refuses, or one skipped for time, says so.
 import type { Device } from '../engine/index.ts';
 import { benchMatmul, type MatmulMode, type MatmulRow } from './matmul.ts';
-import { blasNote, errorText, isError, logRow, tfjsRequest, type BenchRow } from './common.ts';
+import { blasNote, errorText, isError, jaxjsRequest, logRow, tfjsRequest, type BenchRow } from './common.ts';
 import { torchAvailable, torchMatmul } from './peers/torch.ts';
 import type { MatmulResult } from './peers/tfjs.ts';
+import type { JaxMatmulResult } from './peers/jaxjs.ts';
 
 export interface MatmulSuite {
   rows: BenchRow[];
@@ -34,16 +35,33 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
   }));
 
   const tfjs: PeerPlan = { shapes: ['1024³', 'qkv'], reps: quick ? 2 : 3 };
+  // jax-js runs at tfjs's speed or better on llvmpipe (~6 GFLOP/s at 1024³): the same shapes, and the
+  // rest of the GPT-2 shapes in a full run.
+  const jaxjs: PeerPlan = { shapes: quick ? ['1024³', 'qkv'] : ['1024³', 'qkv', 'attn-proj', 'fc', 'proj'], reps: quick ? 2 : 3 };
   const torch: PeerPlan = { shapes: quick ? ['1024³', 'qkv'] : ['1024³', 'qkv', 'attn-proj', 'fc', 'proj'], reps: 3 };
 
-  const peerRow = (r: MatmulRow, impl: string, res: MatmulResult | { error: string }, note?: string): BenchRow => {
+  const peerRow = (r: MatmulRow, impl: string, res: (MatmulResult & { compile_ms?: number }) | { error: string }, note?: string): BenchRow => {
     const base = { name: `matmul/${named(r)}`, impl, mode: r.mode, m: r.m, n: r.n, k: r.k };
     if (isError(res)) return { ...base, error: res.error };
     return {
       ...base, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms, gflops: res.gflops,
-      ratio: res.ms / r.ms, ratio_baseline: `${impl} at the same shape and mode`, version: res.version, note,
+      compile_ms: res.compile_ms, ratio: res.ms / r.ms, ratio_baseline: `${impl} at the same shape and mode`, version: res.version, note,
     };
   };
+
+  // jax-js: each form is one jit function (the transpose a view inside it), one process per request.
+  const jxAvail = await jaxjsRequest<{ ok: boolean; reason?: string }>({ kind: 'available' }, 180_000);
+  const jxOk = !isError(jxAvail) && jxAvail.ok;
+  const jxWhy = isError(jxAvail) ? jxAvail.error : jxAvail.reason ?? '';
+  for (const r of ours) {
+    if (!jaxjs.shapes.includes(r.name)) continue;
+    const row = jxOk
+      ? peerRow(r, 'jax-js', await jaxjsRequest<JaxMatmulResult>({ kind: 'matmul', m: r.m, n: r.n, k: r.k, mode: r.mode, reps: jaxjs.reps }))
+      : { name: `matmul/${r.name}`, impl: 'jax-js', mode: r.mode, m: r.m, n: r.n, k: r.k, error: `missing: ${jxWhy}` };
+    rows.push(row);
+    logRow(row);
+    if (!jxOk) break;
+  }
 
   // TensorFlow.js WebGPU, one process per request.
   const tfAvail = await tfjsRequest<{ ok: boolean; reason?: string; version?: string }>({ kind: 'available' }, 180_000);
@@ -91,7 +109,7 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
   // Shapes wgpt measured that the CPU peers were not run at, said once.
   const left = ours.filter((r) => !torch.shapes.includes(r.name)).map((r) => r.name);
   if (left.length) {
-    const note = `torch-cpu and tfjs not run at ${[...new Set(left)].join(', ')} (time budget: they take minutes there)`;
+    const note = `torch-cpu, jax-js and tfjs not run at ${[...new Set(left)].join(', ')} (time budget: they take minutes there)`;
     rows.push({ name: 'matmul/other-shapes', impl: 'peers', error: note });
   }
   rows.push({ name: 'dispatch/raw', impl: 'wgpt', variant: '2000 dispatches, one submit', ms: bench.dispatchUs / 1000, note: `${bench.dispatchUs.toFixed(1)} µs per dispatch` });

@@ -35,6 +35,7 @@ const COLUMNS: Column[] = [
   ['ms (median)', (r) => (r.error ? '' : fmt(r.ms))],
   ['min .. max', (r) => (r.ms_min !== undefined ? `${fmt(r.ms_min)} .. ${fmt(r.ms_max)}` : '')],
   ['cpu ms', (r) => fmt(r.cpu_ms)],
+  ['compile ms', (r) => fmt(r.compile_ms)],
   ['GFLOP/s', (r) => (r.gflops !== undefined ? r.gflops.toFixed(2) : '')],
   ['GB/s', (r) => (r.gbps !== undefined ? r.gbps.toFixed(2) : '')],
   ['tokens/s', (r) => (r.tokens_per_s !== undefined ? r.tokens_per_s.toFixed(1) : '')],
@@ -56,6 +57,43 @@ export function markdownTable(rows: BenchRow[]): string {
   for (const r of rows) lines.push(`| ${cols.map(([, f]) => esc(f(r))).join(' | ')} |`);
   return lines.join('\n');
 }
+
+/** Column order of the side-by-side tables; implementations not listed follow in order of appearance. */
+const IMPL_ORDER = ['wgpt', 'jax-js', 'tfjs-webgpu', 'torch-cpu', 'torch-cuda'];
+
+/**
+ * One line per case (name, mode, shape), one column per implementation, `value` in each cell; a
+ * row that did not run shows the first word of its error (missing, skipped, ...). Cases only wgpt
+ * ran are left out: the detailed table below has them.
+ */
+export function sideBySide(rows: BenchRow[], value: (r: BenchRow) => string): string {
+  const key = (r: BenchRow): string => [r.name, r.mode, r.m !== undefined ? `${r.m}×${r.n}×${r.k}` : r.variant].filter(Boolean).join(' ');
+  const measured = rows.filter((r) => r.impl !== 'peers' && !r.variant?.includes('naive'));
+  const impls = [...new Set(measured.map((r) => String(r.impl)))].sort((a, b) => rank(a) - rank(b));
+  const cases = [...new Set(measured.map(key))].filter((c) => new Set(measured.filter((r) => key(r) === c).map((r) => r.impl)).size > 1);
+  if (cases.length === 0 || impls.length < 2) return '';
+  const cell = (c: string, impl: string): string => {
+    const r = measured.find((x) => key(x) === c && x.impl === impl)
+      // A peer that failed to start is one row with no shape: say so in every cell of its column.
+      ?? measured.find((x) => x.impl === impl && x.error?.startsWith('missing'));
+    if (!r) return '';
+    return r.error ? r.error.split(/[:(]/)[0].trim() : value(r);
+  };
+  const lines = [`| case | ${impls.join(' | ')} |`, `|---|${impls.map(() => '---:').join('|')}|`];
+  for (const c of cases) lines.push(`| ${c} | ${impls.map((i) => cell(c, i)).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function rank(impl: string): number {
+  const i = IMPL_ORDER.indexOf(impl);
+  return i < 0 ? IMPL_ORDER.length : i;
+}
+
+/** The figure each suite's side-by-side table shows. */
+const SIDE_BY_SIDE: Record<string, [string, (r: BenchRow) => string]> = {
+  matmul: ['GFLOP/s (higher is better)', (r) => (r.gflops !== undefined ? r.gflops.toFixed(2) : '')],
+  step: ['ms per step, median (lower is better); first-step loss in brackets', (r) => (r.ms !== undefined ? `${fmt(r.ms)}${r.loss !== undefined ? ` (${r.loss.toFixed(6)})` : ''}` : '')],
+};
 
 const SUITES: [string, string, string][] = [
   ['matmul', 'Matmul', 'GFLOP/s = 2·m·n·k / median time. The speed-up on a peer row is the peer\'s median ms over wgpt\'s at the same shape and mode (> 1: wgpt is faster). MFU is over the best wgpt matmul GFLOP/s of this run.'],
@@ -89,7 +127,11 @@ export async function writeMarkdown(file: string, report: BenchReport): Promise<
     const rows = report.results.filter((r) => r.name.split('/')[0] === prefix || (prefix === 'matmul' && r.name === 'matmul/other-shapes'));
     if (rows.length === 0) continue;
     rows.forEach((r) => used.add(r));
-    out.push(`## ${title}`, '', note, '', markdownTable(rows), '');
+    out.push(`## ${title}`, '', note, '');
+    const side = SIDE_BY_SIDE[prefix];
+    const table = side ? sideBySide(rows, side[1]) : '';
+    if (table) out.push(`Side by side, ${side[0]}:`, '', table, '', 'All figures:', '');
+    out.push(markdownTable(rows), '');
   }
   const rest = report.results.filter((r) => !used.has(r));
   if (rest.length) out.push('## Other', '', markdownTable(rest), '');

@@ -4,7 +4,8 @@
 //   small  2 layers, d=256, 4 heads, T=128, B=4, vocab 50257
 //   gpt2   124M (12 layers, d=768, 12 heads), the chapter's batch 8 × 64 tokens (skipped by --quick)
 //   gpt2-medium  355M (24 layers, d=1024, 16 heads), 8 × 64 (on a real GPU only)
-// Peers: PyTorch on the CPU, PyTorch on CUDA where torch sees a GPU, TensorFlow.js WebGPU.
+// Peers: PyTorch on the CPU, PyTorch on CUDA where torch sees a GPU, jax-js and TensorFlow.js on
+// WebGPU (one process per request; jax-js's compile time is reported apart from its step time).
 // wgpt loads the weights through loadGPT from the safetensors file the peers read, with a
 // config.json beside it. Per steady step: buffers created (must be 0), submits, dispatches.
 import os from 'node:os';
@@ -19,10 +20,12 @@ import { blasNote, errorText, isError, logRow, median, type BenchRow } from './c
 import { peerBatch, SMALL_CONFIG, writePeerFiles, type PeerConfig } from './peers/weights.ts';
 import { torchAvailable, torchStep } from './peers/torch.ts';
 import type { StepResult } from './peers/tfjs.ts';
-import { tfjsRequest } from './common.ts';
+import { jaxjsRequest, tfjsRequest } from './common.ts';
+import type { JaxStepResult } from './peers/jaxjs.ts';
 
 export const SEED = 1234;
-const TFJS_TIMEOUT_MS = 900_000;
+/** A TypeScript WebGPU peer's step request (compile + warm-up + timed runs) is killed after this. */
+const WEBGPU_PEER_TIMEOUT_MS = 900_000;
 export const STEP_CONFIGS: Record<string, PeerConfig> = {
   small: SMALL_CONFIG,
   gpt2: { nLayers: 12, dModel: 768, nHeads: 12, T: 64, B: 8, vocab: 50257 },
@@ -44,7 +47,7 @@ interface WgptStep {
   record_us: number;
 }
 
-async function wgptStep(device: Device, config: PeerConfig, weights: string, reps: number): Promise<WgptStep> {
+export async function wgptStep(device: Device, config: PeerConfig, weights: string, reps: number): Promise<WgptStep> {
   const model = await loadGPT(weights);
   const opt = new AdamW([...model.params.values()], { lr: 1e-4, weightDecay: 0.1 });
   const batch = peerBatch(config, SEED);
@@ -106,14 +109,15 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
     logRow(r);
   };
   const gpu = device.backend === 'gpu';
-  const plan: [string, { wgpt: number; torch: number; tfjs: number }][] = gpu
+  const plan: [string, { wgpt: number; torch: number; jaxjs: number; tfjs: number }][] = gpu
     // On a GPU a step takes milliseconds: more runs, and gpt2-medium too (CPU torch is left out there).
-    ? [['small', { wgpt: 10, torch: 0, tfjs: 3 }], ['gpt2', { wgpt: 10, torch: 0, tfjs: 3 }], ['gpt2-medium', { wgpt: 10, torch: 0, tfjs: 0 }]]
+    ? [['small', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }], ['gpt2', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }], ['gpt2-medium', { wgpt: 10, torch: 0, jaxjs: 3, tfjs: 0 }]]
     : quick
-      ? [['small', { wgpt: 3, torch: 2, tfjs: 1 }]]
-      : [['small', { wgpt: 3, torch: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, tfjs: 1 }]];
+      ? [['small', { wgpt: 3, torch: 2, jaxjs: 2, tfjs: 1 }]]
+      : [['small', { wgpt: 3, torch: 3, jaxjs: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, jaxjs: 1, tfjs: 1 }]];
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'wgpt-bench-step-'));
-  let tfjsMsPerFlop: number | null = null;
+  // Per peer: ms per FLOP of its last measured step, to predict whether a bigger config fits the limit.
+  const msPerFlop = new Map<string, number>();
   try {
     for (const [name, reps] of plan) {
       const config = STEP_CONFIGS[name];
@@ -139,10 +143,10 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
         ours = { name: `step/${name}`, impl: 'wgpt', variant, error: `failed: ${errorText(e)}` };
       }
       push(ours);
-      const peerRow = (impl: string, res: StepResult | { error: string }): BenchRow => {
+      const peerRow = (impl: string, res: (StepResult & { compile_ms?: number }) | { error: string }): BenchRow => {
         if (isError(res)) return { name: `step/${name}`, impl, variant, error: res.error };
         return {
-          name: `step/${name}`, impl, variant, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms,
+          name: `step/${name}`, impl, variant, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms, compile_ms: res.compile_ms,
           tokens_per_s: res.tokens_per_s, gflops: flops / res.ms / 1e6, loss: res.loss, loss_last: res.loss_last, version: res.version,
           ratio: ours.ms ? res.ms / ours.ms : undefined, ratio_baseline: ours.ms ? `${impl} step/${name} on the same weights and batch` : undefined,
           note: impl === 'torch-cpu' ? blasNote(res as { blas?: unknown }) : undefined,
@@ -156,16 +160,21 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
       }
       if (th.ok && th.cuda) push(peerRow('torch-cuda', await torchStep(config, files.weights, files.batch, 10, 600_000, 'cuda')));
       else if (gpu) push({ name: `step/${name}`, impl: 'torch-cuda', variant, error: `missing: ${th.ok ? 'torch sees no CUDA GPU' : th.reason}` });
-      if (reps.tfjs > 0) {
-        // A peer step that cannot finish within the time limit is not started: its expected time comes
-        // from its measured step on a smaller config, scaled by FLOPs (reported, never faked).
-        const expectedMs = tfjsMsPerFlop === null ? 0 : tfjsMsPerFlop * flops * (1 + reps.tfjs);
-        push(expectedMs > TFJS_TIMEOUT_MS
-          ? { name: `step/${name}`, impl: 'tfjs-webgpu', variant, error: `skipped: its step/small time scaled by FLOPs gives ~${Math.round(expectedMs / 60000)} min for warm-up + ${reps.tfjs} run, past the ${TFJS_TIMEOUT_MS / 60000} min limit` }
-          : peerRow('tfjs-webgpu', await tfjsRequest<StepResult>({ kind: 'step', config, seed: SEED, reps: reps.tfjs }, TFJS_TIMEOUT_MS)));
-        const tf = rows[rows.length - 1];
-        if (tf.ms !== undefined) tfjsMsPerFlop = tf.ms / flops;
-      }
+      // The TypeScript WebGPU peers, each in its own process. A step that cannot finish within the
+      // time limit is not started: its expected time comes from its measured step on a smaller
+      // config, scaled by FLOPs (reported, never faked).
+      const webgpuPeer = async (impl: string, runs: number, request: (req: object, timeoutMs: number) => Promise<(StepResult & { compile_ms?: number }) | { error: string }>): Promise<void> => {
+        if (runs <= 0) return;
+        const perFlop = msPerFlop.get(impl);
+        const expectedMs = perFlop === undefined ? 0 : perFlop * flops * (1 + runs);
+        const row = expectedMs > WEBGPU_PEER_TIMEOUT_MS
+          ? { name: `step/${name}`, impl, variant, error: `skipped: its step/small time scaled by FLOPs gives ~${Math.round(expectedMs / 60000)} min for warm-up + ${runs} run(s), past the ${WEBGPU_PEER_TIMEOUT_MS / 60000} min limit` }
+          : peerRow(impl, await request({ kind: 'step', config, seed: SEED, reps: runs }, WEBGPU_PEER_TIMEOUT_MS));
+        push(row);
+        if (row.ms !== undefined) msPerFlop.set(impl, row.ms / flops);
+      };
+      await webgpuPeer('jax-js', reps.jaxjs, (req, t) => jaxjsRequest<JaxStepResult>(req, t));
+      await webgpuPeer('tfjs-webgpu', reps.tfjs, (req, t) => tfjsRequest<StepResult>(req, t));
       const losses = rows.filter((r) => r.name === `step/${name}` && r.loss !== undefined).map((r) => `${r.impl} ${r.loss!.toFixed(6)}`);
       console.log(`step/${name} first-step losses: ${losses.join(', ')}`);
     }

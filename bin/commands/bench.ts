@@ -1,5 +1,5 @@
 // wgpt bench matmul|kernels|step|generate|all [--json FILE] [--md FILE] [--quick]: the benchmark
-// suites in bench/*.ts, with the peers (TensorFlow.js WebGPU, PyTorch CPU) beside wgpt where installed.
+// suites in bench/*.ts, with the peers (jax-js and TensorFlow.js on WebGPU, PyTorch CPU/CUDA) beside wgpt where installed.
 import { matmul, noGrad, Tensor, tidy, WgptError, type Device } from '../../engine/index.ts';
 import { machine, timeRuns, type BenchRow } from '../../bench/common.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
@@ -9,7 +9,7 @@ type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: wgpt bench matmul|kernels|step|generate|all [--json FILE] [--md FILE] [--quick]
 
-  matmul     wgpt matmul at 1024³ and GPT-2 small shapes (3 forms), tfjs-webgpu and torch-cpu beside it
+  matmul     wgpt matmul at 1024³ and GPT-2 small shapes (3 forms), jax-js, tfjs-webgpu and torch beside it
   kernels    attention (causalSelfAttention vs attentionComposed) and cross-entropy (fused vs composed)
   step       a training step (forward + backward + AdamW), small and gpt2 (8×64), wgpt and the peers
   generate   tokens/s with and without the KV cache, tiny and gpt2 (random weights)
