@@ -12,7 +12,7 @@
 // the steps where someone leaves keeps that cost to a few gathers per batch.
 // Past the context the window slides, as in the single-prompt path: learned positions shift by one
 // each step, so no cached key stays valid, and such sequences are recomputed over their last ctx
-// tokens every step, together (equal windows: no padding, flash attention).
+// tokens every step, together (equal windows: no padding, flash attention but in the last block).
 // Prompts are taken in order of length, batchSize at a time, so a batch pads little.
 import { argmax, concat, embedding, keep, noGrad, reshape, slice, Tensor, tidy, WgptError } from '../engine/index.ts';
 import type { GPT, KVCache } from './gpt.ts';
@@ -178,11 +178,12 @@ function prefill(model: GPT, seqs: Sequence[]): { batch: PaddedBatch; logits: Te
       const cache: KVCache = { keys: [], values: [], length: 0 };
       const h = model.hidden(Tensor.fromData(ids, [group.length, T], 'i32'), {
         cache, keyStart: Tensor.fromData(starts.slice(g, g + per), [group.length], 'i32'),
-        positions: Tensor.fromData(positions, [group.length, T], 'i32'),
+        positions: Tensor.fromData(positions, [group.length, T], 'i32'), lastOnly: true,
       });
       caches.push(cache);
-      // Every prompt ends at the last slot (left padding): only that row goes through the LM head.
-      logits.push(model.logits(reshape(slice(h, 1, T - 1, 1), [group.length, h.shape[2]])));
+      // Every prompt ends at the last slot (left padding): only that row is computed past the last
+      // block's keys and values, and goes through the LM head.
+      logits.push(model.logits(reshape(h, [group.length, h.shape[2]])));
     }
     const merge = (pick: (c: KVCache) => Tensor[]): Tensor[] => pick(caches[0]).map((_, l) => {
       if (caches.length === 1) return pick(caches[0])[l];
@@ -215,8 +216,8 @@ function recompute(model: GPT, seqs: Sequence[]): Tensor {
   const ctx = model.config.contextLength;
   return noGrad(() => tidy(() => {
     const ids = Tensor.fromData(seqs.flatMap((s) => s.tokens.slice(-ctx)), [seqs.length, ctx], 'i32');
-    const h = model.hidden(ids);
-    return model.logits(reshape(slice(h, 1, ctx - 1, 1), [seqs.length, h.shape[2]]));
+    const h = model.hidden(ids, { lastOnly: true });
+    return model.logits(reshape(h, [seqs.length, h.shape[2]]));
   }));
 }
 

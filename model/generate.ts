@@ -2,7 +2,7 @@
 // generator; stops at <|endoftext|> (not emitted); past the context the window slides. With the KV
 // cache (default) it is generateBatch with a batch of one, so a prompt gets the same answer alone
 // as in a batch; without it, every token recomputes the whole (cropped) context.
-import { noGrad, slice, Tensor, tidy } from '../engine/index.ts';
+import { noGrad, Tensor, tidy } from '../engine/index.ts';
 import { generateBatch } from './generate-batch.ts';
 import type { GPT } from './gpt.ts';
 import { uniform } from './random.ts';
@@ -43,8 +43,8 @@ export async function generate(model: GPT, prompt: number[], opts: GenerateOptio
     const window = tokens.slice(-ctx);
     const last = noGrad(() => tidy(() => {
       const ids = Tensor.fromData(window, [1, window.length], 'i32');
-      // Only the last position's logits are needed: slice before the LM head.
-      return model.logits(slice(model.hidden(ids), 1, window.length - 1, 1));
+      // Only the last position's logits are needed: the last block and the LM head run on it alone.
+      return model.logits(model.hidden(ids, { lastOnly: true }));
     }));
     const row = (await last.toArray()) as Float32Array;
     last.dispose();

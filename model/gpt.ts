@@ -23,6 +23,10 @@ export interface ForwardOptions {
   /** With keyStart: i32 [B, T] position ids of the fed tokens, counted from each sequence's first
    *  real token (padding may take any position below the context length). */
   positions?: Tensor;
+  /** Only the last position's hidden state is wanted (generation): the last block computes every
+   *  position's keys and values (and caches them) but its attention output and MLP for the last
+   *  row alone; hidden() returns [B, 1, D]. Forward only. */
+  lastOnly?: boolean;
 }
 
 /** Per layer, the keys and values [B, H, L, Dh] of the L positions already processed. */
@@ -116,7 +120,8 @@ export class GPT {
     return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * 7919 + salt) >>> 0) : x;
   }
 
-  /** The final hidden states [B, T, D] for token ids [B, T] at positions start.. (KV cache). */
+  /** The final hidden states [B, T, D] (lastOnly: [B, 1, D]) for token ids [B, T] at positions
+   *  start.. (KV cache). */
   hidden(ids: Tensor, opts: ForwardOptions = {}, start = 0): Tensor {
     const { dModel: d, nHeads: h, nLayers, contextLength, layerNormEps: eps } = this.config;
     if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new WgptError(`GPT: token ids must be i32 [batch, time], got ${ids.dtype} [${ids.shape}]`);
@@ -138,10 +143,15 @@ export class GPT {
       const pre = `h.${l}`;
       const qkv = this.linear(layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps), `${pre}.attn.c_attn`);
       const heads = split(qkv, [d, d, d], 2).map((z) => permute(reshape(z, [b, t, h, d / h]), [0, 2, 1, 3]));
+      // lastOnly: the last block's one query attends over all keys (unpadded: every key from 0).
+      const tail = opts.lastOnly === true && l === nLayers - 1 && t > 1;
+      const q = tail ? slice(heads[0], 2, t - 1, 1) : heads[0];
+      const starts = keyStart ?? (tail ? Tensor.fromData(new Array<number>(b).fill(0), [b], 'i32') : undefined);
       let att = opts.cache
-        ? cachedAttention(heads[0], heads[1], heads[2], opts.cache, l, keyStart)
-        : keyStart ? paddedAttention(heads[0], heads[1], heads[2], keyStart) : causalSelfAttention(heads[0], heads[1], heads[2]);
-      att = reshape(permute(att, [0, 2, 1, 3]), [b, t, d]);
+        ? cachedAttention(q, heads[1], heads[2], opts.cache, l, starts)
+        : starts ? paddedAttention(q, heads[1], heads[2], starts) : causalSelfAttention(q, heads[1], heads[2]);
+      att = reshape(permute(att, [0, 2, 1, 3]), [b, q.shape[2], d]);
+      if (tail) x = slice(x, 1, t - 1, 1);
       x = add(x, this.drop(this.linear(att, `${pre}.attn.c_proj`), opts, 2 + 3 * l));
       const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);
       const fc = biasGelu(matmul(ln2, this.p(`${pre}.mlp.c_fc.weight`)), this.p(`${pre}.mlp.c_fc.bias`));
