@@ -27,6 +27,8 @@ export { layerNorm } from './ops/norm.ts';
 export { gelu, biasGelu } from './ops/activation.ts';
 export { softmax, attentionComposed, causalSelfAttention, type SoftmaxOptions } from './ops/softmax.ts';
 export { flashAttention, setAttentionTile } from './ops/attention.ts';
+export { paddedAttention, paddedSoftmax } from './ops/padded-attention.ts';
+export { argmax } from './ops/argmax.ts';
 export { type AttentionTile } from '../kernels/attention.ts';
 export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions } from './ops/loss.ts';
 export { dropout } from './ops/dropout.ts';

@@ -1,10 +1,15 @@
-// Text generation: greedy, or sampling with temperature and top-k from a seeded generator; stops
-// at <|endoftext|> (not emitted); the context is cropped to the model's; a KV cache makes each new
-// token cost one position instead of the whole context.
-import { noGrad, slice, Tensor, tidy } from '../engine/index.ts';
-import { GPT, type KVCache } from './gpt.ts';
+// Text generation for one prompt: greedy, or sampling with temperature and top-k from a seeded
+// generator; stops at <|endoftext|> (not emitted); past the context the window slides. With the KV
+// cache (default) it is generateBatch with a batch of one, so a prompt gets the same answer alone
+// as in a batch; without it, every token recomputes the whole (cropped) context.
+import { noGrad, Tensor, tidy } from '../engine/index.ts';
+import { generateBatch } from './generate-batch.ts';
+import type { GPT } from './gpt.ts';
 import { uniform } from './random.ts';
+import { pickToken } from './sampling.ts';
 import { END_OF_TEXT } from './tokenizer.ts';
+
+export { pickToken };
 
 export interface GenerateOptions {
   maxNewTokens?: number;
@@ -20,65 +25,34 @@ export interface GenerateOptions {
   onToken?: (id: number) => void;
 }
 
-/** Picks the next token from one row of logits. Greedy takes the first maximum (as torch.argmax). */
-export function pickToken(logits: Float32Array, temperature: number, topK: number | undefined, random: () => number): number {
-  if (!(temperature > 0)) {
-    let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-    return best;
-  }
-  let ids = Array.from(logits.keys());
-  if (topK && topK < ids.length) ids = ids.sort((a, b) => logits[b] - logits[a]).slice(0, topK);
-  const max = Math.max(...ids.map((i) => logits[i]));
-  const weights = ids.map((i) => Math.exp((logits[i] - max) / temperature));
-  let r = random() * weights.reduce((a, b) => a + b, 0);
-  for (let j = 0; j < ids.length; j++) {
-    r -= weights[j];
-    if (r <= 0) return ids[j];
-  }
-  return ids[ids.length - 1];
-}
-
 /** Generates up to maxNewTokens after `prompt` (token ids); returns only the new ids. */
 export async function generate(model: GPT, prompt: number[], opts: GenerateOptions = {}): Promise<number[]> {
+  if (opts.cache ?? true) {
+    const onToken = opts.onToken;
+    const [out] = await generateBatch(model, [prompt], { ...opts, batchSize: 1, onToken: onToken && ((_, id) => onToken(id)) });
+    return out;
+  }
   const maxNew = opts.maxNewTokens ?? 50;
   const temperature = opts.temperature ?? 0;
   const random = uniform(opts.seed ?? 0);
   const stop = opts.stopToken === undefined ? END_OF_TEXT : opts.stopToken;
   const ctx = model.config.contextLength;
-  const useCache = opts.cache ?? true;
   const tokens = [...prompt];
   const out: number[] = [];
-  let cache: KVCache | null = null;
-  const freeCache = (): void => {
-    if (!cache) return;
-    for (const t of [...cache.keys, ...cache.values]) t.dispose();
-    cache = null;
-  };
-  try {
-    for (let step = 0; step < maxNew; step++) {
-      // With a cache, feed only the new token, unless the context is full: then start over
-      // from the last ctx-1 tokens (the window slides, as without the cache).
-      if (cache && (cache as KVCache).length >= ctx) freeCache();
-      const window = cache ? tokens.slice(-1) : tokens.slice(-ctx);
-      const start = cache ? (cache as KVCache).length : 0;
-      if (useCache && !cache) cache = { keys: [], values: [], length: 0 };
-      const last = noGrad(() => tidy(() => {
-        const ids = Tensor.fromData(window, [1, window.length], 'i32');
-        // Only the last position's logits are needed: slice before the LM head.
-        const h = model.hidden(ids, { cache: cache ?? undefined }, start);
-        return model.logits(slice(h, 1, window.length - 1, 1));
-      }));
-      const row = (await last.toArray()) as Float32Array;
-      last.dispose();
-      const next = model.tokenAt(pickToken(row, temperature, opts.topK, random));
-      if (stop !== null && next === stop) break;
-      tokens.push(next);
-      out.push(next);
-      opts.onToken?.(next);
-    }
-  } finally {
-    freeCache();
+  for (let step = 0; step < maxNew; step++) {
+    const window = tokens.slice(-ctx);
+    const last = noGrad(() => tidy(() => {
+      const ids = Tensor.fromData(window, [1, window.length], 'i32');
+      // Only the last position's logits are needed: the last block and the LM head run on it alone.
+      return model.logits(model.hidden(ids, { lastOnly: true }));
+    }));
+    const row = (await last.toArray()) as Float32Array;
+    last.dispose();
+    const next = model.tokenAt(pickToken(row, temperature, opts.topK, random));
+    if (stop !== null && next === stop) break;
+    tokens.push(next);
+    out.push(next);
+    opts.onToken?.(next);
   }
   return out;
 }

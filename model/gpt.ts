@@ -2,8 +2,8 @@
 // attention, a tied or separate LM head. Parameters are held by their Hugging Face names, so
 // loading, saving and per-parameter gradient reports need no translation table.
 import {
-  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, param, permute,
-  reshape, scale, slice, softmax, split, Tensor, WgptError,
+  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, paddedAttention, param,
+  permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 
@@ -17,6 +17,16 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** Keys and values of the positions seen so far (generation), extended in place. */
   cache?: KVCache;
+  /** A left-padded batch (batched generation, forward only): i32 [B] index of each sequence's
+   *  first real position in the cache (or in ids without a cache); the keys before it are masked. */
+  keyStart?: Tensor;
+  /** With keyStart: i32 [B, T] position ids of the fed tokens, counted from each sequence's first
+   *  real token (padding may take any position below the context length). */
+  positions?: Tensor;
+  /** Only the last position's hidden state is wanted (generation): the last block computes every
+   *  position's keys and values (and caches them) but its attention output and MLP for the last
+   *  row alone; hidden() returns [B, 1, D]. Forward only. */
+  lastOnly?: boolean;
 }
 
 /** Per layer, the keys and values [B, H, L, Dh] of the L positions already processed. */
@@ -27,16 +37,18 @@ export interface KVCache {
 }
 
 /** Attention for new queries over cached and new keys: with a cache the new tokens attend to
- *  every cached position, and causally among themselves (only one new token is allowed then). */
-function cachedAttention(q: Tensor, k: Tensor, v: Tensor, cache: KVCache, layer: number): Tensor {
+ *  every cached position, and causally among themselves (only one new token is allowed then,
+ *  except in a padded batch). With keyStart, each sequence's padded keys are masked. */
+function cachedAttention(q: Tensor, k: Tensor, v: Tensor, cache: KVCache, layer: number, keyStart?: Tensor): Tensor {
   const old = cache.keys[layer];
-  if (old && q.shape[2] !== 1) throw new WgptError('GPT: with a filled KV cache, feed one token at a time');
+  if (old && q.shape[2] !== 1 && !keyStart) throw new WgptError('GPT: with a filled KV cache, feed one token at a time');
   const keys = old ? concat([old, k], 2) : k;
   const values = old ? concat([cache.values[layer], v], 2) : v;
   old?.dispose();
   cache.values[layer]?.dispose();
   cache.keys[layer] = keep(keys);
   cache.values[layer] = keep(values);
+  if (keyStart) return paddedAttention(q, keys, values, keyStart);
   if (!old) return causalSelfAttention(q, k, v);
   const scores = scale(matmul(q, keys, { transB: true }), 1 / Math.sqrt(q.shape[3]));
   return matmul(softmax(scores), values);
@@ -108,25 +120,38 @@ export class GPT {
     return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * 7919 + salt) >>> 0) : x;
   }
 
-  /** The final hidden states [B, T, D] for token ids [B, T] at positions start.. (KV cache). */
+  /** The final hidden states [B, T, D] (lastOnly: [B, 1, D]) for token ids [B, T] at positions
+   *  start.. (KV cache). */
   hidden(ids: Tensor, opts: ForwardOptions = {}, start = 0): Tensor {
     const { dModel: d, nHeads: h, nLayers, contextLength, layerNormEps: eps } = this.config;
     if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new WgptError(`GPT: token ids must be i32 [batch, time], got ${ids.dtype} [${ids.shape}]`);
     const [b, t] = ids.shape;
-    if (start + t > contextLength) {
-      throw new WgptError(`GPT: ${start + t} positions exceed the context length ${contextLength}; crop the input`);
+    const { keyStart, positions } = opts;
+    if (!keyStart !== !positions) throw new WgptError('GPT: a padded batch needs both keyStart and positions');
+    // A padded cache may hold more slots than the context; the positions themselves may not pass it.
+    let maxPosition = start + t;
+    if (positions) maxPosition = (positions.host ?? new Int32Array(1)).reduce((m, p) => Math.max(m, p + 1), 0);
+    if (maxPosition > contextLength) {
+      throw new WgptError(`GPT: ${maxPosition} positions exceed the context length ${contextLength}; crop the input`);
     }
+    if (positions && positions.shape.join() !== ids.shape.join()) throw new WgptError(`GPT: positions [${positions.shape}] do not match ids [${ids.shape}]`);
     if (opts.cache && start !== opts.cache.length) throw new WgptError(`GPT: the KV cache holds ${opts.cache.length} positions, not ${start}`);
-    let x = add(embedding(this.p('wte.weight'), ids), slice(this.p('wpe.weight'), 0, start, t));
+    const wpe = this.p('wpe.weight');
+    let x = add(embedding(this.p('wte.weight'), ids), positions ? embedding(wpe, positions) : slice(wpe, 0, start, t));
     x = this.drop(x, opts, 1);
     for (let l = 0; l < nLayers; l++) {
       const pre = `h.${l}`;
       const qkv = this.linear(layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps), `${pre}.attn.c_attn`);
       const heads = split(qkv, [d, d, d], 2).map((z) => permute(reshape(z, [b, t, h, d / h]), [0, 2, 1, 3]));
+      // lastOnly: the last block's one query attends over all keys (unpadded: every key from 0).
+      const tail = opts.lastOnly === true && l === nLayers - 1 && t > 1;
+      const q = tail ? slice(heads[0], 2, t - 1, 1) : heads[0];
+      const starts = keyStart ?? (tail ? Tensor.fromData(new Array<number>(b).fill(0), [b], 'i32') : undefined);
       let att = opts.cache
-        ? cachedAttention(heads[0], heads[1], heads[2], opts.cache, l)
-        : causalSelfAttention(heads[0], heads[1], heads[2]);
-      att = reshape(permute(att, [0, 2, 1, 3]), [b, t, d]);
+        ? cachedAttention(q, heads[1], heads[2], opts.cache, l, starts)
+        : starts ? paddedAttention(q, heads[1], heads[2], starts) : causalSelfAttention(q, heads[1], heads[2]);
+      att = reshape(permute(att, [0, 2, 1, 3]), [b, q.shape[2], d]);
+      if (tail) x = slice(x, 1, t - 1, 1);
       x = add(x, this.drop(this.linear(att, `${pre}.attn.c_proj`), opts, 2 + 3 * l));
       const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);
       const fc = biasGelu(matmul(ln2, this.p(`${pre}.mlp.c_fc.weight`)), this.p(`${pre}.mlp.c_fc.bias`));

@@ -36,6 +36,8 @@ export interface StudyOptions {
   heldOut: number;
   maxNewTokens: number;
   syntheticCount: number;
+  /** Held-out prompts generated together (DEFAULT_GEN_BATCH). */
+  genBatch?: number;
 }
 
 interface StrategyGradients {
@@ -189,7 +191,7 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
       if (step % evalEvery === 0 || step === opts.steps) curve.push([step, await responseLoss()]);
     }
     const scored = heldOut.length > 0 && opts.maxNewTokens > 0
-      ? scoreResponses(await generateResponses(model, heldOut, opts.style, opts.maxNewTokens))
+      ? scoreResponses(await generateResponses(model, heldOut, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label: `${s}: held-out responses` }))
       : { accuracy: NaN, rougeL: NaN, n: 0 };
     training[s] = { curve, trainLoss, exactMatch: scored.accuracy, rougeL: scored.rougeL, n: scored.n };
     log(`${s}: after ${opts.steps} steps val response-only loss ${curve[curve.length - 1][1].toFixed(4)}, exact match ${(100 * scored.accuracy).toFixed(1)}%`);

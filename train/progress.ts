@@ -16,42 +16,84 @@ function clock(seconds: number): string {
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(s % 60).padStart(2, '0')}`;
 }
 
-export class Progress {
-  private readonly started = performance.now();
-  private readonly startStep: number;
-  private lastPrint = 0;
-  private drawn = false;
+/** A bar redrawn in place on a TTY, else a plain line every quietEveryMs and at the end. */
+class Line {
+  protected readonly started = performance.now();
+  private lastPrint = -Infinity; // the first update prints at once
+  private finalPrinted = false;
+  protected drawn = false;
 
-  constructor(startStep: number, private readonly stream: NodeJS.WriteStream = process.stderr, private readonly quietEveryMs = 10_000) {
+  constructor(protected readonly stream: NodeJS.WriteStream = process.stderr, private readonly quietEveryMs = 10_000) {}
+
+  protected get elapsed(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  protected draw(fraction: number, text: string, final: boolean): void {
+    if (this.stream.isTTY) {
+      const width = 24;
+      const fill = Math.round(width * Math.min(Math.max(fraction, 0), 1));
+      this.stream.write(`\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${text}\x1b[K`);
+      this.drawn = true;
+    } else if (!this.finalPrinted && (performance.now() - this.lastPrint > this.quietEveryMs || final)) {
+      this.stream.write(`${text}\n`);
+      this.lastPrint = performance.now();
+      this.finalPrinted = final;
+    }
+  }
+
+  done(): void {
+    if (this.drawn) this.stream.write('\n');
+    this.drawn = false;
+  }
+}
+
+export interface GenerationInfo {
+  done: number;
+  total: number;
+  tokens: number;
+  /** Progress of the unfinished prompts under way, in prompts (see GenerationCounts). */
+  partial: number;
+}
+
+/** "test responses 12/110 prompts, 85 tok/s, 1:02 elapsed, 4:10 left". Time left assumes the
+ *  prompts under way run to the token limit: an upper bound that tightens as answers stop. */
+export class GenerationProgress extends Line {
+  constructor(private readonly label: string, stream: NodeJS.WriteStream = process.stderr, quietEveryMs = 10_000) {
+    super(stream, quietEveryMs);
+  }
+
+  update(g: GenerationInfo): void {
+    const elapsed = this.elapsed;
+    const fraction = g.total > 0 ? (g.done + g.partial) / g.total : 1;
+    const left = fraction > 0 ? (elapsed * (1 - fraction)) / fraction : NaN;
+    const tps = elapsed > 0 ? Math.round(g.tokens / elapsed) : 0;
+    const text = `${this.label} ${g.done}/${g.total} prompts, ${tps} tok/s, ${clock(elapsed)} elapsed, ${clock(left)} left`;
+    this.draw(fraction, text, g.done === g.total);
+  }
+}
+
+export class Progress extends Line {
+  private readonly startStep: number;
+
+  constructor(startStep: number, stream: NodeJS.WriteStream = process.stderr, quietEveryMs = 10_000) {
+    super(stream, quietEveryMs);
     this.startStep = startStep;
   }
 
   update(p: ProgressInfo): void {
-    const elapsed = (performance.now() - this.started) / 1000;
+    const elapsed = this.elapsed;
     const done = p.step - this.startStep;
     const left = done > 0 ? (elapsed / done) * (p.totalSteps - p.step) : NaN;
     const loss = p.loss === undefined ? '' : ` loss ${p.loss.toFixed(3)}`;
     const tps = p.tokensPerSecond === undefined ? '' : ` ${Math.round(p.tokensPerSecond)} tok/s`;
     const text = `ep ${p.epoch + 1} step ${p.step}/${p.totalSteps}${loss}${tps} ${clock(elapsed)} elapsed, ${clock(left)} left`;
-    if (this.stream.isTTY) {
-      const width = 24;
-      const fill = Math.round((width * Math.min(p.step, p.totalSteps)) / Math.max(p.totalSteps, 1));
-      this.stream.write(`\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${text}\x1b[K`);
-      this.drawn = true;
-    } else if (performance.now() - this.lastPrint > this.quietEveryMs || p.step === p.totalSteps) {
-      this.stream.write(`${text}\n`);
-      this.lastPrint = performance.now();
-    }
+    this.draw(Math.min(p.step, p.totalSteps) / Math.max(p.totalSteps, 1), text, p.step === p.totalSteps);
   }
 
   /** Prints a line above the bar. */
   log(line: string): void {
     if (this.drawn) this.stream.write('\r\x1b[K');
     this.stream.write(`${line}\n`);
-  }
-
-  done(): void {
-    if (this.drawn) this.stream.write('\n');
-    this.drawn = false;
   }
 }

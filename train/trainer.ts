@@ -51,6 +51,8 @@ export interface TrainOptions {
   syntheticCount: number;
   /** Respond to at most this many test entries (null = the whole test split). */
   testLimit?: number | null;
+  /** Test prompts generated together (absent in old checkpoints: DEFAULT_GEN_BATCH). */
+  genBatch?: number;
   /** 'all' (default): the softmax spans the whole vocabulary. 'data': only the tokens that occur
    *  in the data (all splits) and <|endoftext|>; see outputVocabOf. */
   outputVocab?: string;
@@ -181,7 +183,8 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
 
   let before: ScoreReport | undefined;
   if (opts.scoreBefore && !state && splits.test.length > 0) {
-    before = scoreResponses(await generateResponses(model, splits.test, opts.style, opts.maxNewTokens));
+    before = scoreResponses(await generateResponses(model, splits.test, opts.style, opts.maxNewTokens,
+      { batchSize: opts.genBatch, label: 'before training: test responses' }));
     log(`before training: held-out exact match ${(100 * before.accuracy).toFixed(1)}% (${before.correct}/${before.n})`);
     progress = new Progress(step); // time left counts training only
   }
@@ -259,7 +262,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   }
   let after: ScoreReport | undefined;
   if (splits.test.length > 0 && opts.maxNewTokens > 0) {
-    const responses = await generateResponses(model, splits.test, opts.style, opts.maxNewTokens);
+    const responses = await generateResponses(model, splits.test, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label: 'test responses' });
     writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
     after = scoreResponses(responses);
   }

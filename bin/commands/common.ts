@@ -25,6 +25,12 @@ export function intOption(value: string | undefined, name: string, fallback: num
   return n;
 }
 
+export function positiveIntOption(value: string | undefined, name: string, fallback: number): number {
+  const n = intOption(value, name, fallback);
+  if (n < 1) throw new WgptError(`--${name} must be at least 1, got ${n}`);
+  return n;
+}
+
 export function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);

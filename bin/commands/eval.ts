@@ -6,10 +6,10 @@ import { loadGPT } from '../../model/build.ts';
 import { encodeEntry } from '../../train/collate.ts';
 import { splitData, validateEntries, type Entry } from '../../train/data.ts';
 import { judgeResponses } from '../../train/judge.ts';
-import { generateResponses } from '../../train/responses.ts';
+import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/responses.ts';
 import { scoreResponses } from '../../train/score.ts';
 import { evaluateLoss, loadEntries } from '../../train/trainer.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, parse, withDevice } from './common.ts';
+import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [options]
 
@@ -17,6 +17,7 @@ const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [option
   --responses FILE         score these responses (entries with model_response) instead of generating
   --save-responses FILE    write the generated responses (the chapter's format)
   --max-new-tokens N       (256)      --style alpaca|phi3   --mask none|prompt   --batch-size N (8)
+  --gen-batch N            prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
   --judge URL              also score with a judge model at an Ollama-compatible /api/chat URL
   --judge-model NAME       (llama3)   --json   print one JSON object
 ${DEVICE_USAGE}`;
@@ -27,9 +28,10 @@ export async function run(argv: string[]): Promise<void> {
     model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string', default: 'test' }, responses: { type: 'string' },
     'save-responses': { type: 'string' }, 'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' },
     mask: { type: 'string', default: 'none' }, 'batch-size': { type: 'string' }, judge: { type: 'string' },
-    'judge-model': { type: 'string' }, json: { type: 'boolean', default: false }, seed: { type: 'string' },
+    'judge-model': { type: 'string' }, json: { type: 'boolean', default: false }, seed: { type: 'string' }, 'gen-batch': { type: 'string' },
   }, USAGE);
   const split = values.split as 'test' | 'val' | 'train';
+  const genBatch = positiveIntOption(values['gen-batch'], 'gen-batch', DEFAULT_GEN_BATCH);
   if (!['test', 'val', 'train'].includes(split)) throw new WgptError(`--split must be test, val or train, got "${split}"`);
   const report: Record<string, unknown> = { split };
 
@@ -51,7 +53,9 @@ export async function run(argv: string[]): Promise<void> {
       const items = entries.map((e) => encodeEntry(e, values.style!));
       report.loss = await evaluateLoss(model, items, intOption(values['batch-size'], 'batch-size', 8), Infinity, values.mask!, Math.min(1024, model.config.contextLength));
       if (!responses) {
-        responses = await generateResponses(model, entries, values.style!, intOption(values['max-new-tokens'], 'max-new-tokens', 256));
+        responses = await generateResponses(model, entries, values.style!, intOption(values['max-new-tokens'], 'max-new-tokens', 256), {
+          batchSize: genBatch, label: `${split} responses`,
+        });
         if (values['save-responses']) writeFileSync(values['save-responses'], JSON.stringify(responses, null, 2));
       }
       model.dispose();

@@ -4,7 +4,8 @@ import { maskStudy, type StudyOptions } from '../../train/mask-study.ts';
 import { LOSS_MASK_NAMES } from '../../train/collate.ts';
 import { maskStudyMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
+import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
+import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt mask-study [--model FILE|DIR|NAME] [--data FILE|ch07] [options]
 
@@ -20,6 +21,7 @@ through the 50257-wide LM head).
   --lr X              (3e-3 from scratch, else 5e-5)   --held-out N  entries scored after training (27)
   --eval-batches N    val batches for the comparable loss (3)
   --max-new-tokens N  (8 on the built-in tasks, else 64)     --style alpaca|phi3    --seed N (123)   --from-scratch
+  --gen-batch N       held-out prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
 ${DEVICE_USAGE}`;
 
 /** The flags of wgpt mask-study, exported so `wgpt sweep plan` checks a grid against the real parser. */
@@ -28,7 +30,7 @@ export const OPTIONS = {
   model: { type: 'string' }, data: { type: 'string' }, strategies: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' },
   batches: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'held-out': { type: 'string' },
   'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' }, seed: { type: 'string' },
-  'from-scratch': { type: 'boolean' }, 'eval-batches': { type: 'string' },
+  'from-scratch': { type: 'boolean' }, 'eval-batches': { type: 'string' }, 'gen-batch': { type: 'string' },
 } as const;
 
 /** How `wgpt sweep` runs a study: it has no checkpoint, so a stopped study starts again. */
@@ -48,6 +50,7 @@ export async function run(argv: string[]): Promise<void> {
     batches: intOption(values.batches, 'batches', 2), lr: numberOption(values.lr, 'lr', fromScratch ? 3e-3 : 5e-5), weightDecay: 0.1,
     evalBatches: intOption(values['eval-batches'], 'eval-batches', 3), heldOut: intOption(values['held-out'], 'held-out', 27),
     maxNewTokens: intOption(values['max-new-tokens'], 'max-new-tokens', builtInData ? 8 : 64), syntheticCount: 2000,
+    genBatch: positiveIntOption(values['gen-batch'], 'gen-batch', DEFAULT_GEN_BATCH),
   };
   await withDevice(values, async () => {
     await maskStudy(opts);

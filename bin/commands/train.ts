@@ -6,7 +6,8 @@ import { readTrainState } from '../../train/checkpoint.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
+import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
+import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt train [options]
 
@@ -30,6 +31,7 @@ With no options: trains the tiny model from scratch on instruction tasks the pro
   --eval-every N          (5)                   --eval-batches N  (5)
   --seed N                (123)                 --max-new-tokens N  test responses (256)
   --test-limit N          respond to at most N test entries at the end (all; 0: none)
+  --gen-batch N           test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
   --resume DIR            continue a run from its checkpoint, bit for bit
   --preset ch07           the chapter's run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5
 ${DEVICE_USAGE}`;
@@ -60,6 +62,7 @@ export const OPTIONS = {
   style: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' }, seed: { type: 'string' },
   'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
   'test-limit': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' }, 'output-vocab': { type: 'string' },
+  'gen-batch': { type: 'string' },
 } as const;
 
 /** How `wgpt sweep` runs, resumes and reads a train run. */
@@ -110,6 +113,8 @@ export async function run(argv: string[]): Promise<number> {
     if ((opts.testLimit ?? 0) < 0) throw new WgptError(`--test-limit must be 0 (no test responses) or more, got ${opts.testLimit}`);
   }
   opts.epochs = intOption(values.epochs, 'epochs', opts.epochs);
+  // How many test prompts run together changes speed only, so a resumed run may change it too.
+  opts.genBatch = positiveIntOption(values['gen-batch'], 'gen-batch', opts.genBatch ?? DEFAULT_GEN_BATCH);
   if (values['max-steps'] !== undefined) opts.maxSteps = intOption(values['max-steps'], 'max-steps', 0);
   if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1) throw new WgptError('--batch-size, --epochs and --eval-every must be at least 1');
 
