@@ -5,17 +5,24 @@ import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl, type Kernel } from '../../kernels/kernel.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
+import { LLVMPIPE_TILE, llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { sumTo } from './reduce.ts';
 import { assertF32 } from './util.ts';
 
 const NAIVE = wgsl('matmul');
 
-let kernelKind: 'tiled' | 'naive' = 'tiled';
+/** 'tiled': the backend's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts, on a GPU
+ *  kernels/matmul-tiled.ts); 'generic': kernels/matmul-tiled.ts on any backend (runtime shapes, one
+ *  compile per transpose form); 'naive': kernels/matmul.wgsl (the benchmark's baseline). */
+export type MatmulKind = 'tiled' | 'generic' | 'naive';
+
+let kernelKind: MatmulKind = 'tiled';
 let tileOverride: MatmulTile | null = null;
 let vec4Override: boolean | null = null;
 
-/** Chooses the matmul kernel (the naive one is the benchmark's baseline); returns the previous. */
-export function setMatmulKernel(kind: 'tiled' | 'naive', tile: MatmulTile | null = null, vec4: boolean | null = null): 'tiled' | 'naive' {
+/** Chooses the matmul kernel, its tile and whether operands may be loaded as vec4 (null: the
+ *  kernel's default); returns the previous kind. */
+export function setMatmulKernel(kind: MatmulKind, tile: MatmulTile | null = null, vec4: boolean | null = null): MatmulKind {
   const prev = kernelKind;
   kernelKind = kind;
   tileOverride = tile;
@@ -31,13 +38,49 @@ function envTile(): MatmulTile | null {
   return { tm, tn, wgx, wgy };
 }
 
+/** One dispatch's shape: sizes, strides, batch strides and element offsets (as in the kernels'
+ *  parameter block). */
+interface Shape {
+  m: number;
+  n: number;
+  k: number;
+  batches: number;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  aBatch: number;
+  bBatch: number;
+  cBatch: number;
+  aOff: number;
+  bOff: number;
+  cOff: number;
+}
+
+const by4 = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
+
 /** The kernel and workgroup grid for one dispatch. vec4 loads of an operand need its leading
  *  dimension, window offset and batch stride to be multiples of 4; otherwise it is loaded as
  *  scalars (same kernel shape, same exactness). */
-function plan(mm: number, nn: number, batches: number, transA: boolean, transB: boolean,
-  lda: number, ldb: number, aBatch: number, bBatch: number, aOff: number, bOff: number): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
+function plan(s: Shape, transA: boolean, transB: boolean): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
+  const { m: mm, n: nn, batches, lda, ldb, aBatch, bBatch, aOff, bOff } = s;
   if (kernelKind === 'naive') {
     return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
+  }
+  if (kernelKind === 'tiled' && getDevice().backend === 'software') {
+    // Strides baked in as constants (a pipeline per stride triple), sizes and offsets at runtime.
+    const tile = tileOverride ?? envTile() ?? LLVMPIPE_TILE;
+    const vector = vec4Override ?? true;
+    const kernel = llvmpipeMatmulKernel({
+      ...tile, transA, transB,
+      vecA: vector && by4(lda, aOff, aBatch),
+      vecB: vector && by4(ldb, bOff, bBatch),
+      vecC: vector && by4(s.ldc, s.cOff, s.cBatch, nn),
+      kAligned: s.k % 4 === 0,
+    });
+    return {
+      kernel, constants: { LDA: lda, LDB: ldb, LDC: s.ldc },
+      workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
+    };
   }
   const tile = tileOverride ?? envTile() ?? MATMUL_TILES[getDevice().backend];
   // On llvmpipe scalar loads run as fast as vec4 ones (measured), and each variant is another
@@ -82,7 +125,9 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
   const fits = (op: Operand): boolean => op.rows * op.cols * op.batch * 4 <= device.limits.maxStorageBufferBindingSize;
   const run = (mm: number, nn: number, kk: number, batches: number, aBind: ReturnType<Tensor['bind']>, bBind: ReturnType<Tensor['bind']>,
     cBind: ReturnType<Tensor['bind']>, aOff: number, bOff: number, cOff: number, acc: boolean): void => {
-    const { kernel, workgroups, constants } = plan(mm, nn, batches, transA, transB, a.cols, b.cols, aBatch, bBatch, aOff, bOff);
+    const { kernel, workgroups, constants } = plan({
+      m: mm, n: nn, k: kk, batches, lda: a.cols, ldb: b.cols, ldc: n, aBatch, bBatch, cBatch: m * n, aOff, bOff, cOff,
+    }, transA, transB);
     device.dispatch({
       kernel, constants, label, workgroups,
       params: [mm, nn, kk, a.cols, b.cols, n, aBatch, bBatch, m * n, aOff, bOff, cOff, acc ? 1 : 0, 0, 0, 0],
