@@ -61,7 +61,7 @@ const by4 = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
 /** The kernel and workgroup grid for one dispatch. vec4 loads of an operand need its leading
  *  dimension, window offset and batch stride to be multiples of 4; otherwise it is loaded as
  *  scalars (same kernel shape, same exactness). */
-function plan(s: Shape, transA: boolean, transB: boolean): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
+function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
   const { m: mm, n: nn, batches, lda, ldb, aBatch, bBatch, aOff, bOff } = s;
   if (kernelKind === 'naive') {
     return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
@@ -78,7 +78,7 @@ function plan(s: Shape, transA: boolean, transB: boolean): { kernel: Kernel; wor
       kAligned: s.k % 4 === 0,
     });
     return {
-      kernel, constants: { LDA: lda, LDB: ldb, LDC: s.ldc },
+      kernel, constants: { LDA: lda, LDB: ldb, LDC: s.ldc, ACC: accumulate ? 1 : 0 },
       workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
     };
   }
@@ -127,7 +127,7 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
     cBind: ReturnType<Tensor['bind']>, aOff: number, bOff: number, cOff: number, acc: boolean): void => {
     const { kernel, workgroups, constants } = plan({
       m: mm, n: nn, k: kk, batches, lda: a.cols, ldb: b.cols, ldc: n, aBatch, bBatch, cBatch: m * n, aOff, bOff, cOff,
-    }, transA, transB);
+    }, transA, transB, acc);
     device.dispatch({
       kernel, constants, label, workgroups,
       params: [mm, nn, kk, a.cols, b.cols, n, aBatch, bBatch, m * n, aOff, bOff, cOff, acc ? 1 : 0, 0, 0, 0],
