@@ -5,7 +5,7 @@ import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl, type Kernel } from '../../kernels/kernel.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
-import { LLVMPIPE_TILE, llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
+import { LLVMPIPE_TILES, llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { sumTo } from './reduce.ts';
 import { assertF32 } from './util.ts';
 
@@ -68,12 +68,12 @@ function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean): 
   }
   if (kernelKind === 'tiled' && getDevice().backend === 'software') {
     // Strides baked in as constants (a pipeline per stride triple), sizes and offsets at runtime.
-    const tile = tileOverride ?? envTile() ?? LLVMPIPE_TILE;
     const vector = vec4Override ?? true;
+    const vecA = vector && by4(lda, aOff, aBatch);
+    const vecB = vector && by4(ldb, bOff, bBatch);
+    const tile = tileOverride ?? envTile() ?? LLVMPIPE_TILES[vecA || vecB ? 'vec4' : 'scalar'];
     const kernel = llvmpipeMatmulKernel({
-      ...tile, transA, transB,
-      vecA: vector && by4(lda, aOff, aBatch),
-      vecB: vector && by4(ldb, bOff, bBatch),
+      ...tile, transA, transB, vecA, vecB,
       vecC: vector && by4(s.ldc, s.cOff, s.cBatch, nn),
       kAligned: s.k % 4 === 0,
     });
@@ -143,9 +143,12 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
   // element offset (a_off, b_off, c_off), so row lengths and batch strides need no alignment.
   const align = device.limits.minStorageBufferOffsetAlignment / 4;
   const fitRows = (cols: number): number => Math.floor((Math.floor(device.limits.maxStorageBufferBindingSize / 4) - align + 1) / cols);
-  const mStep = Math.min(transA ? m : fitRows(a.cols), fitRows(n));
-  const nStep = Math.min(transB ? fitRows(b.cols) : n, n);
-  const kStep = Math.min(transA ? fitRows(a.cols) : k, transB ? k : fitRows(b.cols), k);
+  // Steps are multiples of 16 where possible, so every window's offsets keep the alignment that
+  // vec4 loads and stores need (and interior windows have no ragged tiles).
+  const by16 = (x: number): number => (x >= 16 ? x - (x % 16) : x);
+  const mStep = by16(Math.min(transA ? m : fitRows(a.cols), fitRows(n)));
+  const nStep = by16(Math.min(transB ? fitRows(b.cols) : n, n));
+  const kStep = by16(Math.min(transA ? fitRows(a.cols) : k, transB ? k : fitRows(b.cols), k));
   if (mStep < 1 || nStep < 1 || kStep < 1) {
     throw new ShapeError(`${label}: a row of ${Math.max(a.cols, b.cols, n)} floats does not fit one binding`);
   }
