@@ -8,7 +8,7 @@
 // the two kernels' runs interleaved so load on a shared machine hits both alike. `first` is the
 // warm-up call: the JIT compile plus one run, wall and process CPU seconds (cold only with
 // MESA_SHADER_CACHE_DISABLE=true or a fresh MESA_SHADER_CACHE_DIR).
-//   npx tsx bench/matmul.ts [--json out.json] [--quick] [--compare] [--only name,name]
+//   npx tsx bench/matmul.ts [--json out.json] [--quick] [--runs N] [--compare] [--only name,name]
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { closeDevice, matmul, noGrad, Tensor, tidy, type Device } from '../engine/index.ts';
@@ -199,8 +199,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const at = args.indexOf('--json');
   const only = args.indexOf('--only');
   const names = only >= 0 ? args[only + 1].split(',') : null;
+  const runs = args.indexOf('--runs');
   await benchMatmul({
     json: at >= 0 ? args[at + 1] : undefined, quick: args.includes('--quick'), compare: args.includes('--compare'),
+    runs: runs >= 0 ? Number(args[runs + 1]) : undefined,
     filter: names ? (name) => names.includes(name) : undefined,
   });
   process.exit(0);
