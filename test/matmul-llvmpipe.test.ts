@@ -1,9 +1,9 @@
-// The llvmpipe matmul kernel (kernels/matmul-llvmpipe.ts: strides baked as constants, vec4 loads
-// and stores where aligned, K-tail mask only for K % 4 != 0) at the edges of its paths: sizes 1, 3,
-// 5, 67, 129 in every dimension, K a multiple of 4 or not, each operand aligned (vec4) or not
-// (floats), all four transpose forms, batched, accumulate, and one M reusing another's pipeline
-// (M is a runtime size). Forward against a float64 CPU product. On a GPU adapter the same calls
-// run that backend's kernel, so the file passes there too.
+// The llvmpipe matmul kernel (kernels/matmul-llvmpipe.ts: vec4 loads and stores where aligned,
+// K-tail mask only for K % 4 != 0, unrolled guarded stores, ACC an override constant) at the edges
+// of its paths: sizes 1, 3, 5, 67, 129 in every dimension, K a multiple of 4 or not, each operand
+// aligned (vec4) or not (floats), all four transpose forms, batched, accumulate, and shapes sharing
+// one pipeline (sizes and strides are runtime uniforms). Forward against a float64 CPU product. On
+// a GPU adapter the same calls run that backend's kernel, so the file passes there too.
 import t from 'tap';
 import { getDevice, matmul, Tensor } from '../engine/index.ts';
 import { matmulInto, setMatmulKernel } from '../engine/ops/matmul.ts';
@@ -16,8 +16,8 @@ t.teardown(() => setMatmulKernel('tiled'));
 
 // [m, n, k]: 67x129x5 nothing aligned and a K tail; 129x68x132 aligned rows in every layout but
 // ragged tiles in M and N; 3x5x68 N not a multiple of 4 (float stores) with vec4 loads along K;
-// 1x1x1 the smallest; 5x132x67 a K tail with an aligned N; 131x68x132 reuses 129x68x132's
-// strides (same pipelines) with another M.
+// 1x1x1 the smallest; 5x132x67 a K tail with an aligned N; 131x68x132 runs 129x68x132's pipelines
+// at another M.
 const shapes = [[67, 129, 5], [129, 68, 132], [3, 5, 68], [1, 1, 1], [5, 132, 67], [131, 68, 132]];
 t.test(`${getDevice().backend} kernel, awkward shapes, all transposes`, async (t) => {
   for (const [m, n, k] of shapes) {

@@ -67,7 +67,7 @@ function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean): 
     return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
   }
   if (kernelKind === 'tiled' && getDevice().backend === 'software') {
-    // Strides baked in as constants (a pipeline per stride triple), sizes and offsets at runtime.
+    // One pipeline per transpose form, alignment and accumulate flag; shapes at runtime.
     const vector = vec4Override ?? true;
     const vecA = vector && by4(lda, aOff, aBatch);
     const vecB = vector && by4(ldb, bOff, bBatch);
@@ -78,7 +78,7 @@ function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean): 
       kAligned: s.k % 4 === 0,
     });
     return {
-      kernel, constants: { LDA: lda, LDB: ldb, LDC: s.ldc, ACC: accumulate ? 1 : 0 },
+      kernel, constants: { ACC: accumulate ? 1 : 0 },
       workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
     };
   }
