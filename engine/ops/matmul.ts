@@ -83,8 +83,8 @@ function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean): 
     };
   }
   const tile = tileOverride ?? envTile() ?? MATMUL_TILES[getDevice().backend];
-  // On llvmpipe scalar loads run as fast as vec4 ones (measured), and each variant is another
-  // multi-second compile: use vec4 only on a real GPU.
+  // With this generator ('generic' on llvmpipe) scalar loads ran as fast as vec4 ones (measured),
+  // and each variant is another multi-second compile: use vec4 only on a real GPU.
   const vector = vec4Override ?? getDevice().backend === 'gpu';
   const vecA = vector && lda % 4 === 0 && aOff % 4 === 0 && aBatch % 4 === 0;
   const vecB = vector && ldb % 4 === 0 && bOff % 4 === 0 && bBatch % 4 === 0;
