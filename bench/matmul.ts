@@ -3,13 +3,17 @@
 // gradient dy·Wᵀ, weight gradient xᵀ·dy), with the naive kernel's 1024³ figure beside as a baseline,
 // and the cost of one dispatch. Each figure is the median of several timed runs after a warm-up run
 // (which also pays the kernel's JIT compile); a run is `await device.finish()` (the GPU's completion) around `perRun`
-// matmuls recorded inside noGrad + tidy.
-//   npx tsx bench/matmul.ts [--json out.json] [--quick]
+// matmuls recorded inside noGrad + tidy. With --compare every shape is also measured with the
+// generic tiled kernel (setMatmulKernel('generic'), the software path before the llvmpipe kernel),
+// the two kernels' runs interleaved so load on a shared machine hits both alike. `first` is the
+// warm-up call: the JIT compile plus one run, wall and process CPU seconds (cold only with
+// MESA_SHADER_CACHE_DISABLE=true or a fresh MESA_SHADER_CACHE_DIR).
+//   npx tsx bench/matmul.ts [--json out.json] [--quick] [--runs N] [--compare] [--only name,name]
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { closeDevice, matmul, noGrad, Tensor, tidy, type Device } from '../engine/index.ts';
 import { currentOrOpenDevice } from './common.ts';
-import { setMatmulKernel } from '../engine/ops/matmul.ts';
+import { setMatmulKernel, type MatmulKind } from '../engine/ops/matmul.ts';
 import { wgsl, WG } from '../kernels/kernel.ts';
 
 export type MatmulMode = 'x·W' | 'dy·Wᵀ' | 'xᵀ·dy';
@@ -24,6 +28,11 @@ export interface MatmulRow {
   ms_min: number;
   ms_max: number;
   gflops: number;
+  /** The kernel: 'tiled' (the backend's own) or 'generic'. */
+  kernel?: string;
+  /** The warm-up call (compile + one run): wall and process CPU seconds. */
+  first_s?: number;
+  first_cpu_s?: number;
 }
 
 export interface MatmulBench {
@@ -51,21 +60,43 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
-/** Times `fn` (which records GPU work) as ms per call: warm-up, then `runs` runs of `perRun` calls. */
-async function time(device: Device, fn: () => void, runs: number, perRun: number): Promise<{ ms: number; min: number; max: number }> {
-  const once = (): void => noGrad(() => tidy(() => {
-    for (let i = 0; i < perRun; i++) fn();
+interface Timing {
+  ms: number;
+  min: number;
+  max: number;
+  firstS: number;
+  firstCpuS: number;
+}
+
+/** Times each of `fns` (which record GPU work) as ms per call: a warm-up call each, then `runs`
+ *  rounds of `perRun` calls of each in turn. */
+async function timeEach(device: Device, fns: (() => void)[], runs: number, perRun: number): Promise<Timing[]> {
+  const once = (fn: () => void, n: number): void => noGrad(() => tidy(() => {
+    for (let i = 0; i < n; i++) fn();
   }));
-  once();
-  await device.finish();
-  const ms: number[] = [];
-  for (let r = 0; r < runs; r++) {
+  const first: { s: number; cpu: number }[] = [];
+  for (const fn of fns) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
-    once();
+    once(fn, 1);
     await device.finish();
-    ms.push((performance.now() - t0) / perRun);
+    const cpu = process.cpuUsage(c0);
+    first.push({ s: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6 });
   }
-  return { ms: median(ms), min: Math.min(...ms), max: Math.max(...ms) };
+  const ms: number[][] = fns.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      const t0 = performance.now();
+      once(fns[i], perRun);
+      await device.finish();
+      ms[i].push((performance.now() - t0) / perRun);
+    }
+  }
+  return ms.map((x, i) => ({ ms: median(x), min: Math.min(...x), max: Math.max(...x), firstS: first[i].s, firstCpuS: first[i].cpu }));
+}
+
+async function time(device: Device, fn: () => void, runs: number, perRun: number): Promise<Timing> {
+  return (await timeEach(device, [fn], runs, perRun))[0];
 }
 
 /** The operands of one form of a linear layer in -> out over `t` tokens (W stored [in, out]). */
@@ -93,6 +124,8 @@ export interface BenchMatmulOptions {
   filter?: (name: string, mode: MatmulMode) => boolean;
   /** Work per timed run, in FLOPs: calls per run = round(flopsPerRun / flops), 1..16 (default 8e9). */
   flopsPerRun?: number;
+  /** Also measure the generic tiled kernel at every shape, interleaved with the backend's own. */
+  compare?: boolean;
 }
 
 export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<MatmulBench> {
@@ -101,7 +134,8 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
   const keep = opts.filter ?? ((): boolean => true);
   const rows: MatmulRow[] = [];
   const print = (r: MatmulRow): void => {
-    console.log(`${r.name.padEnd(14)} ${r.mode.padEnd(7)} ${`${r.m}x${r.n}x${r.k}`.padEnd(17)} ${r.ms.toFixed(2).padStart(9)} ms  [${r.ms_min.toFixed(2)} .. ${r.ms_max.toFixed(2)}]  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s`);
+    const first = r.first_s === undefined ? '' : `  first ${r.first_s.toFixed(1)} s (${r.first_cpu_s!.toFixed(1)} s CPU)`;
+    console.log(`${r.name.padEnd(14)} ${r.mode.padEnd(7)} ${`${r.m}x${r.n}x${r.k}`.padEnd(17)} ${(r.kernel ?? '').padEnd(8)} ${r.ms.toFixed(2).padStart(9)} ms  [${r.ms_min.toFixed(2)} .. ${r.ms_max.toFixed(2)}]  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s [${(2 * r.m * r.n * r.k / r.ms_max / 1e6).toFixed(1)} .. ${(2 * r.m * r.n * r.k / r.ms_min / 1e6).toFixed(1)}]${first}`);
   };
   console.log(`matmul on ${device.adapterDescription} (${device.backend}), median of ${runs} runs after a warm-up`);
   console.log(`${'name'.padEnd(14)} ${'mode'.padEnd(7)} ${'m x n x k'.padEnd(17)} ${'ms'.padStart(9)}     [min .. max]            GFLOP/s`);
@@ -113,21 +147,28 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
     const flops = 2 * o.m * o.n * o.k;
     // Enough calls per run that one run is at least ~0.2 s of work at 40 GFLOP/s (by default).
     const perRun = Math.max(1, Math.min(16, Math.round((opts.flopsPerRun ?? 8e9) / flops)));
-    const r = await time(device, () => matmul(a, b, { transA: o.ta, transB: o.tb }), runs, perRun);
+    const kinds: MatmulKind[] = name.startsWith('naive') ? ['naive'] : opts.compare ? ['generic', 'tiled'] : ['tiled'];
+    const fns = kinds.map((kind) => (): void => {
+      const prev = setMatmulKernel(kind);
+      try {
+        matmul(a, b, { transA: o.ta, transB: o.tb });
+      } finally {
+        setMatmulKernel(prev);
+      }
+    });
+    const ts = await timeEach(device, fns, runs, perRun);
     a.dispose();
     b.dispose();
-    const row = { name, mode, m: o.m, n: o.n, k: o.k, ms: r.ms, ms_min: r.min, ms_max: r.max, gflops: flops / r.ms / 1e6 };
-    rows.push(row);
-    print(row);
+    ts.forEach((r, i) => {
+      const row = { name, mode, m: o.m, n: o.n, k: o.k, ms: r.ms, ms_min: r.min, ms_max: r.max, gflops: flops / r.ms / 1e6,
+        kernel: kinds[i], first_s: r.firstS, first_cpu_s: r.firstCpuS };
+      rows.push(row);
+      print(row);
+    });
   };
   const modes: MatmulMode[] = ['x·W', 'dy·Wᵀ', 'xᵀ·dy'];
   try {
-    const prev = setMatmulKernel('naive');
-    try {
-      await measure('naive 1024³', 'x·W', 1024, 1024, 1024);
-    } finally {
-      setMatmulKernel(prev);
-    }
+    await measure('naive 1024³', 'x·W', 1024, 1024, 1024);
     for (const mode of modes) await measure('1024³', mode, 1024, 1024, 1024);
     for (const [name, inp, out] of LAYERS) for (const mode of modes) await measure(name, mode, TOKENS, inp, out);
 
@@ -156,6 +197,13 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
   const at = args.indexOf('--json');
-  await benchMatmul({ json: at >= 0 ? args[at + 1] : undefined, quick: args.includes('--quick') });
+  const only = args.indexOf('--only');
+  const names = only >= 0 ? args[only + 1].split(',') : null;
+  const runs = args.indexOf('--runs');
+  await benchMatmul({
+    json: at >= 0 ? args[at + 1] : undefined, quick: args.includes('--quick'), compare: args.includes('--compare'),
+    runs: runs >= 0 ? Number(args[runs + 1]) : undefined,
+    filter: names ? (name) => names.includes(name) : undefined,
+  });
   process.exit(0);
 }

@@ -6,17 +6,24 @@ import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl, type Kernel } from '../../kernels/kernel.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { GPU_MATMUL_TILE, gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
+import { LLVMPIPE_TILES, llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { sumTo } from './reduce.ts';
 import { assertF32, recording } from './util.ts';
 
 const NAIVE = wgsl('matmul');
 
-let kernelKind: 'tiled' | 'naive' = 'tiled';
+/** 'tiled': the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts, on a GPU
+ *  kernels/matmul-gpu.ts; a forced tile runs kernels/matmul-tiled.ts there); 'generic': kernels/matmul-tiled.ts on any backend (runtime shapes, one
+ *  compile per transpose form); 'naive': kernels/matmul.wgsl (the benchmark's baseline). */
+export type MatmulKind = 'tiled' | 'generic' | 'naive';
+
+let kernelKind: MatmulKind = 'tiled';
 let tileOverride: MatmulTile | null = null;
 let vec4Override: boolean | null = null;
 
-/** Chooses the matmul kernel (the naive one is the benchmark's baseline); returns the previous. */
-export function setMatmulKernel(kind: 'tiled' | 'naive', tile: MatmulTile | null = null, vec4: boolean | null = null): 'tiled' | 'naive' {
+/** Chooses the matmul kernel, its tile and whether operands may be loaded as vec4 (null: the
+ *  kernel's default); returns the previous kind. */
+export function setMatmulKernel(kind: MatmulKind, tile: MatmulTile | null = null, vec4: boolean | null = null): MatmulKind {
   const prev = kernelKind;
   kernelKind = kind;
   tileOverride = tile;
@@ -32,23 +39,60 @@ function envTile(): MatmulTile | null {
   return { tm, tn, wgx, wgy };
 }
 
+/** One dispatch's shape: sizes, strides, batch strides and element offsets (as in the kernels'
+ *  parameter block). */
+interface Shape {
+  m: number;
+  n: number;
+  k: number;
+  batches: number;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  aBatch: number;
+  bBatch: number;
+  cBatch: number;
+  aOff: number;
+  bOff: number;
+  cOff: number;
+}
+
+const by4 = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
+
 /** The kernel and workgroup grid for one dispatch. vec4 loads of an operand need its leading
  *  dimension, window offset and batch stride to be multiples of 4; otherwise it is loaded as
  *  scalars (same kernel shape, same exactness). */
-function plan(mm: number, nn: number, batches: number, transA: boolean, transB: boolean,
-  lda: number, ldb: number, aBatch: number, bBatch: number, aOff: number, bOff: number): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
+function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
+  const { m: mm, n: nn, batches, lda, ldb, aBatch, bBatch, aOff, bOff } = s;
   if (kernelKind === 'naive') {
     return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
   }
+  const profile = getDevice().kernelProfile;
   const forced = tileOverride ?? envTile();
-  if (!forced && getDevice().kernelProfile === 'gpu') {
+  if (kernelKind === 'tiled' && profile === 'gpu' && !forced) {
     // A real GPU's kernel: workgroup-memory blocks, register tiles (kernels/matmul-gpu.ts).
     return { kernel: gpuMatmulKernel(GPU_MATMUL_TILE, transA, transB), workgroups: gpuMatmulGrid(GPU_MATMUL_TILE, mm, nn, batches) };
   }
-  const tile = forced ?? MATMUL_TILES[getDevice().kernelProfile];
-  // On llvmpipe scalar loads run as fast as vec4 ones (measured), and each variant is another
-  // multi-second compile: use vec4 only on a real GPU.
-  const vector = vec4Override ?? getDevice().kernelProfile === 'gpu';
+  if (kernelKind === 'tiled' && profile === 'software') {
+    // One pipeline per transpose form, alignment and accumulate flag; shapes at runtime.
+    const vector = vec4Override ?? true;
+    const vecA = vector && by4(lda, aOff, aBatch);
+    const vecB = vector && by4(ldb, bOff, bBatch);
+    const tile = forced ?? LLVMPIPE_TILES[vecA || vecB ? 'vec4' : 'scalar'];
+    const kernel = llvmpipeMatmulKernel({
+      ...tile, transA, transB, vecA, vecB,
+      vecC: vector && by4(s.ldc, s.cOff, s.cBatch, nn),
+      kAligned: s.k % 4 === 0,
+    });
+    return {
+      kernel, constants: { ACC: accumulate ? 1 : 0 },
+      workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
+    };
+  }
+  const tile = forced ?? MATMUL_TILES[profile];
+  // With this generator ('generic' on llvmpipe) scalar loads ran as fast as vec4 ones (measured),
+  // and each variant is another multi-second compile: use vec4 only on a real GPU.
+  const vector = vec4Override ?? profile === 'gpu';
   const vecA = vector && lda % 4 === 0 && aOff % 4 === 0 && aBatch % 4 === 0;
   const vecB = vector && ldb % 4 === 0 && bOff % 4 === 0 && bBatch % 4 === 0;
   return {
@@ -88,7 +132,9 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
   const fits = (op: Operand): boolean => op.rows * op.cols * op.batch * 4 <= device.limits.maxStorageBufferBindingSize;
   const run = (mm: number, nn: number, kk: number, batches: number, aBind: ReturnType<Tensor['bind']>, bBind: ReturnType<Tensor['bind']>,
     cBind: ReturnType<Tensor['bind']>, aOff: number, bOff: number, cOff: number, acc: boolean): void => {
-    const { kernel, workgroups, constants } = plan(mm, nn, batches, transA, transB, a.cols, b.cols, aBatch, bBatch, aOff, bOff);
+    const { kernel, workgroups, constants } = plan({
+      m: mm, n: nn, k: kk, batches, lda: a.cols, ldb: b.cols, ldc: n, aBatch, bBatch, cBatch: m * n, aOff, bOff, cOff,
+    }, transA, transB, acc);
     device.dispatch({
       kernel, constants, label, workgroups,
       params: [mm, nn, kk, a.cols, b.cols, n, aBatch, bBatch, m * n, aOff, bOff, cOff, acc ? 1 : 0, 0, 0, 0],
@@ -104,9 +150,12 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
   // element offset (a_off, b_off, c_off), so row lengths and batch strides need no alignment.
   const align = device.limits.minStorageBufferOffsetAlignment / 4;
   const fitRows = (cols: number): number => Math.floor((Math.floor(device.limits.maxStorageBufferBindingSize / 4) - align + 1) / cols);
-  const mStep = Math.min(transA ? m : fitRows(a.cols), fitRows(n));
-  const nStep = Math.min(transB ? fitRows(b.cols) : n, n);
-  const kStep = Math.min(transA ? fitRows(a.cols) : k, transB ? k : fitRows(b.cols), k);
+  // Steps are multiples of 16 where possible, so every window's offsets keep the alignment that
+  // vec4 loads and stores need (and interior windows have no ragged tiles).
+  const by16 = (x: number): number => (x >= 16 ? x - (x % 16) : x);
+  const mStep = by16(Math.min(transA ? m : fitRows(a.cols), fitRows(n)));
+  const nStep = by16(Math.min(transB ? fitRows(b.cols) : n, n));
+  const kStep = by16(Math.min(transA ? fitRows(a.cols) : k, transB ? k : fitRows(b.cols), k));
   if (mStep < 1 || nStep < 1 || kStep < 1) {
     throw new ShapeError(`${label}: a row of ${Math.max(a.cols, b.cols, n)} floats does not fit one binding`);
   }

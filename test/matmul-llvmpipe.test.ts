@@ -1,0 +1,94 @@
+// The llvmpipe matmul kernel (kernels/matmul-llvmpipe.ts: vec4 loads and stores where aligned,
+// K-tail mask only for K % 4 != 0, unrolled guarded stores, ACC an override constant) at the edges
+// of its paths: sizes 1, 3, 5, 67, 129 in every dimension, K a multiple of 4 or not, each operand
+// aligned (vec4) or not (floats), all four transpose forms, batched, accumulate, and shapes sharing
+// one pipeline (sizes and strides are runtime uniforms). Forward against a float64 CPU product. On
+// a GPU adapter the same calls run that backend's kernel, so the file passes there too.
+import t from 'tap';
+import { getDevice, matmul, Tensor } from '../engine/index.ts';
+import { matmulInto, setMatmulKernel } from '../engine/ops/matmul.ts';
+import { assertClose, randn } from './helpers/opcheck.ts';
+import { withDevice } from './helpers/device.ts';
+import { matmulRef } from './helpers/ref.ts';
+
+await withDevice(t);
+t.teardown(() => setMatmulKernel('tiled'));
+
+// [m, n, k]: 67x129x5 nothing aligned and a K tail; 129x68x132 aligned rows in every layout but
+// ragged tiles in M and N; 3x5x68 N not a multiple of 4 (float stores) with vec4 loads along K;
+// 1x1x1 the smallest; 5x132x67 a K tail with an aligned N; 131x68x132 runs 129x68x132's pipelines
+// at another M.
+const shapes = [[67, 129, 5], [129, 68, 132], [3, 5, 68], [1, 1, 1], [5, 132, 67], [131, 68, 132]];
+t.test(`${getDevice().backend} kernel, awkward shapes, all transposes`, async (t) => {
+  for (const [m, n, k] of shapes) {
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+      const as = ta ? [k, m] : [m, k];
+      const bs = tb ? [n, k] : [k, n];
+      const a = randn(m * k, m + 7 * n + k);
+      const b = randn(k * n, 3 * m + n + 11 * k);
+      const A = Tensor.fromData(a, as);
+      const B = Tensor.fromData(b, bs);
+      const C = matmul(A, B, { transA: ta, transB: tb });
+      t.same(C.shape, [m, n]);
+      assertClose(t, await C.toArray(), matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true), 1e-5, 1e-4,
+        `${m}x${n}x${k} ta=${ta} tb=${tb}`);
+      for (const x of [A, B, C]) x.dispose();
+    }
+  }
+});
+
+t.test('batched, aligned (vec4 batch strides) and not', async (t) => {
+  // [batch, m, n, k, ta, tb]
+  for (const [z, m, n, k, ta, tb] of [[3, 36, 20, 44, false, false], [2, 37, 21, 45, true, true], [2, 33, 40, 8, true, false]] as const) {
+    const as = ta ? [z, k, m] : [z, m, k];
+    const bs = tb ? [z, n, k] : [z, k, n];
+    const a = randn(z * m * k, 5 + m);
+    const b = randn(z * k * n, 6 + n);
+    const A = Tensor.fromData(a, as);
+    const B = Tensor.fromData(b, bs);
+    const C = matmul(A, B, { transA: ta, transB: tb });
+    assertClose(t, await C.toArray(), matmulRef(a, b, z, as[1], as[2], bs[1], bs[2], ta, tb, false), 1e-5, 1e-4,
+      `batched ${z}x${m}x${n}x${k} ta=${ta} tb=${tb}`);
+    for (const x of [A, B, C]) x.dispose();
+  }
+});
+
+t.test('accumulate over NaN-free old values, vec4 and float stores', async (t) => {
+  for (const [m, n, k] of [[37, 21, 45], [40, 36, 68]]) {
+    const a = randn(m * k, 8);
+    const b = randn(k * n, 9);
+    const c0 = randn(m * n, 10);
+    const A = Tensor.fromData(a, [m, k]);
+    const B = Tensor.fromData(b, [k, n]);
+    const C = Tensor.fromData(c0, [m, n]);
+    matmulInto({ t: A, rows: m, cols: k, batch: 1 }, { t: B, rows: k, cols: n, batch: 1 }, C, m, n, k, false, false, true, 'test accumulate');
+    const want = matmulRef(a, b, 1, m, k, k, n, false, false, true).map((x, i) => x + c0[i]);
+    assertClose(t, await C.toArray(), want, 1e-5, 1e-4, `accumulate ${m}x${n}x${k}`);
+    for (const x of [A, B, C]) x.dispose();
+  }
+});
+
+t.test('a plain store ignores NaN already in C', async (t) => {
+  const [m, n, k] = [36, 20, 12];
+  const a = randn(m * k, 1);
+  const b = randn(k * n, 2);
+  const A = Tensor.fromData(a, [m, k]);
+  const B = Tensor.fromData(b, [k, n]);
+  const C = Tensor.fromData(new Float32Array(m * n).fill(NaN), [m, n]);
+  matmulInto({ t: A, rows: m, cols: k, batch: 1 }, { t: B, rows: k, cols: n, batch: 1 }, C, m, n, k, false, false, false, 'test store');
+  assertClose(t, await C.toArray(), matmulRef(a, b, 1, m, k, k, n, false, false, true), 1e-5, 1e-4, 'store over NaN');
+  for (const x of [A, B, C]) x.dispose();
+});
+
+t.test('the generic tiled kernel (setMatmulKernel generic) still runs here', async (t) => {
+  setMatmulKernel('generic');
+  t.teardown(() => setMatmulKernel('tiled'));
+  const [m, n, k] = [67, 129, 5];
+  const a = randn(m * k, 3);
+  const b = randn(k * n, 4);
+  const A = Tensor.fromData(a, [m, k]);
+  const B = Tensor.fromData(b, [n, k]);
+  const C = matmul(A, B, { transB: true });
+  assertClose(t, await C.toArray(), matmulRef(a, b, 1, m, k, n, k, false, true, true), 1e-5, 1e-4, 'generic 67x129x5 nt');
+  for (const x of [A, B, C]) x.dispose();
+});
