@@ -9,6 +9,7 @@ import { GPU_MATMUL_TILE, gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/m
 import { LLVMPIPE_TILES, llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { sumTo } from './reduce.ts';
 import { assertF32, recording } from './util.ts';
+import type { Binding } from '../device.ts';
 
 const NAIVE = wgsl('matmul');
 
@@ -120,6 +121,89 @@ function spans(n: number, step: number): [number, number][] {
   return out;
 }
 
+/** One matmul dispatch: its shape (as in the kernels' parameter block) and its bound windows. */
+interface MatmulDispatch extends Shape {
+  a: Binding;
+  b: Binding;
+  c: Binding;
+  accumulate: boolean;
+}
+
+function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boolean, label: string): void {
+  const { kernel, workgroups, constants } = plan(d, transA, transB, d.accumulate);
+  getDevice().dispatch({
+    kernel, constants, label, workgroups,
+    params: [d.m, d.n, d.k, d.lda, d.ldb, d.ldc, d.aBatch, d.bBatch, d.cBatch, d.aOff, d.bOff, d.cOff, d.accumulate ? 1 : 0, 0, 0, 0],
+    bindings: [d.a, d.b, d.c],
+  });
+}
+
+/** Multiply-adds past which a misaligned operand is copied to aligned rows first (the copy is a
+ *  few percent of the matmul there; below it the float-load kernel is as good). */
+const PAD_MIN_WORK = 1 << 22;
+const PAD = wgsl('restride', 'pad');
+const UNPAD = wgsl('restride', 'unpad');
+const up4 = (x: number): number => Math.ceil(x / 4) * 4;
+const COPY_WG = 64;
+
+interface Rows {
+  off: number;
+  ld: number;
+  batch: number;
+}
+
+/** Copies `rows` rows of `cols` floats per batch between a float layout and a vec4 one (offset,
+ *  stride and batch stride of the vec4 side in vec4s); see restride.wgsl. */
+function restride(toVec4: boolean, src: Binding, dst: Binding, batches: number, rows: number, cols: number, s: Rows, dd: Rows, acc: boolean): void {
+  getDevice().dispatch({
+    kernel: toVec4 ? PAD : UNPAD, constants: { WG: COPY_WG, ...(toVec4 ? {} : { ACC: acc ? 1 : 0 }) },
+    params: [rows, cols, 0, 0, s.off, s.ld, s.batch, dd.off, dd.ld, dd.batch, 0, 0],
+    bindings: [src, dst], label: 'matmul restride', workgroups: [Math.ceil(up4(cols) / 4 / COPY_WG), rows, batches],
+  });
+}
+
+/** On llvmpipe an operand whose rows are not 16-byte aligned (the LM head's 50257 columns) is loaded
+ *  float by float and a C so stored is written float by float, at about half the speed of vec4
+ *  (13-24 against ~31 GFLOP/s at the LM head's shapes): such an operand is first copied to rows
+ *  padded to a multiple of 4 (zeros past the end), and such a C computed there and copied back. */
+function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, label: string): void {
+  const { maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxGroups } = getDevice().limits;
+  const maxFloats = maxStorageBufferBindingSize / 4;
+  const temps: Tensor[] = [];
+  // An operand as stored: `rows` rows of `cols` floats at stride ld, per batch (stride 0: shared).
+  const aligned = (bind: Binding, rows: number, cols: number, ld: number, off: number, batchStride: number): [Binding, number, number, number] | null => {
+    if (ld % 4 === 0 && off % 4 === 0 && batchStride % 4 === 0) return null;
+    const copies = batchStride === 0 ? 1 : d.batches;
+    const ld4 = up4(cols);
+    if (copies * rows * ld4 > maxFloats || rows > maxGroups || copies > maxGroups) return null;
+    const t = Tensor.empty([copies * rows * ld4], 'f32', `${label} aligned operand`);
+    temps.push(t);
+    restride(true, bind, t.bind(), copies, rows, cols, { off, ld, batch: batchStride }, { off: 0, ld: ld4 / 4, batch: (rows * ld4) / 4 }, false);
+    return [t.bind(), ld4, 0, batchStride === 0 ? 0 : rows * ld4];
+  };
+  const out = { ...d };
+  const pa = aligned(d.a, transA ? d.k : d.m, transA ? d.m : d.k, d.lda, d.aOff, d.aBatch);
+  if (pa) [out.a, out.lda, out.aOff, out.aBatch] = pa;
+  const pb = aligned(d.b, transB ? d.n : d.k, transB ? d.k : d.n, d.ldb, d.bOff, d.bBatch);
+  if (pb) [out.b, out.ldb, out.bOff, out.bBatch] = pb;
+  const n4 = up4(d.n);
+  const padC = !(d.ldc % 4 === 0 && d.cOff % 4 === 0 && d.cBatch % 4 === 0 && d.n % 4 === 0)
+    && d.batches * d.m * n4 <= maxFloats && d.m <= maxGroups && d.batches <= maxGroups;
+  let cTemp: Tensor | null = null;
+  if (padC) {
+    cTemp = Tensor.empty([d.batches * d.m * n4], 'f32', `${label} aligned result`);
+    temps.push(cTemp);
+    // The kernel fills whole padded rows (columns past n are never copied back), so it may store vec4s.
+    Object.assign(out, { c: cTemp.bind(), n: n4, ldc: n4, cOff: 0, cBatch: d.m * n4, accumulate: false });
+  }
+  dispatchMatmul(out, transA, transB, label);
+  if (cTemp) {
+    restride(false, cTemp.bind(), d.c, d.batches, d.m, d.n, { off: 0, ld: n4 / 4, batch: (d.m * n4) / 4 }, { off: d.cOff, ld: d.ldc, batch: d.cBatch }, d.accumulate);
+  }
+  // Back to the pool: later commands run after the ones recorded here.
+  for (const t of temps) t.dispose();
+}
+
 /** C = op(A) · op(B), or C += when `accumulate`; a and b as stored, c preallocated [batch, m, n].
  *  Each operand is bound as a window of whole rows small enough for one binding: A by M (or K
  *  when transposed), B by K (or N when transposed), C by M; partial K sums accumulate into C. */
@@ -130,16 +214,17 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
   const aBatch = a.batch === 1 ? 0 : a.rows * a.cols;
   const bBatch = b.batch === 1 ? 0 : b.rows * b.cols;
   const fits = (op: Operand): boolean => op.rows * op.cols * op.batch * 4 <= device.limits.maxStorageBufferBindingSize;
-  const run = (mm: number, nn: number, kk: number, batches: number, aBind: ReturnType<Tensor['bind']>, bBind: ReturnType<Tensor['bind']>,
-    cBind: ReturnType<Tensor['bind']>, aOff: number, bOff: number, cOff: number, acc: boolean): void => {
-    const { kernel, workgroups, constants } = plan({
+  const run = (mm: number, nn: number, kk: number, batches: number, aBind: Binding, bBind: Binding,
+    cBind: Binding, aOff: number, bOff: number, cOff: number, acc: boolean): void => {
+    const d: MatmulDispatch = {
       m: mm, n: nn, k: kk, batches, lda: a.cols, ldb: b.cols, ldc: n, aBatch, bBatch, cBatch: m * n, aOff, bOff, cOff,
-    }, transA, transB, acc);
-    device.dispatch({
-      kernel, constants, label, workgroups,
-      params: [mm, nn, kk, a.cols, b.cols, n, aBatch, bBatch, m * n, aOff, bOff, cOff, acc ? 1 : 0, 0, 0, 0],
-      bindings: [aBind, bBind, cBind],
-    });
+      a: aBind, b: bBind, c: cBind, accumulate: acc,
+    };
+    if (kernelKind === 'tiled' && device.kernelProfile === 'software' && vec4Override !== false && mm * nn * kk >= PAD_MIN_WORK) {
+      dispatchAligned(d, transA, transB, label);
+    } else {
+      dispatchMatmul(d, transA, transB, label);
+    }
   };
   if (fits(a) && fits(b) && c.size * 4 <= device.limits.maxStorageBufferBindingSize) {
     run(m, n, k, batch, a.t.bind(), b.t.bind(), c.bind(), 0, 0, 0, accumulate);
@@ -159,7 +244,7 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
   if (mStep < 1 || nStep < 1 || kStep < 1) {
     throw new ShapeError(`${label}: a row of ${Math.max(a.cols, b.cols, n)} floats does not fit one binding`);
   }
-  const win = (t: Tensor, start: number, count: number): [ReturnType<Tensor['bind']>, number] => {
+  const win = (t: Tensor, start: number, count: number): [Binding, number] => {
     const s0 = Math.floor(start / align) * align;
     return [t.bind(s0, start - s0 + count), start - s0];
   };
