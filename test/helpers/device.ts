@@ -21,3 +21,19 @@ export function slowReadbacks(device: Device): void {
     return read(...args);
   };
 }
+
+/** The kernel names `fn` dispatched on `device`, in order. */
+export function kernelsDispatched(device: Device, fn: () => unknown): string[] {
+  const names: string[] = [];
+  const dispatch = device.dispatch.bind(device);
+  device.dispatch = (d) => {
+    names.push(d.kernel.name);
+    dispatch(d);
+  };
+  try {
+    fn();
+  } finally {
+    device.dispatch = dispatch;
+  }
+  return names;
+}
