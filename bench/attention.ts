@@ -13,6 +13,7 @@ import {
   attentionComposed, backward, closeDevice, flashAttention, noGrad, param, Tensor, tidy,
 } from '../engine/index.ts';
 import { currentOrOpenDevice } from './common.ts';
+import { median } from './peers/measure.ts';
 
 export interface AttentionRow {
   name: 'attention/forward' | 'attention/backward';
@@ -31,12 +32,6 @@ const CONFIGS: { B: number; H: number; T: number; Dh: number }[] = [
   { B: 1, H: 12, T: 1024, Dh: 64 },
   { B: 8, H: 12, T: 64, Dh: 64 },
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 function filled(n: number, seed: number): Float32Array {
   const data = new Float32Array(n);

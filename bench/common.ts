@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getDevice, openDevice, type Device } from '../engine/index.ts';
+import { cpuNow, median } from './peers/measure.ts';
 
 export type Impl = 'wgpt' | 'jax-js' | 'tfjs-webgpu' | 'torch-cpu' | 'torch-cuda';
 
@@ -79,16 +80,7 @@ export function machine(device: Device): Machine {
   };
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
-
-function cpuNow(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
+export { median };
 
 export interface Timing {
   ms: number;

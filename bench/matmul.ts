@@ -13,6 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { closeDevice, matmul, noGrad, Tensor, tidy, type Device } from '../engine/index.ts';
 import { currentOrOpenDevice } from './common.ts';
+import { median } from './peers/measure.ts';
 import { setMatmulKernel, type MatmulKind } from '../engine/ops/matmul.ts';
 import { wgsl, WG } from '../kernels/kernel.ts';
 
@@ -56,12 +57,6 @@ const LAYERS: [string, number, number][] = [
   ['proj', 3072, 768],
   ['lm-head', 768, 50257],
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 interface Timing {
   ms: number;

@@ -24,6 +24,7 @@ import type * as JAX from '@jax-js/jax';
 import { chooseAdapter } from '../../engine/adapter.ts';
 import { MATMUL_MODES, type Availability, type MatmulMode, type MatmulResult, type PeerError, type StepResult, type Timing } from './tfjs.ts';
 import { buildTrainStep } from './jaxjs-gpt2.ts';
+import { checkReps, cpuNow, message, stats } from './measure.ts';
 import { mulberry32, peerBatch, peerWeights, streamSeed, validatePeerConfig, type PeerConfig } from './weights.ts';
 
 /** Times of a jax-js measurement, plus the first call (trace + jit + WGSL + Dawn/Mesa compile). */
@@ -48,9 +49,6 @@ interface Loaded {
 
 let loading: Promise<Loaded> | null = null;
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 async function loadJax(): Promise<Loaded> {
   const choice = await chooseAdapter('auto');
@@ -105,26 +103,6 @@ export async function jaxjsAvailable(): Promise<Availability> {
   } catch (e) {
     return { ok: false, reason: message(e) };
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function stats(times: number[], cpu: number[]): Timing {
-  return { ms: median(times), ms_min: Math.min(...times), ms_max: Math.max(...times), cpu_ms: median(cpu) };
-}
-
-/** Process CPU time (user + system, all threads: llvmpipe's are in-process) in milliseconds. */
-function cpuNow(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-function checkReps(reps: number): void {
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`reps must be a positive integer (got ${reps})`);
 }
 
 function tooBig(what: string, elements: number, maxBinding: number): string | null {

@@ -23,6 +23,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
 import { chooseAdapter } from '../../engine/adapter.ts';
+import { checkReps, cpuNow, message, stats, type Timing } from './measure.ts';
 import { peerBatch, peerWeights, validatePeerConfig, type PeerConfig } from './weights.ts';
 
 export { peerWeights, peerBatch, writePeerFiles, SMALL_CONFIG, type PeerConfig } from './weights.ts';
@@ -37,12 +38,7 @@ export const MATMUL_MODES: readonly MatmulMode[] = ['x·W', 'dy·Wᵀ', 'xᵀ·d
  * processes compete for the cores (wall time then grows, cpu_ms does not); on a real GPU it is
  * only the host's share.
  */
-export interface Timing {
-  ms: number;
-  ms_min: number;
-  ms_max: number;
-  cpu_ms: number;
-}
+export type { Timing } from './measure.ts';
 export interface MatmulResult extends Timing {
   impl: string;
   version: string;
@@ -72,9 +68,6 @@ interface Loaded {
 
 let loading: Promise<Loaded> | null = null;
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 async function loadTf(): Promise<Loaded> {
   // engine/adapter.ts sets EGL_PLATFORM=surfaceless and asks for featureLevel 'compatibility' on
@@ -132,26 +125,6 @@ export async function tfjsAvailable(): Promise<Availability> {
   } catch (e) {
     return { ok: false, reason: message(e) };
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function stats(times: number[], cpu: number[]): Timing {
-  return { ms: median(times), ms_min: Math.min(...times), ms_max: Math.max(...times), cpu_ms: median(cpu) };
-}
-
-/** Process CPU time (user + system, all threads) in milliseconds. */
-function cpuNow(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-function checkReps(reps: number): void {
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`reps must be a positive integer (got ${reps})`);
 }
 
 function tooBig(what: string, elements: number, maxBinding: number): string | null {
