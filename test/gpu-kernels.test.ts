@@ -7,9 +7,9 @@ import t from 'tap';
 import {
   causalSelfAttention, crossEntropy, getDevice, layerNorm, matmul, softmax, Tensor,
 } from '../engine/index.ts';
-import { matmulInto } from '../engine/ops/matmul.ts';
 import { GPU_MATMUL_TILE } from '../kernels/matmul-gpu.ts';
-import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
+import { checkOp, randn } from './helpers/opcheck.ts';
+import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { attentionRef, layerNormRef, matmulRef, softmaxRef } from './helpers/ref.ts';
 
@@ -28,40 +28,12 @@ t.test('the device runs the GPU kernel set', async (t) => {
 t.test('workgroup-memory matmul at ragged shapes, every transpose', async (t) => {
   // Past one 64x64 block in each dimension, K past several 16-deep steps and ragged; 200x70x90
   // binds A (72 KB) in windows under the 64 KiB cap.
-  for (const [m, n, k] of [[1, 1, 1], [65, 129, 33], [33, 7, 130], [130, 66, 17], [200, 70, 90]]) {
-    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
-      const as = ta ? [k, m] : [m, k];
-      const bs = tb ? [n, k] : [k, n];
-      const a = randn(m * k, m + 7 * n + k);
-      const b = randn(k * n, 3 * m + n + 11 * k);
-      const A = Tensor.fromData(a, as);
-      const B = Tensor.fromData(b, bs);
-      const C = matmul(A, B, { transA: ta, transB: tb });
-      assertClose(t, await C.toArray(), matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true), 1e-5, 1e-4,
-        `${m}x${n}x${k} ta=${ta} tb=${tb}`);
-      for (const x of [A, B, C]) x.dispose();
-    }
-  }
+  await checkTransposes(t, [[1, 1, 1], [65, 129, 33], [33, 7, 130], [130, 66, 17], [200, 70, 90]]);
 });
 
 t.test('workgroup-memory matmul, batched and accumulating', async (t) => {
-  const a = randn(3 * 36 * 37, 5);
-  const b = randn(3 * 20 * 36, 6);
-  const A = Tensor.fromData(a, [3, 36, 37]);
-  const B = Tensor.fromData(b, [3, 20, 36]);
-  const C = matmul(A, B, { transA: true, transB: true });
-  assertClose(t, await C.toArray(), matmulRef(a, b, 3, 36, 37, 20, 36, true, true, false), 1e-5, 1e-4, 'batched [3,36,37]ᵀ·[3,20,36]ᵀ');
-  const [m, n, k] = [37, 21, 45];
-  const x = randn(m * k, 8);
-  const y = randn(k * n, 9);
-  const c0 = randn(m * n, 10);
-  const X = Tensor.fromData(x, [m, k]);
-  const Y = Tensor.fromData(y, [k, n]);
-  const Z = Tensor.fromData(c0, [m, n]);
-  matmulInto({ t: X, rows: m, cols: k, batch: 1 }, { t: Y, rows: k, cols: n, batch: 1 }, Z, m, n, k, false, false, true, 'test accumulate');
-  const want = matmulRef(x, y, 1, m, k, k, n, false, false, true).map((v, i) => v + c0[i]);
-  assertClose(t, await Z.toArray(), want, 1e-5, 1e-4, 'C += A·B');
-  for (const v of [A, B, C, X, Y, Z]) v.dispose();
+  await checkBatched(t, 3, 37, 20, 36, true, true);
+  await checkAccumulate(t, 37, 21, 45);
 });
 
 t.test('matmul [3,37,36]·[36,20] forward and VJP (a linear layer)', (t) => checkOp(t, 'matmul VJP, GPU kernels', {

@@ -8,6 +8,7 @@ import t from 'tap';
 import { getDevice, matmul, Tensor } from '../engine/index.ts';
 import { matmulInto, setMatmulKernel } from '../engine/ops/matmul.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';
+import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { withDevice } from './helpers/device.ts';
 import { matmulRef } from './helpers/ref.ts';
 
@@ -20,52 +21,18 @@ t.teardown(() => setMatmulKernel('tiled'));
 // at another M.
 const shapes = [[67, 129, 5], [129, 68, 132], [3, 5, 68], [1, 1, 1], [5, 132, 67], [131, 68, 132]];
 t.test(`${getDevice().backend} kernel, awkward shapes, all transposes`, async (t) => {
-  for (const [m, n, k] of shapes) {
-    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
-      const as = ta ? [k, m] : [m, k];
-      const bs = tb ? [n, k] : [k, n];
-      const a = randn(m * k, m + 7 * n + k);
-      const b = randn(k * n, 3 * m + n + 11 * k);
-      const A = Tensor.fromData(a, as);
-      const B = Tensor.fromData(b, bs);
-      const C = matmul(A, B, { transA: ta, transB: tb });
-      t.same(C.shape, [m, n]);
-      assertClose(t, await C.toArray(), matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true), 1e-5, 1e-4,
-        `${m}x${n}x${k} ta=${ta} tb=${tb}`);
-      for (const x of [A, B, C]) x.dispose();
-    }
-  }
+  await checkTransposes(t, shapes);
 });
 
 t.test('batched, aligned (vec4 batch strides) and not', async (t) => {
   // [batch, m, n, k, ta, tb]
   for (const [z, m, n, k, ta, tb] of [[3, 36, 20, 44, false, false], [2, 37, 21, 45, true, true], [2, 33, 40, 8, true, false]] as const) {
-    const as = ta ? [z, k, m] : [z, m, k];
-    const bs = tb ? [z, n, k] : [z, k, n];
-    const a = randn(z * m * k, 5 + m);
-    const b = randn(z * k * n, 6 + n);
-    const A = Tensor.fromData(a, as);
-    const B = Tensor.fromData(b, bs);
-    const C = matmul(A, B, { transA: ta, transB: tb });
-    assertClose(t, await C.toArray(), matmulRef(a, b, z, as[1], as[2], bs[1], bs[2], ta, tb, false), 1e-5, 1e-4,
-      `batched ${z}x${m}x${n}x${k} ta=${ta} tb=${tb}`);
-    for (const x of [A, B, C]) x.dispose();
+    await checkBatched(t, z, m, n, k, ta, tb);
   }
 });
 
 t.test('accumulate over NaN-free old values, vec4 and float stores', async (t) => {
-  for (const [m, n, k] of [[37, 21, 45], [40, 36, 68]]) {
-    const a = randn(m * k, 8);
-    const b = randn(k * n, 9);
-    const c0 = randn(m * n, 10);
-    const A = Tensor.fromData(a, [m, k]);
-    const B = Tensor.fromData(b, [k, n]);
-    const C = Tensor.fromData(c0, [m, n]);
-    matmulInto({ t: A, rows: m, cols: k, batch: 1 }, { t: B, rows: k, cols: n, batch: 1 }, C, m, n, k, false, false, true, 'test accumulate');
-    const want = matmulRef(a, b, 1, m, k, k, n, false, false, true).map((x, i) => x + c0[i]);
-    assertClose(t, await C.toArray(), want, 1e-5, 1e-4, `accumulate ${m}x${n}x${k}`);
-    for (const x of [A, B, C]) x.dispose();
-  }
+  for (const [m, n, k] of [[37, 21, 45], [40, 36, 68]]) await checkAccumulate(t, m, n, k);
 });
 
 t.test('a plain store ignores NaN already in C', async (t) => {
