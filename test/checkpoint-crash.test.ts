@@ -4,23 +4,14 @@
 // layout that crashed between its renames.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { getConfig } from '../model/config.ts';
-import { randomGPT, saveGPT } from '../model/build.ts';
 import { train, type TrainOptions } from '../train/trainer.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
 import { withDevice } from './helpers/device.ts';
+import { microRun } from './helpers/micro-run.ts';
 
 await withDevice(t);
-const dir = mkdtempSync(path.join(tmpdir(), 'wgpt-crash-'));
-const modelDir = path.join(dir, 'micro');
-const micro = randomGPT(getConfig('tiny', { dModel: 32, nLayers: 1, nHeads: 2, contextLength: 96 }), 7);
-await saveGPT(micro, modelDir);
-micro.dispose();
-const dataFile = path.join(dir, 'data.json');
-writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 40 })));
+const { dir, modelDir, dataFile } = await microRun('wgpt-crash-');
 const base: TrainOptions = {
   data: dataFile, model: modelDir, fromScratch: false, untie: false, out: '', epochs: 3, maxSteps: null, batchSize: 4,
   lr: 1e-3, weightDecay: 0.1, mask: 'none', style: 'alpaca', evalEvery: 100, evalBatches: 1, seed: 123, maxNewTokens: 0,

@@ -3,31 +3,22 @@
 // one-node Slurm cluster started here, where a task is requeued mid-run and resumes.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { run as sweepCli } from '../bin/commands/sweep.ts';
 import { SWEEP as TRAIN } from '../bin/commands/train.ts';
 import { SWEEP as MASK_STUDY } from '../bin/commands/mask-study.ts';
-import { getConfig } from '../model/config.ts';
-import { randomGPT, saveGPT } from '../model/build.ts';
 import { indexedJobYaml } from '../train/sweep/k8s.ts';
 import { expandGrid } from '../train/sweep/plan.ts';
 import { sbatchScript } from '../train/sweep/slurm.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
 import { withDevice } from './helpers/device.ts';
+import { microRun } from './helpers/micro-run.ts';
 import { slurmMissing, startSlurm } from './helpers/slurm.ts';
 
 await withDevice(t);
-const dir = mkdtempSync(path.join(tmpdir(), 'wgpt-sweep-'));
+const { dir, modelDir, dataFile } = await microRun('wgpt-sweep-');
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const modelDir = path.join(dir, 'micro');
-const micro = randomGPT(getConfig('tiny', { dModel: 32, nLayers: 1, nHeads: 2, contextLength: 96 }), 7);
-await saveGPT(micro, modelDir);
-micro.dispose();
-const dataFile = path.join(dir, 'data.json');
-writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 40 })));
 const CLI = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');
 /** Fixed flags of a fast run: the micro model, the data's own output vocabulary, no answers. */
 const FAST = { model: modelDir, data: dataFile, epochs: 100, 'eval-batches': 1, 'batch-size': 4, 'output-vocab': 'data', 'max-new-tokens': 0 };

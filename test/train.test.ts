@@ -2,24 +2,15 @@
 // atomic checkpoint writes, clear errors for bad input.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { getConfig } from '../model/config.ts';
-import { randomGPT, saveGPT } from '../model/build.ts';
 import { replaceDirAtomically } from '../train/checkpoint.ts';
 import { train, type TrainOptions } from '../train/trainer.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
 import { withDevice } from './helpers/device.ts';
+import { microRun } from './helpers/micro-run.ts';
 
 await withDevice(t);
-const dir = mkdtempSync(path.join(tmpdir(), 'wgpt-train-'));
-const modelDir = path.join(dir, 'micro');
-const micro = randomGPT(getConfig('tiny', { dModel: 32, nLayers: 1, nHeads: 2, contextLength: 96 }), 7);
-await saveGPT(micro, modelDir);
-micro.dispose();
-const dataFile = path.join(dir, 'data.json');
-writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 40 })));
+const { dir, modelDir, dataFile } = await microRun('wgpt-train-');
 
 const base: TrainOptions = {
   data: dataFile, model: modelDir, fromScratch: false, untie: false, out: '', epochs: 3, maxSteps: null, batchSize: 4,
