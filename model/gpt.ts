@@ -6,6 +6,7 @@ import {
   permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
+import { loraMatmul, type LoraAdapters } from './lora.ts';
 
 const IGNORE_INDEX = -100;
 import { hfTensorSpecs } from './hf-names.ts';
@@ -60,6 +61,9 @@ export class GPT {
   /** With config.outputVocab: its ids on the GPU (rows of the head to gather) and id -> column. */
   private readonly outputIds: Tensor | null = null;
   private readonly outputColumn: Map<number, number> | null = null;
+  /** LoRA adapters (useAdapters): then only they train and the base weights are frozen. */
+  private adapters: LoraAdapters | null = null;
+  private adaptersOff = false;
 
   constructor(readonly config: GPTConfig, tensors: Map<string, Tensor>) {
     for (const spec of hfTensorSpecs(config)) {
@@ -82,6 +86,39 @@ export class GPT {
     return t;
   }
 
+  get lora(): LoraAdapters | null {
+    return this.adapters;
+  }
+
+  /** Adds LoRA adapters (the model owns them from now on) and freezes every base parameter: the
+   *  base gets no gradient buffers and its matmuls no weight-gradient products. */
+  useAdapters(adapters: LoraAdapters): void {
+    if (this.adapters) throw new WgptError('GPT: the model already has adapters');
+    for (const t of this.params.values()) t.requiresGrad = false;
+    this.adapters = adapters;
+  }
+
+  /** What an optimizer updates: the adapters' A and B when there are adapters, else every parameter. */
+  trainable(): Map<string, Tensor> {
+    return this.adapters ? this.adapters.params : this.params;
+  }
+
+  /** Runs fn with the adapter branch off: the base model (DPO's reference, without a second copy). */
+  withoutAdapters<T>(fn: () => T): T {
+    const prev = this.adaptersOff;
+    this.adaptersOff = true;
+    try {
+      return fn();
+    } finally {
+      this.adaptersOff = prev;
+    }
+  }
+
+  /** x·W of a Conv1D layer (no bias), plus its LoRA branch when it has one. */
+  private project(x: Tensor, module: string): Tensor {
+    return loraMatmul(x, this.p(`${module}.weight`), this.adaptersOff ? null : this.adapters, module);
+  }
+
   /** The output head: wte itself when tied. */
   get head(): Tensor {
     return this.config.tiedHead ? this.p('wte.weight') : this.p('lm_head.weight');
@@ -92,7 +129,8 @@ export class GPT {
    *  get a gradient and the softmax spans only those tokens). */
   logits(h: Tensor): Tensor {
     const head = this.outputIds ? embedding(this.head, this.outputIds) : this.head;
-    return matmul(h, head, { transB: true });
+    const logits = matmul(h, head, { transB: true });
+    return this.adapters?.has('lm_head') && !this.adaptersOff ? add(logits, this.adapters.delta(h, 'lm_head')) : logits;
   }
 
   /** The token id of logit column `column`. */
@@ -112,7 +150,7 @@ export class GPT {
   }
 
   private linear(x: Tensor, prefix: string): Tensor {
-    return add(matmul(x, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+    return add(this.project(x, prefix), this.p(`${prefix}.bias`));
   }
 
   private drop(x: Tensor, opts: ForwardOptions, salt: number): Tensor {
@@ -154,7 +192,7 @@ export class GPT {
       if (tail) x = slice(x, 1, t - 1, 1);
       x = add(x, this.drop(this.linear(att, `${pre}.attn.c_proj`), opts, 2 + 3 * l));
       const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);
-      const fc = biasGelu(matmul(ln2, this.p(`${pre}.mlp.c_fc.weight`)), this.p(`${pre}.mlp.c_fc.bias`));
+      const fc = biasGelu(this.project(ln2, `${pre}.mlp.c_fc`), this.p(`${pre}.mlp.c_fc.bias`));
       x = add(x, this.drop(this.linear(fc, `${pre}.mlp.c_proj`), opts, 3 + 3 * l));
     }
     if (opts.cache) opts.cache.length += t;
@@ -198,6 +236,7 @@ export class GPT {
 
   dispose(): void {
     this.outputIds?.dispose();
+    this.adapters?.dispose();
     for (const t of this.params.values()) {
       t.grad?.dispose();
       t.dispose();

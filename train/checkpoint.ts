@@ -7,6 +7,7 @@ import path from 'node:path';
 import { WgptError } from '../engine/index.ts';
 import { loadGPT, saveGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
+import { hasAdapters, loadAdapters, saveAdapters } from '../model/peft.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import type { LoaderState } from './loader.ts';
 import { recoverDir, replaceDirAtomically } from './atomic-dir.ts';
@@ -25,14 +26,17 @@ export interface TrainState {
   options: Record<string, unknown>;
 }
 
+/** Saves the model (with LoRA: only its adapters, the base is rebuilt from the run's options),
+ *  the optimizer's moments of what trains, and `state`. */
 export async function saveTrainingCheckpoint(runDir: string, model: GPT, opt: AdamW, state: TrainState): Promise<void> {
-  const names = [...model.params.keys()];
+  const trainable = model.trainable();
   const moments = await opt.state();
   await replaceDirAtomically(path.join(runDir, CHECKPOINT_DIR), async (tmp) => {
-    await saveGPT(model, tmp);
-    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), names.flatMap((name, i) => [
-      { name: `m.${name}`, shape: [...model.p(name).shape], data: moments.m[i] },
-      { name: `v.${name}`, shape: [...model.p(name).shape], data: moments.v[i] },
+    if (model.lora) await saveAdapters(tmp, model.lora, null);
+    else await saveGPT(model, tmp);
+    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), [...trainable].flatMap(([name, p], i) => [
+      { name: `m.${name}`, shape: [...p.shape], data: moments.m[i] },
+      { name: `v.${name}`, shape: [...p.shape], data: moments.v[i] },
     ]), { step: String(moments.step) });
     await fsp.writeFile(path.join(tmp, 'state.json'), JSON.stringify(state));
   });
@@ -46,14 +50,25 @@ export async function readTrainState(runDir: string, log: (line: string) => void
   return JSON.parse(await fsp.readFile(file, 'utf8')) as TrainState;
 }
 
-/** Loads the model and the optimizer moments of a checkpoint (the optimizer is made by `makeOpt`). */
-export async function loadTrainingCheckpoint(runDir: string, makeOpt: (model: GPT) => AdamW): Promise<{ model: GPT; opt: AdamW; state: TrainState }> {
+/** Loads the model and the optimizer moments of a checkpoint (the optimizer is made by `makeOpt`;
+ *  a LoRA checkpoint's adapters go onto the base model `loadBase` rebuilds). */
+export async function loadTrainingCheckpoint(runDir: string, makeOpt: (model: GPT) => AdamW, loadBase?: () => Promise<GPT>): Promise<{ model: GPT; opt: AdamW; state: TrainState }> {
   const state = await readTrainState(runDir);
   const dir = path.join(runDir, CHECKPOINT_DIR);
-  const model = await loadGPT(dir);
+  let model: GPT;
+  if (hasAdapters(dir)) {
+    if (!loadBase) throw new WgptError(`${dir} holds LoRA adapters: this command cannot rebuild their base model`);
+    model = await loadBase();
+    try {
+      await loadAdapters(dir, model);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  } else model = await loadGPT(dir);
   const opt = makeOpt(model);
   const tensors = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
-  const names = [...model.params.keys()];
+  const names = [...model.trainable().keys()];
   const get = (key: string): Float32Array => {
     const t = tensors.get(key);
     if (!t) throw new WgptError(`${dir}/optimizer.safetensors: missing ${key}`);

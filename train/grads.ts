@@ -10,7 +10,8 @@ export interface GradientReport {
   loss: number;
   /** Targets that are not -100. */
   count: number;
-  /** L2 norm of each parameter's gradient, by Hugging Face name. */
+  /** L2 norm of each trainable parameter's gradient, by Hugging Face name (with LoRA adapters:
+   *  theirs, by PEFT name, as the base is frozen). */
   gradNorms: Record<string, number>;
   globalNorm: number;
 }
@@ -39,7 +40,8 @@ export function countTargets(batch: Batch): number {
 
 /** Runs forward + backward on one batch; returns the loss and the gradients as host arrays. */
 export async function gradientsOf(model: GPT, batch: Batch): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-  for (const p of model.params.values()) {
+  const trainable = model.trainable();
+  for (const p of trainable.values()) {
     p.grad?.dispose();
     p.grad = null;
   }
@@ -51,7 +53,7 @@ export async function gradientsOf(model: GPT, batch: Batch): Promise<{ loss: num
   const value = await loss.item();
   loss.dispose();
   const grads = new Map<string, Float32Array>();
-  for (const [name, p] of model.params) {
+  for (const [name, p] of trainable) {
     grads.set(name, p.grad ? ((await p.grad.toArray()) as Float32Array) : new Float32Array(p.size));
     p.grad?.dispose();
     p.grad = null;

@@ -6,6 +6,10 @@ import path from 'node:path';
 import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
 import { loadGPT, saveGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
+import { isConfigName } from '../model/config.ts';
+import { HF_MODELS } from '../model/download.ts';
+import { initLora, parseLoraTargets, loraSpec, type LoraSpec } from '../model/lora.ts';
+import { saveAdapters, saveMerged } from '../model/peft.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
 import { END_OF_TEXT } from '../model/tokenizer.ts';
 import { collate, encodeEntry, getLossMask, type Batch, type EncodedEntry } from './collate.ts';
@@ -56,6 +60,13 @@ export interface TrainOptions {
   /** 'all' (default): the softmax spans the whole vocabulary. 'data': only the tokens that occur
    *  in the data (all splits) and <|endoftext|>; see outputVocabOf. */
   outputVocab?: string;
+  /** LoRA (absent or null: full finetuning): the adapters' rank, alpha (default rank) and targets
+   *  (comma-separated attn, mlp, head; default attn,mlp). The base model stays frozen. */
+  loraRank?: number | null;
+  loraAlpha?: number;
+  loraTargets?: string;
+  /** With LoRA: also write the merged model (model.safetensors + config.json) into the run directory. */
+  merge?: boolean;
 }
 
 /** The sorted token ids of every entry's training text plus <|endoftext|>: the output vocabulary
@@ -154,14 +165,28 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   requireNonEmpty(splits.train, 'train');
   requireNonEmpty(splits.val, 'validation');
 
-  const makeOpt = (m: GPT): AdamW => new AdamW([...m.params.values()], { lr: opts.lr, weightDecay: opts.weightDecay });
+  const lora = loraOf(opts);
+  const baseModel = loraBaseName(opts);
+  // Only what trains gets optimizer state: every parameter, or the adapters' A and B.
+  const makeOpt = (m: GPT): AdamW => new AdamW([...m.trainable().values()], { lr: opts.lr, weightDecay: opts.weightDecay });
+  const loadBase = (): Promise<GPT> => loadGPT(opts.model, {
+    fromScratch: opts.fromScratch, seed: opts.seed, untie: opts.untie, dropout: opts.dropout,
+    outputVocab: opts.outputVocab === 'data' ? outputVocabOf(entries, opts.style) : undefined,
+  });
   let model: GPT;
   let opt: AdamW;
   let state: TrainState | null = null;
-  if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt));
+  if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt, loadBase));
   else {
-    const outputVocab = opts.outputVocab === 'data' ? outputVocabOf(entries, opts.style) : undefined;
-    model = await loadGPT(opts.model, { fromScratch: opts.fromScratch, seed: opts.seed, untie: opts.untie, dropout: opts.dropout, outputVocab });
+    model = await loadBase();
+    if (lora) {
+      try {
+        model.useAdapters(initLora(model.config, lora, opts.seed));
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    }
     opt = makeOpt(model);
   }
   const ctx = model.config.contextLength;
@@ -197,6 +222,9 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   // period later, time enough to save the checkpoint the requeued run resumes from.
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  const trainable = model.lora ? model.lora.parameterCount() : model.parameterCount();
+  log(`trainable parameters: ${trainable.toLocaleString('en-US')} of ${(model.parameterCount() + (model.lora?.parameterCount() ?? 0)).toLocaleString('en-US')}${
+    lora ? ` (LoRA rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')}; the base model is frozen)` : ''}`);
   const checkpoint = (): Promise<void> => saveTrainingCheckpoint(opts.out, model, opt, {
     step, tokensSeen, loader: loader.getState(), options: opts as unknown as Record<string, unknown>,
   });
@@ -253,7 +281,10 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
     opt.dispose();
     return { steps: step, metrics, before, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
   }
-  await saveGPT(model, opts.out);
+  if (model.lora) {
+    await saveAdapters(opts.out, model.lora, baseModel);
+    if (opts.merge) await saveMerged(model, opts.out);
+  } else await saveGPT(model, opts.out);
   if (metrics.length > 0) {
     await writeLossPlot(path.join(opts.out, 'loss-plot.svg'), {
       epochsSeen: metrics.map((m) => m.epoch), tokensSeen: metrics.map((m) => m.tokens_seen),
@@ -269,6 +300,33 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   model.dispose();
   opt.dispose();
   return { steps: step, metrics, before, after, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
+}
+
+/** The LoRA spec of a run's options (null: full finetuning), checked before anything is loaded. */
+export function loraOf(opts: TrainOptions): LoraSpec | null {
+  if (opts.loraRank === undefined || opts.loraRank === null) {
+    if (opts.merge) throw new WgptError('--merge needs --lora-rank: without adapters the run already saves the whole model');
+    return null;
+  }
+  const spec = loraSpec(opts.loraRank, opts.loraAlpha, parseLoraTargets(opts.loraTargets ?? 'attn,mlp'));
+  if (isConfigName(opts.model) && (opts.fromScratch || !(HF_MODELS as readonly string[]).includes(opts.model))) {
+    throw new WgptError(`--lora-rank adapts a trained model, but --model ${opts.model}${opts.fromScratch ? ' --from-scratch' : ''} is random weights that the adapter could not be loaded onto later: give --model a checkpoint directory or a downloaded size (wgpt download gpt2)`);
+  }
+  if (opts.merge && path.resolve(opts.out) === path.resolve(baseDirOf(opts.model))) {
+    throw new WgptError(`--merge would overwrite the base model in ${opts.out}: choose another --out`);
+  }
+  return spec;
+}
+
+/** The directory holding a --model given as a path (a size name is not a path). */
+function baseDirOf(model: string): string {
+  return model.endsWith('.safetensors') ? path.dirname(model) : model;
+}
+
+/** What adapter_config.json names as the base: a size name as is, a path made absolute. */
+function loraBaseName(opts: TrainOptions): string | null {
+  if (opts.loraRank === undefined || opts.loraRank === null) return null;
+  return existsSync(opts.model) ? path.resolve(opts.model) : opts.model;
 }
 
 function readMetrics(file: string): MetricsRow[] {

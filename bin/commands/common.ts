@@ -2,6 +2,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
 import { parseBackend } from '../../engine/adapter.ts';
+import { loadGPT } from '../../model/build.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';
 
 export const DEVICE_OPTIONS = {
   backend: { type: 'string', default: 'auto' },
@@ -53,3 +56,27 @@ export async function withDevice<T>(values: { backend?: string; 'max-binding'?: 
 
 export const DEVICE_USAGE = `  --backend auto|gpu|software   adapter to use (default auto: a real GPU, else the software GPU; env WGPT_BACKEND)
   --max-binding BYTES           cap storage bindings below the adapter's limit (exercises the sliced paths)`;
+
+export const MODEL_OPTIONS = {
+  model: { type: 'string' }, adapter: { type: 'string' }, 'from-scratch': { type: 'boolean' },
+} as const;
+
+export const ADAPTER_USAGE = `  --adapter DIR        LoRA adapters (adapter_model.safetensors, PEFT layout) on top of --model
+                       (default --model: the adapter's base_model_name_or_path)`;
+
+/** --model (a directory, .safetensors file or size name), with --adapter's LoRA weights on it. */
+export async function loadModelOption(values: { model?: string; adapter?: string; 'from-scratch'?: boolean }): Promise<GPT> {
+  let spec = values.model;
+  if (spec === undefined && values.adapter !== undefined) spec = (await readAdapterConfig(values.adapter)).base_model_name_or_path ?? undefined;
+  if (spec === undefined) throw new WgptError('give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
+  const model = await loadGPT(spec, { fromScratch: values['from-scratch'] });
+  if (values.adapter !== undefined) {
+    try {
+      await loadAdapters(values.adapter, model);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  return model;
+}

@@ -2,14 +2,13 @@
 // against the references, offline; optionally a judge model through an Ollama-style /api/chat).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
-import { loadGPT } from '../../model/build.ts';
 import { encodeEntry } from '../../train/collate.ts';
 import { splitData, validateEntries, type Entry } from '../../train/data.ts';
 import { judgeResponses } from '../../train/judge.ts';
 import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/responses.ts';
 import { scoreResponses } from '../../train/score.ts';
 import { evaluateLoss, loadEntries } from '../../train/trainer.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, parse, positiveIntOption, withDevice } from './common.ts';
+import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, intOption, loadModelOption, MODEL_OPTIONS, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [options]
 
@@ -20,12 +19,13 @@ const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [option
   --gen-batch N            prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
   --judge URL              also score with a judge model at an Ollama-compatible /api/chat URL
   --judge-model NAME       (llama3)   --json   print one JSON object
+${ADAPTER_USAGE}
 ${DEVICE_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
-    ...DEVICE_OPTIONS,
-    model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string', default: 'test' }, responses: { type: 'string' },
+    ...DEVICE_OPTIONS, ...MODEL_OPTIONS,
+    data: { type: 'string' }, split: { type: 'string', default: 'test' }, responses: { type: 'string' },
     'save-responses': { type: 'string' }, 'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' },
     mask: { type: 'string', default: 'none' }, 'batch-size': { type: 'string' }, judge: { type: 'string' },
     'judge-model': { type: 'string' }, json: { type: 'boolean', default: false }, seed: { type: 'string' }, 'gen-batch': { type: 'string' },
@@ -45,11 +45,11 @@ export async function run(argv: string[]): Promise<void> {
     }
     responses = validateEntries(parsed, values.responses);
   }
-  if (values.model) {
+  if (values.model || values.adapter) {
     const entries = splitData(await loadEntries(values.data ?? null, intOption(values.seed, 'seed', 123), 2000))[split];
     if (entries.length === 0) throw new WgptError(`the ${split} split is empty`);
     await withDevice(values, async () => {
-      const model = await loadGPT(values.model!);
+      const model = await loadModelOption(values);
       const items = entries.map((e) => encodeEntry(e, values.style!));
       report.loss = await evaluateLoss(model, items, intOption(values['batch-size'], 'batch-size', 8), Infinity, values.mask!, Math.min(1024, model.config.contextLength));
       if (!responses) {

@@ -1,9 +1,8 @@
 // wgpt generate --model FILE|DIR|NAME --prompt TEXT: streams the continuation to stdout.
 import { WgptError } from '../../engine/errors.ts';
-import { loadGPT } from '../../model/build.ts';
 import { generate } from '../../model/generate.ts';
 import { encode, StreamingDecoder } from '../../model/tokenizer.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
+import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, intOption, loadModelOption, MODEL_OPTIONS, numberOption, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt generate --model FILE|DIR|NAME --prompt TEXT [options]
 
@@ -11,18 +10,19 @@ const USAGE = `usage: wgpt generate --model FILE|DIR|NAME --prompt TEXT [options
   --top-k K            sample among the K most likely tokens
   --seed S             (0)             --no-cache        recompute the whole context per token
   --from-scratch       random weights for a size name
+${ADAPTER_USAGE}
 ${DEVICE_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
-    ...DEVICE_OPTIONS,
-    model: { type: 'string' }, prompt: { type: 'string' }, 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' },
-    'top-k': { type: 'string' }, seed: { type: 'string' }, 'no-cache': { type: 'boolean' }, 'from-scratch': { type: 'boolean' },
+    ...DEVICE_OPTIONS, ...MODEL_OPTIONS,
+    prompt: { type: 'string' }, 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' },
+    'top-k': { type: 'string' }, seed: { type: 'string' }, 'no-cache': { type: 'boolean' },
   }, USAGE);
-  if (!values.model) throw new WgptError('give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
+  if (!values.model && !values.adapter) throw new WgptError('give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
   if (values.prompt === undefined) throw new WgptError('give --prompt TEXT');
   await withDevice(values, async () => {
-    const model = await loadGPT(values.model!, { fromScratch: values['from-scratch'] });
+    const model = await loadModelOption(values);
     const decoder = new StreamingDecoder();
     process.stdout.write(values.prompt!);
     const t0 = performance.now();

@@ -1,9 +1,8 @@
 // wgpt grads: loss, counted targets and every parameter's gradient norm for one batch.
 import { WgptError } from '../../engine/errors.ts';
-import { loadGPT } from '../../model/build.ts';
 import { batchOf, gradientReport, parseExamples } from '../../train/grads.ts';
 import { loadEntries } from '../../train/trainer.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
+import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, loadModelOption, MODEL_OPTIONS, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt grads --model FILE|DIR|NAME --data FILE|ch07|synthetic --examples A-B --mask none|prompt [options]
 
@@ -14,21 +13,23 @@ synthetic tasks (seed 123, 2000 entries), as \`wgpt train\` uses without --data.
 
   --style alpaca|phi3   (alpaca)        --json   one JSON object: loss, count, gradNorms, globalNorm
   --from-scratch        random weights for a size name
+${ADAPTER_USAGE}
+                        (then the gradients are the adapters' A and B: the base is frozen)
 ${DEVICE_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
-    ...DEVICE_OPTIONS,
-    model: { type: 'string' }, data: { type: 'string' }, examples: { type: 'string' }, mask: { type: 'string', default: 'none' },
-    style: { type: 'string', default: 'alpaca' }, json: { type: 'boolean', default: false }, 'from-scratch': { type: 'boolean' },
+    ...DEVICE_OPTIONS, ...MODEL_OPTIONS,
+    data: { type: 'string' }, examples: { type: 'string' }, mask: { type: 'string', default: 'none' },
+    style: { type: 'string', default: 'alpaca' }, json: { type: 'boolean', default: false },
   }, USAGE);
-  if (!values.model) throw new WgptError('give --model');
+  if (!values.model && !values.adapter) throw new WgptError('give --model (or --adapter DIR, whose adapter_config.json names its base)');
   if (!values.data) throw new WgptError('give --data FILE (instruction JSON), ch07 (the chapter\'s data) or synthetic (the built-in tasks)');
   if (!values.examples) throw new WgptError('give --examples A-B (inclusive, e.g. 0-7)');
   const entries = await loadEntries(values.data === 'synthetic' ? null : values.data, 123, 2000);
   const [a, b] = parseExamples(values.examples, entries.length);
   await withDevice(values, async () => {
-    const model = await loadGPT(values.model!, { fromScratch: values['from-scratch'] });
+    const model = await loadModelOption(values);
     const report = await gradientReport(model, batchOf(entries.slice(a, b + 1), values.style!, values.mask!, model.config.contextLength));
     model.dispose();
     if (values.json) {

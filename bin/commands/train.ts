@@ -32,6 +32,12 @@ With no options: trains the tiny model from scratch on instruction tasks the pro
   --seed N                (123)                 --max-new-tokens N  test responses (256)
   --test-limit N          respond to at most N test entries at the end (all; 0: none)
   --gen-batch N           test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
+  --lora-rank R           LoRA: train rank-R adapters (PEFT layout, adapter_model.safetensors) on a
+                          frozen base model instead of every weight (exercise 7.4; the book uses 16)
+  --lora-alpha A          the adapters' scale is A/R (default A = R)
+  --lora-targets LIST     layers to adapt: attn (c_attn, attn.c_proj), mlp (c_fc, mlp.c_proj), head
+                          (the LM head); default attn,mlp
+  --merge                 with --lora-rank, also write the merged model.safetensors + config.json
   --resume DIR            continue a run from its checkpoint, bit for bit
   --preset ch07           the chapter's run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5
 ${DEVICE_USAGE}`;
@@ -62,7 +68,8 @@ export const OPTIONS = {
   style: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' }, seed: { type: 'string' },
   'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
   'test-limit': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' }, 'output-vocab': { type: 'string' },
-  'gen-batch': { type: 'string' },
+  'gen-batch': { type: 'string' }, 'lora-rank': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-targets': { type: 'string' },
+  merge: { type: 'boolean' },
 } as const;
 
 /** How `wgpt sweep` runs, resumes and reads a train run. */
@@ -110,11 +117,19 @@ export async function run(argv: string[]): Promise<number> {
     opts.maxNewTokens = intOption(values['max-new-tokens'], 'max-new-tokens', opts.maxNewTokens);
     opts.syntheticCount = intOption(values['synthetic-count'], 'synthetic-count', opts.syntheticCount);
     if (values['test-limit'] !== undefined) opts.testLimit = intOption(values['test-limit'], 'test-limit', 0);
+    if (values['lora-rank'] !== undefined) opts.loraRank = intOption(values['lora-rank'], 'lora-rank', 0);
+    if (values['lora-alpha'] !== undefined) opts.loraAlpha = numberOption(values['lora-alpha'], 'lora-alpha', 0);
+    if (values['lora-targets'] !== undefined) opts.loraTargets = values['lora-targets'];
+    if ((values['lora-alpha'] !== undefined || values['lora-targets'] !== undefined) && opts.loraRank === undefined) {
+      throw new WgptError('--lora-alpha and --lora-targets need --lora-rank');
+    }
     if ((opts.testLimit ?? 0) < 0) throw new WgptError(`--test-limit must be 0 (no test responses) or more, got ${opts.testLimit}`);
   }
   opts.epochs = intOption(values.epochs, 'epochs', opts.epochs);
   // How many test prompts run together changes speed only, so a resumed run may change it too.
   opts.genBatch = positiveIntOption(values['gen-batch'], 'gen-batch', opts.genBatch ?? DEFAULT_GEN_BATCH);
+  // The merged model is only an extra output, so a resumed run may ask for it too.
+  if (values.merge) opts.merge = true;
   if (values['max-steps'] !== undefined) opts.maxSteps = intOption(values['max-steps'], 'max-steps', 0);
   if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1) throw new WgptError('--batch-size, --epochs and --eval-every must be at least 1');
 

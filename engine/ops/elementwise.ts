@@ -100,11 +100,18 @@ function binaryVec4(op: BinaryOp, a: Tensor, b: Tensor, out: Tensor): boolean {
 export const mulRaw = (a: Tensor, b: Tensor): Tensor => binaryRaw('mul', a, b);
 
 export function add(a: Tensor, b: Tensor): Tensor {
-  return record(binaryRaw('add', a, b), 'add', [a, b], (g) => [sumTo(g, a.shape), sumTo(g, b.shape)]);
+  // A frozen operand (a LoRA base model's bias) gets no gradient: no reduction for it.
+  return record(binaryRaw('add', a, b), 'add', [a, b], (g) => [
+    a.requiresGrad ? sumTo(g, a.shape) : null,
+    b.requiresGrad ? sumTo(g, b.shape) : null,
+  ]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
-  return record(binaryRaw('sub', a, b), 'sub', [a, b], (g) => [sumTo(g, a.shape), sumTo(scale(g, -1), b.shape)]);
+  return record(binaryRaw('sub', a, b), 'sub', [a, b], (g) => [
+    a.requiresGrad ? sumTo(g, a.shape) : null,
+    b.requiresGrad ? sumTo(scale(g, -1), b.shape) : null,
+  ]);
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
