@@ -10,7 +10,9 @@ Writes test/golden/tied/ and test/golden/untied/, each with
   model.safetensors + config.json   the initial weights, HF names, F32, Conv1D layout
   golden.safetensors                logits, grad.<name>, adamw3.<name> (params after 3 steps)
   golden.json                       config, inputs, targets, loss, AdamW settings and losses
-and test/golden/confident/ (model, logits, loss and gradients only; see export_confident).
+and test/golden/confident/ (model, logits, loss and gradients only; see export_confident), and
+test/golden/lora/ (PEFT adapters on the tied model: logits, loss, the adapters' gradients and three
+AdamW steps with the base frozen; see export_lora).
 See test/golden/README.md.
 
 The math is done in float64 from float32 initial weights and the results are stored as float32,
@@ -277,7 +279,97 @@ def export_confident():
           f"logits {meta['logit_range'][0]:.1f}..{meta['logit_range'][1]:.1f}")
 
 
+# LoRA as Hugging Face PEFT computes it: base(x) + lora_B(lora_A(x)) * (alpha / r), lora_A [r, in]
+# and lora_B [out, r] (nn.Linear weights), the base frozen. Every Linear of the tied model is
+# adapted (c_attn, attn.c_proj, c_fc, mlp.c_proj and the head). B is random rather than PEFT's zero
+# so that A's gradient is not zero and the branch changes the logits.
+LORA = dict(r=4, alpha=8)
+LORA_ADAMW = dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+
+
+class LoRA(nn.Module):
+    def __init__(self, base_forward, n_in, n_out, g):
+        super().__init__()
+        self.base_forward = base_forward
+        bound = 1 / math.sqrt(n_in)  # kaiming_uniform_(a=sqrt(5)) on [r, in]
+        self.lora_A = nn.Parameter((torch.rand(LORA['r'], n_in, generator=g) * 2 - 1) * bound)
+        self.lora_B = nn.Parameter(0.05 * torch.randn(n_out, LORA['r'], generator=g))
+
+    def forward(self, x):
+        return self.base_forward(x) + (x @ self.lora_A.t()) @ self.lora_B.t() * (LORA['alpha'] / LORA['r'])
+
+
+def export_lora():
+    torch.manual_seed(SEED)
+    model = GPT2(CFG, True)
+    init_params(model, CFG['n_layer'])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(SEED + 2)
+    d, v = CFG['n_embd'], CFG['vocab_size']
+    adapters = []  # (PEFT module path, LoRA module)
+    for i, block in enumerate(model.h):
+        for path, mod in (('attn.c_attn', block.attn.c_attn), ('attn.c_proj', block.attn.c_proj),
+                          ('mlp.c_fc', block.mlp.c_fc), ('mlp.c_proj', block.mlp.c_proj)):
+            n_in, n_out = mod.weight.shape
+            lora = LoRA(mod.forward, n_in, n_out, g)
+            mod.forward = lora.forward
+            adapters.append((f'transformer.h.{i}.{path}', lora))
+    head = LoRA(lambda x: x @ model.wte.weight.t(), d, v, g)
+    adapters.append(('lm_head', head))
+    out = os.path.join(OUT, 'lora')
+    os.makedirs(out, exist_ok=True)
+    names = [(f'base_model.model.{m}.lora_{ab}.weight', getattr(l, f'lora_{ab}')) for m, l in adapters for ab in 'AB']
+    write_safetensors(os.path.join(out, 'adapter_model.safetensors'), [(n, p.detach().clone()) for n, p in names])
+    with open(os.path.join(out, 'adapter_config.json'), 'w') as f:
+        json.dump({'peft_type': 'LORA', 'task_type': 'CAUSAL_LM', 'r': LORA['r'], 'lora_alpha': LORA['alpha'],
+                   'target_modules': ['c_attn', 'c_proj', 'c_fc', 'lm_head'], 'fan_in_fan_out': True, 'bias': 'none',
+                   'lora_dropout': 0.0, 'base_model_name_or_path': '../tied', 'inference_mode': True}, f, indent=2)
+        f.write('\n')
+
+    model = model.double()
+    for _, l in adapters:
+        l.double()
+    params = [p for _, p in names]
+
+    def forward(idx):
+        t = idx.shape[1]
+        x = model.wte(idx) + model.wpe(torch.arange(t))
+        for block in model.h:
+            x = block(x)
+        return head(model.ln_f(x))
+
+    inputs, targets = make_batch()
+    logits = forward(inputs)
+    loss = F.cross_entropy(logits.view(-1, v), targets.view(-1), ignore_index=-100)
+    loss.backward()
+    grads = [('grad.' + n, p.grad.detach().clone()) for n, p in names]
+    opt = torch.optim.AdamW(params, **LORA_ADAMW)
+    opt.zero_grad(set_to_none=True)
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad(set_to_none=True)
+        lg = forward(inputs)
+        l = F.cross_entropy(lg.view(-1, v), targets.view(-1), ignore_index=-100)
+        losses.append(l.item())
+        l.backward()
+        opt.step()
+    after = [('adamw3.' + n, p.detach().clone()) for n, p in names]
+    write_safetensors(os.path.join(out, 'golden.safetensors'), [('logits', logits.detach())] + grads + after)
+    meta = {
+        'config': CFG, 'base': '../tied', 'lora': LORA, 'seed': SEED, 'torch': torch.__version__, 'B': B, 'T': T,
+        'inputs': inputs.tolist(), 'targets': targets.tolist(), 'loss': loss.item(),
+        'adamw': {**LORA_ADAMW, 'betas': list(LORA_ADAMW['betas']), 'steps': STEPS}, 'adamw_losses': losses,
+        'param_names': [n for n, _ in names],
+    }
+    with open(os.path.join(out, 'golden.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+        f.write('\n')
+    print(f"lora: loss {loss.item():.6f}, AdamW losses {losses}")
+
+
 if __name__ == '__main__':
     export(True)
     export(False)
     export_confident()
+    export_lora()

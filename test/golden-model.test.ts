@@ -1,11 +1,13 @@
 // The whole model against PyTorch (llm.c's golden-state test): logits, loss, every parameter's
 // gradient and three AdamW steps, for a tied and an untied head; logits, loss and gradients of a
 // confident model (targets at p ~ 0.63-0.9996, logits -135..-19, as in a trained GPT-2), where an
-// f32 cross-entropy backward that loses digits of p - 1 shows. Data from scripts/golden.py.
+// f32 cross-entropy backward that loses digits of p - 1 shows; PEFT LoRA adapters on the tied model
+// (every Linear and the head, base frozen). Data from scripts/golden.py.
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { backward, keep, Tensor, tidy } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
+import { loadAdapters } from '../model/peft.ts';
 import { readSafetensors } from '../model/safetensors.ts';
 import { AdamW } from '../train/optim.ts';
 import { assertClose } from './helpers/opcheck.ts';
@@ -98,3 +100,43 @@ for (const kind of ['tied', 'untied']) {
     model.dispose();
   });
 }
+
+t.test('LoRA adapters (PEFT layout) on the tied model, base frozen', async (t) => {
+  const dir = new URL('./golden/lora/', import.meta.url).pathname;
+  const gold = JSON.parse(readFileSync(`${dir}/golden.json`, 'utf8'));
+  const ref = await readSafetensors(`${dir}/golden.safetensors`);
+  const model = await loadGPT(new URL(gold.base, `file://${dir}`).pathname);
+  const adapters = await loadAdapters(dir, model);
+  t.equal(adapters.scale, gold.lora.alpha / gold.lora.r);
+  t.equal(adapters.modules.length, 4 * gold.config.n_layer + 1, 'every Linear and the head');
+  const ids = Tensor.fromData(gold.inputs.flat(), [gold.B, gold.T], 'i32');
+  const targets = Tensor.fromData(gold.targets.flat(), [gold.B, gold.T], 'i32');
+  const { logits, loss } = tidy(() => {
+    const logits = model.forward(ids);
+    const loss = model.loss(ids, targets);
+    backward(loss);
+    return { logits, loss };
+  });
+  assertClose(t, await logits.toArray(), ref.get('logits')!.data, 1e-4, 0, 'logits');
+  t.ok(Math.abs((await loss.item()) - gold.loss) < 1e-4, `loss ${await loss.item()} vs ${gold.loss}`);
+  for (const p of model.params.values()) t.equal(p.grad, null);
+  const peft = (name: string): string => `base_model.model.${name.startsWith('lm_head') ? '' : 'transformer.'}${name}`;
+  for (const [name, p] of model.trainable()) assertGradClose(t, await p.grad!.toArray(), ref.get(`grad.${peft(name)}`)!.data, `grad ${name}`);
+  const opt = new AdamW([...model.trainable().values()], {
+    lr: gold.adamw.lr, betas: gold.adamw.betas, eps: gold.adamw.eps, weightDecay: gold.adamw.weight_decay,
+  });
+  opt.update();
+  for (let step = 1; step < 3; step++) {
+    const l = tidy(() => {
+      const l = model.loss(ids, targets);
+      backward(l);
+      return keep(l);
+    });
+    t.ok(Math.abs((await l.item()) - gold.adamw_losses[step]) < 1e-4, `AdamW loss ${step}: ${await l.item()} vs ${gold.adamw_losses[step]}`);
+    l.dispose();
+    opt.update();
+  }
+  for (const [name, p] of model.trainable()) assertClose(t, await p.toArray(), ref.get(`adamw3.${peft(name)}`)!.data, 1e-4, 0, `after AdamW ${name}`);
+  opt.dispose();
+  model.dispose();
+});
