@@ -2,9 +2,10 @@
 // with WGPT_PROFILE=1 and prints per kernel the GPU ms and dispatch count of one steady step (after a
 // warm-up step). The kernel times are GPU timestamps where the adapter has `timestamp-query`, else
 // each dispatch is submitted alone and timed to its completion (engine/profiler.ts).
-//   WGPT_PROFILE=1 npx tsx bench/profile-step.ts [small|gpt2]
+//   WGPT_PROFILE=1 npx tsx bench/profile-step.ts [small|gpt2] [lora]   (lora: rank-16 adapters on attn+mlp)
 import { backward, closeDevice, openDevice, Tensor, tidy } from '../engine/index.ts';
 import { randomGPT } from '../model/build.ts';
+import { initLora, loraSpec } from '../model/lora.ts';
 import { AdamW } from '../train/optim.ts';
 import { peerBatch } from './peers/weights.ts';
 import { SEED, STEP_CONFIGS } from './step.ts';
@@ -15,7 +16,8 @@ const c = STEP_CONFIGS[name];
 const device = await openDevice();
 const model = randomGPT({ vocabSize: c.vocab, contextLength: c.T, dModel: c.dModel, nLayers: c.nLayers, nHeads: c.nHeads,
   layerNormEps: 1e-5, dropout: 0, tiedHead: true }, SEED);
-const opt = new AdamW([...model.params.values()], { lr: 1e-4, weightDecay: 0.1 });
+if (process.argv[3] === 'lora') model.useAdapters(initLora(model.config, loraSpec(16), SEED));
+const opt = new AdamW([...model.trainable().values()], { lr: 1e-4, weightDecay: 0.1 });
 const b = peerBatch(c, SEED);
 const ids = Tensor.fromData(b.inputs, [c.B, c.T], 'i32');
 const targets = Tensor.fromData(b.targets, [c.B, c.T], 'i32');

@@ -8,13 +8,15 @@
 // WebGPU (one process per request; jax-js's compile time is reported apart from its step time).
 // wgpt loads the weights through loadGPT from the safetensors file the peers read, with a
 // config.json beside it. Per steady step: buffers created (must be 0), submits, dispatches.
+// Beside it, wgpt's LoRA step (rank 16 on attn and mlp, the base frozen) on the same weights.
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
-import { backward, Tensor, tidy, type Device } from '../engine/index.ts';
+import { backward, Tensor, tidy, WgptError, type Device } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
 import type { GPTConfig } from '../model/config.ts';
 import { writeHFConfig } from '../model/hf-names.ts';
+import { initLora, loraParamCount, loraSpec, type LoraSpec } from '../model/lora.ts';
 import { AdamW } from '../train/optim.ts';
 import { blasNote, errorText, isError, logRow, median, type BenchRow } from './common.ts';
 import { peerBatch, SMALL_CONFIG, writePeerFiles, type PeerConfig } from './peers/weights.ts';
@@ -47,9 +49,14 @@ interface WgptStep {
   record_us: number;
 }
 
-export async function wgptStep(device: Device, config: PeerConfig, weights: string, reps: number): Promise<WgptStep> {
+/** LoRA as exercise 7.4 sets it up: rank 16, alpha 16, on attn and mlp. */
+const BENCH_LORA = loraSpec(16);
+
+/** One step of full finetuning, or with `lora` of LoRA adapters on the frozen model. */
+export async function wgptStep(device: Device, config: PeerConfig, weights: string, reps: number, lora: LoraSpec | null = null): Promise<WgptStep> {
   const model = await loadGPT(weights);
-  const opt = new AdamW([...model.params.values()], { lr: 1e-4, weightDecay: 0.1 });
+  if (lora) model.useAdapters(initLora(model.config, lora, SEED));
+  const opt = new AdamW([...model.trainable().values()], { lr: 1e-4, weightDecay: 0.1 });
   const batch = peerBatch(config, SEED);
   const ids = Tensor.fromData(batch.inputs, [config.B, config.T], 'i32');
   const targets = Tensor.fromData(batch.targets, [config.B, config.T], 'i32');
@@ -102,19 +109,34 @@ export async function wgptStep(device: Device, config: PeerConfig, weights: stri
   }
 }
 
-export async function stepSuite(device: Device, quick: boolean, peak: number): Promise<BenchRow[]> {
+export interface StepSuiteOptions {
+  /** Only these configs (default: by adapter and --quick). */
+  configs?: string[];
+  /** Run the peers (default true). */
+  peers?: boolean;
+}
+
+export async function stepSuite(device: Device, quick: boolean, peak: number, opts: StepSuiteOptions = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const push = (r: BenchRow): void => {
     rows.push(r);
     logRow(r);
   };
   const gpu = device.backend === 'gpu';
-  const plan: [string, { wgpt: number; torch: number; jaxjs: number; tfjs: number }][] = gpu
+  type Reps = { wgpt: number; torch: number; jaxjs: number; tfjs: number };
+  let plan: [string, Reps][] = gpu
     // On a GPU a step takes milliseconds: more runs, and gpt2-medium too (CPU torch is left out there).
     ? [['small', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }], ['gpt2', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }], ['gpt2-medium', { wgpt: 10, torch: 0, jaxjs: 3, tfjs: 0 }]]
     : quick
       ? [['small', { wgpt: 3, torch: 2, jaxjs: 2, tfjs: 1 }]]
       : [['small', { wgpt: 3, torch: 3, jaxjs: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, jaxjs: 1, tfjs: 1 }]];
+  if (opts.configs) {
+    const bad = opts.configs.find((c) => !STEP_CONFIGS[c]);
+    if (bad !== undefined) throw new WgptError(`--configs: unknown "${bad}"; use ${Object.keys(STEP_CONFIGS).join(', ')}`);
+    const reps = (c: string): Reps => plan.find(([n]) => n === c)?.[1] ?? { wgpt: 2, torch: 2, jaxjs: 1, tfjs: 1 };
+    plan = opts.configs.map((c) => [c, reps(c)]);
+  }
+  if (opts.peers === false) plan = plan.map(([c, r]) => [c, { wgpt: r.wgpt, torch: 0, jaxjs: 0, tfjs: 0 }]);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'wgpt-bench-step-'));
   // Per peer: ms per FLOP of its last measured step, to predict whether a bigger config fits the limit.
   const msPerFlop = new Map<string, number>();
@@ -143,6 +165,18 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
         ours = { name: `step/${name}`, impl: 'wgpt', variant, error: `failed: ${errorText(e)}` };
       }
       push(ours);
+      // LoRA on the same weights and batch: the base frozen (no dW products, no AdamW state for it).
+      try {
+        const w = await wgptStep(device, config, files.weights, reps.wgpt, BENCH_LORA);
+        const trainable = loraParamCount(gcfg, BENCH_LORA);
+        push({
+          name: `step/${name}`, impl: `wgpt LoRA r${BENCH_LORA.rank}`, variant, ...w, tokens_per_s: tokens / (w.ms / 1000),
+          ratio: ours.ms ? ours.ms / w.ms : undefined, ratio_baseline: ours.ms ? `wgpt full finetuning step/${name}, same run` : undefined,
+          note: `${trainable.toLocaleString('en-US')} trainable parameters (attn+mlp, alpha ${BENCH_LORA.alpha}), ${w.dispatches} dispatches`,
+        });
+      } catch (e) {
+        push({ name: `step/${name}`, impl: `wgpt LoRA r${BENCH_LORA.rank}`, variant, error: `failed: ${errorText(e)}` });
+      }
       const peerRow = (impl: string, res: (StepResult & { compile_ms?: number }) | { error: string }): BenchRow => {
         if (isError(res)) return { name: `step/${name}`, impl, variant, error: res.error };
         return {
@@ -158,6 +192,7 @@ export async function stepSuite(device: Device, quick: boolean, peak: number): P
           ? peerRow('torch-cpu', await torchStep(config, files.weights, files.batch, reps.torch, 1_200_000))
           : { name: `step/${name}`, impl: 'torch-cpu', variant, error: `missing: ${th.reason}` });
       }
+      if (opts.peers === false) continue;
       if (th.ok && th.cuda) push(peerRow('torch-cuda', await torchStep(config, files.weights, files.batch, 10, 600_000, 'cuda')));
       else if (gpu) push({ name: `step/${name}`, impl: 'torch-cuda', variant, error: `missing: ${th.ok ? 'torch sees no CUDA GPU' : th.reason}` });
       // The TypeScript WebGPU peers, each in its own process. A step that cannot finish within the

@@ -2,6 +2,7 @@
 // base (no gradient, no weight-gradient matmul, no optimizer state), the PEFT files, resume bit for
 // bit, the merged model's logits, a base file that is never rewritten, and clear errors.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -169,4 +170,22 @@ t.test('bad input: one clear line, nothing written', async (t) => {
   await t.rejects(loadAdapters(path.join(dir, 'lora'), other), /h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 32\], this model needs \[4, 48\]: the adapter was made for another base model/);
   t.equal(other.lora, null, 'nothing attached');
   other.dispose();
+});
+
+t.test('--adapter on grads and generate (the base from adapter_config.json)', async (t) => {
+  const adapter = path.join(dir, 'lora');
+  const cli = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');
+  const wgpt = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 300_000 });
+  const g = wgpt('grads', '--adapter', adapter, '--data', dataFile, '--examples', '0-3', '--json');
+  t.equal(g.status, 0, g.stderr);
+  const report = JSON.parse(g.stdout);
+  t.same(Object.keys(report.gradNorms).slice(0, 2), ['h.0.attn.c_attn.lora_A.weight', 'h.0.attn.c_attn.lora_B.weight'], 'the adapters\' gradients');
+  t.equal(Object.keys(report.gradNorms).length, 8);
+  t.ok(report.globalNorm > 0);
+  const gen = wgpt('generate', '--adapter', adapter, '--prompt', 'Hello', '--max-new-tokens', '3');
+  t.equal(gen.status, 0, gen.stderr);
+  t.match(gen.stderr, /3 tokens in/);
+  const bad = wgpt('generate', '--model', modelDir, '--adapter', path.join(dir, 'nowhere'), '--prompt', 'x');
+  t.not(bad.status, 0);
+  t.match(bad.stderr, /no LoRA adapter in .*nowhere: expected adapter_config.json and adapter_model.safetensors/);
 });

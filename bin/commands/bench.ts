@@ -18,6 +18,8 @@ const USAGE = `usage: wgpt bench matmul|kernels|step|generate|all [--json FILE] 
   --json FILE                   write {date, machine, peak, results: [rows]}
   --md FILE                     write a markdown report (tables, machine, date) and its charts beside it
   --quick                       fewer shapes and runs; no gpt2 training step
+  --configs LIST                step: only these of small, gpt2, gpt2-medium (e.g. --configs gpt2)
+  --no-peers                    step: wgpt alone (full finetuning and LoRA r16), no peer processes
 ${DEVICE_USAGE}`;
 
 /** GFLOP/s of a 1024³ matmul (median of 3 after a warm-up): the peak when the matmul suite is not run. */
@@ -40,6 +42,8 @@ export async function run(argv: string[]): Promise<void> {
     json: { type: 'string' },
     md: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    configs: { type: 'string' },
+    'no-peers': { type: 'boolean', default: false },
   }, USAGE);
   const suite = positionals[0] as Suite | undefined;
   if (!suite || !SUITES.includes(suite) || positionals.length > 1) {
@@ -73,7 +77,7 @@ export async function run(argv: string[]): Promise<void> {
     if (want('step')) {
       console.log('\n== step ==');
       const { stepSuite } = await import('../../bench/step.ts');
-      rows.push(...(await stepSuite(device, quick, peak.gflops)));
+      rows.push(...(await stepSuite(device, quick, peak.gflops, { configs: values.configs?.split(','), peers: !values['no-peers'] })));
     }
     if (want('generate')) {
       console.log('\n== generate ==');
@@ -81,7 +85,7 @@ export async function run(argv: string[]): Promise<void> {
       rows.push(...(await generateSuite(device, quick)));
     }
     const seconds = (performance.now() - started) / 1000;
-    const command = `wgpt bench ${suite}${quick ? ' --quick' : ''}${values.md ? ` --md ${values.md}` : ''}${values.json ? ` --json ${values.json}` : ''}`;
+    const command = `wgpt bench ${suite}${quick ? ' --quick' : ''}${values.configs ? ` --configs ${values.configs}` : ''}${values['no-peers'] ? ' --no-peers' : ''}${values.md ? ` --md ${values.md}` : ''}${values.json ? ` --json ${values.json}` : ''}`;
     const report = { date, command, quick, machine: info, peak, seconds, results: rows };
     const { writeJson, writeMarkdown } = await import('../../bench/report.ts');
     if (values.json) {
