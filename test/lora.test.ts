@@ -120,6 +120,9 @@ t.test('a LoRA run: PEFT files, base file untouched, trainable count printed', a
   t.equal(header.tensors.length, 8);
   t.ok(existsSync(path.join(out, 'checkpoint', 'adapter_model.safetensors')), 'the checkpoint holds adapters, not the model');
   t.notOk(existsSync(path.join(out, 'checkpoint', 'model.safetensors')));
+  const moments = await readSafetensorsHeader(path.join(out, 'checkpoint', 'optimizer.safetensors'));
+  t.same(moments.tensors.map((x) => x.name).sort().slice(0, 2), ['m.h.0.attn.c_attn.lora_A.weight', 'm.h.0.attn.c_attn.lora_B.weight']);
+  t.equal(moments.tensors.length, 16, 'AdamW moments (m and v) for the 8 adapter tensors only');
 });
 
 t.test('2 LoRA steps + resume for 2 more equal 4 straight, byte for byte', async (t) => {
