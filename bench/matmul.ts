@@ -16,6 +16,7 @@ import { currentOrOpenDevice } from './common.ts';
 import { median } from './peers/measure.ts';
 import { setMatmulKernel, type MatmulKind } from '../engine/ops/matmul.ts';
 import { wgsl, WG } from '../kernels/kernel.ts';
+import { bareDawnDispatches } from './dispatch-bare.ts';
 
 export type MatmulMode = 'x·W' | 'dy·Wᵀ' | 'xᵀ·dy';
 
@@ -41,6 +42,10 @@ export interface MatmulBench {
   /** Cost of one dispatch recorded among many in one submit, in µs: a 4-float kernel through
    *  Device.dispatch, and a 4x4x4 matmul through the op (allocation and tidy included). */
   dispatchUs: number;
+  /** The same dispatch written against Dawn directly (bench/dispatch-bare.ts), µs, and wgpt's in
+   *  rounds interleaved with it. */
+  bareDawnUs: number;
+  interleavedUs: number;
   /** Of dispatchUs, the engine's own host time to record one (Counters.recordMs); the rest is the
    *  adapter running it (on llvmpipe mostly handing each dispatch to its worker threads). */
   recordUs: number;
@@ -49,7 +54,8 @@ export interface MatmulBench {
 }
 
 const TOKENS = 1024;
-/** GPT-2 small's linear layers: [name, in, out]. */
+/** GPT-2 small's linear layers: [name, in, out]. The Conv1D layers store W as [in, out]; the LM
+ *  head is wte itself, stored [out, in] = [50257, 768] (HEAD_LAYOUT), and is measured so. */
 const LAYERS: [string, number, number][] = [
   ['qkv', 768, 2304],
   ['attn-proj', 768, 768],
@@ -97,8 +103,19 @@ async function time(device: Device, fn: () => void, runs: number, perRun: number
   return (await timeEach(device, [fn], runs, perRun))[0];
 }
 
-/** The operands of one form of a linear layer in -> out over `t` tokens (W stored [in, out]). */
-function operands(mode: MatmulMode, t: number, inp: number, out: number): { a: number[]; b: number[]; ta: boolean; tb: boolean; m: number; n: number; k: number } {
+/** Layers whose W is stored [out, in] (the tied LM head: logits = x·wteᵀ), as the model multiplies them. */
+const HEAD_LAYOUT = new Set(['lm-head']);
+
+/** The operands of one form of a linear layer in -> out over `t` tokens (W stored [in, out], or
+ *  [out, in] with `outIn`: then x·W is x·Wᵀ, dy·Wᵀ is dy·W and xᵀ·dy is dW = dyᵀ·x, [out, in]). */
+function operands(mode: MatmulMode, t: number, inp: number, out: number, outIn = false): { a: number[]; b: number[]; ta: boolean; tb: boolean; m: number; n: number; k: number } {
+  if (outIn) {
+    switch (mode) {
+      case 'x·W': return { a: [t, inp], b: [out, inp], ta: false, tb: true, m: t, n: out, k: inp };
+      case 'dy·Wᵀ': return { a: [t, out], b: [out, inp], ta: false, tb: false, m: t, n: inp, k: out };
+      case 'xᵀ·dy': return { a: [t, out], b: [t, inp], ta: true, tb: false, m: out, n: inp, k: t };
+    }
+  }
   switch (mode) {
     case 'x·W': return { a: [t, inp], b: [inp, out], ta: false, tb: false, m: t, n: out, k: inp };
     case 'dy·Wᵀ': return { a: [t, out], b: [inp, out], ta: false, tb: true, m: t, n: inp, k: out };
@@ -139,7 +156,7 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
   console.log(`${'name'.padEnd(14)} ${'mode'.padEnd(7)} ${'m x n x k'.padEnd(17)} ${'ms'.padStart(9)}     [min .. max]            GFLOP/s`);
   const measure = async (name: string, mode: MatmulMode, t: number, inp: number, out: number): Promise<void> => {
     if (!keep(name, mode)) return;
-    const o = operands(mode, t, inp, out);
+    const o = operands(mode, t, inp, out, HEAD_LAYOUT.has(name));
     const a = filled(o.a, 1);
     const b = filled(o.b, 2);
     const flops = 2 * o.m * o.n * o.k;
@@ -179,17 +196,33 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
       kernel: fill, constants: { WG }, params: [4, 0, 0, 0], bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
     }), runs, n);
     const recordUs = (1000 * (device.counters.recordMs - before.ms)) / (device.counters.dispatches - before.n);
+    // The baseline: the same dispatch against Dawn directly, rounds interleaved with wgpt's.
+    const bare = bareDawnDispatches(device);
+    const bareUs: number[] = [];
+    const oursUs: number[] = [];
+    await bare.run(n);
+    for (let r = 0; r < runs; r++) {
+      bareUs.push((1000 * (await bare.run(n))) / n);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        device.dispatch({ kernel: fill, constants: { WG }, params: [4, 0, 0, 0], bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
+      }
+      await device.finish();
+      oursUs.push((1000 * (performance.now() - t0)) / n);
+    }
+    bare.destroy();
     const p = filled([4, 4], 3);
     const op = await time(device, () => matmul(p, p), runs, n);
     x.dispose();
     p.dispose();
     const dispatchUs = raw.ms * 1000;
+    const bareDawnUs = median(bareUs);
     const matmulOpUs = op.ms * 1000;
     console.log(`one dispatch, ${n} in one submit: ${dispatchUs.toFixed(1)} µs [${(raw.min * 1000).toFixed(1)} .. ${(raw.max * 1000).toFixed(1)}], ` +
-      `of which ${recordUs.toFixed(1)} µs recording it; ` +
-      `a 4x4x4 matmul op: ${matmulOpUs.toFixed(1)} µs [${(op.min * 1000).toFixed(1)} .. ${(op.max * 1000).toFixed(1)}]`);
+      `of which ${recordUs.toFixed(1)} µs recording it; interleaved with bare Dawn: wgpt ${median(oursUs).toFixed(1)} µs, bare Dawn ${bareDawnUs.toFixed(1)} µs ` +
+      `[${Math.min(...bareUs).toFixed(1)} .. ${Math.max(...bareUs).toFixed(1)}]; a 4x4x4 matmul op: ${matmulOpUs.toFixed(1)} µs [${(op.min * 1000).toFixed(1)} .. ${(op.max * 1000).toFixed(1)}]`);
     if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2) + '\n');
-    return { rows, dispatchUs, recordUs, matmulOpUs, device: `${device.adapterDescription} (${device.backend})` };
+    return { rows, dispatchUs, recordUs, bareDawnUs, interleavedUs: median(oursUs), matmulOpUs, device: `${device.adapterDescription} (${device.backend})` };
   } finally {
     if (opened) closeDevice(device);
   }
