@@ -21,7 +21,7 @@ import { scoreResponses, type ScoreReport } from '../score.ts';
 import { syntheticPreferences } from './builtin.ts';
 import { checkDpoMask, collatePairs, encodePair, type DpoBatch, type EncodedPair } from './collate.ts';
 import { loadPreferences, type PreferenceEntry } from './data.ts';
-import { dpoLoss } from './loss.ts';
+import { dpoLoss, type DpoLoss } from './loss.ts';
 import { batchIds, sequenceLogProbs } from './logprobs.ts';
 import { writeDpoPlots } from './plots.ts';
 
@@ -124,11 +124,12 @@ async function logProbsNoGrad(model: GPT, batch: DpoBatch): Promise<Float32Array
 
 const sides = (v: Float32Array, b: number): [Float32Array, Float32Array] => [v.subarray(0, b), v.subarray(b, 2 * b)];
 
-/** One optimizer step on one batch; returns its loss and rewards. The reference's log-probs come
- *  first (no graph); the policy's graph stays open across the readback of its log-probs. */
-async function dpoStep(model: GPT, ref: GPT, opt: AdamW, batch: DpoBatch, beta: number): Promise<ReturnType<typeof dpoLoss>> {
+/** The loss of one batch and, where anything is selected, its gradient in every parameter's .grad
+ *  (graded). The reference's log-probs come first (no graph); the policy's graph stays open across
+ *  the readback of its log-probs, and the host's dL/dπ seeds its backward. */
+export async function dpoBackward(model: GPT, ref: GPT, batch: DpoBatch, beta: number): Promise<{ loss: DpoLoss; graded: boolean }> {
   const [rc, rr] = sides(await logProbsNoGrad(ref, batch), batch.pairs);
-  const result = await tidyAsync(async () => {
+  const loss = await tidyAsync(async () => {
     const pi = sequenceLogProbs(model, batchIds(batch), batch.targets);
     if (!pi) return null;
     const [pc, pr] = sides((await pi.toArray()) as Float32Array, batch.pairs);
@@ -136,15 +137,19 @@ async function dpoStep(model: GPT, ref: GPT, opt: AdamW, batch: DpoBatch, beta: 
     backward(pi, Tensor.fromData([...l.gradChosen, ...l.gradRejected], [2 * batch.pairs]));
     return l;
   });
-  if (result) {
-    opt.update();
-    return result;
-  }
-  // Nothing selected in the whole batch (every answer truncated away): no gradient, no update,
-  // so weight decay and momentum move nothing either (as train does for an all-ignored batch).
-  opt.zeroGrad();
+  if (loss) return { loss, graded: true };
+  // Nothing selected in the whole batch (every answer truncated away): π = 0 for every row.
   const zero = new Float32Array(batch.pairs);
-  return dpoLoss(zero, zero, rc, rr, beta);
+  return { loss: dpoLoss(zero, zero, rc, rr, beta), graded: false };
+}
+
+/** One optimizer step on one batch; returns its loss and rewards. A batch without a gradient
+ *  skips the update, so weight decay and momentum move nothing either (as train does). */
+async function dpoStep(model: GPT, ref: GPT, opt: AdamW, batch: DpoBatch, beta: number): Promise<DpoLoss> {
+  const { loss, graded } = await dpoBackward(model, ref, batch, beta);
+  if (graded) opt.update();
+  else opt.zeroGrad();
+  return loss;
 }
 
 interface EvalResult { loss: number; chosen: number; rejected: number; margin: number }
