@@ -4,9 +4,11 @@
 // with policy = reference the loss is ln 2 and every margin 0.
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
+import { keep, noGrad, tidy } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
 import { readSafetensors } from '../model/safetensors.ts';
 import { collatePairs, type EncodedPair } from '../train/dpo/collate.ts';
+import { batchIds, sequenceLogProbs } from '../train/dpo/logprobs.ts';
 import { dpoBackward } from '../train/dpo/trainer.ts';
 import { withDevice } from './helpers/device.ts';
 
@@ -43,12 +45,21 @@ t.test('DPO loss, rewards and every gradient match PyTorch', { skip }, async (t)
   const batch = goldenBatch(gold);
   const { loss, graded } = await dpoBackward(policy, reference, batch, gold.beta);
   t.ok(graded);
-  t.equal(loss.gradChosen.length, gold.pairs.length, 'one gradient per pair');
+  const b = gold.pairs.length;
+  t.equal(loss.gradChosen.length, b, 'one gradient per pair');
   close(t, loss.loss, gold.loss, 1e-6, 'loss');
   const mean = (xs: number[]): number => xs.reduce((a, x) => a + x, 0) / xs.length;
   close(t, loss.chosenReward, mean(gold.chosen_rewards), 1e-5, 'mean chosen reward');
   close(t, loss.rejectedReward, mean(gold.rejected_rewards), 1e-5, 'mean rejected reward');
   t.ok(Math.abs(loss.chosenReward) > 1e-3 && Math.abs(loss.rejectedReward) > 1e-3, 'the rewards are not 0 (the reference differs)');
+  // Each sequence's mean log-prob, policy and reference (chosen rows, then rejected).
+  for (const [model, names] of [[policy, ['pi_chosen', 'pi_rejected']], [reference, ['ref_chosen', 'ref_rejected']]] as const) {
+    const v = noGrad(() => tidy(() => keep(sequenceLogProbs(model, batchIds(batch), batch.targets)!)));
+    const got = await v.toArray();
+    v.dispose();
+    const want = [...gold[names[0]], ...gold[names[1]]] as number[];
+    want.forEach((w, i) => close(t, got[i], w, 1e-5, `${names[i < b ? 0 : 1]}[${i % b}]`));
+  }
   for (const [name, p] of policy.params) assertGradClose(t, await p.grad!.toArray(), ref.get(`grad.${name}`)!.data, `grad ${name}`);
   policy.dispose();
   reference.dispose();
