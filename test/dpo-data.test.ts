@@ -112,14 +112,17 @@ t.test('validation: one line naming the entry and field', async (t) => {
   }
 });
 
-t.test('built-in pairs: the SFT data in its order, rejected = another answer of the same task, inside its vocabulary', async (t) => {
+t.test('built-in pairs: the SFT data in its order, rejected = another answer (same task or another), inside its vocabulary', async (t) => {
   const pairs = syntheticPreferences(123, 2000);
   const entries = generateSyntheticData({ seed: 123, count: 2000 });
   t.equal(pairs.length, 2000);
   t.ok(pairs.every((p, i) => p.instruction === entries[i].instruction && p.input === entries[i].input && p.chosen === entries[i].output), 'same entries, chosen = the right answer');
   t.ok(pairs.every((p) => p.rejected !== p.chosen), 'rejected is wrong');
-  const answers = new Set(entries.filter((e) => e.task === 'capital').map((e) => e.output));
-  t.ok(pairs.filter((p) => p.task === 'capital').every((p) => answers.has(p.rejected)), 'rejected capitals are capitals');
+  const answersOf = (task: string): Set<string> => new Set(entries.filter((e) => e.task === task).map((e) => e.output));
+  t.ok(pairs.every((p, i) => i % 2 === 1 || answersOf(p.task!).has(p.rejected)), 'even pairs reject another answer of the same task');
+  const othersOf = (task: string): Set<string> => new Set(entries.filter((e) => e.task !== task).map((e) => e.output));
+  t.ok(pairs.every((p, i) => i % 2 === 0 || othersOf(p.task!).has(p.rejected)), 'odd pairs reject an answer of another task');
+  t.ok(pairs.filter((_, i) => i % 2 === 1).filter((p) => !answersOf(p.task!).has(p.rejected)).length > 900, 'most of which no entry of its own task gives');
   const vocab = new Set(outputVocabOf(entries, 'alpaca'));
   t.ok(pairs.every((p) => encode(p.rejected, false).every((id) => vocab.has(id))), 'every rejected token is in the SFT output vocabulary');
   t.same(syntheticPreferences(123, 2000), pairs, 'deterministic');

@@ -1,8 +1,8 @@
 // `wgpt dpo` with no arguments: DPO on preference pairs made from the built-in synthetic tasks,
 // starting from the built-in SFT model (what `wgpt train` with no arguments makes; trained once
 // into the cache when absent). A pair's chosen answer is the entry's right answer, its rejected
-// one the answer of another entry of the same task: wrong, but made of tokens the SFT model's
-// output vocabulary (the data's tokens) holds, and of the same form, so only the content differs.
+// one the answer of another entry (of the same task for every other pair): wrong, but made of
+// tokens the SFT model's output vocabulary (the data's tokens) holds.
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,12 @@ import { train } from '../trainer.ts';
 import type { PreferenceEntry } from './data.ts';
 
 /** Pairs over the same entries, in the same order, as `wgpt train`'s built-in data for this seed
- *  and count, so the splits (and the held-out pairs) are the SFT run's. */
+ *  and count, so the splits (and the held-out pairs) are the SFT run's. Every other pair rejects
+ *  another answer of the same task (a wrong fact or result of the right form), the rest an answer
+ *  of another task (the wrong kind of answer). Measured on the built-in SFT model, held-out
+ *  preference accuracy was 51% on same-task pairs alone and 90% on other-task pairs alone, and a
+ *  few hundred DPO steps did not lift the former (the SFT model has not learned the facts, 57% on
+ *  its own training pairs): the mix leaves room to rise and still asks for both. */
 export function syntheticPreferences(seed: number, count: number): PreferenceEntry[] {
   const entries = generateSyntheticData({ seed, count });
   const answers = new Map<string, string[]>();
@@ -24,10 +29,12 @@ export function syntheticPreferences(seed: number, count: number): PreferenceEnt
     answers.set(e.task, list);
   }
   for (const list of answers.values()) list.sort();
+  const tasks = [...answers.keys()].sort();
   const rng = new Rng(seed ^ 0xd90);
-  return entries.map((e) => {
-    const wrong = answers.get(e.task)!.filter((a) => a !== e.output);
-    if (wrong.length === 0) throw new WgptError(`synthetic task ${e.task} has a single answer; no wrong answer to reject`);
+  return entries.map((e, i) => {
+    const task = i % 2 === 0 ? e.task : tasks.filter((t) => t !== e.task)[rng.int(tasks.length - 1)];
+    const wrong = answers.get(task)!.filter((a) => a !== e.output);
+    if (wrong.length === 0) throw new WgptError(`synthetic task ${task} has a single answer; no wrong answer to reject`);
     return { ...e, chosen: e.output, rejected: wrong[rng.int(wrong.length)] };
   });
 }
