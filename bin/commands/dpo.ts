@@ -18,8 +18,8 @@ notebook of chapter 7): the policy starts as SFT and learns to prefer each entry
 over its "rejected" one, measured against a frozen copy of SFT (the reference).
 With no options: the built-in run (about ten minutes on 2 CPU cores): the model \`wgpt train\` makes
 with no options (trained first into $WGPT_CACHE/builtin-sft when absent) on pairs of the built-in
-tasks (chosen: the right answer; rejected: another entry's answer to the same task), reporting
-held-out preference accuracy and exact match before and after.
+tasks (chosen: the right answer; rejected: another entry's answer, of the same task for every
+other pair), reporting held-out preference accuracy and exact match before and after.
 
   --model DIR|FILE        the SFT model (model.safetensors dir or file); the policy's start and the reference
   --data FILE|ch07-dpo    Alpaca-style JSON with "chosen" and "rejected" answers, or the notebook's
