@@ -3,6 +3,7 @@
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void | number> }> }> = {
   info: { summary: 'the GPU adapter in use, its limits, and a matmul throughput probe', load: () => import('./commands/info.ts') },
   train: { summary: 'instruction finetuning (chapter 7); no options: the built-in default run', load: () => import('./commands/train.ts') },
+  dpo: { summary: 'preference tuning (DPO, the chapter 7 bonus) of an SFT model; no options: the built-in run', load: () => import('./commands/dpo.ts') },
   generate: { summary: 'continue a prompt (greedy or sampled, KV cache), streamed to stdout', load: () => import('./commands/generate.ts') },
   eval: { summary: 'loss on a split; exact match, ROUGE-L and an optional judge score for responses', load: () => import('./commands/eval.ts') },
   grads: { summary: 'loss, counted targets and per-parameter gradient norms of one batch under a loss mask', load: () => import('./commands/grads.ts') },

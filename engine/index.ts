@@ -4,7 +4,7 @@ import { setDevice } from './tensor.ts';
 
 export { Device, type DeviceOptions, type Counters, type Dispatch, type Limits } from './device.ts';
 export * from './errors.ts';
-export { Tensor, tidy, keep, noGrad, param, detach, numel, shapeStr, getDevice, type DType } from './tensor.ts';
+export { Tensor, tidy, tidyAsync, keep, noGrad, param, detach, numel, shapeStr, getDevice, type DType } from './tensor.ts';
 export { backward } from './autograd.ts';
 export * from './ops/elementwise.ts';
 export { sum, mean, sumTo } from './ops/reduce.ts';

@@ -162,6 +162,30 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/** tidy for a function that awaits in the middle of a graph (DPO reads each sequence's
+ *  log-probability back, computes the loss on the host, then runs the backward of the same graph):
+ *  the scope stays open across the awaits. Scopes must still nest, so two of these may not run
+ *  interleaved; that is checked when the scope ends. */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    const nested = scopes[scopes.length - 1] === scope;
+    scopes.splice(scopes.indexOf(scope), 1);
+    if (!nested) throw new WgptError('tidyAsync: scopes ended out of order (two async scopes ran interleaved)');
+  }
+  const kept = new Set<Tensor>();
+  collect(result, kept);
+  for (const t of scope) {
+    if (kept.has(t)) scopes[scopes.length - 1]?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
 /** Takes a tensor out of every scope: it lives until disposed by hand (parameters, state). */
 export function keep<T extends Tensor>(t: T): T {
   for (const scope of scopes) scope.delete(t);

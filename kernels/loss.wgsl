@@ -7,6 +7,7 @@
 //   finish:   one workgroup sums the row losses and counts the targets in a fixed order;
 //             loss = sum / denominator (the count, or the caller's), 0 when it is 0.
 //   backward: one workgroup per row: dx = (softmax - onehot) * g / denominator, 0 for ignored rows.
+//   backward_rows: the same for the per-token losses, each row with its own g[row] (no mean).
 // Precision where it matters, a trained model's confident rows (logits near -60, p[target] ~ 1):
 // the log-softmax is (x - m) - ls, never x - (m + ls): m + ls rounded in f32 loses ulp(m) ~ 4e-6,
 // which is most of the digits of a small p - 1 (the LM head's gradient was 2.4e-4 off in norm).
@@ -156,5 +157,51 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     var dt = pt - 1.0;
     if (pt > 0.5) { dt = -red_s[0]; }
     b_dx[base + tu] = dt * scale;
+  }
+}
+
+// ---- backward_rows: the per-token loss's backward -------------------------------------------
+// loss[row] = (m - x[target]) + ls has its own upstream gradient g[row] (no mean):
+// dx = g[row] * (softmax - onehot), 0 for ignored rows. Same precision care as backward.
+@group(0) @binding(1) var<storage, read> r_x: array<f32>;
+@group(0) @binding(2) var<storage, read> r_t: array<i32>;
+@group(0) @binding(3) var<storage, read> r_stats: array<f32>; // [rows, 2]: m, ls
+@group(0) @binding(4) var<storage, read> r_g: array<f32>;     // [rows] upstream gradient per row
+@group(0) @binding(5) var<storage, read_write> r_dx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+  let r = wid.y * nwg.x + wid.x;
+  if (r >= P.rows) { return; }
+  let base = P.shift + r * P.v;
+  let row = P.row0 + r;
+  let t = target_of(r_t[row]);
+  if (t < 0) {
+    for (var j = lid; j < P.v; j += WG) { r_dx[base + j] = 0.0; }
+    return;
+  }
+  let scale = r_g[row];
+  let m = r_stats[2u * row];
+  let ls = r_stats[2u * row + 1u];
+  let tu = u32(t);
+  var rest = 0.0;
+  for (var j = lid; j < P.v; j += WG) {
+    let p = exp((r_x[base + j] - m) - ls);
+    if (j == tu) { continue; }
+    rest += p;
+    r_dx[base + j] = p * scale;
+  }
+  red_s[lid] = rest;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
+    if (lid < k) { red_s[lid] = red_s[lid] + red_s[lid + k]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let pt = exp((r_x[base + tu] - m) - ls);
+    var dt = pt - 1.0;
+    if (pt > 0.5) { dt = -red_s[0]; }
+    r_dx[base + tu] = dt * scale;
   }
 }

@@ -1,5 +1,6 @@
 // crossEntropy (ignore_index, denominator, padding invariance, all-ignored, a GPT-2-size vocabulary
-// row), crossEntropyPerToken, dropout (rate, determinism, mask reuse, mean), embedding.
+// row), crossEntropyPerToken (forward; its per-row backward by finite differences), dropout (rate,
+// determinism, mask reuse, mean), embedding.
 import t from 'tap';
 import { backward, crossEntropy, crossEntropyPerToken, dropout, embedding, mean, param, Tensor, tidy } from '../engine/index.ts';
 import { checkOp, randn } from './helpers/opcheck.ts';
@@ -160,6 +161,16 @@ t.test('crossEntropyPerToken: per-row losses, 0 at ignored rows', async (t) => {
   t.equal(got[1], 0);
   t.equal(got[4], 0);
 });
+
+for (const [n, v] of [[1, 7], [7, 33], [3, 129]]) {
+  // Ignored rows included: their gradient must be exactly 0 whatever their upstream gradient.
+  const tg = targetsFor(n, v, n * 17 + v).map((x, i) => (i % 3 === 1 ? -100 : x));
+  t.test(`crossEntropyPerToken [${n}, ${v}] gradient (per-row upstream)`, (t) => checkOp(t, `crossEntropyPerToken [${n}, ${v}]`, {
+    inputs: [{ shape: [n, v] }, { shape: [n], dtype: 'i32', data: tg }],
+    gpu: (x, y) => crossEntropyPerToken(x, y),
+    cpu: (x) => ceRows(x, tg, v),
+  }));
+}
 
 // ---- dropout --------------------------------------------------------------------------------
 t.test('dropout: rate, determinism, backward mask, mean', async (t) => {

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { run as sweepCli } from '../bin/commands/sweep.ts';
 import { SWEEP as TRAIN } from '../bin/commands/train.ts';
 import { SWEEP as MASK_STUDY } from '../bin/commands/mask-study.ts';
+import { SWEEP as DPO } from '../bin/commands/dpo.ts';
 import { indexedJobYaml } from '../train/sweep/k8s.ts';
 import { expandGrid } from '../train/sweep/plan.ts';
 import { sbatchScript } from '../train/sweep/slurm.ts';
@@ -67,10 +68,16 @@ t.test('plan: a grid is the product of its lists, ids are stable, bad grids are 
   t.throws(() => expandGrid('train', { lr: [] }, TRAIN), /"lr" is an empty list/);
   t.throws(() => expandGrid('train', { lr: [{ a: 1 } as never] }, TRAIN), /values are strings, numbers or true\/false/);
   t.throws(() => expandGrid('mask-study', { mask: ['none'] }, MASK_STUDY), /"mask" is not a flag of wgpt mask-study/);
+  // dpo is sweepable: its own flags, checked by its own parser.
+  const dpoRuns = expandGrid('dpo', { beta: [0.1, 0.5], lr: [1e-4, 3e-4], model: 'sft', data: 'ch07-dpo', 'max-steps': 40 }, DPO);
+  t.equal(dpoRuns.length, 4, 'dpo: 2 x 2 runs');
+  t.same(dpoRuns[0].args, ['--beta', '0.1', '--lr', '0.0001', '--model', 'sft', '--data', 'ch07-dpo', '--max-steps', '40', '--out', dpoRuns[0].dir]);
+  t.throws(() => expandGrid('dpo', { 'output-vocab': ['data'] }, DPO), /"output-vocab" is not a flag of wgpt dpo/);
+  writeFileSync(path.join(dir, 'g.json'), '{"beta": [0.1, 0.5], "model": "sft", "data": "pairs.json"}');
+  await sweepCli(['plan', '--command', 'dpo', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p-dpo')]);
+  t.equal(lines(path.join(dir, 'p-dpo', 'runs.jsonl')).length, 2, 'wgpt sweep plan --command dpo writes its runs');
   writeFileSync(path.join(dir, 'g.json'), '{"lr": [1]}');
-  await t.rejects(sweepCli(['plan', '--command', 'dpo', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]),
-    /wgpt dpo does not exist yet, so it cannot be swept; sweepable now: train, mask-study/);
-  await t.rejects(sweepCli(['plan', '--command', 'eval', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]), /unknown --command "eval"/);
+  await t.rejects(sweepCli(['plan', '--command', 'eval', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]), /unknown --command "eval": use one of train, mask-study, dpo/);
   await t.rejects(sweepCli(['status', path.join(dir, 'nowhere')]), /is not a planned sweep \(no runs.jsonl\)/);
   await t.rejects(sweepCli(['run', path.join(dir, 'nowhere')]), /is not a planned sweep/);
   writeFileSync(path.join(dir, 'g.json'), '[1, 2]');

@@ -17,11 +17,12 @@ import { intOption, parse } from './common.ts';
 const SWEEPABLE: Record<string, () => Promise<{ SWEEP: SweepSpec }>> = {
   train: () => import('./train.ts'),
   'mask-study': () => import('./mask-study.ts'),
+  dpo: () => import('./dpo.ts'),
 };
 /** Named in the sweep's design but not built yet: a clear message instead of "unknown". */
-const NOT_YET = ['dpo'];
+const NOT_YET: string[] = [];
 
-const USAGE = `usage: wgpt sweep plan --command train|mask-study --grid FILE.json --out DIR
+const USAGE = `usage: wgpt sweep plan --command train|mask-study|dpo --grid FILE.json --out DIR
        wgpt sweep run DIR [--scheduler local|slurm|k8s] [--jobs N] [options]
        wgpt sweep status DIR
        wgpt sweep report DIR [--over AXIS] [--metric NAME]
@@ -57,7 +58,7 @@ async function specOf(command: string | undefined): Promise<SweepSpec> {
   if (command === undefined) throw new WgptError(`sweep plan needs --command: one of ${Object.keys(SWEEPABLE).join(', ')}`);
   if (NOT_YET.includes(command)) throw new WgptError(`wgpt ${command} does not exist yet, so it cannot be swept; sweepable now: ${Object.keys(SWEEPABLE).join(', ')}`);
   const load = SWEEPABLE[command];
-  if (!load) throw new WgptError(`unknown --command "${command}": use ${Object.keys(SWEEPABLE).join(' or ')}`);
+  if (!load) throw new WgptError(`unknown --command "${command}": use one of ${Object.keys(SWEEPABLE).join(', ')}`);
   return (await load()).SWEEP;
 }
 

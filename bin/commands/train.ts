@@ -7,6 +7,7 @@ import { train, type TrainOptions, type TrainResult } from '../../train/trainer.
 import { trainMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
+import { TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/presets.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt train [options]
@@ -41,23 +42,6 @@ With no options: trains the tiny model from scratch on instruction tasks the pro
   --resume DIR            continue a run from its checkpoint, bit for bit
   --preset ch07           the chapter's run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5
 ${DEVICE_USAGE}`;
-
-const PRESETS: Record<string, Partial<TrainOptions>> = {
-  // The built-in default: small and fast, with a learning rate for training from scratch.
-  // Prompt masking: the loss (and the LM head's work) goes to the short answers, not the preamble.
-  // The output vocabulary of the data: a few hundred columns instead of 50257 (see outputVocabOf).
-  default: {
-    data: null, model: 'tiny', fromScratch: true, epochs: 3, maxSteps: 500, lr: 3e-3, lrSchedule: 'cosine', warmupSteps: 20,
-    mask: 'prompt', outputVocab: 'data', evalEvery: 25, evalBatches: 3, scoreBefore: true, maxNewTokens: 8, testLimit: 54,
-  },
-  ch07: { data: 'ch07', model: 'gpt2-medium', untie: true, epochs: 2, lr: 5e-5, weightDecay: 0.1, batchSize: 8, evalEvery: 5, evalBatches: 5, seed: 123 },
-};
-
-const BASE: TrainOptions = {
-  data: null, model: 'tiny', fromScratch: false, untie: false, out: '', epochs: 2, maxSteps: null, batchSize: 8, lr: 5e-5,
-  lrSchedule: 'constant', warmupSteps: 0, outputVocab: 'all', weightDecay: 0.1, mask: 'none', style: 'alpaca', evalEvery: 5, evalBatches: 5, seed: 123, maxNewTokens: 256,
-  scoreBefore: false, syntheticCount: 2000,
-};
 
 /** The flags of wgpt train, exported so `wgpt sweep plan` checks a grid against the real parser. */
 export const OPTIONS = {

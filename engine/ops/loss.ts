@@ -9,6 +9,7 @@ import { assertF32, f32bits, launchRows, recording, rowWindows, rowWorkgroup } f
 const FORWARD = wgsl('loss', 'forward');
 const FINISH = wgsl('loss', 'finish');
 const BACKWARD = wgsl('loss', 'backward');
+const BACKWARD_ROWS = wgsl('loss', 'backward_rows');
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */
@@ -83,13 +84,26 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   });
 }
 
-/** Per-row cross-entropy, (max - logits[target]) + log-sum, shape logits.shape[:-1]; 0 at ignored rows. No gradient. */
+/** Per-row cross-entropy, (max - logits[target]) + log-sum, shape logits.shape[:-1]; 0 at ignored
+ *  rows. Its VJP gives each row its own upstream gradient: dx = g[row] * (softmax - onehot), 0 at
+ *  ignored rows (DPO weighs each sequence's tokens by 1/count through a matmul after this). */
 export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
   const ignore = opts.ignoreIndex ?? -100;
   const { rows, v } = check(logits, targets, ignore, 'crossEntropyPerToken');
   const { stats, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropyPerToken');
-  stats.dispose();
   const out = losses.view(logits.shape.slice(0, -1));
   losses.dispose();
-  return out;
+  if (!recording(logits)) {
+    stats.dispose();
+    return out;
+  }
+  return record(out, 'crossEntropyPerToken', [logits], (g) => {
+    const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropyPerToken backward');
+    for (const w of rowWindows(rows, v)) {
+      launchRows(BACKWARD_ROWS, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
+        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), dx.bind(w.elem0, w.count)],
+        'crossEntropyPerToken backward', rowWorkgroup(256));
+    }
+    return [dx];
+  });
 }

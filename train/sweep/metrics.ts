@@ -29,3 +29,23 @@ export function maskStudyMetrics(runDir: string): Record<string, number> {
   for (const [s, t] of Object.entries(study.training)) if (t.exactMatch !== null) out[`exact_match_${s}`] = t.exactMatch;
   return out;
 }
+
+/** `wgpt dpo`: the last evaluation of metrics.jsonl, and held-out preference accuracy and exact match. */
+export function dpoMetrics(runDir: string): Record<string, number> {
+  const file = path.join(runDir, 'metrics.jsonl');
+  if (!existsSync(file)) throw new WgptError(`${file} not found`);
+  const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
+  const last = rows[rows.length - 1];
+  if (!last) throw new WgptError(`${file} is empty`);
+  const out: Record<string, number> = {
+    val_loss: last.val_loss, train_loss: last.train_loss, val_reward_margin: last.val_reward_margin,
+    train_reward_margin: last.train_reward_margin, eval_step: last.step,
+  };
+  const summary = path.join(runDir, 'dpo-summary.json');
+  if (existsSync(summary)) {
+    const s = JSON.parse(readFileSync(summary, 'utf8')) as { after?: { preference?: { accuracy: number }; exact?: { accuracy: number } } };
+    if (s.after?.preference) out.preference_accuracy = s.after.preference.accuracy;
+    if (s.after?.exact) out.exact_match = s.after.exact.accuracy;
+  }
+  return out;
+}

@@ -1,0 +1,365 @@
+// wgpt dpo: Direct Preference Optimization (the chapter 7 bonus notebook) after `wgpt train`. The
+// policy starts as the SFT model and the reference is a frozen copy of it; each step runs one
+// forward of the batch's chosen and rejected answers together, reads each sequence's mean
+// log-probability back, takes the loss and its gradient per sequence on the host (loss.ts) and
+// seeds the backward of that same graph with it. The loop mirrors train(): eval every N steps
+// over M batches (the chapter's 0-based rule), metrics.jsonl, plots, Ctrl-C/SIGTERM checkpoints
+// that resume bit for bit, the weights and the test split's responses in the run directory.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { backward, keep, noGrad, Tensor, tidy, tidyAsync, WgptError } from '../../engine/index.ts';
+import { loadGPT, saveGPT } from '../../model/build.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../checkpoint.ts';
+import { requireNonEmpty, splitData } from '../data.ts';
+import { DataLoader, trainLoader } from '../loader.ts';
+import { AdamW } from '../optim.ts';
+import { Progress } from '../progress.ts';
+import { checkStyle } from '../prompts.ts';
+import { generateResponses } from '../responses.ts';
+import { scoreResponses, type ScoreReport } from '../score.ts';
+import { syntheticPreferences } from './builtin.ts';
+import { checkDpoMask, collatePairs, encodePair, type DpoBatch, type EncodedPair } from './collate.ts';
+import { loadPreferences, type PreferenceEntry } from './data.ts';
+import { dpoLoss, type DpoLoss } from './loss.ts';
+import { batchIds, sequenceLogProbs } from './logprobs.ts';
+import { writeDpoPlots } from './plots.ts';
+
+export interface DpoOptions {
+  /** A preference JSON file, 'ch07-dpo' (fetched), or null for the built-in synthetic pairs. */
+  data: string | null;
+  /** The SFT model: the policy's start and the reference. */
+  model: string;
+  out: string;
+  beta: number;
+  lr: number;
+  weightDecay: number;
+  epochs: number;
+  maxSteps: number | null;
+  batchSize: number;
+  evalEvery: number;
+  evalBatches: number;
+  mask: string;
+  style: string;
+  seed: number;
+  maxNewTokens: number;
+  /** Respond to at most this many test entries (null = all; 0 = none). */
+  testLimit: number | null;
+  genBatch?: number;
+  /** LoRA: train adapters only; the reference is the same weights with the adapters off. */
+  loraRank: number | null;
+  loraAlpha?: number | null;
+  loraTargets?: string | null;
+  /** Score the test split before training too (preference accuracy, exact match). */
+  scoreBefore: boolean;
+  /** Pairs of the built-in synthetic data (data = null). */
+  syntheticCount: number;
+}
+
+export interface DpoMetricsRow {
+  step: number;
+  epoch: number;
+  tokens_seen: number;
+  train_loss: number;
+  val_loss: number;
+  train_reward_margin: number;
+  val_reward_margin: number;
+  train_chosen_reward: number;
+  train_rejected_reward: number;
+  val_chosen_reward: number;
+  val_rejected_reward: number;
+  elapsed_s: number;
+}
+
+export interface PreferenceAccuracy {
+  correct: number;
+  n: number;
+  accuracy: number;
+}
+
+export interface DpoScores {
+  preference?: PreferenceAccuracy;
+  exact?: ScoreReport;
+}
+
+export interface DpoResult {
+  steps: number;
+  metrics: DpoMetricsRow[];
+  before: DpoScores;
+  after: DpoScores;
+  secondsPerStep: number;
+  interrupted: boolean;
+}
+
+/** The file with the before/after scores, beside metrics.jsonl (the sweep reads it). */
+export const SUMMARY_FILE = 'dpo-summary.json';
+
+// ---- LoRA seams: the three places adapters change DPO, in one spot for the merge ---------------
+
+/** The frozen reference: a second copy of the SFT weights, only ever run under noGrad. With LoRA
+ *  it will be the policy itself with its adapters off (model.withoutAdapters), no second copy. */
+async function makeReference(opts: DpoOptions): Promise<GPT> {
+  if (opts.loraRank !== null) throw new WgptError('--lora-rank with dpo: not merged yet');
+  return loadGPT(opts.model);
+}
+
+/** What the optimizer updates: every parameter (with LoRA: model.trainable(), the adapters). */
+function trainableParams(model: GPT): Tensor[] {
+  return [...model.params.values()];
+}
+
+// ---- log-probabilities, loss and evaluation ----------------------------------------------------
+
+/** Mean log-prob per row (chosen rows then rejected) without a graph. */
+async function logProbsNoGrad(model: GPT, batch: DpoBatch): Promise<Float32Array> {
+  const pi = noGrad(() => tidy(() => {
+    const p = sequenceLogProbs(model, batchIds(batch), batch.targets);
+    return p ? keep(p) : null;
+  }));
+  if (!pi) return new Float32Array(2 * batch.pairs);
+  const values = (await pi.toArray()) as Float32Array;
+  pi.dispose();
+  return values;
+}
+
+const sides = (v: Float32Array, b: number): [Float32Array, Float32Array] => [v.subarray(0, b), v.subarray(b, 2 * b)];
+
+/** The loss of one batch and, where anything is selected, its gradient in every parameter's .grad
+ *  (graded). The reference's log-probs come first (no graph); the policy's graph stays open across
+ *  the readback of its log-probs, and the host's dL/dπ seeds its backward. */
+export async function dpoBackward(model: GPT, ref: GPT, batch: DpoBatch, beta: number): Promise<{ loss: DpoLoss; graded: boolean }> {
+  const [rc, rr] = sides(await logProbsNoGrad(ref, batch), batch.pairs);
+  const loss = await tidyAsync(async () => {
+    const pi = sequenceLogProbs(model, batchIds(batch), batch.targets);
+    if (!pi) return null;
+    const [pc, pr] = sides((await pi.toArray()) as Float32Array, batch.pairs);
+    const l = dpoLoss(pc, pr, rc, rr, beta);
+    backward(pi, Tensor.fromData([...l.gradChosen, ...l.gradRejected], [2 * batch.pairs]));
+    return l;
+  });
+  if (loss) return { loss, graded: true };
+  // Nothing selected in the whole batch (every answer truncated away): π = 0 for every row.
+  const zero = new Float32Array(batch.pairs);
+  return { loss: dpoLoss(zero, zero, rc, rr, beta), graded: false };
+}
+
+/** One optimizer step on one batch; returns its loss and rewards. A batch without a gradient
+ *  skips the update, so weight decay and momentum move nothing either (as train does). */
+async function dpoStep(model: GPT, ref: GPT, opt: AdamW, batch: DpoBatch, beta: number): Promise<DpoLoss> {
+  const { loss, graded } = await dpoBackward(model, ref, batch, beta);
+  if (graded) opt.update();
+  else opt.zeroGrad();
+  return loss;
+}
+
+interface EvalResult { loss: number; chosen: number; rejected: number; margin: number }
+
+/** Mean over the first `maxBatches` batches of the per-batch means (the notebook's
+ *  compute_dpo_loss_loader). Reference log-probs of these fixed batches are cached. */
+async function evaluate(model: GPT, ref: GPT, items: readonly EncodedPair[], opts: DpoOptions, allowedMaxLength: number,
+  cache: Float32Array[]): Promise<EvalResult> {
+  const loader = new DataLoader(items, { batchSize: opts.batchSize });
+  const n = Math.min(opts.evalBatches, loader.length);
+  const sum = { loss: 0, chosen: 0, rejected: 0, margin: 0 };
+  for (let i = 0; i < n; i++) {
+    const batch = collatePairs(loader.nextBatch()!, { mask: opts.mask, allowedMaxLength });
+    cache[i] ??= await logProbsNoGrad(ref, batch);
+    const [pc, pr] = sides(await logProbsNoGrad(model, batch), batch.pairs);
+    const [rc, rr] = sides(cache[i], batch.pairs);
+    const l = dpoLoss(pc, pr, rc, rr, opts.beta);
+    sum.loss += l.loss;
+    sum.chosen += l.chosenReward;
+    sum.rejected += l.rejectedReward;
+    sum.margin += l.margin;
+  }
+  if (n === 0) return { loss: NaN, chosen: NaN, rejected: NaN, margin: NaN };
+  return { loss: sum.loss / n, chosen: sum.chosen / n, rejected: sum.rejected / n, margin: sum.margin / n };
+}
+
+/** Pairs where the model's mean log-prob of the chosen answer exceeds the rejected one's. */
+export async function preferenceAccuracy(model: GPT, items: readonly EncodedPair[], batchSize: number, mask: string,
+  allowedMaxLength: number): Promise<PreferenceAccuracy> {
+  let correct = 0;
+  for (let i = 0; i < items.length; i += batchSize) {
+    const batch = collatePairs(items.slice(i, i + batchSize), { mask, allowedMaxLength });
+    const [pc, pr] = sides(await logProbsNoGrad(model, batch), batch.pairs);
+    for (let k = 0; k < batch.pairs; k++) if (pc[k] > pr[k]) correct++;
+  }
+  return { correct, n: items.length, accuracy: items.length ? correct / items.length : NaN };
+}
+
+// ---- the run -------------------------------------------------------------------------------------
+
+export async function loadPairs(opts: DpoOptions): Promise<PreferenceEntry[]> {
+  return opts.data === null ? syntheticPreferences(opts.seed, opts.syntheticCount) : loadPreferences(opts.data);
+}
+
+function encodeAll(entries: readonly PreferenceEntry[], style: string, contextLength: number, split: string): EncodedPair[] {
+  return entries.map((e, i) => {
+    const enc = encodePair(e, style);
+    if (enc.promptLength >= contextLength) {
+      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; shorten it or use a model with a longer context`);
+    }
+    return enc;
+  });
+}
+
+/** Checks every option that can be checked before anything is loaded or written. */
+export function checkDpoOptions(opts: DpoOptions): void {
+  checkStyle(opts.style);
+  checkDpoMask(opts.mask);
+  if (!(opts.beta > 0)) throw new WgptError(`--beta must be above 0, got ${opts.beta}`);
+  if (!(opts.lr > 0)) throw new WgptError(`--lr must be above 0, got ${opts.lr}`);
+  if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1 || opts.evalBatches < 1) {
+    throw new WgptError('--batch-size, --epochs, --eval-every and --eval-batches must be at least 1');
+  }
+  if (opts.loraRank !== null && !(Number.isInteger(opts.loraRank) && opts.loraRank >= 1)) throw new WgptError(`--lora-rank must be an integer of at least 1, got ${opts.loraRank}`);
+}
+
+export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Promise<DpoResult> {
+  checkDpoOptions(opts);
+  const entries = await loadPairs(opts);
+  const splits = splitData(entries) as { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] };
+  requireNonEmpty(splits.train, 'train');
+  requireNonEmpty(splits.val, 'validation');
+  const ref = await makeReference(opts);
+  const makeOpt = (m: GPT): AdamW => new AdamW(trainableParams(m), { lr: opts.lr, weightDecay: opts.weightDecay });
+  let model: GPT;
+  let opt: AdamW;
+  let state: TrainState | null = null;
+  try {
+    if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt));
+    else {
+      model = await loadGPT(opts.model);
+      opt = makeOpt(model);
+    }
+  } catch (e) {
+    ref.dispose();
+    throw e;
+  }
+  try {
+    return await run(opts, splits, model, ref, opt, state);
+  } finally {
+    model.dispose();
+    ref.dispose();
+    opt.dispose();
+  }
+}
+
+async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] },
+  model: GPT, ref: GPT, opt: AdamW, state: TrainState | null): Promise<DpoResult> {
+  const ctx = model.config.contextLength;
+  const allowedMaxLength = Math.min(1024, ctx);
+  const trainItems = encodeAll(splits.train, opts.style, ctx, 'train');
+  const valItems = encodeAll(splits.val, opts.style, ctx, 'validation');
+  const testItems = encodeAll(splits.test, opts.style, ctx, 'test');
+  // Every selected token must be one the model can predict (an output vocabulary of the data's tokens).
+  for (const item of [...trainItems, ...valItems, ...testItems]) model.targetColumns([...item.chosen, ...item.rejected]);
+  const loader = trainLoader(trainItems, opts.batchSize, opts.seed);
+  if (state) loader.setState(state.loader);
+
+  mkdirSync(opts.out, { recursive: true });
+  const metricsFile = path.join(opts.out, 'metrics.jsonl');
+  if (!state) writeFileSync(metricsFile, '');
+  const metrics: DpoMetricsRow[] = state ? readMetrics(metricsFile) : [];
+  let step = state?.step ?? 0;
+  let tokensSeen = state?.tokensSeen ?? 0;
+  const totalSteps = Math.min(opts.epochs * loader.length, opts.maxSteps ?? Infinity);
+  let progress = new Progress(step);
+  const log = (s: string): void => progress.log(s);
+  const testLimited = opts.testLimit === null ? splits.test : splits.test.slice(0, opts.testLimit);
+  const respond = (label: string): Promise<PreferenceEntry[]> =>
+    generateResponses(model, testLimited, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label }) as Promise<PreferenceEntry[]>;
+
+  const summaryFile = path.join(opts.out, SUMMARY_FILE);
+  const before: DpoScores = state && existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')).before ?? {} : {};
+  if (opts.scoreBefore && !state && testItems.length > 0) {
+    before.preference = await preferenceAccuracy(model, testItems, opts.batchSize, opts.mask, allowedMaxLength);
+    log(`before DPO: held-out preference accuracy ${pct(before.preference.accuracy)} (${before.preference.correct}/${before.preference.n})`);
+    if (opts.maxNewTokens > 0 && testLimited.length > 0) {
+      const exact = scoreResponses(await respond('before DPO: test responses'));
+      before.exact = exact;
+      log(`before DPO: held-out exact match ${pct(exact.accuracy)} (${exact.correct}/${exact.n})`);
+    }
+    writeFileSync(summaryFile, JSON.stringify({ before }, null, 2));
+    progress = new Progress(step);
+  }
+
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const checkpoint = (): Promise<void> => saveTrainingCheckpoint(opts.out, model, opt, {
+    step, tokensSeen, loader: loader.getState(), options: opts as unknown as Record<string, unknown>,
+  });
+  const evalCache = { train: [] as Float32Array[], val: [] as Float32Array[] };
+  const started = performance.now();
+  const startStep = step;
+  let stepTokens = 0;
+  try {
+    while (step < totalSteps && !interrupted) {
+      const items = loader.nextBatch();
+      if (!items) {
+        loader.nextEpoch();
+        if (loader.epoch >= opts.epochs) break;
+        await checkpoint();
+        continue;
+      }
+      const batch = collatePairs(items, { mask: opts.mask, allowedMaxLength });
+      const l = await dpoStep(model, ref, opt, batch, opts.beta);
+      if (!Number.isFinite(l.loss)) throw new WgptError(`the loss became ${l.loss} at step ${step}; lower --lr`);
+      tokensSeen += batch.tokens;
+      stepTokens += batch.tokens;
+      step++;
+      const elapsed = (performance.now() - started) / 1000;
+      progress.update({ step, totalSteps, loss: l.loss, epoch: loader.epoch, tokensPerSecond: stepTokens / elapsed });
+      if ((step - 1) % opts.evalEvery === 0) {
+        const tr = await evaluate(model, ref, trainItems, opts, allowedMaxLength, evalCache.train);
+        const va = await evaluate(model, ref, valItems, opts, allowedMaxLength, evalCache.val);
+        const row: DpoMetricsRow = {
+          step: step - 1, epoch: loader.epoch + loader.cursor / loader.length, tokens_seen: tokensSeen,
+          train_loss: tr.loss, val_loss: va.loss, train_reward_margin: tr.margin, val_reward_margin: va.margin,
+          train_chosen_reward: tr.chosen, train_rejected_reward: tr.rejected, val_chosen_reward: va.chosen, val_rejected_reward: va.rejected,
+          elapsed_s: elapsed,
+        };
+        metrics.push(row);
+        appendFileSync(metricsFile, `${JSON.stringify(row)}\n`);
+        log(`ep ${loader.epoch + 1} (step ${String(row.step).padStart(6, '0')}): train loss ${row.train_loss.toFixed(3)}, val loss ${row.val_loss.toFixed(3)}, ` +
+          `train reward margin ${row.train_reward_margin.toFixed(3)}, val reward margin ${row.val_reward_margin.toFixed(3)}`);
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    progress.done();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const secondsPerStep = seconds / Math.max(step - startStep, 1);
+  await checkpoint();
+  const after: DpoScores = {};
+  if (interrupted) {
+    log(`interrupted at step ${step}: checkpoint saved in ${path.join(opts.out, 'checkpoint')}; continue with --resume ${opts.out}`);
+    return { steps: step, metrics, before, after, secondsPerStep, interrupted };
+  }
+  await saveGPT(model, opts.out);
+  if (metrics.length > 0) await writeDpoPlots(opts.out, metrics);
+  if (testItems.length > 0) {
+    after.preference = await preferenceAccuracy(model, testItems, opts.batchSize, opts.mask, allowedMaxLength);
+  }
+  if (testLimited.length > 0 && opts.maxNewTokens > 0) {
+    const responses = await respond('test responses');
+    writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
+    after.exact = scoreResponses(responses);
+  }
+  writeFileSync(summaryFile, JSON.stringify({ before, after }, null, 2));
+  return { steps: step, metrics, before, after, secondsPerStep, interrupted };
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+function readMetrics(file: string): DpoMetricsRow[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as DpoMetricsRow);
+}
