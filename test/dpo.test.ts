@@ -1,7 +1,7 @@
 // wgpt dpo end to end on a micro model: policy = reference gives ln 2 and zero margins, a run
 // writes its metrics, plots, weights, summary and responses, an interrupted run resumes to the
-// same bits as one that was not, bad input is one line with nothing written, and LoRA says it is
-// not merged yet.
+// same bits as one that was not, bad input is one line with nothing written, and with LoRA only the
+// adapters train against the base itself as the reference.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,9 @@ import { syntheticPreferences } from '../train/dpo/builtin.ts';
 import { collatePairs, encodePair } from '../train/dpo/collate.ts';
 import { dpoLoss } from '../train/dpo/loss.ts';
 import { batchIds, sequenceLogProbs } from '../train/dpo/logprobs.ts';
-import { dpo, type DpoOptions } from '../train/dpo/trainer.ts';
+import { dpo, dpoBackward, type DpoOptions } from '../train/dpo/trainer.ts';
+import { initLora, loraSpec } from '../model/lora.ts';
+import { loadAdapters } from '../model/peft.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 
@@ -139,9 +141,37 @@ t.test('bad input is one clear line and nothing is written', async (t) => {
   await check({ model: path.join(dir, 'no-model') }, /model not found/);
   await check({ mask: 'pad-in-mean' }, /unknown --mask "pad-in-mean" for dpo: use prompt or none/);
   await check({ beta: 0 }, /--beta must be above 0/);
-  await check({ loraRank: 4 }, /--lora-rank with dpo: not merged yet/);
+  await check({ loraRank: 0 }, /--lora-rank must be a positive integer, got 0/);
   const long = Array.from({ length: 20 }, () => ({ instruction: 'word '.repeat(200), input: '', chosen: 'a', rejected: 'b' }));
   writeFileSync(bad, JSON.stringify(long));
   await check({ data: bad }, /longer than the model's context of 96/);
   t.same(readdirSync(dir).filter((f) => f.startsWith('bad-run')), [], 'no run directory at all');
+});
+
+t.test('LoRA: adapters only, the reference is the base (ln 2 at step 0), the SFT file untouched', async (t) => {
+  const out = path.join(dir, 'lora');
+  const sft = readFileSync(path.join(modelDir, 'model.safetensors'));
+  const r = await dpo({ ...base, out, loraRank: 4, loraAlpha: 8, maxSteps: 3, evalEvery: 1 });
+  t.equal(r.steps, 3);
+  t.same(Object.keys(rows(out)[0]), KEYS, 'the metrics keys of a full run');
+  t.ok(readFileSync(path.join(modelDir, 'model.safetensors')).equals(sft), 'the SFT model file is byte-identical');
+  t.ok(existsSync(path.join(out, 'adapter_model.safetensors')) && existsSync(path.join(out, 'adapter_config.json')), 'PEFT adapters written');
+  t.notOk(existsSync(path.join(out, 'model.safetensors')), 'no copy of the model');
+  const cfg = JSON.parse(readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
+  t.match(cfg, { r: 4, lora_alpha: 8, peft_type: 'LORA' });
+  const pairs = syntheticPreferences(5, 40).slice(0, 4).map((e) => encodePair(e, 'alpaca'));
+  const batch = collatePairs(pairs, { mask: 'prompt', allowedMaxLength: 96 });
+  const fresh = await loadGPT(modelDir);
+  fresh.useAdapters(initLora(fresh.config, loraSpec(4), 1));
+  const start = (await dpoBackward(fresh, { baseOf: fresh }, batch, 0.5)).loss;
+  t.ok(Math.abs(start.loss - Math.LN2) < 1e-6, `B = 0: the policy is its reference, loss ${start.loss} = ln 2`);
+  t.equal(start.margin, 0);
+  fresh.dispose();
+  const policy = await loadGPT(modelDir);
+  await loadAdapters(out, policy);
+  const { loss } = await dpoBackward(policy, { baseOf: policy }, batch, 0.5);
+  t.not(loss.margin, 0, 'the trained adapters move the policy away from its base');
+  for (const p of policy.params.values()) t.equal(p.grad, null);
+  for (const p of policy.trainable().values()) t.ok(p.grad, 'adapters get gradients');
+  policy.dispose();
 });

@@ -6,10 +6,9 @@ import path from 'node:path';
 import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
 import { loadGPT, saveGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
-import { isConfigName } from '../model/config.ts';
-import { HF_MODELS } from '../model/download.ts';
-import { initLora, parseLoraTargets, loraSpec, type LoraSpec } from '../model/lora.ts';
+import { initLora } from '../model/lora.ts';
 import { saveAdapters, saveMerged } from '../model/peft.ts';
+import { loraBaseName, loraOf } from './lora-options.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
 import { END_OF_TEXT } from '../model/tokenizer.ts';
 import { collate, encodeEntry, getLossMask, type Batch, type EncodedEntry } from './collate.ts';
@@ -300,33 +299,6 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   model.dispose();
   opt.dispose();
   return { steps: step, metrics, before, after, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
-}
-
-/** The LoRA spec of a run's options (null: full finetuning), checked before anything is loaded. */
-export function loraOf(opts: TrainOptions): LoraSpec | null {
-  if (opts.loraRank === undefined || opts.loraRank === null) {
-    if (opts.merge) throw new WgptError('--merge needs --lora-rank: without adapters the run already saves the whole model');
-    return null;
-  }
-  const spec = loraSpec(opts.loraRank, opts.loraAlpha, parseLoraTargets(opts.loraTargets ?? 'attn,mlp'));
-  if (isConfigName(opts.model) && (opts.fromScratch || !(HF_MODELS as readonly string[]).includes(opts.model))) {
-    throw new WgptError(`--lora-rank adapts a trained model, but --model ${opts.model}${opts.fromScratch ? ' --from-scratch' : ''} is random weights that the adapter could not be loaded onto later: give --model a checkpoint directory or a downloaded size (wgpt download gpt2)`);
-  }
-  if (opts.merge && path.resolve(opts.out) === path.resolve(baseDirOf(opts.model))) {
-    throw new WgptError(`--merge would overwrite the base model in ${opts.out}: choose another --out`);
-  }
-  return spec;
-}
-
-/** The directory holding a --model given as a path (a size name is not a path). */
-function baseDirOf(model: string): string {
-  return model.endsWith('.safetensors') ? path.dirname(model) : model;
-}
-
-/** What adapter_config.json names as the base: a size name as is, a path made absolute. */
-function loraBaseName(opts: TrainOptions): string | null {
-  if (opts.loraRank === undefined || opts.loraRank === null) return null;
-  return existsSync(opts.model) ? path.resolve(opts.model) : opts.model;
 }
 
 function readMetrics(file: string): MetricsRow[] {

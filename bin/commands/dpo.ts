@@ -31,9 +31,9 @@ other pair), reporting held-out preference accuracy and exact match before and a
   --eval-every N          (5)                   --eval-batches N  (5)
   --mask prompt|none      tokens a sequence's log-probability averages: the response header and
                           answer (prompt, default), or every token after the first (none)
-  --lora-rank R           train LoRA adapters of rank R only; the reference is the same weights
-                          without them (not merged into this branch yet)
-  --lora-alpha X          (with --lora-rank)    --lora-targets LIST  (with --lora-rank)
+  --lora-rank R           train LoRA adapters of rank R only (saved as adapter_model.safetensors);
+                          the reference is the same weights without them (no second copy)
+  --lora-alpha X          (R)                   --lora-targets LIST  attn,mlp,head (attn,mlp)
   --style alpaca|phi3     prompt style (alpaca)
   --seed N                (123)                 --max-new-tokens N  test responses (256)
   --test-limit N          respond to at most N test entries at the end (all; 0: none)

@@ -1,5 +1,6 @@
 // wgpt dpo: Direct Preference Optimization (the chapter 7 bonus notebook) after `wgpt train`. The
-// policy starts as the SFT model and the reference is a frozen copy of it; each step runs one
+// policy starts as the SFT model and the reference is a frozen copy of it (with LoRA: the policy
+// itself with its adapters off); each step runs one
 // forward of the batch's chosen and rejected answers together, reads each sequence's mean
 // log-probability back, takes the loss and its gradient per sequence on the host (loss.ts) and
 // seeds the backward of that same graph with it. The loop mirrors train(): eval every N steps
@@ -10,7 +11,10 @@ import path from 'node:path';
 import { backward, keep, noGrad, Tensor, tidy, tidyAsync, WgptError } from '../../engine/index.ts';
 import { loadGPT, saveGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
+import { initLora } from '../../model/lora.ts';
+import { saveAdapters } from '../../model/peft.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../checkpoint.ts';
+import { loraBaseName, loraOf } from '../lora-options.ts';
 import { requireNonEmpty, splitData } from '../data.ts';
 import { DataLoader, trainLoader } from '../loader.ts';
 import { AdamW } from '../optim.ts';
@@ -94,28 +98,28 @@ export interface DpoResult {
 /** The file with the before/after scores, beside metrics.jsonl (the sweep reads it). */
 export const SUMMARY_FILE = 'dpo-summary.json';
 
-// ---- LoRA seams: the three places adapters change DPO, in one spot for the merge ---------------
+// ---- the reference --------------------------------------------------------------------------
 
-/** The frozen reference: a second copy of the SFT weights, only ever run under noGrad. With LoRA
- *  it will be the policy itself with its adapters off (model.withoutAdapters), no second copy. */
-async function makeReference(opts: DpoOptions): Promise<GPT> {
-  if (opts.loraRank !== null) throw new WgptError('--lora-rank with dpo: not merged yet');
-  return loadGPT(opts.model);
-}
+/** The frozen reference: a second copy of the SFT weights, only ever run under noGrad; or, with
+ *  LoRA, `{ baseOf: policy }`: the policy itself with its adapters off (no second copy). */
+export type Reference = GPT | { baseOf: GPT };
 
-/** What the optimizer updates: every parameter (with LoRA: model.trainable(), the adapters). */
-function trainableParams(model: GPT): Tensor[] {
-  return [...model.params.values()];
+const referenceModel = (ref: Reference): GPT => ('baseOf' in ref ? ref.baseOf : ref);
+
+function disposeReference(ref: Reference): void {
+  if (!('baseOf' in ref)) ref.dispose();
 }
 
 // ---- log-probabilities, loss and evaluation ----------------------------------------------------
 
-/** Mean log-prob per row (chosen rows then rejected) without a graph. */
-async function logProbsNoGrad(model: GPT, batch: DpoBatch): Promise<Float32Array> {
-  const pi = noGrad(() => tidy(() => {
-    const p = sequenceLogProbs(model, batchIds(batch), batch.targets);
+/** Mean log-prob per row (chosen rows then rejected) without a graph, of the policy or a reference. */
+async function logProbsNoGrad(model: Reference, batch: DpoBatch): Promise<Float32Array> {
+  const m = referenceModel(model);
+  const forward = (): Tensor | null => noGrad(() => tidy(() => {
+    const p = sequenceLogProbs(m, batchIds(batch), batch.targets);
     return p ? keep(p) : null;
   }));
+  const pi = 'baseOf' in model ? m.withoutAdapters(forward) : forward();
   if (!pi) return new Float32Array(2 * batch.pairs);
   const values = (await pi.toArray()) as Float32Array;
   pi.dispose();
@@ -127,7 +131,7 @@ const sides = (v: Float32Array, b: number): [Float32Array, Float32Array] => [v.s
 /** The loss of one batch and, where anything is selected, its gradient in every parameter's .grad
  *  (graded). The reference's log-probs come first (no graph); the policy's graph stays open across
  *  the readback of its log-probs, and the host's dL/dπ seeds its backward. */
-export async function dpoBackward(model: GPT, ref: GPT, batch: DpoBatch, beta: number): Promise<{ loss: DpoLoss; graded: boolean }> {
+export async function dpoBackward(model: GPT, ref: Reference, batch: DpoBatch, beta: number): Promise<{ loss: DpoLoss; graded: boolean }> {
   const [rc, rr] = sides(await logProbsNoGrad(ref, batch), batch.pairs);
   const loss = await tidyAsync(async () => {
     const pi = sequenceLogProbs(model, batchIds(batch), batch.targets);
@@ -145,7 +149,7 @@ export async function dpoBackward(model: GPT, ref: GPT, batch: DpoBatch, beta: n
 
 /** One optimizer step on one batch; returns its loss and rewards. A batch without a gradient
  *  skips the update, so weight decay and momentum move nothing either (as train does). */
-async function dpoStep(model: GPT, ref: GPT, opt: AdamW, batch: DpoBatch, beta: number): Promise<DpoLoss> {
+async function dpoStep(model: GPT, ref: Reference, opt: AdamW, batch: DpoBatch, beta: number): Promise<DpoLoss> {
   const { loss, graded } = await dpoBackward(model, ref, batch, beta);
   if (graded) opt.update();
   else opt.zeroGrad();
@@ -156,7 +160,7 @@ interface EvalResult { loss: number; chosen: number; rejected: number; margin: n
 
 /** Mean over the first `maxBatches` batches of the per-batch means (the notebook's
  *  compute_dpo_loss_loader). Reference log-probs of these fixed batches are cached. */
-async function evaluate(model: GPT, ref: GPT, items: readonly EncodedPair[], opts: DpoOptions, allowedMaxLength: number,
+async function evaluate(model: GPT, ref: Reference, items: readonly EncodedPair[], opts: DpoOptions, allowedMaxLength: number,
   cache: Float32Array[]): Promise<EvalResult> {
   const loader = new DataLoader(items, { batchSize: opts.batchSize });
   const n = Math.min(opts.evalBatches, loader.length);
@@ -213,7 +217,7 @@ export function checkDpoOptions(opts: DpoOptions): void {
   if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1 || opts.evalBatches < 1) {
     throw new WgptError('--batch-size, --epochs, --eval-every and --eval-batches must be at least 1');
   }
-  if (opts.loraRank !== null && !(Number.isInteger(opts.loraRank) && opts.loraRank >= 1)) throw new WgptError(`--lora-rank must be an integer of at least 1, got ${opts.loraRank}`);
+  loraOf(opts);
 }
 
 export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Promise<DpoResult> {
@@ -222,32 +226,38 @@ export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Pr
   const splits = splitData(entries) as { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] };
   requireNonEmpty(splits.train, 'train');
   requireNonEmpty(splits.val, 'validation');
-  const ref = await makeReference(opts);
-  const makeOpt = (m: GPT): AdamW => new AdamW(trainableParams(m), { lr: opts.lr, weightDecay: opts.weightDecay });
+  const lora = loraOf(opts);
+  // Only what trains gets optimizer state: every parameter, or the adapters' A and B.
+  const makeOpt = (m: GPT): AdamW => new AdamW([...m.trainable().values()], { lr: opts.lr, weightDecay: opts.weightDecay });
   let model: GPT;
   let opt: AdamW;
   let state: TrainState | null = null;
-  try {
-    if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt));
-    else {
-      model = await loadGPT(opts.model);
-      opt = makeOpt(model);
+  if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt, () => loadGPT(opts.model)));
+  else {
+    model = await loadGPT(opts.model);
+    if (lora) {
+      try {
+        model.useAdapters(initLora(model.config, lora, opts.seed));
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
     }
-  } catch (e) {
-    ref.dispose();
-    throw e;
+    opt = makeOpt(model);
   }
+  let ref: Reference | null = null;
   try {
+    ref = model.lora ? { baseOf: model } : await loadGPT(opts.model);
     return await run(opts, splits, model, ref, opt, state);
   } finally {
+    if (ref) disposeReference(ref);
     model.dispose();
-    ref.dispose();
     opt.dispose();
   }
 }
 
 async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] },
-  model: GPT, ref: GPT, opt: AdamW, state: TrainState | null): Promise<DpoResult> {
+  model: GPT, ref: Reference, opt: AdamW, state: TrainState | null): Promise<DpoResult> {
   const ctx = model.config.contextLength;
   const allowedMaxLength = Math.min(1024, ctx);
   const trainItems = encodeAll(splits.train, opts.style, ctx, 'train');
@@ -267,6 +277,10 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
   const totalSteps = Math.min(opts.epochs * loader.length, opts.maxSteps ?? Infinity);
   let progress = new Progress(step);
   const log = (s: string): void => progress.log(s);
+  if (model.lora) {
+    log(`trainable parameters: ${model.lora.parameterCount().toLocaleString('en-US')} of ${(model.parameterCount() + model.lora.parameterCount()).toLocaleString('en-US')} ` +
+      `(LoRA rank ${model.lora.spec.rank}, alpha ${model.lora.spec.alpha}, ${model.lora.spec.targets.join(',')}; the reference is the base without them)`);
+  }
   const testLimited = opts.testLimit === null ? splits.test : splits.test.slice(0, opts.testLimit);
   const respond = (label: string): Promise<PreferenceEntry[]> =>
     generateResponses(model, testLimited, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label }) as Promise<PreferenceEntry[]>;
@@ -343,7 +357,8 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
     log(`interrupted at step ${step}: checkpoint saved in ${path.join(opts.out, 'checkpoint')}; continue with --resume ${opts.out}`);
     return { steps: step, metrics, before, after, secondsPerStep, interrupted };
   }
-  await saveGPT(model, opts.out);
+  if (model.lora) await saveAdapters(opts.out, model.lora, loraBaseName(opts));
+  else await saveGPT(model, opts.out);
   if (metrics.length > 0) await writeDpoPlots(opts.out, metrics);
   if (testItems.length > 0) {
     after.preference = await preferenceAccuracy(model, testItems, opts.batchSize, opts.mask, allowedMaxLength);
