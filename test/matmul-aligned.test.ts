@@ -1,7 +1,8 @@
 // On llvmpipe a large matmul whose operand or result rows are not 16-byte aligned (the LM head's
 // 50257 columns) runs on rows copied out to a multiple of 4 (engine/ops/matmul.ts dispatchAligned,
 // kernels/restride.wgsl). Exact against an f64 product in every transpose, batched, accumulating
-// and in binding windows (a 1 MiB cap here), and the copies really happen.
+// and in binding windows (a 1 MiB cap here), and the copies really happen. A long K is computed in
+// slices accumulated into C (K_CHUNK), also exact.
 import t from 'tap';
 import { matmul, Tensor } from '../engine/index.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
@@ -26,4 +27,16 @@ t.test('batched, and accumulating into C', async (t) => {
   await checkBatched(t, 3, 45, 99, 1001, false, false, 1e-4);
   // C += A·B through an aligned result (99 columns: C is copied out and added back).
   await checkAccumulate(t, 45, 99, 1001, 1e-4);
+});
+
+t.test('a long K (the LM head backward) runs in accumulated slices and stays exact', async (t) => {
+  // K = 9001 > 2·K_CHUNK: five slices of 1804 (the last shorter), aligned and misaligned rows alike.
+  // Sums of ~9000 N(0,1) products are ~95 in size, so f32 rounding alone is ~5e-4: atol 2e-3.
+  await checkTransposes(t, [[36, 29, 9001], [40, 64, 8196]], 2e-3, (A, B, o, label) => {
+    let C: Tensor | null = null;
+    const names = kernelsDispatched(device, () => void (C = matmul(A, B, o)));
+    const products = names.filter((k) => k.startsWith('matmul')).length;
+    t.ok(products >= 5, `${label}: ${products} matmul dispatches (K sliced)`);
+    return C!;
+  });
 });
