@@ -13,8 +13,9 @@ import { encode } from '../model/tokenizer.ts';
 
 const PAD = 50256;
 // Hand-made token lists: prompt of 3, chosen 3 + 2 answer tokens, rejected 3 + 4.
-const pair: EncodedPair = { promptLength: 3, chosen: [10, 11, 12, 20, 21], rejected: [10, 11, 12, 30, 31, 32, 33] };
-const short: EncodedPair = { promptLength: 2, chosen: [40, 41, 42], rejected: [40, 41, 50] };
+// Header lengths: 1 (token 20 and 30 are pair 0's header), 0 for the short pair.
+const pair: EncodedPair = { promptLength: 3, headerLength: 1, chosen: [10, 11, 12, 20, 21], rejected: [10, 11, 12, 30, 31, 32, 33] };
+const short: EncodedPair = { promptLength: 2, headerLength: 0, chosen: [40, 41, 42], rejected: [40, 41, 50] };
 const row = (a: Int32Array, r: number, len: number): number[] => Array.from(a.subarray(r * len, (r + 1) * len));
 const I = IGNORE_INDEX;
 
@@ -42,13 +43,21 @@ t.test('collate: --mask none selects every real token after the first', async (t
   t.same(b.counts, [4, 2, 6, 2]);
 });
 
+t.test('collate: --mask answer leaves the response header out too', async (t) => {
+  const b = collatePairs([pair, short], { mask: 'answer', allowedMaxLength: 1024 });
+  t.same(row(b.targets, 0, 7), [I, I, I, 21, I, I, I]);
+  t.same(row(b.targets, 2, 7), [I, I, I, 31, 32, 33, I]);
+  t.same(row(b.targets, 3, 7), [I, 50, I, I, I, I, I]);
+  t.same(b.counts, [1, 1, 3, 1]);
+});
+
 t.test('collate: truncation to allowedMaxLength (the padded length) cuts the selection too', async (t) => {
   const b = collatePairs([pair], { mask: 'prompt', allowedMaxLength: 5 });
   t.equal(b.seqLen, 4, 'padded length 8 truncated to 5, inputs 4');
   t.same(row(b.inputs, 1, 4), [10, 11, 12, 30]);
   t.same(row(b.targets, 1, 4), [I, I, 30, 31]);
   t.same(b.counts, [2, 2]);
-  t.throws(() => collatePairs([pair], { mask: 'half', allowedMaxLength: 5 }), /unknown --mask "half" for dpo: use prompt or none/);
+  t.throws(() => collatePairs([pair], { mask: 'half', allowedMaxLength: 5 }), /unknown --mask "half" for dpo: use prompt, answer or none/);
   t.throws(() => collatePairs([], { mask: 'prompt', allowedMaxLength: 5 }), /empty batch/);
 });
 
@@ -58,6 +67,7 @@ t.test('encodePair: prompt + response header + answer, no end token; promptLengt
   const header = encode('\n\n### Response:\n', false);
   t.same(p.chosen.slice(p.promptLength), [...header, ...encode('cats', false)]);
   t.same(p.rejected.slice(p.promptLength), [...header, ...encode('the cats', false)]);
+  t.equal(p.headerLength, header.length);
   t.same(p.chosen.slice(0, p.promptLength), p.rejected.slice(0, p.promptLength), 'one prompt');
   t.notOk(p.chosen.includes(PAD), 'no end token');
 });

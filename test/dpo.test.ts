@@ -8,11 +8,12 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { keep, noGrad, tidy } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
-import { syntheticPreferences } from '../train/dpo/builtin.ts';
+import { syntheticPreferences, withModelMistakes } from '../train/dpo/builtin.ts';
+import { generateResponses } from '../train/responses.ts';
 import { collatePairs, encodePair } from '../train/dpo/collate.ts';
 import { dpoLoss } from '../train/dpo/loss.ts';
 import { batchIds, sequenceLogProbs } from '../train/dpo/logprobs.ts';
-import { dpo, dpoBackward, type DpoOptions } from '../train/dpo/trainer.ts';
+import { dpo, dpoBackward, PAIRS_FILE, type DpoOptions } from '../train/dpo/trainer.ts';
 import { initLora, loraSpec } from '../model/lora.ts';
 import { loadAdapters } from '../model/peft.ts';
 import { withDevice } from './helpers/device.ts';
@@ -139,7 +140,7 @@ t.test('bad input is one clear line and nothing is written', async (t) => {
   await check({ data: bad }, /bad\.json: malformed JSON/);
   await check({ data: path.join(dir, 'missing.json') }, /missing\.json: cannot read preference data \(ENOENT\)/);
   await check({ model: path.join(dir, 'no-model') }, /model not found/);
-  await check({ mask: 'pad-in-mean' }, /unknown --mask "pad-in-mean" for dpo: use prompt or none/);
+  await check({ mask: 'pad-in-mean' }, /unknown --mask "pad-in-mean" for dpo: use prompt, answer or none/);
   await check({ beta: 0 }, /--beta must be above 0/);
   await check({ loraRank: 0 }, /--lora-rank must be a positive integer, got 0/);
   const long = Array.from({ length: 20 }, () => ({ instruction: 'word '.repeat(200), input: '', chosen: 'a', rejected: 'b' }));
@@ -174,4 +175,29 @@ t.test('LoRA: adapters only, the reference is the base (ln 2 at step 0), the SFT
   for (const p of policy.params.values()) t.equal(p.grad, null);
   for (const p of policy.trainable().values()) t.ok(p.grad, 'adapters get gradients');
   policy.dispose();
+});
+
+t.test('built-in pairs with --rejected model: the SFT model\'s own wrong answers, saved and reused on resume', async (t) => {
+  const model = await loadGPT(modelDir);
+  const pairs = syntheticPreferences(5, 40).slice(0, 12);
+  const right = { ...pairs[0], chosen: 'zz', rejected: 'yy' };
+  const { pairs: made, mistakes } = await withModelMistakes(model, [...pairs, right], 'alpaca', 3);
+  const answers = await generateResponses(model, [...pairs, right], 'alpaca', 3);
+  made.forEach((p, i) => {
+    const own = String(answers[i].model_response).trim();
+    t.equal(p.chosen, [...pairs, right][i].chosen, 'chosen stays the right answer');
+    t.equal(p.rejected, own !== '' && own !== p.chosen ? own : [...pairs, right][i].rejected, `pair ${i}: rejected is the model's answer "${own}" where wrong`);
+  });
+  t.equal(mistakes, made.filter((p, i) => p.rejected !== [...pairs, right][i].rejected).length);
+  model.dispose();
+
+  const out = path.join(dir, 'builtin-model');
+  const opts: DpoOptions = { ...base, data: null, syntheticCount: 40, rejected: 'model', maxNewTokens: 3, epochs: 1000, maxSteps: 2 };
+  await dpo({ ...opts, out });
+  const saved = readFileSync(path.join(out, PAIRS_FILE), 'utf8');
+  t.equal(JSON.parse(saved).length, 40, 'the pairs are in the run directory');
+  await dpo({ ...opts, out, maxSteps: 4 }, out);
+  t.equal(readFileSync(path.join(out, PAIRS_FILE), 'utf8'), saved, 'the resumed run read them, not made new ones');
+  await t.rejects(dpo({ ...base, out: path.join(dir, 'x'), rejected: 'model' }), /--rejected chooses the built-in pairs' rejected answers; a --data file has its own/);
+  await t.rejects(dpo({ ...base, out: path.join(dir, 'x'), data: null, rejected: 'mine' }), /unknown --rejected "mine": use other or model/);
 });

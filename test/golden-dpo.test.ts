@@ -33,7 +33,8 @@ const close = (t: Test, got: number, want: number, tol: number, what: string): v
 };
 
 function goldenBatch(gold: { pad: number; pairs: Array<{ prompt_length: number; chosen: number[]; rejected: number[] }> }) {
-  const pairs: EncodedPair[] = gold.pairs.map((p) => ({ promptLength: p.prompt_length, chosen: p.chosen, rejected: p.rejected }));
+  // The header length matters to --mask answer only; this case is --mask prompt.
+  const pairs: EncodedPair[] = gold.pairs.map((p) => ({ promptLength: p.prompt_length, headerLength: 0, chosen: p.chosen, rejected: p.rejected }));
   return collatePairs(pairs, { mask: 'prompt', allowedMaxLength: 16, padTokenId: gold.pad });
 }
 

@@ -7,10 +7,14 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
+import type { GPT } from '../../model/gpt.ts';
 import { Rng } from '../loader.ts';
 import { defaultTrainOptions } from '../presets.ts';
 import { generateSyntheticData } from '../synthetic.ts';
+import { generateResponses } from '../responses.ts';
+import { exactMatch } from '../score.ts';
 import { train } from '../trainer.ts';
+import { encodePair } from './collate.ts';
 import type { PreferenceEntry } from './data.ts';
 
 /** Pairs over the same entries, in the same order, as `wgpt train`'s built-in data for this seed
@@ -37,6 +41,26 @@ export function syntheticPreferences(seed: number, count: number): PreferenceEnt
     if (wrong.length === 0) throw new WgptError(`synthetic task ${task} has a single answer; no wrong answer to reject`);
     return { ...e, chosen: e.output, rejected: wrong[rng.int(wrong.length)] };
   });
+}
+
+/** The built-in pairs with the SFT model's own mistakes as the rejected answers (`--rejected
+ *  model`): its greedy answer to each entry where that answer is wrong, as preference data is
+ *  usually made from a model's own outputs; where it is right (or empty, or holds a token outside
+ *  the model's output vocabulary) the pair keeps its other entry's answer. */
+export async function withModelMistakes(model: GPT, pairs: readonly PreferenceEntry[], style: string, maxNewTokens: number,
+  genBatch?: number): Promise<{ pairs: PreferenceEntry[]; mistakes: number }> {
+  const responses = await generateResponses(model, pairs, style, maxNewTokens, { batchSize: genBatch, label: "built-in pairs: the SFT model's own answers" });
+  const vocab = model.config.outputVocab ? new Set(model.config.outputVocab) : null;
+  let mistakes = 0;
+  const out = pairs.map((e, i) => {
+    const answer = String(responses[i].model_response ?? '').trim();
+    if (answer === '' || exactMatch(answer, e.chosen)) return e;
+    const pair = { ...e, rejected: answer };
+    if (vocab && !encodePair(pair, style).rejected.every((id) => vocab.has(id))) return e;
+    mistakes++;
+    return pair;
+  });
+  return { pairs: out, mistakes };
 }
 
 /** Where the built-in SFT model lives: $WGPT_CACHE/builtin-sft, else ~/.cache/wgpt/builtin-sft. */

@@ -22,7 +22,7 @@ import { Progress } from '../progress.ts';
 import { checkStyle } from '../prompts.ts';
 import { generateResponses } from '../responses.ts';
 import { scoreResponses, type ScoreReport } from '../score.ts';
-import { syntheticPreferences } from './builtin.ts';
+import { syntheticPreferences, withModelMistakes } from './builtin.ts';
 import { checkDpoMask, collatePairs, encodePair, type DpoBatch, type EncodedPair } from './collate.ts';
 import { loadPreferences, type PreferenceEntry } from './data.ts';
 import { dpoLoss, type DpoLoss } from './loss.ts';
@@ -58,7 +58,14 @@ export interface DpoOptions {
   scoreBefore: boolean;
   /** Pairs of the built-in synthetic data (data = null). */
   syntheticCount: number;
+  /** The built-in pairs' rejected answers: 'other' (another entry's answer) or 'model' (the SFT
+   *  model's own wrong greedy answer where it has one; see withModelMistakes). Absent: 'other'. */
+  rejected?: string;
 }
+
+/** The built-in pairs a run trained on (with `rejected: model` they depend on the SFT model), kept
+ *  in the run directory so a resumed run reads them instead of generating them again. */
+export const PAIRS_FILE = 'preference-pairs.json';
 
 export interface DpoMetricsRow {
   step: number;
@@ -218,14 +225,16 @@ export function checkDpoOptions(opts: DpoOptions): void {
     throw new WgptError('--batch-size, --epochs, --eval-every and --eval-batches must be at least 1');
   }
   loraOf(opts);
+  if (!['other', 'model'].includes(opts.rejected ?? 'other')) throw new WgptError(`unknown --rejected "${opts.rejected}": use other or model`);
+  if (opts.data !== null && (opts.rejected ?? 'other') !== 'other') throw new WgptError('--rejected chooses the built-in pairs\' rejected answers; a --data file has its own');
 }
 
 export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Promise<DpoResult> {
   checkDpoOptions(opts);
-  const entries = await loadPairs(opts);
-  const splits = splitData(entries) as { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] };
-  requireNonEmpty(splits.train, 'train');
-  requireNonEmpty(splits.val, 'validation');
+  let entries = await loadPairs(opts);
+  const checked = splitData(entries);
+  requireNonEmpty(checked.train, 'train');
+  requireNonEmpty(checked.val, 'validation');
   const lora = loraOf(opts);
   // Only what trains gets optimizer state: every parameter, or the adapters' A and B.
   const makeOpt = (m: GPT): AdamW => new AdamW([...m.trainable().values()], { lr: opts.lr, weightDecay: opts.weightDecay });
@@ -247,6 +256,8 @@ export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Pr
   }
   let ref: Reference | null = null;
   try {
+    if (opts.data === null && opts.rejected === 'model') entries = await builtinPairs(opts, model, entries, state !== null);
+    const splits = splitData(entries) as { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] };
     ref = model.lora ? { baseOf: model } : await loadGPT(opts.model);
     return await run(opts, splits, model, ref, opt, state);
   } finally {
@@ -254,6 +265,21 @@ export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Pr
     model.dispose();
     opt.dispose();
   }
+}
+
+/** The built-in pairs with the SFT model's mistakes as rejected answers: made before the first step
+ *  (the policy is still the SFT model) and saved in the run directory; a resumed run reads them. */
+async function builtinPairs(opts: DpoOptions, model: GPT, entries: PreferenceEntry[], resumed: boolean): Promise<PreferenceEntry[]> {
+  const file = path.join(opts.out, PAIRS_FILE);
+  if (resumed) {
+    if (!existsSync(file)) throw new WgptError(`${file} is missing: the run's built-in pairs cannot be rebuilt from a trained policy`);
+    return loadPreferences(file);
+  }
+  const { pairs, mistakes } = await withModelMistakes(model, entries, opts.style, opts.maxNewTokens || 8, opts.genBatch);
+  console.error(`built-in pairs: ${mistakes} of ${pairs.length} reject the SFT model's own wrong answer, the rest another entry's answer`);
+  mkdirSync(opts.out, { recursive: true });
+  writeFileSync(file, JSON.stringify(pairs, null, 1));
+  return pairs;
 }
 
 async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] },
