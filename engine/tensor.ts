@@ -153,6 +153,11 @@ export function tidy<T>(fn: () => T): T {
   } finally {
     scopes.pop();
   }
+  return release(scope, result);
+}
+
+/** Disposes what a closed scope made, except what `result` holds (moved to the enclosing scope). */
+function release<T>(scope: Set<Tensor>, result: T): T {
   const kept = new Set<Tensor>();
   collect(result, kept);
   for (const t of scope) {
@@ -177,13 +182,7 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
     scopes.splice(scopes.indexOf(scope), 1);
     if (!nested) throw new WgptError('tidyAsync: scopes ended out of order (two async scopes ran interleaved)');
   }
-  const kept = new Set<Tensor>();
-  collect(result, kept);
-  for (const t of scope) {
-    if (kept.has(t)) scopes[scopes.length - 1]?.add(t);
-    else t.dispose();
-  }
-  return result;
+  return release(scope, result);
 }
 
 /** Takes a tensor out of every scope: it lives until disposed by hand (parameters, state). */
