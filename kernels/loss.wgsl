@@ -7,7 +7,7 @@
 //   finish:   one workgroup sums the row losses and counts the targets in a fixed order;
 //             loss = sum / denominator (the count, or the caller's), 0 when it is 0.
 //   backward: one workgroup per row: dx = (softmax - onehot) * g / denominator, 0 for ignored rows.
-//   backward_rows: the same for the per-token losses, each row with its own g[row] (no mean).
+//             With PER_ROW = 1 (the per-token losses) each row has its own g[row] and no mean.
 // Precision where it matters, a trained model's confident rows (logits near -60, p[target] ~ 1):
 // the log-softmax is (x - m) - ls, never x - (m + ls): m + ls rounded in f32 loses ulp(m) ~ 4e-6,
 // which is most of the digits of a small p - 1 (the LM head's gradient was 2.4e-4 off in norm).
@@ -18,6 +18,7 @@
 struct Ce { rows: u32, v: u32, shift: u32, row0: u32, ignore: i32, use_denom: u32, denom: f32, _p: u32 }
 
 override WG: u32 = 256; // power of two
+override PER_ROW: u32 = 0; // backward: 1 = each row its own upstream gradient g[row] (the per-token loss)
 
 const NEG: f32 = -3.0e38;
 
@@ -118,8 +119,8 @@ fn finish(@builtin(local_invocation_index) lid: u32) {
 @group(0) @binding(1) var<storage, read> b_x: array<f32>;
 @group(0) @binding(2) var<storage, read> b_t: array<i32>;
 @group(0) @binding(3) var<storage, read> b_stats: array<f32>; // [rows, 2]: m, ls
-@group(0) @binding(4) var<storage, read> b_g: array<f32>;     // [1] upstream gradient of the loss
-@group(0) @binding(5) var<storage, read> b_denom: array<f32>; // [1]
+@group(0) @binding(4) var<storage, read> b_g: array<f32>;     // [1] upstream gradient of the loss ([rows] with PER_ROW)
+@group(0) @binding(5) var<storage, read> b_denom: array<f32>; // [1] (not read with PER_ROW)
 @group(0) @binding(6) var<storage, read_write> b_dx: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -130,12 +131,16 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let base = P.shift + r * P.v;
   let row = P.row0 + r;
   let t = target_of(b_t[row]);
-  let d = b_denom[0];
-  if (t < 0 || d == 0.0) {
+  var scale = 0.0; // a zero scale (no counted target, or a zero gradient) gives dx = 0
+  if (PER_ROW == 1u) {
+    scale = b_g[row];
+  } else if (b_denom[0] != 0.0) {
+    scale = b_g[0] / b_denom[0];
+  }
+  if (t < 0 || scale == 0.0) {
     for (var j = lid; j < P.v; j += WG) { b_dx[base + j] = 0.0; }
     return;
   }
-  let scale = b_g[0] / d;
   let m = b_stats[2u * row];
   let ls = b_stats[2u * row + 1u];
   let tu = u32(t);
@@ -157,51 +162,5 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     var dt = pt - 1.0;
     if (pt > 0.5) { dt = -red_s[0]; }
     b_dx[base + tu] = dt * scale;
-  }
-}
-
-// ---- backward_rows: the per-token loss's backward -------------------------------------------
-// loss[row] = (m - x[target]) + ls has its own upstream gradient g[row] (no mean):
-// dx = g[row] * (softmax - onehot), 0 for ignored rows. Same precision care as backward.
-@group(0) @binding(1) var<storage, read> r_x: array<f32>;
-@group(0) @binding(2) var<storage, read> r_t: array<i32>;
-@group(0) @binding(3) var<storage, read> r_stats: array<f32>; // [rows, 2]: m, ls
-@group(0) @binding(4) var<storage, read> r_g: array<f32>;     // [rows] upstream gradient per row
-@group(0) @binding(5) var<storage, read_write> r_dx: array<f32>;
-
-@compute @workgroup_size(WG)
-fn backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_index) lid: u32) {
-  let r = wid.y * nwg.x + wid.x;
-  if (r >= P.rows) { return; }
-  let base = P.shift + r * P.v;
-  let row = P.row0 + r;
-  let t = target_of(r_t[row]);
-  if (t < 0) {
-    for (var j = lid; j < P.v; j += WG) { r_dx[base + j] = 0.0; }
-    return;
-  }
-  let scale = r_g[row];
-  let m = r_stats[2u * row];
-  let ls = r_stats[2u * row + 1u];
-  let tu = u32(t);
-  var rest = 0.0;
-  for (var j = lid; j < P.v; j += WG) {
-    let p = exp((r_x[base + j] - m) - ls);
-    if (j == tu) { continue; }
-    rest += p;
-    r_dx[base + j] = p * scale;
-  }
-  red_s[lid] = rest;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
-    if (lid < k) { red_s[lid] = red_s[lid] + red_s[lid + k]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) {
-    let pt = exp((r_x[base + tu] - m) - ls);
-    var dt = pt - 1.0;
-    if (pt > 0.5) { dt = -red_s[0]; }
-    r_dx[base + tu] = dt * scale;
   }
 }

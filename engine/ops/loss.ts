@@ -9,7 +9,6 @@ import { assertF32, f32bits, launchRows, recording, rowWindows, rowWorkgroup } f
 const FORWARD = wgsl('loss', 'forward');
 const FINISH = wgsl('loss', 'finish');
 const BACKWARD = wgsl('loss', 'backward');
-const BACKWARD_ROWS = wgsl('loss', 'backward_rows');
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */
@@ -100,9 +99,10 @@ export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ig
   return record(out, 'crossEntropyPerToken', [logits], (g) => {
     const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropyPerToken backward');
     for (const w of rowWindows(rows, v)) {
-      launchRows(BACKWARD_ROWS, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
-        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), dx.bind(w.elem0, w.count)],
-        'crossEntropyPerToken backward', rowWorkgroup(256));
+      // The mean's backward with PER_ROW: g holds one gradient per row, no denominator is read.
+      launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
+        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), g.bind(), dx.bind(w.elem0, w.count)],
+        'crossEntropyPerToken backward', rowWorkgroup(256), { PER_ROW: 1 });
     }
     return [dx];
   });
