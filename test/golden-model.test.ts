@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { backward, keep, Tensor, tidy } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
+import type { GPT } from '../model/gpt.ts';
 import { loadAdapters } from '../model/peft.ts';
 import { readSafetensors } from '../model/safetensors.ts';
 import { AdamW } from '../train/optim.ts';
@@ -33,6 +34,29 @@ function assertGradClose(t: Test, got: ArrayLike<number>, want: ArrayLike<number
   t.equal(got.length, want.length, `${what}: length`);
   t.ok(worst <= 1, `${what}: worst element ${worst.toFixed(3)} of its tolerance, norm ${normErr.toExponential(2)} relative` +
     (worst > 1 ? ` (at ${at}: ${got[at]} vs ${want[at]})` : ''));
+}
+
+/** Three AdamW steps of what the model trains, on the golden batch, the first from the gradients
+ *  already in .grad (whose loss was `first`); the loss before each step. */
+async function adamwLosses(model: GPT, ids: Tensor, targets: Tensor,
+  gold: { adamw: { lr: number; betas: [number, number]; eps: number; weight_decay: number } }, first: number): Promise<number[]> {
+  const opt = new AdamW([...model.trainable().values()], {
+    lr: gold.adamw.lr, betas: gold.adamw.betas, eps: gold.adamw.eps, weightDecay: gold.adamw.weight_decay,
+  });
+  const losses = [first];
+  opt.update();
+  for (let step = 1; step < 3; step++) {
+    const l = tidy(() => {
+      const l = model.loss(ids, targets);
+      backward(l);
+      return keep(l);
+    });
+    losses.push(await l.item());
+    l.dispose();
+    opt.update();
+  }
+  opt.dispose();
+  return losses;
 }
 
 t.test('confident head (trained-model regime)', async (t) => {
@@ -76,27 +100,11 @@ for (const kind of ['tied', 'untied']) {
     for (const [name, p] of model.params) assertGradClose(t, await p.grad!.toArray(), ref.get(`grad.${name}`)!.data, `grad ${name}`);
 
     // Three AdamW steps on the same batch, all parameters decayed (as the book does).
-    const opt = new AdamW([...model.params.values()], {
-      lr: gold.adamw.lr, betas: gold.adamw.betas, eps: gold.adamw.eps, weightDecay: gold.adamw.weight_decay,
-    });
-    const losses: number[] = [];
-    for (let step = 0; step < 3; step++) {
-      if (step > 0) {
-        const l = tidy(() => {
-          const l = model.loss(ids, targets);
-          backward(l);
-          return keep(l);
-        });
-        losses.push(await l.item());
-        l.dispose();
-      } else losses.push(await loss.item());
-      opt.update();
-    }
+    const losses = await adamwLosses(model, ids, targets, gold, await loss.item());
     const after = tidy(() => keep(model.loss(ids, targets)));
     gold.adamw_losses.forEach((want: number, i: number) => t.ok(Math.abs(losses[i] - want) < 1e-4, `AdamW loss ${i}: ${losses[i]} vs ${want}`));
     t.ok(Math.abs((await after.item()) - gold.loss_after_adamw) < 1e-4, `loss after 3 AdamW steps ${await after.item()} vs ${gold.loss_after_adamw}`);
     for (const [name, p] of model.params) assertClose(t, await p.toArray(), ref.get(`adamw3.${name}`)!.data, 1e-4, 0, `after AdamW ${name}`);
-    opt.dispose();
     model.dispose();
   });
 }
@@ -122,21 +130,8 @@ t.test('LoRA adapters (PEFT layout) on the tied model, base frozen', async (t) =
   for (const p of model.params.values()) t.equal(p.grad, null);
   const peft = (name: string): string => `base_model.model.${name.startsWith('lm_head') ? '' : 'transformer.'}${name}`;
   for (const [name, p] of model.trainable()) assertGradClose(t, await p.grad!.toArray(), ref.get(`grad.${peft(name)}`)!.data, `grad ${name}`);
-  const opt = new AdamW([...model.trainable().values()], {
-    lr: gold.adamw.lr, betas: gold.adamw.betas, eps: gold.adamw.eps, weightDecay: gold.adamw.weight_decay,
-  });
-  opt.update();
-  for (let step = 1; step < 3; step++) {
-    const l = tidy(() => {
-      const l = model.loss(ids, targets);
-      backward(l);
-      return keep(l);
-    });
-    t.ok(Math.abs((await l.item()) - gold.adamw_losses[step]) < 1e-4, `AdamW loss ${step}: ${await l.item()} vs ${gold.adamw_losses[step]}`);
-    l.dispose();
-    opt.update();
-  }
+  const losses = await adamwLosses(model, ids, targets, gold, await loss.item());
+  gold.adamw_losses.forEach((want: number, i: number) => t.ok(Math.abs(losses[i] - want) < 1e-4, `AdamW loss ${i}: ${losses[i]} vs ${want}`));
   for (const [name, p] of model.trainable()) assertClose(t, await p.toArray(), ref.get(`adamw3.${peft(name)}`)!.data, 1e-4, 0, `after AdamW ${name}`);
-  opt.dispose();
   model.dispose();
 });
