@@ -4,14 +4,14 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { add, backward, keep, matmul, Tensor, tidy, WgptError, type Device } from '../engine/index.ts';
 import { loadGPT, randomGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
-import { initLora, loraDelta, loraModules, loraParamCount, loraSpec, parseLoraTargets } from '../model/lora.ts';
-import { loadAdapters, readAdapterConfig } from '../model/peft.ts';
-import { readSafetensorsHeader } from '../model/safetensors.ts';
+import { initLora, LoraAdapters, loraDelta, loraModules, loraParamCount, loraSpec, parseLoraTargets } from '../model/lora.ts';
+import { loadAdapters, readAdapterConfig, saveAdapters } from '../model/peft.ts';
+import { readSafetensorsHeader, writeSafetensors } from '../model/safetensors.ts';
 import { train, type TrainOptions } from '../train/trainer.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
@@ -191,4 +191,36 @@ t.test('--adapter on grads and generate (the base from adapter_config.json)', as
   const bad = wgpt('generate', '--model', modelDir, '--adapter', path.join(dir, 'nowhere'), '--prompt', 'x');
   t.not(bad.status, 0);
   t.match(bad.stderr, /no LoRA adapter in .*nowhere: expected adapter_config.json and adapter_model.safetensors/);
+});
+
+t.test('PEFT files as PEFT writes them: a c_attn-only adapter, ".default." keys; a head adapter needs the full vocabulary', async (t) => {
+  const config = getConfig('tiny', { dModel: 32, nLayers: 2, nHeads: 2, contextLength: 16, vocabSize: 61 });
+  const modules = loraModules(config, ['attn']).filter((m) => m.module.endsWith('c_attn'));
+  const tensors = new Map<string, Tensor>();
+  const host: { name: string; shape: number[]; data: Float32Array }[] = [];
+  for (const m of modules) {
+    for (const [name, shape] of [[`${m.module}.lora_A`, [2, m.in]], [`${m.module}.lora_B`, [m.out, 2]]] as const) {
+      const data = Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.sin(i + name.length) / 10);
+      tensors.set(`${name}.weight`, Tensor.fromData(data, [...shape]));
+      host.push({ name: `base_model.model.transformer.${name}.default.weight`, shape: [...shape], data });
+    }
+  }
+  const out = path.join(dir, 'peft-style');
+  await saveAdapters(out, new LoraAdapters(loraSpec(2, 4, ['attn']), config, tensors, 'test', modules), null);
+  // Rewrite the weights with PEFT's in-memory names (".default.") and its usual target list.
+  await writeSafetensors(path.join(out, 'adapter_model.safetensors'), host);
+  const cfg = JSON.parse(readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
+  writeFileSync(path.join(out, 'adapter_config.json'), JSON.stringify({ ...cfg, target_modules: ['c_attn'] }));
+  const model = randomGPT(config, 4);
+  const adapters = await loadAdapters(out, model);
+  t.same(adapters.modules.map((m) => m.module), ['h.0.attn.c_attn', 'h.1.attn.c_attn'], 'only the layers in the file');
+  t.equal(adapters.scale, 2);
+  const ids = Tensor.fromData([1, 2, 3, 4], [1, 4], 'i32');
+  const a = await tidy(() => keep(model.forward(ids))).toArray();
+  const b = await tidy(() => keep(model.withoutAdapters(() => model.forward(ids)))).toArray();
+  t.ok(a.some((v, i) => v !== b[i]), 'the adapters change the logits');
+  model.dispose();
+  const vocab = randomGPT({ ...config, outputVocab: [0, 5, 7] }, 1);
+  t.throws(() => initLora(vocab.config, loraSpec(2, 2, ['head'])), /--lora-targets head does not combine with a model that has an output vocabulary/);
+  vocab.dispose();
 });
