@@ -1,7 +1,7 @@
 // The finetuning loop of chapter 7: AdamW over shuffled, collated batches; train and val loss
 // every few steps; a greedy sample after each epoch; checkpoints that resume bit for bit; the run
 // directory with metrics, the loss plot, the weights and the test split's responses.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
 import { loadGPT, saveGPT } from '../model/build.ts';
@@ -23,6 +23,7 @@ import { generateResponses, sampleResponse } from './responses.ts';
 import { scoreResponses, type ScoreReport } from './score.ts';
 import { checkSchedule, learningRate } from './schedule.ts';
 import { generateSyntheticData } from './synthetic.ts';
+import { MetricsLog } from './metrics-log.ts';
 
 export interface TrainOptions {
   /** A JSON file, 'ch07' (the chapter's data, fetched), or null for the built-in synthetic tasks. */
@@ -196,9 +197,8 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   if (state) loader.setState(state.loader);
 
   mkdirSync(opts.out, { recursive: true });
-  const metricsFile = path.join(opts.out, 'metrics.jsonl');
-  if (!state) writeFileSync(metricsFile, '');
-  const metrics: MetricsRow[] = state ? readMetrics(metricsFile) : [];
+  const metricsLog = new MetricsLog<MetricsRow>(opts.out, state !== null);
+  const metrics = metricsLog.rows;
   let step = state?.step ?? 0;
   let tokensSeen = state?.tokensSeen ?? 0;
   const totalSteps = Math.min(opts.epochs * loader.length, opts.maxSteps ?? Infinity);
@@ -262,8 +262,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
           val_loss: await evaluateLoss(model, valItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
           elapsed_s: elapsed,
         };
-        metrics.push(row);
-        appendFileSync(metricsFile, `${JSON.stringify(row)}\n`);
+        metricsLog.append(row);
         log(`ep ${loader.epoch + 1} (step ${String(row.step).padStart(6, '0')}): train loss ${row.train_loss.toFixed(3)}, val loss ${row.val_loss.toFixed(3)}`);
       }
     }
@@ -299,10 +298,5 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   model.dispose();
   opt.dispose();
   return { steps: step, metrics, before, after, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
-}
-
-function readMetrics(file: string): MetricsRow[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricsRow);
 }
 

@@ -6,7 +6,7 @@
 // seeds the backward of that same graph with it. The loop mirrors train(): eval every N steps
 // over M batches (the chapter's 0-based rule), metrics.jsonl, plots, Ctrl-C/SIGTERM checkpoints
 // that resume bit for bit, the weights and the test split's responses in the run directory.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { backward, keep, noGrad, Tensor, tidy, tidyAsync, WgptError } from '../../engine/index.ts';
 import { loadGPT, saveGPT } from '../../model/build.ts';
@@ -28,6 +28,7 @@ import { loadPreferences, type PreferenceEntry } from './data.ts';
 import { dpoLoss, type DpoLoss } from './loss.ts';
 import { batchIds, sequenceLogProbs } from './logprobs.ts';
 import { writeDpoPlots } from './plots.ts';
+import { MetricsLog } from '../metrics-log.ts';
 
 export interface DpoOptions {
   /** A preference JSON file, 'ch07-dpo' (fetched), or null for the built-in synthetic pairs. */
@@ -295,9 +296,8 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
   if (state) loader.setState(state.loader);
 
   mkdirSync(opts.out, { recursive: true });
-  const metricsFile = path.join(opts.out, 'metrics.jsonl');
-  if (!state) writeFileSync(metricsFile, '');
-  const metrics: DpoMetricsRow[] = state ? readMetrics(metricsFile) : [];
+  const metricsLog = new MetricsLog<DpoMetricsRow>(opts.out, state !== null);
+  const metrics = metricsLog.rows;
   let step = state?.step ?? 0;
   let tokensSeen = state?.tokensSeen ?? 0;
   const totalSteps = Math.min(opts.epochs * loader.length, opts.maxSteps ?? Infinity);
@@ -364,8 +364,7 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
           train_chosen_reward: tr.chosen, train_rejected_reward: tr.rejected, val_chosen_reward: va.chosen, val_rejected_reward: va.rejected,
           elapsed_s: elapsed,
         };
-        metrics.push(row);
-        appendFileSync(metricsFile, `${JSON.stringify(row)}\n`);
+        metricsLog.append(row);
         log(`ep ${loader.epoch + 1} (step ${String(row.step).padStart(6, '0')}): train loss ${row.train_loss.toFixed(3)}, val loss ${row.val_loss.toFixed(3)}, ` +
           `train reward margin ${row.train_reward_margin.toFixed(3)}, val reward margin ${row.val_reward_margin.toFixed(3)}`);
       }
@@ -399,8 +398,3 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-
-function readMetrics(file: string): DpoMetricsRow[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as DpoMetricsRow);
-}
