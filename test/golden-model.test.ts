@@ -36,6 +36,19 @@ function assertGradClose(t: Test, got: ArrayLike<number>, want: ArrayLike<number
     (worst > 1 ? ` (at ${at}: ${got[at]} vs ${want[at]})` : ''));
 }
 
+/** The golden batch through the model: its logits and loss, the gradients left in .grad. */
+function goldenStep(model: GPT, gold: { inputs: number[][]; targets: number[][]; B: number; T: number }) {
+  const ids = Tensor.fromData(gold.inputs.flat(), [gold.B, gold.T], 'i32');
+  const targets = Tensor.fromData(gold.targets.flat(), [gold.B, gold.T], 'i32');
+  const { logits, loss } = tidy(() => {
+    const logits = model.forward(ids);
+    const loss = model.loss(ids, targets);
+    backward(loss);
+    return { logits, loss };
+  });
+  return { ids, targets, logits, loss };
+}
+
 /** Three AdamW steps of what the model trains, on the golden batch, the first from the gradients
  *  already in .grad (whose loss was `first`); the loss before each step. */
 async function adamwLosses(model: GPT, ids: Tensor, targets: Tensor,
@@ -64,14 +77,7 @@ t.test('confident head (trained-model regime)', async (t) => {
   const gold = JSON.parse(readFileSync(`${dir}/golden.json`, 'utf8'));
   const ref = await readSafetensors(`${dir}/golden.safetensors`);
   const model = await loadGPT(dir);
-  const ids = Tensor.fromData(gold.inputs.flat(), [gold.B, gold.T], 'i32');
-  const targets = Tensor.fromData(gold.targets.flat(), [gold.B, gold.T], 'i32');
-  const { logits, loss } = tidy(() => {
-    const logits = model.forward(ids);
-    const loss = model.loss(ids, targets);
-    backward(loss);
-    return { logits, loss };
-  });
+  const { ids, targets, logits, loss } = goldenStep(model, gold);
   assertClose(t, await logits.toArray(), ref.get('logits')!.data, 2e-4, 1e-5, 'logits');
   t.ok(Math.abs((await loss.item()) - gold.loss) < 1e-5, `loss ${await loss.item()} vs ${gold.loss}`);
   for (const [name, p] of model.params) assertGradClose(t, await p.grad!.toArray(), ref.get(`grad.${name}`)!.data, `grad ${name}`, 1e-2, 1e-5);
@@ -85,16 +91,7 @@ for (const kind of ['tied', 'untied']) {
     const ref = await readSafetensors(`${dir}/golden.safetensors`);
     const model = await loadGPT(dir);
     t.equal(model.config.tiedHead, kind === 'tied');
-    const [B, T] = [gold.B, gold.T];
-    const ids = Tensor.fromData(gold.inputs.flat(), [B, T], 'i32');
-    const targets = Tensor.fromData(gold.targets.flat(), [B, T], 'i32');
-
-    const { logits, loss } = tidy(() => {
-      const logits = model.forward(ids);
-      const loss = model.loss(ids, targets);
-      backward(loss);
-      return { logits, loss };
-    });
+    const { ids, targets, logits, loss } = goldenStep(model, gold);
     assertClose(t, await logits.toArray(), ref.get('logits')!.data, 1e-4, 0, 'logits');
     t.ok(Math.abs((await loss.item()) - gold.loss) < 1e-4, `loss ${await loss.item()} vs ${gold.loss}`);
     for (const [name, p] of model.params) assertGradClose(t, await p.grad!.toArray(), ref.get(`grad.${name}`)!.data, `grad ${name}`);
@@ -117,14 +114,7 @@ t.test('LoRA adapters (PEFT layout) on the tied model, base frozen', async (t) =
   const adapters = await loadAdapters(dir, model);
   t.equal(adapters.scale, gold.lora.alpha / gold.lora.r);
   t.equal(adapters.modules.length, 4 * gold.config.n_layer + 1, 'every Linear and the head');
-  const ids = Tensor.fromData(gold.inputs.flat(), [gold.B, gold.T], 'i32');
-  const targets = Tensor.fromData(gold.targets.flat(), [gold.B, gold.T], 'i32');
-  const { logits, loss } = tidy(() => {
-    const logits = model.forward(ids);
-    const loss = model.loss(ids, targets);
-    backward(loss);
-    return { logits, loss };
-  });
+  const { ids, targets, logits, loss } = goldenStep(model, gold);
   assertClose(t, await logits.toArray(), ref.get('logits')!.data, 1e-4, 0, 'logits');
   t.ok(Math.abs((await loss.item()) - gold.loss) < 1e-4, `loss ${await loss.item()} vs ${gold.loss}`);
   for (const p of model.params.values()) t.equal(p.grad, null);
