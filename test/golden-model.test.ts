@@ -77,7 +77,7 @@ t.test('confident head (trained-model regime)', async (t) => {
   const gold = JSON.parse(readFileSync(`${dir}/golden.json`, 'utf8'));
   const ref = await readSafetensors(`${dir}/golden.safetensors`);
   const model = await loadGPT(dir);
-  const { ids, targets, logits, loss } = goldenStep(model, gold);
+  const { logits, loss } = goldenStep(model, gold);
   assertClose(t, await logits.toArray(), ref.get('logits')!.data, 2e-4, 1e-5, 'logits');
   t.ok(Math.abs((await loss.item()) - gold.loss) < 1e-5, `loss ${await loss.item()} vs ${gold.loss}`);
   for (const [name, p] of model.params) assertGradClose(t, await p.grad!.toArray(), ref.get(`grad.${name}`)!.data, `grad ${name}`, 1e-2, 1e-5);
