@@ -2,7 +2,7 @@
 // trainable low-rank update, y = x·W + b + (alpha/r)·(x·Aᵀ)·Bᵀ. A and B are held exactly as
 // Hugging Face PEFT stores them (lora_A [r, in], lora_B [out, r]), so saving, loading and
 // merging need no transposes. With B = 0 at the start, step 0 is the base model.
-import { add, matmul, scale, Tensor, WgptError } from '../engine/index.ts';
+import { add, keep, matmul, param, scale, Tensor, WgptError } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 import { uniform } from './random.ts';
 
@@ -95,8 +95,7 @@ export class LoraAdapters {
           if (t.shape.join() !== shape.join()) {
             throw new WgptError(`${source}: ${name} has shape [${t.shape.join(', ')}], this model needs [${shape.join(', ')}]: the adapter was made for another base model`);
           }
-          t.requiresGrad = true;
-          this.params.set(name, t);
+          this.params.set(name, keep(param(t)));
         }
       }
       const extra = [...tensors.keys()].find((n) => !this.params.has(n));
