@@ -3,8 +3,18 @@
 // positions j > i of row i: they act as logits of a large finite negative, i.e. they contribute
 // exactly 0 and get probability 0 (no Inf anywhere: WGSL may assume there is none).
 // Row r of this dispatch starts at shift + r*len; row0 + r is its global row index.
+//
+// padded: attention over a left-padded batch (generation only: forward, no backward). The scores
+// are [B, H, Tq, Tk]: Tq new queries over Tk keys, query i sitting at key position Tk - Tq + i.
+// Sequence b's keys before start[b] are padding. Row (b, h, i) keeps the keys j in
+// [start[b], Tk - Tq + i] (causal and past the padding); every other probability is exactly 0, so
+// the padded keys add nothing to the following P·V matmul. Each invocation walks its keys relative
+// to start[b] (j = start + lid + k*WG), so a sequence's max and sum are reduced in the same order
+// whatever its padding: a prompt answered in a padded batch gets bit-for-bit the probabilities it
+// gets alone. A row with no key (a query at a padded position) is all zeros.
 
-struct Sm { rows: u32, len: u32, shift: u32, row0: u32, causal: u32, _p0: u32, _p1: u32, _p2: u32 }
+// tq and rows_per_seq: the padded entry's Tq and H*Tq.
+struct Sm { rows: u32, len: u32, shift: u32, row0: u32, causal: u32, tq: u32, rows_per_seq: u32, _p: u32 }
 
 override WG: u32 = 64; // power of two
 
@@ -47,24 +57,41 @@ fn valid_len(row: u32) -> u32 {
 @group(0) @binding(1) var<storage, read> f_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> f_y: array<f32>;
 
+/** The row at `base` over the keys [first, end): probabilities there, exactly 0 elsewhere. */
+fn softmax_row(base: u32, first: u32, end: u32, lid: u32) {
+  var m = NEG;
+  for (var j = first + lid; j < end; j += WG) { m = max(m, f_x[base + j]); }
+  m = wg_max(m, lid);
+  var s = 0.0;
+  for (var j = first + lid; j < end; j += WG) { s += exp(f_x[base + j] - m); }
+  s = wg_sum(s, lid);
+  let inv = select(0.0, 1.0 / s, s > 0.0);
+  for (var j = lid; j < P.len; j += WG) {
+    var y = 0.0;
+    if (j >= first && j < end) { y = exp(f_x[base + j] - m) * inv; }
+    f_y[base + j] = y;
+  }
+}
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
-  let base = P.shift + r * P.len;
-  let n = valid_len(P.row0 + r);
-  var m = NEG;
-  for (var j = lid; j < n; j += WG) { m = max(m, f_x[base + j]); }
-  m = wg_max(m, lid);
-  var s = 0.0;
-  for (var j = lid; j < n; j += WG) { s += exp(f_x[base + j] - m); }
-  let inv = 1.0 / wg_sum(s, lid);
-  for (var j = lid; j < P.len; j += WG) {
-    var y = 0.0;
-    if (j < n) { y = exp(f_x[base + j] - m) * inv; }
-    f_y[base + j] = y;
-  }
+  softmax_row(P.shift + r * P.len, 0u, valid_len(P.row0 + r), lid);
+}
+
+@group(0) @binding(3) var<storage, read> start: array<i32>;
+
+@compute @workgroup_size(WG)
+fn padded(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let r = wid.y * nwg.x + wid.x;
+  if (r >= P.rows) { return; }
+  let g = P.row0 + r;
+  let first = u32(max(start[g / P.rows_per_seq], 0));
+  let end = P.len - P.tq + g % P.tq + 1u; // one past the last key this query sees
+  softmax_row(P.shift + r * P.len, first, end, lid);
 }
 
 // dx = y * (g - sum_j g_j y_j)

@@ -1,7 +1,7 @@
 // Attention for a left-padded batch (batched generation): Tq new queries over Tk keys, sequence b's
 // keys before keyStart[b] being padding. Forward only: generation runs without a tape, and the
 // training path (causalSelfAttention: flash attention, with its backward) never pads on the left.
-// Composed as q·kᵀ/√Dh (matmul), a masked softmax (kernels/padded-softmax.wgsl), then ·v (matmul):
+// Composed as q·kᵀ/√Dh (matmul), a masked softmax (kernels/softmax.wgsl, padded), then ·v (matmul):
 // the masked probabilities are exactly 0 and the matmul sums over keys in order, so the padded keys
 // change nothing and a sequence gets the same numbers in a padded batch as alone.
 import { ShapeError, WgptError } from '../errors.ts';
@@ -11,7 +11,7 @@ import { scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
-const PADDED_SOFTMAX = wgsl('padded-softmax');
+const PADDED_SOFTMAX = wgsl('softmax', 'padded');
 
 /** Softmax over the last axis of scores [B, H, Tq, Tk], keeping for query i the keys
  *  [keyStart[b], Tk - Tq + i]; keyStart is i32 [B]. Forward only. */
@@ -27,7 +27,7 @@ export function paddedSoftmax(scores: Tensor, keyStart: Tensor): Tensor {
   const rows = b * h * tq;
   if (rows === 0 || tk === 0) return out;
   for (const w of rowWindows(rows, tk)) {
-    launchRows(PADDED_SOFTMAX, w.rows, [w.rows, tk, w.shift, w.row0, tq, h * tq, 0, 0],
+    launchRows(PADDED_SOFTMAX, w.rows, [w.rows, tk, w.shift, w.row0, 0, tq, h * tq, 0],
       [scores.bind(w.elem0, w.count), out.bind(w.elem0, w.count), keyStart.bind()], `padded softmax ${shapeStr(scores.shape)}`, rowWorkgroup(64));
   }
   return out;
