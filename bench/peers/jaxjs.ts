@@ -24,7 +24,7 @@ import type * as JAX from '@jax-js/jax';
 import { chooseAdapter } from '../../engine/adapter.ts';
 import { MATMUL_MODES, type Availability, type MatmulMode, type MatmulResult, type PeerError, type StepResult, type Timing } from './tfjs.ts';
 import { buildTrainStep } from './jaxjs-gpt2.ts';
-import { checkReps, cpuNow, message, stats } from './measure.ts';
+import { checkReps, cpuNow, message, overBindingLimit, stats } from './measure.ts';
 import { mulberry32, peerBatch, peerWeights, streamSeed, validatePeerConfig, type PeerConfig } from './weights.ts';
 
 /** Times of a jax-js measurement, plus the first call (trace + jit + WGSL + Dawn/Mesa compile). */
@@ -105,13 +105,8 @@ export async function jaxjsAvailable(): Promise<Availability> {
   }
 }
 
-function tooBig(what: string, elements: number, maxBinding: number): string | null {
-  const bytes = elements * 4;
-  return bytes > maxBinding
-    ? `${what} needs a ${(bytes / 2 ** 20).toFixed(1)} MiB buffer, over this adapter's ${(maxBinding / 2 ** 20).toFixed(0)} MiB ` +
-        'maxStorageBufferBindingSize: jax-js binds whole buffers, so the dispatch would be dropped'
-    : null;
-}
+const tooBig = (what: string, elements: number, maxBinding: number): string | null =>
+  overBindingLimit(what, elements, maxBinding, 'buffer', 'jax-js binds whole buffers, so the dispatch would be dropped');
 
 /** Uniform [-1, 1) operands from the peers' seeded generator (so a self-check can recompute C). */
 export function matmulOperand(rows: number, cols: number, seed: number, name: string): Float32Array {

@@ -32,3 +32,13 @@ export function checkReps(reps: number): void {
 export function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** Why a peer cannot hold `what` (`elements` floats) in one `noun` under this adapter's
+ *  maxStorageBufferBindingSize, and what it would do instead (`consequence`); null when it fits. */
+export function overBindingLimit(what: string, elements: number, maxBinding: number, noun: string, consequence: string): string | null {
+  const bytes = elements * 4;
+  return bytes > maxBinding
+    ? `${what} needs a ${(bytes / 2 ** 20).toFixed(1)} MiB ${noun}, over this adapter's ${(maxBinding / 2 ** 20).toFixed(0)} MiB ` +
+        `maxStorageBufferBindingSize: ${consequence}`
+    : null;
+}

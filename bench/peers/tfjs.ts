@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
 import { chooseAdapter } from '../../engine/adapter.ts';
-import { checkReps, cpuNow, message, stats, type Timing } from './measure.ts';
+import { checkReps, cpuNow, message, overBindingLimit, stats, type Timing } from './measure.ts';
 import { peerBatch, peerWeights, validatePeerConfig, type PeerConfig } from './weights.ts';
 
 export { peerWeights, peerBatch, writePeerFiles, SMALL_CONFIG, type PeerConfig } from './weights.ts';
@@ -127,13 +127,8 @@ export async function tfjsAvailable(): Promise<Availability> {
   }
 }
 
-function tooBig(what: string, elements: number, maxBinding: number): string | null {
-  const bytes = elements * 4;
-  return bytes > maxBinding
-    ? `${what} needs a ${(bytes / 2 ** 20).toFixed(1)} MiB binding, over this adapter's ${(maxBinding / 2 ** 20).toFixed(0)} MiB ` +
-        'maxStorageBufferBindingSize: tfjs would return wrong data without an error'
-    : null;
-}
+const tooBig = (what: string, elements: number, maxBinding: number): string | null =>
+  overBindingLimit(what, elements, maxBinding, 'binding', 'tfjs would return wrong data without an error');
 
 /**
  * C[m,n] = A·B with inner dimension k, in the three layouts of a linear layer's training:
