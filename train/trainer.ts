@@ -24,6 +24,7 @@ import { scoreResponses, type ScoreReport } from './score.ts';
 import { checkSchedule, learningRate } from './schedule.ts';
 import { generateSyntheticData } from './synthetic.ts';
 import { MetricsLog } from './metrics-log.ts';
+import { StopSignals } from './stop-signals.ts';
 
 export interface TrainOptions {
   /** A JSON file, 'ch07' (the chapter's data, fetched), or null for the built-in synthetic tasks. */
@@ -213,14 +214,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
     progress = new Progress(step); // time left counts training only
   }
 
-  let interrupted = false;
-  const onSigint = (): void => {
-    interrupted = true;
-  };
-  // SIGTERM too: schedulers preempt with it (Slurm requeue, Kubernetes eviction) and kill a grace
-  // period later, time enough to save the checkpoint the requeued run resumes from.
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const stop = new StopSignals();
   const trainable = model.lora ? model.lora.parameterCount() : model.parameterCount();
   log(`trainable parameters: ${trainable.toLocaleString('en-US')} of ${(model.parameterCount() + (model.lora?.parameterCount() ?? 0)).toLocaleString('en-US')}${
     lora ? ` (LoRA rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')}; the base model is frozen)` : ''}`);
@@ -231,7 +225,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   const startStep = step;
   let stepTokens = 0;
   try {
-    while (step < totalSteps && !interrupted) {
+    while (step < totalSteps && !stop.requested) {
       const items = loader.nextBatch();
       if (!items) {
         const sample = await sampleResponse(model, splits.val[0], opts.style);
@@ -267,12 +261,12 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
       }
     }
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    stop.dispose();
     progress.done();
   }
   const seconds = (performance.now() - started) / 1000;
   await checkpoint();
+  const interrupted = stop.requested;
   if (interrupted) {
     log(`interrupted at step ${step}: checkpoint saved in ${path.join(opts.out, 'checkpoint')}; continue with --resume ${opts.out}`);
     model.dispose();

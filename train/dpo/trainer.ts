@@ -29,6 +29,7 @@ import { dpoLoss, type DpoLoss } from './loss.ts';
 import { batchIds, sequenceLogProbs } from './logprobs.ts';
 import { writeDpoPlots } from './plots.ts';
 import { MetricsLog } from '../metrics-log.ts';
+import { StopSignals } from '../stop-signals.ts';
 
 export interface DpoOptions {
   /** A preference JSON file, 'ch07-dpo' (fetched), or null for the built-in synthetic pairs. */
@@ -325,12 +326,7 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
     progress = new Progress(step);
   }
 
-  let interrupted = false;
-  const onSignal = (): void => {
-    interrupted = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = new StopSignals();
   const checkpoint = (): Promise<void> => saveTrainingCheckpoint(opts.out, model, opt, {
     step, tokensSeen, loader: loader.getState(), options: opts as unknown as Record<string, unknown>,
   });
@@ -339,7 +335,7 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
   const startStep = step;
   let stepTokens = 0;
   try {
-    while (step < totalSteps && !interrupted) {
+    while (step < totalSteps && !stop.requested) {
       const items = loader.nextBatch();
       if (!items) {
         loader.nextEpoch();
@@ -370,14 +366,14 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     progress.done();
   }
   const seconds = (performance.now() - started) / 1000;
   const secondsPerStep = seconds / Math.max(step - startStep, 1);
   await checkpoint();
   const after: DpoScores = {};
+  const interrupted = stop.requested;
   if (interrupted) {
     log(`interrupted at step ${step}: checkpoint saved in ${path.join(opts.out, 'checkpoint')}; continue with --resume ${opts.out}`);
     return { steps: step, metrics, before, after, secondsPerStep, interrupted };
