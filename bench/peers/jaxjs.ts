@@ -26,6 +26,7 @@ import { MATMUL_MODES, type Availability, type MatmulMode, type MatmulResult, ty
 import { buildTrainStep } from './jaxjs-gpt2.ts';
 import { checkReps, cpuNow, message, overBindingLimit, stats } from './measure.ts';
 import { mulberry32, peerBatch, peerWeights, streamSeed, validatePeerConfig, type PeerConfig } from './weights.ts';
+import { servePeerRequest } from './serve.ts';
 
 /** Times of a jax-js measurement, plus the first call (trace + jit + WGSL + Dawn/Mesa compile). */
 export interface JaxMatmulResult extends MatmulResult {
@@ -249,24 +250,11 @@ export async function jaxjsStep(config: PeerConfig, reps: number, seed = 1234): 
   }
 }
 
-// ---- command line: one measurement per process, one JSON line on stdout ----
-async function main(): Promise<void> {
-  const arg = process.argv[2];
-  let out: unknown;
-  try {
-    const req = JSON.parse(arg ?? '{"kind":"available"}') as Record<string, unknown>;
-    if (req.kind === 'available') out = await jaxjsAvailable();
-    else if (req.kind === 'matmul') {
-      out = await jaxjsMatmul(Number(req.m), Number(req.n), Number(req.k), req.mode as MatmulMode, Number(req.reps ?? 5), req.returnOutput === true);
-    } else if (req.kind === 'step') {
-      out = await jaxjsStep(req.config as PeerConfig, Number(req.reps ?? 2), req.seed === undefined ? 1234 : Number(req.seed));
-    } else out = { error: `unknown request kind '${String(req.kind)}'` };
-  } catch (e) {
-    out = { error: message(e) };
-  }
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-  // The Dawn device keeps Node alive: exit explicitly.
-  process.exit('error' in (out as object) ? 1 : 0);
+// ---- command line: one measurement per process, one JSON line on stdout (serve.ts) ----
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await servePeerRequest({
+    available: () => jaxjsAvailable(),
+    matmul: (req) => jaxjsMatmul(Number(req.m), Number(req.n), Number(req.k), req.mode as MatmulMode, Number(req.reps ?? 5), req.returnOutput === true),
+    step: (req) => jaxjsStep(req.config as PeerConfig, Number(req.reps ?? 2), req.seed === undefined ? 1234 : Number(req.seed)),
+  });
 }
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

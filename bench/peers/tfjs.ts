@@ -25,6 +25,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import { chooseAdapter } from '../../engine/adapter.ts';
 import { checkReps, cpuNow, message, overBindingLimit, stats, type Timing } from './measure.ts';
 import { peerBatch, peerWeights, validatePeerConfig, type PeerConfig } from './weights.ts';
+import { servePeerRequest } from './serve.ts';
 
 export { peerWeights, peerBatch, writePeerFiles, SMALL_CONFIG, type PeerConfig } from './weights.ts';
 
@@ -302,24 +303,11 @@ export async function tfjsStep(config: PeerConfig, reps: number, seed = 1234): P
   }
 }
 
-// ---- command line: one measurement per process, one JSON line on stdout ----
-async function main(): Promise<void> {
-  const arg = process.argv[2];
-  let out: unknown;
-  try {
-    const req = JSON.parse(arg ?? '{"kind":"available"}') as Record<string, unknown>;
-    if (req.kind === 'available') out = await tfjsAvailable();
-    else if (req.kind === 'matmul') {
-      out = await tfjsMatmul(Number(req.m), Number(req.n), Number(req.k), req.mode as MatmulMode, Number(req.reps ?? 5));
-    } else if (req.kind === 'step') {
-      out = await tfjsStep(req.config as PeerConfig, Number(req.reps ?? 2), req.seed === undefined ? 1234 : Number(req.seed));
-    } else out = { error: `unknown request kind '${String(req.kind)}'` };
-  } catch (e) {
-    out = { error: message(e) };
-  }
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-  // The Dawn device keeps Node alive: exit explicitly.
-  process.exit('error' in (out as object) ? 1 : 0);
+// ---- command line: one measurement per process, one JSON line on stdout (serve.ts) ----
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await servePeerRequest({
+    available: () => tfjsAvailable(),
+    matmul: (req) => tfjsMatmul(Number(req.m), Number(req.n), Number(req.k), req.mode as MatmulMode, Number(req.reps ?? 5)),
+    step: (req) => tfjsStep(req.config as PeerConfig, Number(req.reps ?? 2), req.seed === undefined ? 1234 : Number(req.seed)),
+  });
 }
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
