@@ -7,7 +7,7 @@
 // renamed to its final name.
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
-import os from 'node:os';
+import { wgptCacheDir } from '../engine/cache-dir.ts';
 import path from 'node:path';
 
 export const HF_MODELS = ['gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'] as const;
@@ -35,8 +35,7 @@ export interface DownloadOptions {
 
 /** `${WGPT_CACHE ?? ~/.cache/wgpt}/models/NAME`, like HF_HOME's layout but ours. */
 export function defaultModelDir(name: string): string {
-  const root = process.env.WGPT_CACHE || path.join(os.homedir(), '.cache', 'wgpt');
-  return path.join(root, 'models', name);
+  return path.join(wgptCacheDir(), 'models', name);
 }
 
 /** Downloads model.safetensors and config.json (skipping ones already there); returns the dir. */

@@ -4,8 +4,8 @@
 // a new data set is one row.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { wgptCacheDir } from '../engine/cache-dir.ts';
 import { WgptError } from '../engine/errors.ts';
 import { loadInstructionData, type Entry } from './data.ts';
 
@@ -52,7 +52,7 @@ export type FetchCh07Options = FetchOptions;
 
 /** WGPT_CACHE names the wgpt cache root (shared with other cached things); data lives in data/. */
 export function defaultDataCacheDir(): string {
-  const root = process.env.WGPT_CACHE || join(homedir(), '.cache', 'wgpt');
+  const root = wgptCacheDir();
   return join(root, 'data');
 }
 

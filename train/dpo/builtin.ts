@@ -4,8 +4,8 @@
 // one the answer of another entry (of the same task for every other pair): wrong, but made of
 // tokens the SFT model's output vocabulary (the data's tokens) holds.
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
+import { wgptCacheDir } from '../../engine/cache-dir.ts';
 import { WgptError } from '../../engine/errors.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { Rng } from '../loader.ts';
@@ -65,7 +65,7 @@ export async function withModelMistakes(model: GPT, pairs: readonly PreferenceEn
 
 /** Where the built-in SFT model lives: $WGPT_CACHE/builtin-sft, else ~/.cache/wgpt/builtin-sft. */
 export function builtinSftDir(): string {
-  return path.join(process.env.WGPT_CACHE || path.join(homedir(), '.cache', 'wgpt'), 'builtin-sft');
+  return path.join(wgptCacheDir(), 'builtin-sft');
 }
 
 /** The built-in SFT model's directory, trained first (about two minutes here) when absent. It is
