@@ -12,6 +12,9 @@ export interface DeviceOptions {
   maxStorageBufferBindingSize?: number;
   /** Cap on one buffer, below the adapter's. */
   maxBufferSize?: number;
+  /** Cap on a texture's rows and columns, below the adapter's (tests drive the matmul's fallback
+   *  from textures to storage with it). */
+  maxTextureDimension2D?: number;
   /** Cap on the bytes of all GPU buffers this device may hold at once. */
   memoryBudget?: number;
   /** Which kernel variants (tiles, workgroup sizes) to run: the adapter's own ('auto', default;
@@ -34,12 +37,14 @@ export interface Limits {
   minStorageBufferOffsetAlignment: number;
   minUniformBufferOffsetAlignment: number;
   maxUniformBufferBindingSize: number;
+  maxTextureDimension2D: number;
 }
 const LIMIT_KEYS: (keyof Limits)[] = [
   'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
   'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
   'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension',
   'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment', 'maxUniformBufferBindingSize',
+  'maxTextureDimension2D',
 ];
 
 export interface Counters {
@@ -49,6 +54,8 @@ export interface Counters {
   allocatedBytes: number;
   pipelinesCompiled: number;
   bindGroupsCreated: number;
+  /** Operand textures created (see operandTexture); pooled like buffers. */
+  texturesCreated: number;
   dispatches: number;
   /** Host milliseconds spent recording dispatches (validation, pipeline and bind-group lookup,
    *  encoding), submits excluded: the CPU cost per dispatch is recordMs / dispatches. */
@@ -64,12 +71,23 @@ export interface Binding {
   size: number;
 }
 
+/** An rgba32float texture bound to a `texture_2d<f32>` slot (see operandTexture). */
+export interface TextureBinding {
+  texture: GPUTexture;
+}
+
+/** A texture copy of a binding window, in use until `release()`. */
+export interface OperandTexture {
+  binding: TextureBinding;
+  release(): void;
+}
+
 export interface Dispatch {
   kernel: Kernel;
   constants?: Record<string, number>;
   /** Up to 16 u32 words (floats as their bits, see f32bits) bound as a uniform at binding 0. */
   params: ArrayLike<number>;
-  bindings: Binding[];
+  bindings: (Binding | TextureBinding)[];
   workgroups: [number, number?, number?];
   /** The operation, for error messages. */
   label: string;
@@ -90,7 +108,7 @@ export function f32bits(x: number): number {
 export class Device {
   readonly counters: Counters = {
     buffersCreated: 0, liveBytes: 0, peakLiveBytes: 0, allocatedBytes: 0,
-    pipelinesCompiled: 0, bindGroupsCreated: 0, dispatches: 0, recordMs: 0, submits: 0, readbacks: 0,
+    pipelinesCompiled: 0, bindGroupsCreated: 0, texturesCreated: 0, dispatches: 0, recordMs: 0, submits: 0, readbacks: 0,
   };
   private pool = new BufferPool();
   private readPool = new BufferPool();
@@ -98,7 +116,10 @@ export class Device {
   /** Bind groups by (pipeline, parameter slot, bound windows): a steady step records the same
    *  dispatches into the same slots over the same pooled buffers, so it creates none. */
   private bindGroups = new Map<string, GPUBindGroup>();
-  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private bufferIds = new WeakMap<GPUBuffer | GPUTexture, number>();
+  /** Operand textures by row count (see operandTexture), and each one's view. */
+  private texturePool = new Map<number, GPUTexture[]>();
+  private textureViews = new WeakMap<GPUTexture, GPUTextureView>();
   private nextBufferId = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -111,6 +132,10 @@ export class Device {
   private lostReason: string | null = null;
   private readonly memoryBudget: number;
   private readonly profiler: Profiler | null;
+  /** Work to do at the next wait (a readback or finish()) before it: the matmul tuner measuring
+   *  the product classes met so far (engine/tune/tuner.ts). Not run from inside itself. */
+  beforeWait: (() => Promise<void> | void) | null = null;
+  private inBeforeWait = false;
 
   private constructor(
     readonly gpu: GPUDevice,
@@ -156,6 +181,7 @@ export class Device {
     };
     cap('maxStorageBufferBindingSize', options.maxStorageBufferBindingSize);
     cap('maxBufferSize', options.maxBufferSize);
+    cap('maxTextureDimension2D', options.maxTextureDimension2D);
     const kernels = options.kernels ?? parseKernels(process.env.WGPT_KERNELS);
     return new Device(gpu, limits, choice.backend, choice.featureLevel, choice.description,
       [...choice.adapter.features].sort(), options.memoryBudget ?? Infinity, kernels === 'auto' ? choice.backend : kernels);
@@ -220,7 +246,83 @@ export class Device {
   releasePooled(): void {
     this.flush();
     this.bindGroups.clear();
-    this.counters.allocatedBytes -= this.pool.drain();
+    this.counters.allocatedBytes -= this.pool.drain() + this.drainTextures();
+  }
+
+  private drainTextures(): number {
+    let bytes = 0;
+    for (const list of this.texturePool.values()) {
+      for (const t of list) {
+        bytes += t.width * t.height * 16;
+        t.destroy();
+      }
+    }
+    this.texturePool.clear();
+    return bytes;
+  }
+
+  /** An rgba32float texture holding a copy of the window `src` (a whole number of vec4s), texel i
+   *  at (i % rowTexels, i / rowTexels); the copy is recorded in order with the dispatches around
+   *  it. The texture goes back to the pool on `release()`, which may come as soon as the dispatch
+   *  that reads it is recorded (later copies into it run after that dispatch, as for buffers).
+   *  Null where the window needs more rows than maxTextureDimension2D. */
+  operandTexture(src: Binding, rowTexels: number, label: string): OperandTexture | null {
+    this.assertAlive(label);
+    if (src.size % 16 !== 0 || src.offset % 16 !== 0) throw new WgptError(`${label}: a texture operand needs whole vec4s`);
+    const texels = src.size / 16;
+    const rowBytes = rowTexels * 16;
+    // Row counts in the pool's size classes (at most 25% more rows than asked for), so a steady
+    // step reuses its textures.
+    const rows = sizeClass(Math.ceil(texels / rowTexels) * rowBytes) / rowBytes;
+    if (rows > this.limits.maxTextureDimension2D) return null;
+    const bytes = rows * rowBytes;
+    let texture = this.texturePool.get(rows)?.pop();
+    if (!texture) {
+      if (this.counters.allocatedBytes + bytes > this.memoryBudget) this.releasePooled();
+      if (this.counters.allocatedBytes + bytes > this.memoryBudget) {
+        throw new GPUOutOfMemoryError(`${label}: out of GPU memory allocating a ${bytes}-byte operand texture (budget ${this.memoryBudget})`);
+      }
+      this.gpu.pushErrorScope('out-of-memory');
+      this.gpu.pushErrorScope('validation');
+      texture = this.gpu.createTexture({
+        size: [rowTexels, rows], format: 'rgba32float', label: `${label} operand texture`,
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      });
+      this.watchScope(`${label}: allocating a ${rowTexels}x${rows} operand texture`);
+      this.watchScope(`${label}: allocating a ${rowTexels}x${rows} operand texture`);
+      this.textureViews.set(texture, texture.createView());
+      this.counters.texturesCreated++;
+      this.counters.allocatedBytes += bytes;
+    }
+    this.counters.liveBytes += bytes;
+    this.counters.peakLiveBytes = Math.max(this.counters.peakLiveBytes, this.counters.liveBytes);
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.gpu.createCommandEncoder();
+    const full = Math.floor(texels / rowTexels);
+    const rest = texels % rowTexels;
+    if (full > 0) {
+      this.encoder.copyBufferToTexture({ buffer: src.buffer, offset: src.offset, bytesPerRow: rowBytes, rowsPerImage: full },
+        { texture }, [rowTexels, full]);
+    }
+    if (rest > 0) {
+      this.encoder.copyBufferToTexture({ buffer: src.buffer, offset: src.offset + full * rowBytes, bytesPerRow: rowBytes },
+        { texture, origin: [0, full] }, [rest, 1]);
+    }
+    const t = texture;
+    let released = false;
+    return {
+      binding: { texture: t },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.counters.liveBytes -= bytes;
+        if (this.lostReason) return;
+        let list = this.texturePool.get(rows);
+        if (!list) this.texturePool.set(rows, (list = []));
+        list.push(t);
+      },
+    };
   }
 
   /** Writes host data into a buffer. queue.writeBuffer runs before any unsubmitted command, so
@@ -275,7 +377,7 @@ export class Device {
       throw new WgptError(`${d.label}: ${x}x${y}x${z} workgroups exceed ${maxGroups} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    for (const b of d.bindings) this.checkBinding(b, d.label);
+    for (const b of d.bindings) if ('buffer' in b) this.checkBinding(b, d.label);
     // A full parameter arena (or timestamp set) is submitted before this dispatch takes a slot.
     if (this.paramSlot === PARAM_SLOTS || this.profiler?.full) {
       this.counters.recordMs += performance.now() - started;
@@ -313,19 +415,20 @@ export class Device {
     }
   }
 
-  private bindGroupFor(layout: GPUBindGroupLayout, pipelineId: number, slot: number, bindings: Binding[], label: string): GPUBindGroup {
+  private bindGroupFor(layout: GPUBindGroupLayout, pipelineId: number, slot: number, bindings: (Binding | TextureBinding)[], label: string): GPUBindGroup {
     let key = `${pipelineId}:${slot}`;
     for (const b of bindings) {
-      let id = this.bufferIds.get(b.buffer);
-      if (id === undefined) this.bufferIds.set(b.buffer, (id = this.nextBufferId++));
-      key += `|${id}:${b.offset}:${b.size}`;
+      const resource = 'buffer' in b ? b.buffer : b.texture;
+      let id = this.bufferIds.get(resource);
+      if (id === undefined) this.bufferIds.set(resource, (id = this.nextBufferId++));
+      key += 'buffer' in b ? `|${id}:${b.offset}:${b.size}` : `|t${id}`;
     }
     let group = this.bindGroups.get(key);
     if (group) return group;
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * this.slotWords * 4, size: PARAM_WORDS * 4 } },
     ];
-    bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: b }));
+    bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? b : this.textureViews.get(b.texture)! }));
     this.gpu.pushErrorScope('validation');
     group = this.gpu.createBindGroup({ layout, entries, label });
     this.watchScope(label);
@@ -366,6 +469,7 @@ export class Device {
 
   /** Reads bytes back to the host: a sync point, where any recorded GPU error is thrown. */
   async read(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<ArrayBuffer> {
+    await this.runBeforeWait();
     const size = Math.ceil(bytes / 4) * 4;
     const cls = sizeClass(size);
     let staging = this.readPool.take(cls);
@@ -400,6 +504,7 @@ export class Device {
    *  (queue.onSubmittedWorkDone) and for the profile's timestamps, then throws any GPU error
    *  recorded. Every timing of GPU work ends here or on a readback. */
   async finish(label = 'finish'): Promise<void> {
+    await this.runBeforeWait();
     if (!this.lostReason) this.flush();
     this.assertAlive(label);
     await this.gpu.queue.onSubmittedWorkDone();
@@ -422,6 +527,16 @@ export class Device {
       const more = all.length > 1 ? ` (and ${all.length - 1} more)` : '';
       if (/out of memory|out-of-memory/i.test(first)) throw new GPUOutOfMemoryError(first + more);
       throw new GPUValidationError(first + more);
+    }
+  }
+
+  private async runBeforeWait(): Promise<void> {
+    if (!this.beforeWait || this.inBeforeWait || this.lostReason) return;
+    this.inBeforeWait = true;
+    try {
+      await this.beforeWait();
+    } finally {
+      this.inBeforeWait = false;
     }
   }
 
@@ -451,6 +566,7 @@ export class Device {
     this.bindGroups.clear();
     this.pool.drain();
     this.readPool.drain();
+    this.drainTextures();
     this.gpu.destroy();
   }
 }

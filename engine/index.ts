@@ -1,6 +1,7 @@
 // The engine's public surface: what model/ and train/ may use.
 import { Device, type DeviceOptions } from './device.ts';
 import { setDevice } from './tensor.ts';
+import { tunePending } from './tune/tuner.ts';
 
 export { Device, type DeviceOptions, type Counters, type Dispatch, type Limits } from './device.ts';
 export * from './errors.ts';
@@ -12,6 +13,8 @@ export { sum, mean, sumTo } from './ops/reduce.ts';
 /** Opens the GPU device every op runs on. */
 export async function openDevice(options: DeviceOptions = {}): Promise<Device> {
   const device = await Device.open(options);
+  // Matmul classes met for the first time are measured at the next readback or finish().
+  device.beforeWait = () => tunePending(device);
   setDevice(device);
   return device;
 }

@@ -38,6 +38,22 @@ export interface GpuMatmulTile {
  *  register use (16 accumulators + 8 operands + prefetch) leaves room for several groups per SM. */
 export const GPU_MATMUL_TILE: GpuMatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
+/** What the tuner (engine/tune/) times on a GPU, the built-in tile first: bigger blocks with more
+ *  accumulators per invocation (fewer workgroup-memory reads per FMA, fewer workgroups), a smaller
+ *  block for products too small to fill the GPU with 64x64 blocks. All 256 invocations; each
+ *  output sums over K in order, so every tile gives the same bits. */
+export const GPU_MATMUL_CANDIDATES: GpuMatmulTile[] = [
+  GPU_MATMUL_TILE,
+  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
+  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
+  { bm: 32, bn: 64, bk: 16, tm: 2, tn: 4 },
+];
+
+/** A tile's name in tables and the tuner's cache: `64x64x16 4x4`. */
+export function gpuTileName(t: GpuMatmulTile): string {
+  return `${t.bm}x${t.bn}x${t.bk} ${t.tm}x${t.tn}`;
+}
+
 const cache = new Map<string, Kernel>();
 
 export function gpuMatmulKernel(tile: GpuMatmulTile, transA: boolean, transB: boolean): Kernel {

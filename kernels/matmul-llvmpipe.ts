@@ -25,6 +25,16 @@
 //   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when ACC, an override constant here)
 // A vec4 operand (vecA, vecB, vecC) needs its stride, offset and batch stride to be multiples of 4;
 // the engine checks that before choosing one.
+//
+// Texture operands (texA, texB): a vec4 operand may instead be read with textureLoad from an
+// rgba32float texture that holds a copy of the part of its window the dispatch reads (the engine
+// records that copy in the same submit). On llvmpipe a texel fetch is a vectorised gather while a
+// storage load with lane-varying addresses is a loop over the lanes, so on CPUs where that loop is
+// slow the texture wins by far: 2-core AMD EPYC family 26 model 2 (Zen 5, AVX-512), Mesa 22.3.6,
+// 1024³, same hour: storage 17-21 GFLOP/s, textures 31-37; the same machine with llvmpipe's
+// AVX-512 turned off (GALLIUM_OVERRIDE_CPU_CAPS=avx, code as for an AVX2-only CPU): storage 6.7,
+// textures 38-41. The summation order is the same whatever the operand source and tile, so every
+// choice gives the same bits.
 import type { Kernel } from './kernel.ts';
 
 export interface LlvmpipeVariant {
@@ -41,21 +51,67 @@ export interface LlvmpipeVariant {
   vecC: boolean;
   /** K % 4 == 0: no tail mask in the K loop. */
   kAligned: boolean;
+  /** Read A (B) from an rgba32float texture holding a copy of its binding window (needs vecA
+   *  (vecB)): see TEXTURE_ROW. */
+  texA?: boolean;
+  texB?: boolean;
 }
 
-/** Tiles (see the table in kernels/matmul-tiled.ts): 32x16 where an operand loads as vec4; where
- *  both load floats, 16x16 runs as fast and compiles 3x faster (2.4-2.9 vs 8-8.7 s CPU). With one
- *  vec4 operand 32x16 is ~20% faster than 16x16 and compiles in 4.7 s CPU. */
-export const LLVMPIPE_TILES = {
-  vec4: { tm: 32, tn: 16, wgx: 8, wgy: 1 },
-  scalar: { tm: 16, tn: 16, wgx: 8, wgy: 1 },
+/** What the tuner chooses per matmul class (engine/tuner/): the tile, and whether vec4 operands
+ *  are read as textures. */
+export interface LlvmpipeChoice {
+  tm: number;
+  tn: number;
+  wgx: number;
+  wgy: number;
+  textures: boolean;
+}
+
+const choice = (textures: boolean, tm: number, tn: number, wgx = 8, wgy = 1): LlvmpipeChoice => ({ tm, tn, wgx, wgy, textures });
+
+/** What the tuner (engine/tune/) times, by bucket ('large' products, 'thin' ones of a few rows, as
+ *  in generation, 'scalar' ones whose operands both load floats), the most likely winners first,
+ *  since a time budget may stop the list. The first is the built-in choice (WGPT_TUNE=off, a class
+ *  not measured yet, and untuned small products): texture 32x16 is within 10-25% of the best large
+ *  variant on both CPU classes below and compiles fastest (0.3-2 s cold against 4-6 s for 32x32 and
+ *  64x16). Texture choices apply to vec4 operands only. Chosen from a sweep of 20 variants (\`wgpt
+ *  tune --class-budget 300\` with the list widened, 2-core AMD EPYC family 26 model 2, Mesa 22.3.6,
+ *  idle; GFLOP/s at 512x1024x768 nn / 512x768x1024 nt / 512x1024x1024 tn, thin at 16x1024x768 nn / nt):
+ *  | variant              | AVX-512 (native)   | AVX2 code (GALLIUM_OVERRIDE_CPU_CAPS=avx) |
+ *  | texture 32x16        | 39.2 / 40.6 / 41.6 | 32.8 / 38.1 / 31.6                        |
+ *  | texture 32x32        | 41.4 / 42.7 / 44.0 | 45.1 / 42.9 / 43.4                        |
+ *  | texture 64x16        | 38.1 / 45.3 / 46.6 | 37.9 / 36.7 / 36.4                        |
+ *  | texture 16x32        | 40.6 / 39.4 / 40.0 | 40.6 / 34.4 / 42.0                        |
+ *  | texture 16x16        | 40.3 / 38.4 / 42.4 | 37.6 / 35.6 / 32.5                        |
+ *  | storage 32x16        | 23.2 / 28.9 / 26.0 |  7.5 /  7.5 /  7.8                        |
+ *  | storage 64x16, 16x16 | 25.3 / 27.0 / 28.4 |  8.7 /  8.4 /  9.1                        |
+ *  | texture 32x8, 64x8, 24x16, 48x16, 32x16 16x1: within the above; 32x16 4x2: about half       |
+ *  | thin: texture 16x16  | 15.1 / 18.4        | 16.9 / 23.2                               |
+ *  | thin: texture 16x32  | 19.0 / 21.0        | 16.6 / 22.5                               |
+ *  | thin: texture 16x8   | 16.9 / 14.4        | 19.4 / 18.2                               |
+ *  | thin: storage 16x16  | 14.2 / 16.4        |  5.5 /  5.5                               |
+ *  | thin: texture 32x16, 8x32, 8x16, 4x32: below 16x16                                       |
+ *  Storage stays a candidate: a newer Mesa makes storage loads several times cheaper. */
+export const LLVMPIPE_CANDIDATES: Record<'large' | 'thin' | 'scalar', LlvmpipeChoice[]> = {
+  large: [choice(true, 32, 16), choice(true, 32, 32), choice(false, 32, 16), choice(true, 16, 32), choice(true, 64, 16), choice(true, 16, 16)],
+  thin: [choice(true, 16, 16), choice(true, 16, 32), choice(true, 16, 8), choice(false, 16, 16), choice(true, 16, 16, 16, 1)],
+  // Both operands load floats (not worth textures): 16x16 runs as fast as 32x16 there and compiles
+  // 3x faster (2.4-2.9 vs 8-8.7 s CPU).
+  scalar: [choice(false, 16, 16), choice(false, 32, 16)],
 };
+
+/** A choice's name in tables and the tuner's cache: `texture 32x16`, `storage 16x16 4x2`. */
+export function llvmpipeChoiceName(c: LlvmpipeChoice): string {
+  const wg = c.wgx === 8 && c.wgy === 1 ? '' : ` ${c.wgx}x${c.wgy}`;
+  return `${c.textures ? 'texture' : 'storage'} ${c.tm}x${c.tn}${wg}`;
+}
 
 const cache = new Map<string, Kernel>();
 
 export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
   const f = (x: boolean): number => +x;
-  const name = `matmul_llvmpipe_${v.tm}x${v.tn}_${v.wgx}x${v.wgy}_t${f(v.transA)}${f(v.transB)}_v${f(v.vecA)}${f(v.vecB)}${f(v.vecC)}_k${f(v.kAligned)}`;
+  const tex = v.texA || v.texB ? `_x${f(!!v.texA)}${f(!!v.texB)}` : '';
+  const name = `matmul_llvmpipe_${v.tm}x${v.tn}_${v.wgx}x${v.wgy}_t${f(v.transA)}${f(v.transB)}_v${f(v.vecA)}${f(v.vecB)}${f(v.vecC)}_k${f(v.kAligned)}${tex}`;
   let kernel = cache.get(name);
   if (!kernel) {
     kernel = { name, code: generate(v), entry: 'main' };
@@ -66,6 +122,11 @@ export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
 
 const LANE = ['x', 'y', 'z', 'w'];
 
+/** Texels per row of an operand texture (a power of 2): texel i of a window sits at
+ *  (i % TEXTURE_ROW, i / TEXTURE_ROW), so any window up to TEXTURE_ROW x maxTextureDimension2D
+ *  texels fits one texture and the kernel's addressing stays a running offset. */
+export const TEXTURE_ROW = 4096;
+
 function generate(v: LlvmpipeVariant): string {
   const { tm, tn, wgx, wgy } = v;
   if (tm % 4 !== 0 || tn % 4 !== 0) throw new Error(`matmul tile ${tm}x${tn}: both must be multiples of 4`);
@@ -75,6 +136,15 @@ function generate(v: LlvmpipeVariant): string {
     L.push(s);
   };
   const vt = (vec: boolean): string => (vec ? 'vec4<f32>' : 'f32');
+  if ((v.texA && !v.vecA) || (v.texB && !v.vecB)) throw new Error('a texture operand must be vec4-aligned');
+  // A texture operand is read through a function of the same name as the buffer it replaces, so
+  // the loads below are written once: `a(i)` is the i-th vec4 of the window (texel i, rows of
+  // TEXTURE_ROW texels), `a[i]` the i-th element of a storage array.
+  const operand = (binding: number, name: string, vec: boolean, tex?: boolean): string => (tex
+    ? `@group(0) @binding(${binding}) var ${name}_tex: texture_2d<f32>;
+fn ${name}(i: u32) -> vec4<f32> { return textureLoad(${name}_tex, vec2<u32>(i & ${TEXTURE_ROW - 1}u, i >> ${Math.log2(TEXTURE_ROW)}u), 0); }`
+    : `@group(0) @binding(${binding}) var<storage, read> ${name}: array<${vt(vec)}>;`);
+  const vload = (buf: 'a' | 'b', i: string): string => ((buf === 'a' ? v.texA : v.texB) ? `${buf}(${i})` : `${buf}[${i}]`);
   e(`struct Mm {
   m: u32, n: u32, k: u32, lda: u32,
   ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
@@ -83,8 +153,8 @@ function generate(v: LlvmpipeVariant): string {
 }
 override ACC: bool;
 @group(0) @binding(0) var<uniform> P: Mm;
-@group(0) @binding(1) var<storage, read> a: array<${vt(v.vecA)}>;
-@group(0) @binding(2) var<storage, read> b: array<${vt(v.vecB)}>;
+${operand(1, 'a', v.vecA, v.texA)}
+${operand(2, 'b', v.vecB, v.texB)}
 @group(0) @binding(3) var<storage, read_write> c: array<${vt(v.vecC)}>;
 
 @compute @workgroup_size(${wgx}, ${wgy})
@@ -112,7 +182,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   // 4 consecutive floats at buffer index `at` (a running offset plus constants).
   const add = (base: string, off: string): string => (off === '0u' ? base : `${base} + ${off}`);
   const load4 = (buf: 'a' | 'b', vec: boolean, base: string, off: string): string => (vec
-    ? `${buf}[${add(base, off)}]`
+    ? vload(buf, add(base, off))
     : `vec4<f32>(${[0, 1, 2, 3].map((i) => `${buf}[${add(base, `${off} + ${i}u`)}]`).join(', ')})`);
   // A values: aval(r, kk) is a scalar expression.
   let aval: (r: number, kk: number) => string;
@@ -125,7 +195,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (let kk = 0; kk < 4; kk++) {
       for (let p = 0; p < tm / 4; p++) {
         const off = `${kk}u * LDA + ${4 * p}u`;
-        e(`    let a${kk}_${p} = ${mask(v.vecA ? `a[${add('pa', `${kk}u * ${lda} + ${p}u`)}]` : load4('a', false, 'pa', off), `kin.${LANE[kk]}`)};`);
+        e(`    let a${kk}_${p} = ${mask(v.vecA ? vload('a', add('pa', `${kk}u * ${lda} + ${p}u`)) : load4('a', false, 'pa', off), `kin.${LANE[kk]}`)};`);
       }
     }
     aval = (r, kk) => `a${kk}_${r >> 2}.${LANE[r & 3]}`;
@@ -134,7 +204,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (!v.transB) {
     for (let kk = 0; kk < 4; kk++) {
       for (let q = 0; q < tq; q++) {
-        const x = v.vecB ? `b[${add('pb', `${kk}u * ${ldb} + ${q}u`)}]` : load4('b', false, 'pb', `${kk}u * LDB + ${4 * q}u`);
+        const x = v.vecB ? vload('b', add('pb', `${kk}u * ${ldb} + ${q}u`)) : load4('b', false, 'pb', `${kk}u * LDB + ${4 * q}u`);
         e(`    let b${kk}_${q} = ${mask(x, `kin.${LANE[kk]}`)};`);
       }
     }

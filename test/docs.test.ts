@@ -18,14 +18,20 @@ t.test('no source or doc cites an ADAPTER.md the repository does not have', asyn
   t.same(existsSync(path.join(root, 'ADAPTER.md')) || existsSync(path.join(root, 'docs', 'ADAPTER.md')) ? [] : citing, [], 'no citations');
 });
 
-t.test('DESIGN.md: the matmul tile table, its override and the bind-group cache exist; no autotune is claimed', async (t) => {
+t.test('DESIGN.md: the matmul tile tables, the tuner, its overrides and the bind-group cache exist', async (t) => {
   const design = readFileSync(path.join(root, 'docs', 'DESIGN.md'), 'utf8');
-  const tiled = readFileSync(path.join(root, 'kernels', 'matmul-tiled.ts'), 'utf8');
-  const matmul = readFileSync(path.join(root, 'engine', 'ops', 'matmul.ts'), 'utf8');
+  const read = (...p: string[]): string => readFileSync(path.join(root, ...p), 'utf8');
   t.match(design, /MATMUL_TILES/);
-  t.match(tiled, /export const MATMUL_TILES/);
-  t.match(matmul, /WGPT_MATMUL_TILE/);
-  t.notMatch(design, /short autotune|cached on disk/, 'no autotune described');
+  t.match(read('kernels', 'matmul-tiled.ts'), /export const MATMUL_TILES/);
+  t.match(design, /LLVMPIPE_CANDIDATES/);
+  t.match(read('kernels', 'matmul-llvmpipe.ts'), /export const LLVMPIPE_CANDIDATES/);
+  t.match(design, /GPU_MATMUL_CANDIDATES/);
+  t.match(read('kernels', 'matmul-gpu.ts'), /export const GPU_MATMUL_CANDIDATES/);
+  t.match(design, /engine\/tune\/tuner\.ts/);
+  t.ok(existsSync(path.join(root, 'engine', 'tune', 'tuner.ts')), 'the tuner DESIGN.md describes');
+  const plan = read('engine', 'ops', 'matmul-plan.ts');
+  for (const env of ['WGPT_MATMUL_TILE', 'WGPT_MATMUL_TEXTURES']) t.match(plan, new RegExp(env), `${env} is read where DESIGN.md says`);
+  t.match(read('engine', 'tune', 'choices.ts'), /WGPT_TUNE/);
   t.match(design, /Bind groups are cached per \(pipeline, parameter slot, bound windows\)/);
-  t.match(readFileSync(path.join(root, 'engine', 'device.ts'), 'utf8'), /private bindGroupFor\(/, 'the cache DESIGN.md describes');
+  t.match(read('engine', 'device.ts'), /private bindGroupFor\(/, 'the cache DESIGN.md describes');
 });

@@ -7,8 +7,9 @@ import t from 'tap';
 import {
   causalSelfAttention, crossEntropy, getDevice, layerNorm, matmul, softmax, Tensor,
 } from '../engine/index.ts';
-import { GPU_MATMUL_TILE } from '../kernels/matmul-gpu.ts';
-import { checkOp, randn } from './helpers/opcheck.ts';
+import { GPU_MATMUL_CANDIDATES, GPU_MATMUL_TILE, gpuTileName } from '../kernels/matmul-gpu.ts';
+import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
+import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { attentionRef, layerNormRef, matmulRef, softmaxRef } from './helpers/ref.ts';
@@ -29,6 +30,35 @@ t.test('workgroup-memory matmul at ragged shapes, every transpose', async (t) =>
   // Past one 64x64 block in each dimension, K past several 16-deep steps and ragged; 200x70x90
   // binds A (72 KB) in windows under the 64 KiB cap.
   await checkTransposes(t, [[1, 1, 1], [65, 129, 33], [33, 7, 130], [130, 66, 17], [200, 70, 90]]);
+});
+
+t.test('every GPU tile the tuner may choose: the f64 product in every transpose, and the default\'s bits', async (t) => {
+  t.teardown(() => forceMatmulCandidate(null));
+  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+    const [m, n, k] = [70, 131, 37];
+    const as = ta ? [k, m] : [m, k];
+    const bs = tb ? [n, k] : [k, n];
+    const a = randn(m * k, 1);
+    const b = randn(k * n, 2);
+    const A = Tensor.fromData(a, as);
+    const B = Tensor.fromData(b, bs);
+    const want = matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true);
+    let first: Uint32Array | null = null;
+    for (const tile of GPU_MATMUL_CANDIDATES) {
+      forceMatmulCandidate({ name: gpuTileName(tile), gpu: tile });
+      const C = matmul(A, B, { transA: ta, transB: tb });
+      const got = (await C.toArray()) as Float32Array;
+      C.dispose();
+      const label = `${gpuTileName(tile)} ${m}x${n}x${k} ta=${ta} tb=${tb}`;
+      assertClose(t, got, want, 1e-5, 1e-4, label);
+      const bits = new Uint32Array(got.buffer);
+      if (first) t.same(bits, first, `${label}: the same bits as ${gpuTileName(GPU_MATMUL_TILE)}`);
+      first ??= bits;
+    }
+    forceMatmulCandidate(null);
+    A.dispose();
+    B.dispose();
+  }
 });
 
 t.test('workgroup-memory matmul, batched and accumulating', async (t) => {

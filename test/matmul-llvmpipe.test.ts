@@ -2,14 +2,15 @@
 // K-tail mask only for K % 4 != 0, unrolled guarded stores, ACC an override constant) at the edges
 // of its paths: sizes 1, 3, 5, 67, 129 in every dimension, K a multiple of 4 or not, each operand
 // aligned (vec4) or not (floats), all four transpose forms, batched, accumulate, and shapes sharing
-// one pipeline (sizes and strides are runtime uniforms). Forward against a float64 CPU product. On
-// a GPU adapter the same calls run that backend's kernel, so the file passes there too.
+// one pipeline (sizes and strides are runtime uniforms), with vec4 operands read from textures (the
+// default) and from storage. Forward against a float64 CPU product. On a GPU adapter the same
+// calls run that backend's kernel, so the file passes there too.
 import t from 'tap';
 import { getDevice, matmul, Tensor } from '../engine/index.ts';
 import { matmulInto, setMatmulKernel } from '../engine/ops/matmul.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
-import { withDevice } from './helpers/device.ts';
+import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { matmulRef } from './helpers/ref.ts';
 
 await withDevice(t);
@@ -33,6 +34,20 @@ t.test('batched, aligned (vec4 batch strides) and not', async (t) => {
 
 t.test('accumulate over NaN-free old values, vec4 and float stores', async (t) => {
   for (const [m, n, k] of [[37, 21, 45], [40, 36, 68]]) await checkAccumulate(t, m, n, k);
+});
+
+t.test('the same with vec4 operands read from storage (WGPT_MATMUL_TEXTURES=off)', async (t) => {
+  process.env.WGPT_MATMUL_TEXTURES = 'off';
+  t.teardown(() => {
+    delete process.env.WGPT_MATMUL_TEXTURES;
+  });
+  const x = Tensor.fromData(randn(16 * 8, 1), [16, 8]);
+  const names = kernelsDispatched(getDevice(), () => matmul(x, x, { transB: true }).dispose());
+  if (getDevice().kernelProfile === 'software') t.notMatch(names[0], /_x\d\d$/, `no texture operand: ${names[0]}`);
+  x.dispose();
+  await checkTransposes(t, shapes.slice(0, 3));
+  await checkBatched(t, 2, 33, 40, 8, true, false);
+  await checkAccumulate(t, 40, 36, 68);
 });
 
 t.test('a plain store ignores NaN already in C', async (t) => {

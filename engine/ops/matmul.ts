@@ -3,104 +3,14 @@
 // GPT-2 (50257 x 768 floats, past the 128 MiB binding limit) works like any other matmul.
 import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl, type Kernel } from '../../kernels/kernel.ts';
-import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
-import { GPU_MATMUL_TILE, gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
-import { LLVMPIPE_TILES, llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
+import { wgsl } from '../../kernels/kernel.ts';
+import { dispatchMatmul, llvmpipeVec4Kernel, up4, type MatmulDispatch } from './matmul-plan.ts';
+import { SMALL_WORK } from '../tune/choices.ts';
 import { sumTo } from './reduce.ts';
 import { assertF32, recording } from './util.ts';
 import type { Binding } from '../device.ts';
 
-const NAIVE = wgsl('matmul');
-
-/** 'tiled': the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts, on a GPU
- *  kernels/matmul-gpu.ts; a forced tile runs kernels/matmul-tiled.ts there); 'generic': kernels/matmul-tiled.ts on any backend (runtime shapes, one
- *  compile per transpose form); 'naive': kernels/matmul.wgsl (the benchmark's baseline). */
-export type MatmulKind = 'tiled' | 'generic' | 'naive';
-
-let kernelKind: MatmulKind = 'tiled';
-let tileOverride: MatmulTile | null = null;
-let vec4Override: boolean | null = null;
-
-/** Chooses the matmul kernel, its tile and whether operands may be loaded as vec4 (null: the
- *  kernel's default); returns the previous kind. */
-export function setMatmulKernel(kind: MatmulKind, tile: MatmulTile | null = null, vec4: boolean | null = null): MatmulKind {
-  const prev = kernelKind;
-  kernelKind = kind;
-  tileOverride = tile;
-  vec4Override = vec4;
-  return prev;
-}
-
-/** WGPT_MATMUL_TILE=TMxTNxWGXxWGY overrides the per-backend tile (for tuning). */
-function envTile(): MatmulTile | null {
-  const s = process.env.WGPT_MATMUL_TILE;
-  if (!s) return null;
-  const [tm, tn, wgx, wgy] = s.split('x').map(Number);
-  return { tm, tn, wgx, wgy };
-}
-
-/** One dispatch's shape: sizes, strides, batch strides and element offsets (as in the kernels'
- *  parameter block). */
-interface Shape {
-  m: number;
-  n: number;
-  k: number;
-  batches: number;
-  lda: number;
-  ldb: number;
-  ldc: number;
-  aBatch: number;
-  bBatch: number;
-  cBatch: number;
-  aOff: number;
-  bOff: number;
-  cOff: number;
-}
-
-const by4 = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
-
-/** The kernel and workgroup grid for one dispatch. vec4 loads of an operand need its leading
- *  dimension, window offset and batch stride to be multiples of 4; otherwise it is loaded as
- *  scalars (same kernel shape, same exactness). */
-function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean): { kernel: Kernel; workgroups: [number, number, number]; constants?: Record<string, number> } {
-  const { m: mm, n: nn, batches, lda, ldb, aBatch, bBatch, aOff, bOff } = s;
-  if (kernelKind === 'naive') {
-    return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
-  }
-  const profile = getDevice().kernelProfile;
-  const forced = tileOverride ?? envTile();
-  if (kernelKind === 'tiled' && profile === 'gpu' && !forced) {
-    // A real GPU's kernel: workgroup-memory blocks, register tiles (kernels/matmul-gpu.ts).
-    return { kernel: gpuMatmulKernel(GPU_MATMUL_TILE, transA, transB), workgroups: gpuMatmulGrid(GPU_MATMUL_TILE, mm, nn, batches) };
-  }
-  if (kernelKind === 'tiled' && profile === 'software') {
-    // One pipeline per transpose form, alignment and accumulate flag; shapes at runtime.
-    const vector = vec4Override ?? true;
-    const vecA = vector && by4(lda, aOff, aBatch);
-    const vecB = vector && by4(ldb, bOff, bBatch);
-    const tile = forced ?? LLVMPIPE_TILES[vecA || vecB ? 'vec4' : 'scalar'];
-    const kernel = llvmpipeMatmulKernel({
-      ...tile, transA, transB, vecA, vecB,
-      vecC: vector && by4(s.ldc, s.cOff, s.cBatch, nn),
-      kAligned: s.k % 4 === 0,
-    });
-    return {
-      kernel, constants: { ACC: accumulate ? 1 : 0 },
-      workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
-    };
-  }
-  const tile = forced ?? MATMUL_TILES[profile];
-  // With this generator ('generic' on llvmpipe) scalar loads ran as fast as vec4 ones (measured),
-  // and each variant is another multi-second compile: use vec4 only on a real GPU.
-  const vector = vec4Override ?? profile === 'gpu';
-  const vecA = vector && lda % 4 === 0 && aOff % 4 === 0 && aBatch % 4 === 0;
-  const vecB = vector && ldb % 4 === 0 && bOff % 4 === 0 && bBatch % 4 === 0;
-  return {
-    kernel: tiledMatmulKernel({ tile, transA, transB, vecA, vecB }),
-    workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
-  };
-}
+export { setMatmulKernel, type MatmulKind } from './matmul-plan.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -121,29 +31,8 @@ function spans(n: number, step: number): [number, number][] {
   return out;
 }
 
-/** One matmul dispatch: its shape (as in the kernels' parameter block) and its bound windows. */
-interface MatmulDispatch extends Shape {
-  a: Binding;
-  b: Binding;
-  c: Binding;
-  accumulate: boolean;
-}
-
-function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boolean, label: string): void {
-  const { kernel, workgroups, constants } = plan(d, transA, transB, d.accumulate);
-  getDevice().dispatch({
-    kernel, constants, label, workgroups,
-    params: [d.m, d.n, d.k, d.lda, d.ldb, d.ldc, d.aBatch, d.bBatch, d.cBatch, d.aOff, d.bOff, d.cOff, d.accumulate ? 1 : 0, 0, 0, 0],
-    bindings: [d.a, d.b, d.c],
-  });
-}
-
-/** Multiply-adds past which a misaligned operand is copied to aligned rows first (the copy is a
- *  few percent of the matmul there; below it the float-load kernel is as good). */
-const PAD_MIN_WORK = 1 << 22;
 const PAD = wgsl('restride', 'pad');
 const UNPAD = wgsl('restride', 'unpad');
-const up4 = (x: number): number => Math.ceil(x / 4) * 4;
 const COPY_WG = 64;
 
 interface Rows {
@@ -227,7 +116,9 @@ export function matmulInto(a: Operand, b: Operand, c: Tensor, m: number, n: numb
       m: mm, n: nn, k: kk, batches, lda: a.cols, ldb: b.cols, ldc: n, aBatch, bBatch, cBatch: m * n, aOff, bOff, cOff,
       a: aBind, b: bBind, c: cBind, accumulate: acc,
     };
-    if (kernelKind === 'tiled' && device.kernelProfile === 'software' && vec4Override !== false && mm * nn * kk >= PAD_MIN_WORK) {
+    // Past SMALL_WORK multiply-adds a misaligned operand is copied to aligned rows first (the copy
+    // is a few percent of the matmul there; below it the float-load kernel is as good).
+    if (llvmpipeVec4Kernel() && mm * nn * kk >= SMALL_WORK) {
       // A long K in K_CHUNK slices, each accumulated into C (slices a multiple of 4 long, so their
       // offsets keep vec4 alignment).
       const slices = kk > 2 * K_CHUNK ? Math.ceil(kk / K_CHUNK) : 1;

@@ -1,0 +1,198 @@
+// One matmul dispatch: which kernel runs it (the adapter kind's own, with the variant the tuner
+// chose for its class; or one forced for a test or a benchmark), and its operands bound as storage
+// windows or as textures holding a copy of them. engine/ops/matmul.ts splits products into such
+// dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts times candidates through here.
+import { getDevice } from '../tensor.ts';
+import { wgsl, type Kernel } from '../../kernels/kernel.ts';
+import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
+import { gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
+import { llvmpipeMatmulKernel, TEXTURE_ROW } from '../../kernels/matmul-llvmpipe.ts';
+import { chooseCandidate, type Candidate } from '../tune/choices.ts';
+import type { Binding, OperandTexture, TextureBinding } from '../device.ts';
+
+const NAIVE = wgsl('matmul');
+
+/** 'tiled': the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts, on a GPU
+ *  kernels/matmul-gpu.ts; a forced tile runs kernels/matmul-tiled.ts there), with the variant tuned
+ *  for the product's class; 'generic': kernels/matmul-tiled.ts on any backend (runtime shapes, one
+ *  compile per transpose form); 'naive': kernels/matmul.wgsl (the benchmark's baseline). */
+export type MatmulKind = 'tiled' | 'generic' | 'naive';
+
+let kernelKind: MatmulKind = 'tiled';
+let tileOverride: MatmulTile | null = null;
+let vec4Override: boolean | null = null;
+let candidateOverride: Candidate | null = null;
+
+/** Chooses the matmul kernel, its tile and whether operands may be loaded as vec4 (null: the
+ *  kernel's default); returns the previous kind. */
+export function setMatmulKernel(kind: MatmulKind, tile: MatmulTile | null = null, vec4: boolean | null = null): MatmulKind {
+  const prev = kernelKind;
+  kernelKind = kind;
+  tileOverride = tile;
+  vec4Override = vec4;
+  return prev;
+}
+
+/** Whether products run llvmpipe's own kernel with vec4 loads (where the engine slices long K and
+ *  pads unaligned operands for it). */
+export function llvmpipeVec4Kernel(): boolean {
+  return kernelKind === 'tiled' && getDevice().kernelProfile === 'software' && vec4Override !== false;
+}
+
+/** Runs every product of the adapter's own kernel with this candidate (tests, benchmarks) instead
+ *  of its class's choice; null restores the choices. Returns the previous one. */
+export function forceMatmulCandidate(c: Candidate | null): Candidate | null {
+  const prev = candidateOverride;
+  candidateOverride = c;
+  return prev;
+}
+
+/** Whether the class choices are in force (the adapter's own kernel, no tile forced), so
+ *  measuring them means something. */
+export function matmulTunable(): boolean {
+  return kernelKind === 'tiled' && !tileOverride && !envTile() && !candidateOverride;
+}
+
+/** WGPT_MATMUL_TILE=TMxTNxWGXxWGY overrides the per-backend tile (for tuning by hand). */
+function envTile(): MatmulTile | null {
+  const s = process.env.WGPT_MATMUL_TILE;
+  if (!s) return null;
+  const [tm, tn, wgx, wgy] = s.split('x').map(Number);
+  return { tm, tn, wgx, wgy };
+}
+
+/** WGPT_MATMUL_TEXTURES=on|off overrides whether llvmpipe's kernel reads vec4 operands as textures. */
+function envTextures(): boolean | null {
+  const s = process.env.WGPT_MATMUL_TEXTURES;
+  return s ? s === 'on' || s === '1' : null;
+}
+
+/** One dispatch's shape: sizes, strides, batch strides and element offsets (as in the kernels'
+ *  parameter block). */
+export interface Shape {
+  m: number;
+  n: number;
+  k: number;
+  batches: number;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  aBatch: number;
+  bBatch: number;
+  cBatch: number;
+  aOff: number;
+  bOff: number;
+  cOff: number;
+}
+
+/** One matmul dispatch: its shape (as in the kernels' parameter block) and its bound windows. */
+export interface MatmulDispatch extends Shape {
+  a: Binding;
+  b: Binding;
+  c: Binding;
+  accumulate: boolean;
+}
+
+export const by4 = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
+export const up4 = (x: number): number => Math.ceil(x / 4) * 4;
+
+interface Plan {
+  kernel: Kernel;
+  workgroups: [number, number, number];
+  constants?: Record<string, number>;
+  /** Operands the kernel reads as textures (bound through Device.operandTexture). */
+  texA?: boolean;
+  texB?: boolean;
+}
+
+/** The kernel and workgroup grid for one dispatch. vec4 loads of an operand need its leading
+ *  dimension, window offset and batch stride to be multiples of 4; otherwise it is loaded as
+ *  scalars (same kernel shape, same exactness). `candidate` (the tuner's) replaces the class's
+ *  choice; `textures` false reads every operand from storage. */
+function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean, candidate: Candidate | null, textures: boolean): Plan {
+  const { m: mm, n: nn, batches, lda, ldb, aBatch, bBatch, aOff, bOff } = s;
+  if (kernelKind === 'naive') {
+    return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
+  }
+  const device = getDevice();
+  const profile = device.kernelProfile;
+  const forced = tileOverride ?? envTile();
+  const choice = (vecA: boolean, vecB: boolean): Candidate => candidate ?? candidateOverride ?? chooseCandidate(device, mm, nn, s.k, transA, transB, vecA, vecB);
+  if (kernelKind === 'tiled' && profile === 'gpu' && !forced) {
+    // A real GPU's kernel: workgroup-memory blocks, register tiles (kernels/matmul-gpu.ts).
+    const c = choice(false, false);
+    if (!('gpu' in c)) throw new Error(`matmul: ${c.name} is not a GPU tile`);
+    return { kernel: gpuMatmulKernel(c.gpu, transA, transB), workgroups: gpuMatmulGrid(c.gpu, mm, nn, batches) };
+  }
+  if (kernelKind === 'tiled' && profile === 'software') {
+    // One pipeline per transpose form, alignment, operand source and accumulate flag; shapes at runtime.
+    const vector = vec4Override ?? true;
+    const vecA = vector && by4(lda, aOff, aBatch);
+    const vecB = vector && by4(ldb, bOff, bBatch);
+    const c = choice(vecA, vecB);
+    if (!('llvmpipe' in c)) throw new Error(`matmul: ${c.name} is not an llvmpipe variant`);
+    const tile = forced ?? c.llvmpipe;
+    const tex = textures && (envTextures() ?? c.llvmpipe.textures);
+    const kernel = llvmpipeMatmulKernel({
+      ...tile, transA, transB, vecA, vecB,
+      vecC: vector && by4(s.ldc, s.cOff, s.cBatch, nn),
+      kAligned: s.k % 4 === 0,
+      texA: tex && vecA,
+      texB: tex && vecB,
+    });
+    return {
+      kernel, constants: { ACC: accumulate ? 1 : 0 }, texA: tex && vecA, texB: tex && vecB,
+      workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
+    };
+  }
+  const tile = forced ?? MATMUL_TILES[profile];
+  // With this generator ('generic' on llvmpipe) scalar loads ran as fast as vec4 ones (measured),
+  // and each variant is another multi-second compile: use vec4 only on a real GPU.
+  const vector = vec4Override ?? profile === 'gpu';
+  const vecA = vector && by4(lda, aOff, aBatch);
+  const vecB = vector && by4(ldb, bOff, bBatch);
+  return {
+    kernel: tiledMatmulKernel({ tile, transA, transB, vecA, vecB }),
+    workgroups: [Math.ceil(nn / (tile.tn * tile.wgx)), Math.ceil(mm / (tile.tm * tile.wgy)), batches],
+  };
+}
+
+/** The part of an operand's window a dispatch reads, from its offset (a multiple of 4 floats) to
+ *  its last element rounded up to a whole vec4, copied into a texture; null where it cannot be
+ *  (the copy would pass the buffer's end, or the texture the adapter's size). */
+function operandTexture(bind: Binding, off: number, rows: number, cols: number, ld: number, batchStride: number,
+  batches: number, label: string): OperandTexture | null {
+  const span = up4((batchStride === 0 ? 0 : (batches - 1) * batchStride) + (rows - 1) * ld + cols);
+  const window = { buffer: bind.buffer, offset: bind.offset + off * 4, size: span * 4 };
+  if (window.offset + window.size > bind.buffer.size) return null;
+  return getDevice().operandTexture(window, TEXTURE_ROW, label);
+}
+
+/** Records one dispatch of C = op(A)·op(B) (or +=), with the class's chosen variant or `candidate`. */
+export function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boolean, label: string, candidate: Candidate | null = null): void {
+  let p = plan(d, transA, transB, d.accumulate, candidate, true);
+  let a: Binding | TextureBinding = d.a;
+  let b: Binding | TextureBinding = d.b;
+  let { aOff, bOff } = d;
+  const held: OperandTexture[] = [];
+  if (p.texA || p.texB) {
+    const ta = p.texA ? operandTexture(d.a, d.aOff, transA ? d.k : d.m, transA ? d.m : d.k, d.lda, d.aBatch, d.batches, label) : null;
+    const tb = p.texB ? operandTexture(d.b, d.bOff, transB ? d.n : d.k, transB ? d.k : d.n, d.ldb, d.bBatch, d.batches, label) : null;
+    if ((p.texA && !ta) || (p.texB && !tb)) {
+      ta?.release();
+      tb?.release();
+      p = plan(d, transA, transB, d.accumulate, candidate, false);
+    } else {
+      if (ta) [a, aOff] = [ta.binding, 0];
+      if (tb) [b, bOff] = [tb.binding, 0];
+      held.push(...[ta, tb].filter((x): x is OperandTexture => x !== null));
+    }
+  }
+  getDevice().dispatch({
+    kernel: p.kernel, constants: p.constants, label, workgroups: p.workgroups,
+    params: [d.m, d.n, d.k, d.lda, d.ldb, d.ldc, d.aBatch, d.bBatch, d.cBatch, aOff, bOff, d.cOff, d.accumulate ? 1 : 0, 0, 0, 0],
+    bindings: [a, b, d.c],
+  });
+  // Back to the pool: a later copy into one of them runs after this dispatch.
+  for (const x of held) x.release();
+}

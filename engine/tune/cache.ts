@@ -1,0 +1,116 @@
+// The tuner's memory: one JSON file per machine key under <cache>/tune/, so a second process on the
+// same machine reuses every choice without timing anything, and anything that changes which kernel
+// is fastest (another adapter or driver, another CPU or its flags, the Mesa settings that change
+// llvmpipe's code, another set of candidates) lands in another file and is measured afresh.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { wgptCacheDir } from '../cache-dir.ts';
+
+/** Everything the fastest kernel depends on, as written into the cache file. */
+export interface MachineKey {
+  adapter: string;
+  backend: string;
+  kernels: string;
+  cpu: string;
+  cpu_family_model: string;
+  /** The vector extensions llvmpipe's code generator looks at, and a hash of all the CPU's flags. */
+  cpu_vector_flags: string;
+  cpu_flags_sha: string;
+  cores: number;
+  /** Mesa settings that change the code llvmpipe generates or how it runs it. */
+  mesa_env: Record<string, string>;
+  /** The candidate set and the kernels' generator version. */
+  variants: string;
+}
+
+export interface ClassResult {
+  /** The chosen candidate's name. */
+  choice: string;
+  /** The representative shape timed [m, n, k]. */
+  shape: [number, number, number];
+  /** GFLOP/s per candidate timed (median of the rounds); a candidate left out by the time budget
+   *  is missing. */
+  gflops: Record<string, number>;
+  /** First dispatch (compile + one run) per candidate, seconds. */
+  first_s: Record<string, number>;
+  measured_at: string;
+}
+
+export interface TuneFile {
+  key: MachineKey;
+  classes: Record<string, ClassResult>;
+}
+
+const MESA_ENV = ['GALLIUM_OVERRIDE_CPU_CAPS', 'LP_NATIVE_VECTOR_WIDTH', 'LP_NUM_THREADS', 'GALLIVM_PERF'];
+const VECTOR_FLAGS = ['avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512vl', 'avx512bw', 'avx512dq', 'neon', 'asimd'];
+
+/** The first processor's fields of /proc/cpuinfo (empty off Linux). */
+function cpuinfo(): Record<string, string> {
+  const out: Record<string, string> = {};
+  try {
+    for (const line of readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0].split('\n')) {
+      const i = line.indexOf(':');
+      if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+    }
+  } catch {
+    // not Linux: the model name from os.cpus() still separates machines
+  }
+  return out;
+}
+
+export function machineKey(adapter: string, backend: string, kernels: string, variants: string): MachineKey {
+  const info = cpuinfo();
+  const flags = (info.flags ?? info.Features ?? '').split(/\s+/).filter((f) => f).sort();
+  const mesaEnv: Record<string, string> = {};
+  for (const k of MESA_ENV) if (process.env[k] !== undefined) mesaEnv[k] = process.env[k]!;
+  return {
+    adapter, backend, kernels,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpu_family_model: `${info['cpu family'] ?? '?'}/${info.model ?? '?'}`,
+    cpu_vector_flags: VECTOR_FLAGS.filter((f) => flags.includes(f)).join(' '),
+    cpu_flags_sha: createHash('sha256').update(flags.join(' ')).digest('hex').slice(0, 16),
+    cores: os.cpus().length,
+    mesa_env: mesaEnv,
+    variants,
+  };
+}
+
+/** <cache>/tune/matmul-<hash of the key>.json */
+export function tuneFilePath(key: MachineKey): string {
+  const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+  return path.join(wgptCacheDir(), 'tune', `matmul-${hash}.json`);
+}
+
+/** The file's classes, or none where there is no file. A file that does not parse or holds another
+ *  key is ignored with one warning (and replaced at the next save). */
+export function loadTuneFile(file: string, key: MachineKey, warn: (msg: string) => void): Record<string, ClassResult> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {};
+  }
+  try {
+    const parsed = JSON.parse(text) as TuneFile;
+    if (JSON.stringify(parsed.key) !== JSON.stringify(key)) throw new Error('it was written for another machine key');
+    const classes = parsed.classes;
+    if (!classes || typeof classes !== 'object') throw new Error('it has no classes');
+    for (const [name, r] of Object.entries(classes)) {
+      if (typeof r?.choice !== 'string') throw new Error(`class ${name} has no choice`);
+    }
+    return classes;
+  } catch (e) {
+    warn(`wgpt: ignoring the kernel tuning cache ${file}: ${(e as Error).message}; the matmul kernels will be measured again`);
+    return {};
+  }
+}
+
+/** Writes the file whole (a temporary file renamed over it), so a reader never sees half of it. */
+export function saveTuneFile(file: string, content: TuneFile): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(content, null, 1) + '\n');
+  renameSync(tmp, file);
+}

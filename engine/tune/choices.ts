@@ -1,0 +1,138 @@
+// Which matmul variant runs for each class of product on this device: the tuner's measured choice
+// (engine/tune/tuner.ts, kept on disk per machine by cache.ts), else the built-in default. A class is
+// what decides the fastest variant: the transpose form, whether each operand loads as vec4, and a
+// size bucket (a few rows, as in generation, or many). Products under SMALL_WORK multiply-adds are
+// not tuned: there the dispatch, not the kernel, is the cost.
+//
+// A class met for the first time runs the default and is marked pending; the tuner measures the
+// pending classes at the device's next wait (a readback or finish(), see Device.beforeWait), so
+// the first step of a run on a new machine runs the defaults and every later step the choices.
+// Every candidate sums each output over K in the same order, so the switch changes no bit.
+import type { Device } from '../device.ts';
+import { WgptError } from '../errors.ts';
+import { GPU_MATMUL_CANDIDATES, gpuTileName, type GpuMatmulTile } from '../../kernels/matmul-gpu.ts';
+import { LLVMPIPE_CANDIDATES, llvmpipeChoiceName, type LlvmpipeChoice } from '../../kernels/matmul-llvmpipe.ts';
+import { loadTuneFile, machineKey, tuneFilePath, type ClassResult, type MachineKey } from './cache.ts';
+
+export type Form = 'nn' | 'nt' | 'tn' | 'tt';
+export type Bucket = 'thin' | 'large';
+
+export interface MatmulClass {
+  form: Form;
+  /** Operand A (B) loads as vec4 (on a GPU the kernel loads floats: always false there). */
+  vecA: boolean;
+  vecB: boolean;
+  bucket: Bucket;
+}
+
+/** Products below this many multiply-adds are not tuned (and the engine does not pad their
+ *  unaligned operands): there the dispatch, not the kernel, is the cost. */
+export const SMALL_WORK = 1 << 22;
+/** At most this many rows of C make a 'thin' product (greedy decoding of a batch of prompts). */
+export const THIN_ROWS = 32;
+
+/** Bumped when a kernel generator changes in a way that may change which candidate is fastest. */
+const GENERATOR_VERSION = 1;
+
+export function classKey(c: MatmulClass): string {
+  const op = (v: boolean): string => (v ? 'v' : 's');
+  return `${c.form} ${op(c.vecA)}${op(c.vecB)} ${c.bucket}`;
+}
+
+export function parseClassKey(key: string): MatmulClass | null {
+  const m = /^(nn|nt|tn|tt) ([vs])([vs]) (thin|large)$/.exec(key);
+  return m ? { form: m[1] as Form, vecA: m[2] === 'v', vecB: m[3] === 'v', bucket: m[4] as Bucket } : null;
+}
+
+/** The class of a product, and whether it is tuned (small products are not: they run their
+ *  class's default). */
+export function classOf(m: number, n: number, k: number, transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): { cls: MatmulClass; tuned: boolean } {
+  const form = `${transA ? 't' : 'n'}${transB ? 't' : 'n'}` as Form;
+  return { cls: { form, vecA, vecB, bucket: m <= THIN_ROWS ? 'thin' : 'large' }, tuned: m * n * k >= SMALL_WORK };
+}
+
+/** One variant the tuner may time: its name and what the kernels take. */
+export type Candidate = { name: string; llvmpipe: LlvmpipeChoice } | { name: string; gpu: GpuMatmulTile };
+
+/** The candidates for a class on a kernel profile, the built-in default first. */
+export function candidatesFor(profile: 'gpu' | 'software', c: MatmulClass): Candidate[] {
+  if (profile === 'gpu') return GPU_MATMUL_CANDIDATES.map((t) => ({ name: gpuTileName(t), gpu: t }));
+  return LLVMPIPE_CANDIDATES[!c.vecA && !c.vecB ? 'scalar' : c.bucket].map((x) => ({ name: llvmpipeChoiceName(x), llvmpipe: x }));
+}
+
+/** The candidate set's fingerprint in the machine key: a new candidate or kernel version means
+ *  measuring again. */
+function variantSet(profile: 'gpu' | 'software'): string {
+  const names = profile === 'gpu' ? GPU_MATMUL_CANDIDATES.map(gpuTileName) : Object.values(LLVMPIPE_CANDIDATES).flat().map(llvmpipeChoiceName);
+  return `v${GENERATOR_VERSION}: ${[...new Set(names)].join(', ')}`;
+}
+
+export interface Pending {
+  cls: MatmulClass;
+  m: number;
+  n: number;
+  k: number;
+}
+
+/** The tuning state of one device. */
+export interface Tuning {
+  /** WGPT_TUNE=off: the defaults, nothing measured or read. */
+  enabled: boolean;
+  key: MachineKey;
+  file: string;
+  /** Measured results, from the file or this process, by class key. */
+  results: Map<string, ClassResult>;
+  /** Classes met but not measured yet, by class key, with the first shape seen. */
+  pending: Map<string, Pending>;
+  /** Milliseconds this process has spent tuning (bounded by the tuner's budget). */
+  spentMs: number;
+  warnings: string[];
+}
+
+const states = new WeakMap<Device, Tuning>();
+
+export function parseTune(value: string | undefined): boolean {
+  const v = (value ?? 'on').toLowerCase();
+  if (v === 'on' || v === '1' || v === '') return true;
+  if (v === 'off' || v === '0') return false;
+  throw new WgptError(`unknown WGPT_TUNE "${value}": use on (measure the matmul kernels once per machine) or off (the built-in defaults)`);
+}
+
+/** The device's tuning state, made at first use: the cache file for this machine read once. */
+export function tuningOf(device: Device): Tuning {
+  let s = states.get(device);
+  if (!s) {
+    const key = machineKey(device.adapterDescription, `${device.backend} (${device.featureLevel})`, device.kernelProfile, variantSet(device.kernelProfile));
+    const file = tuneFilePath(key);
+    const enabled = parseTune(process.env.WGPT_TUNE);
+    s = { enabled, key, file, results: new Map(), pending: new Map(), spentMs: 0, warnings: [] };
+    if (enabled) {
+      const warnings = s.warnings;
+      for (const [k, r] of Object.entries(loadTuneFile(file, key, (msg) => {
+        warnings.push(msg);
+        console.warn(msg);
+      }))) s.results.set(k, r);
+    }
+    states.set(device, s);
+  }
+  return s;
+}
+
+/** The candidate to run for a product: the measured choice for its class, else the default (the
+ *  class then marked for the tuner). On a GPU the kernel loads floats whatever the alignment, so
+ *  alignment does not split classes there. */
+export function chooseCandidate(device: Device, m: number, n: number, k: number, transA: boolean, transB: boolean,
+  vecA: boolean, vecB: boolean): Candidate {
+  const gpu = device.kernelProfile === 'gpu';
+  const { cls, tuned } = classOf(m, n, k, transA, transB, vecA && !gpu, vecB && !gpu);
+  const all = candidatesFor(device.kernelProfile, cls);
+  const s = tuningOf(device);
+  if (tuned && s.enabled) {
+    const key = classKey(cls);
+    const chosen = s.results.get(key)?.choice;
+    const found = all.find((x) => x.name === chosen);
+    if (found) return found;
+    if (!s.pending.has(key)) s.pending.set(key, { cls, m, n, k });
+  }
+  return all[0];
+}

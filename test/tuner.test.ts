@@ -1,0 +1,181 @@
+// The matmul tuner (engine/tune/): a class met for the first time is measured at the next wait and
+// its choice kept in the machine's cache file; the next device (or process) reads the choice and
+// times nothing; the file is keyed by what decides the fastest kernel; a corrupt file is ignored
+// with one warning; WGPT_TUNE=off reads and writes nothing. The candidates' correctness is checked
+// in matmul-candidates.test.ts.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { closeDevice, matmul, noGrad, openDevice, Tensor, type Device } from '../engine/index.ts';
+import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
+import { loadTuneFile, machineKey, saveTuneFile, tuneFilePath } from '../engine/tune/cache.ts';
+import { candidatesFor, classKey, classOf, tuningOf, type MatmulClass } from '../engine/tune/choices.ts';
+import { kernelsDispatched } from './helpers/device.ts';
+import { randn } from './helpers/opcheck.ts';
+
+const cacheDir = mkdtempSync(path.join(tmpdir(), 'wgpt-tune-'));
+const saved = { cache: process.env.WGPT_CACHE, tune: process.env.WGPT_TUNE, budget: process.env.WGPT_TUNE_BUDGET_S };
+process.env.WGPT_CACHE = cacheDir;
+process.env.WGPT_TUNE = 'on';
+// A few seconds: the default candidate and perhaps one more are timed.
+process.env.WGPT_TUNE_BUDGET_S = '3';
+t.teardown(() => {
+  for (const [k, v] of [['WGPT_CACHE', saved.cache], ['WGPT_TUNE', saved.tune], ['WGPT_TUNE_BUDGET_S', saved.budget]] as const) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+// 64x256x256: 4.2M multiply-adds, just past the untuned small products; every operand aligned.
+const [M, N, K] = [64, 256, 256];
+const A = randn(M * K, 1);
+const B = randn(K * N, 2);
+
+/** Runs fn on a device of its own (each device reads the cache file afresh). */
+async function onDevice<T>(fn: (d: Device) => Promise<T>): Promise<T> {
+  const d = await openDevice();
+  try {
+    return await fn(d);
+  } finally {
+    closeDevice(d);
+  }
+}
+
+/** The product's class on this device (alignment counts only on the software kernel). */
+function productClass(d: Device): MatmulClass {
+  const vec = d.kernelProfile === 'software';
+  return classOf(M, N, K, false, false, vec, vec).cls;
+}
+
+/** Records the product, returning the kernels it dispatched and the tensors to read. */
+function multiply(d: Device): { names: string[]; c: Tensor; free: () => void } {
+  const a = Tensor.fromData(A, [M, K]);
+  const b = Tensor.fromData(B, [K, N]);
+  let c!: Tensor;
+  const names = kernelsDispatched(d, () => {
+    c = noGrad(() => matmul(a, b));
+  });
+  return { names, c, free: () => [a, b, c].forEach((x) => x.dispose()) };
+}
+
+t.test('a class met for the first time is measured at the next wait, and the next device only reads the choice', async (t) => {
+  const [file, key] = await onDevice(async (d) => {
+    const s = tuningOf(d);
+    t.equal(s.results.size, 0, 'an empty cache');
+    const { c, free } = multiply(d);
+    t.same([...s.pending.keys()], [classKey(productClass(d))], 'the class is pending after its first product');
+    t.notOk(existsSync(s.file), 'nothing measured or written yet');
+    const before = d.counters.dispatches;
+    await c.toArray();
+    t.ok(d.counters.dispatches - before > 2, `the readback first timed the candidates (${d.counters.dispatches - before} dispatches)`);
+    t.equal(s.pending.size, 0);
+    const r = s.results.get(classKey(productClass(d)))!;
+    t.ok(r && Object.keys(r.gflops).length >= 1, `measured: ${JSON.stringify(r.gflops)}`);
+    t.ok(Object.values(r.gflops).every((g) => g > 0), 'every timed candidate has a positive GFLOP/s');
+    t.same(r.shape, [M, N, K], 'timed at the shape met');
+    free();
+    return [s.file, classKey(productClass(d))];
+  });
+  const onDisk = JSON.parse(readFileSync(file, 'utf8'));
+  t.same(Object.keys(onDisk.classes), [key], 'the file holds the class');
+  await onDevice(async (d) => {
+    const s = tuningOf(d);
+    const choice = s.results.get(classKey(productClass(d)))!.choice;
+    const { names, c, free } = multiply(d);
+    t.equal(s.pending.size, 0, 'the class is known: nothing pending');
+    const before = d.counters.dispatches;
+    await c.toArray();
+    t.equal(d.counters.dispatches - before, 0, 'the readback timed nothing');
+    const forced = candidatesFor(d.kernelProfile, productClass(d)).find((x) => x.name === choice)!;
+    forceMatmulCandidate(forced);
+    const { names: forcedNames, free: free2 } = multiply(d);
+    forceMatmulCandidate(null);
+    t.same(names, forcedNames, `the product ran the cached choice (${choice})`);
+    free();
+    free2();
+  });
+});
+
+t.test("the cache's choice is honoured, whichever candidate it names", async (t) => {
+  await onDevice(async (d) => {
+    const s = tuningOf(d);
+    const cls = productClass(d);
+    const other = candidatesFor(d.kernelProfile, cls)[1];
+    saveTuneFile(s.file, { key: s.key, classes: { [classKey(cls)]: { choice: other.name, shape: [M, N, K], gflops: {}, first_s: {}, measured_at: 'test' } } });
+  });
+  await onDevice(async (d) => {
+    const cls = productClass(d);
+    const [def, other] = candidatesFor(d.kernelProfile, cls);
+    const { names, free } = multiply(d);
+    forceMatmulCandidate(other);
+    const { names: otherNames, free: f2 } = multiply(d);
+    forceMatmulCandidate(def);
+    const { names: defNames, free: f3 } = multiply(d);
+    forceMatmulCandidate(null);
+    t.same(names, otherNames, `ran ${other.name}, as the file says`);
+    t.not(names.join(), defNames.join(), `not the default ${def.name}`);
+    [free, f2, f3].forEach((f) => f());
+  });
+});
+
+t.test('the file is keyed by what decides the fastest kernel', async (t) => {
+  const key = machineKey('llvmpipe (Mesa 22.3.6)', 'software (compatibility)', 'software', 'v1: a, b');
+  const file = tuneFilePath(key);
+  t.ok(file.startsWith(path.join(cacheDir, 'tune')), 'under the cache directory');
+  const other = (patch: Partial<typeof key>): string => tuneFilePath({ ...key, ...patch });
+  t.not(other({ adapter: 'llvmpipe (Mesa 25.0.7)' }), file, 'another Mesa version');
+  t.not(other({ cpu_vector_flags: 'avx avx2 fma' }), file, 'another CPU class');
+  t.not(other({ variants: 'v2: a, b' }), file, 'another candidate set');
+  const prev = process.env.GALLIUM_OVERRIDE_CPU_CAPS;
+  process.env.GALLIUM_OVERRIDE_CPU_CAPS = 'avx';
+  t.not(tuneFilePath(machineKey('llvmpipe (Mesa 22.3.6)', 'software (compatibility)', 'software', 'v1: a, b')), file,
+    'Mesa told to generate AVX2 code');
+  if (prev === undefined) delete process.env.GALLIUM_OVERRIDE_CPU_CAPS;
+  else process.env.GALLIUM_OVERRIDE_CPU_CAPS = prev;
+  // A file whose key is not this machine's is not trusted.
+  saveTuneFile(file, { key: { ...key, cpu: 'another' }, classes: { 'nn vv large': { choice: 'x', shape: [1, 1, 1], gflops: {}, first_s: {}, measured_at: '' } } });
+  const warnings: string[] = [];
+  t.same(loadTuneFile(file, key, (w) => warnings.push(w)), {}, 'ignored');
+  t.match(warnings, [/another machine key/]);
+});
+
+t.test('a corrupt cache file is ignored with one warning, and replaced once the class is measured', async (t) => {
+  // This machine's file (the same for every device here), cut short.
+  const file = await onDevice(async (d) => tuningOf(d).file);
+  writeFileSync(file, '{"key": {"adapter": "llvm');
+  await onDevice(async (d) => {
+    const s = tuningOf(d);
+    t.equal(s.warnings.length, 1, 'one warning');
+    t.match(s.warnings[0], /ignoring the kernel tuning cache .*measured again/);
+    t.equal(s.results.size, 0, 'no choice taken from it');
+    const { c, free } = multiply(d);
+    await c.toArray();
+    free();
+  });
+  const fixed = JSON.parse(readFileSync(file, 'utf8'));
+  t.equal(Object.keys(fixed.classes).length, 1, 'the file is whole again, with the class measured');
+});
+
+t.test('WGPT_TUNE=off: the built-in default, nothing read, measured or written', async (t) => {
+  process.env.WGPT_TUNE = 'off';
+  t.teardown(() => {
+    process.env.WGPT_TUNE = 'on';
+  });
+  await onDevice(async (d) => {
+    const s = tuningOf(d);
+    rmSync(s.file, { force: true });
+    const { names, c, free } = multiply(d);
+    const before = d.counters.dispatches;
+    await c.toArray();
+    t.equal(d.counters.dispatches - before, 0, 'nothing timed');
+    t.notOk(existsSync(s.file), 'no file written');
+    forceMatmulCandidate(candidatesFor(d.kernelProfile, productClass(d))[0]);
+    const { names: defNames, free: f2 } = multiply(d);
+    forceMatmulCandidate(null);
+    t.same(names, defNames, 'the default candidate ran');
+    free();
+    f2();
+  });
+});
