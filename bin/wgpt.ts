@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (ar
   grads: { summary: 'loss, counted targets and per-parameter gradient norms of one batch under a loss mask', load: () => import('./commands/grads.ts') },
   'mask-study': { summary: 'every loss mask side by side: per-region loss, gradients, training; report.md', load: () => import('./commands/mask-study.ts') },
   sweep: { summary: 'many runs over a grid of flags: local pool, Slurm array or Kubernetes Indexed Job; report', load: () => import('./commands/sweep.ts') },
+  tune: { summary: 'measure the matmul kernel variants on this machine again; print the table, keep the choices', load: () => import('./commands/tune.ts') },
   bench: { summary: 'benchmarks: matmul, kernels, training step, generation; peers beside; --json/--md', load: () => import('./commands/bench.ts') },
   download: { summary: 'download GPT-2 weights from the Hugging Face hub', load: () => import('./commands/download.ts') },
 };

@@ -1,5 +1,7 @@
-// wgpt info [--json]: the adapter chosen, its features, the limits in force and a matmul probe.
+// wgpt info [--json]: the adapter chosen, its features, the limits in force, a matmul probe and the
+// matmul variants chosen for this machine.
 import { matmul, noGrad, Tensor, tidy, type Device } from '../../engine/index.ts';
+import { tuningOf } from '../../engine/tune/choices.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt info [--json]\n\n  --json                        print one JSON object\n${DEVICE_USAGE}`;
@@ -24,6 +26,12 @@ async function probe(device: Device, n: number): Promise<{ n: number; ms: number
   return { n, ms, gflops: (2 * n ** 3) / (ms * 1e6) };
 }
 
+/** The tuning state in force: on or off, its file, and each class's choice. */
+function tuningSummary(device: Device) {
+  const s = tuningOf(device);
+  return { enabled: s.enabled, file: s.file, classes: Object.fromEntries(s.results) };
+}
+
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, { ...DEVICE_OPTIONS, json: { type: 'boolean', default: false } }, USAGE);
   await withDevice(values, async (device) => {
@@ -34,6 +42,7 @@ export async function run(argv: string[]): Promise<void> {
       features: device.features,
       limits: { ...device.limits },
       probe: { matmul: await probe(device, 512) },
+      tuning: tuningSummary(device),
     };
     if (values.json) {
       console.log(JSON.stringify(info, null, 2));
@@ -46,5 +55,16 @@ export async function run(argv: string[]): Promise<void> {
     for (const [k, v] of Object.entries(info.limits)) console.log(`  ${k.padEnd(36)} ${v}`);
     const p = info.probe.matmul;
     console.log(`matmul ${p.n}³    ${p.ms.toFixed(1)} ms, ${p.gflops.toFixed(1)} GFLOP/s`);
+    const tn = info.tuning;
+    if (!tn.enabled) {
+      console.log('matmul variants: the built-in defaults (WGPT_TUNE=off)');
+      return;
+    }
+    console.log(`matmul variants in force (measured on this machine, kept in ${tn.file}; \`wgpt tune\` measures again):`);
+    for (const [cls, r] of Object.entries(tn.classes)) {
+      const g = r.gflops[r.choice];
+      console.log(`  ${cls.padEnd(14)} ${r.choice}${g === undefined ? ' (not measured: built-in default)' : `, ${g.toFixed(1)} GFLOP/s at ${r.shape.join('x')}`}`);
+    }
+    console.log('  other classes: the built-in default until first met, then measured');
   });
 }
