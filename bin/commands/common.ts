@@ -13,7 +13,13 @@ export const DEVICE_OPTIONS = {
 } as const;
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
-  const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    // node's messages span lines ("... is ambiguous.\nDid you forget ..."): one line, as every error.
+    throw new WgptError(`${(e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see --help)`);
+  }
   if ((parsed.values as Record<string, unknown>).help) {
     console.log(usage);
     process.exit(0);
