@@ -30,7 +30,7 @@ const base: DpoOptions = {
   loraRank: null, scoreBefore: false, syntheticCount: 0,
 };
 const KEYS = ['step', 'epoch', 'tokens_seen', 'train_loss', 'val_loss', 'train_reward_margin', 'val_reward_margin',
-  'train_chosen_reward', 'train_rejected_reward', 'val_chosen_reward', 'val_rejected_reward', 'elapsed_s'];
+  'train_chosen_reward', 'train_rejected_reward', 'val_chosen_reward', 'val_rejected_reward', 'train_sft_loss', 'val_sft_loss', 'elapsed_s'];
 const rows = (out: string): Record<string, number>[] => readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const timeless = (r: Record<string, number>[]): Record<string, number>[] => r.map(({ elapsed_s: _, ...rest }) => rest);
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { readTrainState } from '../../train/checkpoint.ts';
 import { ensureBuiltinSft } from '../../train/dpo/builtin.ts';
-import { dpo, type DpoOptions, type DpoResult, type DpoScores } from '../../train/dpo/trainer.ts';
+import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores } from '../../train/dpo/trainer.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
@@ -25,6 +25,9 @@ answer where it is right), reporting held-out preference accuracy and exact matc
   --data FILE|ch07-dpo    Alpaca-style JSON with "chosen" and "rejected" answers, or the notebook's
                           instruction-data-with-preference.json (fetched, sha256 checked)
   --beta X                (0.1)  strength of the pull towards the reference
+  --sft-weight W          add W times the chosen answers' negative log-likelihood per token to the
+                          loss (0: plain DPO), so preferring the chosen answer
+                          cannot come from making both answers unlikely
   --lr X                  (5e-6)                --weight-decay X  (0.01)
   --epochs N              (1)                   --max-steps N     stop at global step N
   --batch-size N          pairs per step (8)
@@ -54,7 +57,7 @@ export const BUILTIN: Partial<DpoOptions> = {
 };
 
 const BASE: DpoOptions = {
-  data: null, model: '', out: '', beta: 0.1, lr: 5e-6, weightDecay: 0.01, epochs: 1, maxSteps: null, batchSize: 8,
+  data: null, model: '', out: '', beta: 0.1, sftWeight: 0, lr: 5e-6, weightDecay: 0.01, epochs: 1, maxSteps: null, batchSize: 8,
   evalEvery: 5, evalBatches: 5, mask: 'prompt', style: 'alpaca', seed: 123, maxNewTokens: 256, testLimit: null,
   loraRank: null, loraAlpha: null, loraTargets: null, scoreBefore: false, syntheticCount: 2000,
 };
@@ -62,7 +65,7 @@ const BASE: DpoOptions = {
 /** The flags of wgpt dpo, exported so `wgpt sweep plan` checks a grid against the real parser. */
 export const OPTIONS = {
   ...DEVICE_OPTIONS,
-  model: { type: 'string' }, data: { type: 'string' }, beta: { type: 'string' }, lr: { type: 'string' },
+  model: { type: 'string' }, data: { type: 'string' }, beta: { type: 'string' }, 'sft-weight': { type: 'string' }, lr: { type: 'string' },
   'weight-decay': { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'eval-every': { type: 'string' },
   'eval-batches': { type: 'string' }, mask: { type: 'string' }, 'lora-rank': { type: 'string' }, 'lora-alpha': { type: 'string' },
   'lora-targets': { type: 'string' }, rejected: { type: 'string' }, 'max-steps': { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
@@ -100,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.model !== undefined) opts.model = values.model;
     opts.out = values.out ?? path.join('runs', `dpo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     opts.beta = numberOption(values.beta, 'beta', opts.beta);
+    opts.sftWeight = numberOption(values['sft-weight'], 'sft-weight', opts.sftWeight ?? 0);
     opts.lr = numberOption(values.lr, 'lr', opts.lr);
     opts.weightDecay = numberOption(values['weight-decay'], 'weight-decay', opts.weightDecay);
     opts.batchSize = intOption(values['batch-size'], 'batch-size', opts.batchSize);
@@ -121,6 +125,8 @@ export async function run(argv: string[]): Promise<number> {
   opts.genBatch = positiveIntOption(values['gen-batch'], 'gen-batch', opts.genBatch ?? DEFAULT_GEN_BATCH);
   if (values['max-steps'] !== undefined) opts.maxSteps = intOption(values['max-steps'], 'max-steps', 0);
 
+  // Every flag is checked before the built-in SFT model is trained or anything is loaded.
+  checkDpoOptions(opts);
   const started = performance.now();
   const result = await withDevice(values, async () => {
     if (builtin) opts.model = await ensureBuiltinSft();
