@@ -24,11 +24,13 @@ import { generateResponses, sampleResponse } from './responses.ts';
 import { scoreResponses, type ScoreReport } from './score.ts';
 import { checkSchedule } from './schedule.ts';
 import { generateSyntheticData } from './synthetic.ts';
+import { generateFactData } from './facts.ts';
 import { MetricsLog } from './metrics-log.ts';
 import { trainingLoop, type LoopRow } from './loop.ts';
 
 export interface TrainOptions {
-  /** A JSON file, 'ch07' (the chapter's data, fetched), or null for the built-in synthetic tasks. */
+  /** A JSON file, 'ch07' (the chapter's data, fetched), 'facts' (questions about the built-in fact
+   *  world, train/facts.ts), or null for the built-in synthetic tasks. */
   data: string | null;
   model: string;
   fromScratch: boolean;
@@ -97,6 +99,7 @@ export interface TrainResult {
 export async function loadEntries(data: string | null, seed: number, syntheticCount: number): Promise<Entry[]> {
   if (data === null) return generateSyntheticData({ seed, count: syntheticCount });
   if (data === 'ch07') return loadCh07();
+  if (data === 'facts') return generateFactData({ seed, count: syntheticCount });
   return loadInstructionData(data);
 }
 
