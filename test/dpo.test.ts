@@ -9,6 +9,7 @@ import path from 'node:path';
 import { keep, noGrad, tidy } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
 import { syntheticPreferences, withModelMistakes } from '../train/dpo/builtin.ts';
+import { generateSyntheticData } from '../train/synthetic.ts';
 import { generateResponses } from '../train/responses.ts';
 import { collatePairs, encodePair } from '../train/dpo/collate.ts';
 import { dpoLoss } from '../train/dpo/loss.ts';
@@ -22,7 +23,8 @@ import { microRun } from './helpers/micro-run.ts';
 await withDevice(t);
 const { dir, modelDir } = await microRun('wgpt-dpo-');
 const dataFile = path.join(dir, 'pairs.json');
-writeFileSync(dataFile, JSON.stringify(syntheticPreferences(5, 40)));
+// Pairs of the skill tasks (short answers): a micro model's margin moves within a few steps.
+writeFileSync(dataFile, JSON.stringify(syntheticPreferences(5, 40, generateSyntheticData({ seed: 5, count: 40 }))));
 
 const base: DpoOptions = {
   data: dataFile, model: modelDir, out: '', beta: 0.5, lr: 1e-3, weightDecay: 0.01, epochs: 3, maxSteps: null, batchSize: 2,

@@ -11,7 +11,7 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainOptions>> = {
   // goes to the short answers. 1800 entries: the test split is the 180 held-out questions, once each.
   default: {
     data: 'facts', model: '', fromScratch: false, epochs: 3, maxSteps: 200, lr: 1e-3, lrSchedule: 'cosine', warmupSteps: 10,
-    mask: 'prompt', style: 'phi3', outputVocab: 'all', evalEvery: 25, evalBatches: 3, scoreBefore: true, maxNewTokens: 16, testLimit: null,
+    mask: 'prompt', style: 'phi3', outputVocab: 'all', evalEvery: 25, evalBatches: 3, scoreBefore: true, maxNewTokens: 20, testLimit: null,
     syntheticCount: 1800,
   },
   ch07: { data: 'ch07', model: 'gpt2-medium', untie: true, epochs: 2, lr: 5e-5, weightDecay: 0.1, batchSize: 8, evalEvery: 5, evalBatches: 5, seed: 123 },

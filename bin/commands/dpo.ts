@@ -53,7 +53,7 @@ ${DEVICE_USAGE}`;
  *  beta 1, lr 2e-5: 69.5%), while its greedy answers get worse (README). */
 export const BUILTIN: Partial<DpoOptions> = {
   data: null, rejected: 'model', beta: 0.5, sftWeight: 1, lr: 1e-4, epochs: 2, maxSteps: 400, batchSize: 8, evalEvery: 50, evalBatches: 3,
-  scoreBefore: true, style: 'phi3', maxNewTokens: 16, testLimit: null, syntheticCount: 1800,
+  scoreBefore: true, style: 'phi3', maxNewTokens: 20, testLimit: null, syntheticCount: 1800,
 };
 
 const BASE: DpoOptions = {

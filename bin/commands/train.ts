@@ -8,7 +8,7 @@ import { trainMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
 import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin-run.ts';
-import { defaultTrainOptions, TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/presets.ts';
+import { TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/presets.ts';
 import type { ScoreGroup } from '../../train/score.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
@@ -138,8 +138,8 @@ async function runBuiltin(values: ReturnType<typeof parse<typeof OPTIONS>>['valu
   if (values['gen-batch'] !== undefined) positiveIntOption(values['gen-batch'], 'gen-batch', 1);
   const out = values.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
   const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch'] === undefined ? undefined : Number(values['gen-batch'])));
-  report(defaultTrainOptions(out, ''), r.finetuned);
   if (r.summary) reportBuiltin(out, r.summary);
+  else console.log(`\ninterrupted: run wgpt train again to start the built-in run over (${out})`);
   return r.finetuned.interrupted || r.control?.interrupted ? 130 : 0;
 }
 

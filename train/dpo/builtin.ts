@@ -10,6 +10,7 @@ import { Rng } from '../loader.ts';
 import { ensureBuiltinBase } from '../pretrain/builtin.ts';
 import { defaultTrainOptions } from '../presets.ts';
 import { generateFactData } from '../facts.ts';
+import type { SyntheticEntry } from '../synthetic.ts';
 import { generateResponses } from '../responses.ts';
 import { exactMatch } from '../score.ts';
 import { train } from '../trainer.ts';
@@ -23,8 +24,8 @@ import type { PreferenceEntry } from './data.ts';
  *  preference accuracy was 51% on same-task pairs alone and 90% on other-task pairs alone, and a
  *  few hundred DPO steps did not lift the former (the SFT model has not learned the facts, 57% on
  *  its own training pairs): the mix leaves room to rise and still asks for both. */
-export function syntheticPreferences(seed: number, count: number): PreferenceEntry[] {
-  const entries = generateFactData({ seed, count });
+export function syntheticPreferences(seed: number, count: number,
+  entries: readonly SyntheticEntry[] = generateFactData({ seed, count })): PreferenceEntry[] {
   const answers = new Map<string, string[]>();
   for (const e of entries) {
     const list = answers.get(e.task) ?? [];
