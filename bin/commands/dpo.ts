@@ -9,7 +9,7 @@ import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores }
 import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
+import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt dpo --model SFT --data FILE|ch07-dpo [options]
 
@@ -76,14 +76,7 @@ export const OPTIONS = {
 /** How `wgpt sweep` runs, resumes and reads a dpo run. */
 export const SWEEP: SweepSpec = {
   options: OPTIONS, outFlag: 'out', resumeFlag: 'resume', metrics: dpoMetrics,
-  checkpointStep: async (dir) => {
-    try {
-      return (await readTrainState(dir)).step;
-    } catch (e) {
-      if (e instanceof WgptError) return null;
-      throw e;
-    }
-  },
+  checkpointStep: checkpointStepOf,
 };
 
 export async function run(argv: string[]): Promise<number> {

@@ -12,7 +12,7 @@ import { checkPretrainOptions, pretrain, textOf, type PretrainOptions, type Pret
 import { PRETRAIN_BASE } from '../../train/presets.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
+import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt pretrain --data FILE.txt|DIR|NAME [options]
 
@@ -57,14 +57,7 @@ export const OPTIONS = {
 /** How `wgpt sweep` runs, resumes and reads a pretrain run. */
 export const SWEEP: SweepSpec = {
   options: OPTIONS, outFlag: 'out', resumeFlag: 'resume', metrics: pretrainMetrics,
-  checkpointStep: async (dir) => {
-    try {
-      return (await readTrainState(dir)).step;
-    } catch (e) {
-      if (e instanceof WgptError) return null;
-      throw e;
-    }
-  },
+  checkpointStep: checkpointStepOf,
 };
 
 export async function run(argv: string[]): Promise<number> {

@@ -10,7 +10,7 @@ import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
 import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin-run.ts';
 import { TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/presets.ts';
 import type { ScoreGroup } from '../../train/score.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
+import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt train [options]
 
@@ -64,14 +64,7 @@ export const OPTIONS = {
 /** How `wgpt sweep` runs, resumes and reads a train run. */
 export const SWEEP: SweepSpec = {
   options: OPTIONS, outFlag: 'out', resumeFlag: 'resume', metrics: trainMetrics,
-  checkpointStep: async (dir) => {
-    try {
-      return (await readTrainState(dir)).step;
-    } catch (e) {
-      if (e instanceof WgptError) return null; // no checkpoint yet: start from scratch
-      throw e;
-    }
-  },
+  checkpointStep: checkpointStepOf,
 };
 
 export async function run(argv: string[]): Promise<number> {
