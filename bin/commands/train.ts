@@ -20,7 +20,8 @@ about half of those people and answers questions about the other half, whose fac
 text; a model that was never pretrained gets the same finetuning as the control. Held-out exact
 match per task for both, and summary.json in the run directory. Takes only --out and --gen-batch.
 
-  --data FILE|ch07        Alpaca-style JSON (instruction, input, output), or the chapter's data (fetched)
+  --data FILE|ch07|facts  Alpaca-style JSON (instruction, input, output), the chapter's data (fetched),
+                          or the built-in run's questions about its fact world (train/facts.ts)
   --model FILE|DIR|NAME   weights (model.safetensors dir or file) or a size: tiny, mini, gpt2, gpt2-medium, ...
   --from-scratch          random GPT-2 init for a size name (tiny and mini always are)
   --untie                 give the model a separate LM head, a copy of wte (the chapter does)
