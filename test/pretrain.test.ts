@@ -30,7 +30,7 @@ const docs = Array.from({ length: 12 }, (_, i) => `The cat number ${i} sat on th
 docs.forEach((d, i) => writeFileSync(path.join(textDir, `doc${String(i).padStart(2, '0')}.txt`), d));
 const base: PretrainOptions = {
   ...PRETRAIN_BASE, data: textDir, model: modelDir, out: '', blockSize: 32, batchSize: 4, epochs: 20, maxSteps: 12, lr: 3e-3,
-  warmupSteps: 2, evalEvery: 4, evalBatches: 2, prompts: ['The cat'], sampleTokens: 6, sampleEvery: 6,
+  warmupSteps: 2, evalEvery: 4, evalBatches: 2, prompts: ['The cat', 'The dog'], sampleTokens: 6, sampleEvery: 6,
 };
 const text = () => readTextCorpus(textDir);
 
@@ -61,15 +61,16 @@ t.test('pretrain -> train -> dpo: the loss falls, the run directory is complete,
   const out = path.join(dir, 'run');
   const r = await pretrain({ ...base, out }, text);
   t.equal(r.steps, 12);
-  t.same(r.metrics.map((m) => m.step), [0, 4, 8]);
-  t.ok(r.metrics[2].train_loss < r.metrics[0].train_loss - 0.5, `train loss ${r.metrics[0].train_loss.toFixed(2)} -> ${r.metrics[2].train_loss.toFixed(2)}`);
-  t.ok(r.metrics[2].val_loss < r.metrics[0].val_loss - 0.5, `val loss ${r.metrics[0].val_loss.toFixed(2)} -> ${r.metrics[2].val_loss.toFixed(2)}`);
+  t.same(r.metrics.map((m) => m.step), [0, 4, 8, 11], 'every 4 steps, and the last');
+  t.ok(r.metrics[3].train_loss < r.metrics[0].train_loss - 0.5, `train loss ${r.metrics[0].train_loss.toFixed(2)} -> ${r.metrics[3].train_loss.toFixed(2)}`);
+  t.ok(r.metrics[3].val_loss < r.metrics[0].val_loss - 0.5, `val loss ${r.metrics[0].val_loss.toFixed(2)} -> ${r.metrics[3].val_loss.toFixed(2)}`);
   const rows = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.same(Object.keys(rows[0]).sort(), ['elapsed_s', 'epoch', 'step', 'tokens_seen', 'train_loss', 'val_loss']);
   t.equal(rows[1].tokens_seen, 5 * 4 * 32, 'tokens seen after step 4: five batches of 4 x 32');
   const samples = readFileSync(path.join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.same(samples.map((s) => s.step), [0, 6, 12], 'sampled before training, every 6 steps and at the end');
-  t.ok(samples.every((s) => s.prompt === 'The cat' && typeof s.text === 'string' && s.text.length > 0));
+  t.same(samples.map((s) => `${s.step} ${s.prompt}`), ['0 The cat', '0 The dog', '6 The cat', '6 The dog', '12 The cat', '12 The dog'],
+    'each prompt sampled before training, every 6 steps and at the end');
+  t.ok(samples.every((s) => typeof s.text === 'string' && s.text.length > 0));
   for (const f of ['model.safetensors', 'config.json', 'loss-plot.svg', 'loss-plot.png', 'checkpoint']) t.ok(existsSync(path.join(out, f)), f);
 
   const sft = path.join(dir, 'sft');

@@ -117,13 +117,17 @@ async function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, ba
   return total / k;
 }
 
-/** One sampled continuation (temperature 0.8, top-k 40, seeded) of each prompt. */
+/** One sampled continuation (temperature 0.8, top-k 40) of each prompt, each from its own seed. */
 async function sample(model: GPT, o: PretrainOptions, step: number): Promise<Sample[]> {
-  if (o.prompts.length === 0 || o.sampleTokens === 0) return [];
-  const outs = await generateBatch(model, o.prompts.map((p) => encode(p).slice(-model.config.contextLength + 1)), {
-    maxNewTokens: o.sampleTokens, temperature: 0.8, topK: 40, seed: o.seed + step, stopToken: null,
-  });
-  return o.prompts.map((prompt, i) => ({ step, prompt, text: decode(outs[i]) }));
+  if (o.sampleTokens === 0) return [];
+  const out: Sample[] = [];
+  for (const [i, prompt] of o.prompts.entries()) {
+    const [ids] = await generateBatch(model, [encode(prompt).slice(-model.config.contextLength + 1)], {
+      maxNewTokens: o.sampleTokens, temperature: 0.8, topK: 40, seed: o.seed + 1000 * step + i, stopToken: null,
+    });
+    out.push({ step, prompt, text: decode(ids) });
+  }
+  return out;
 }
 
 export async function pretrain(o: PretrainOptions, text: () => PretrainText, resumeDir: string | null = null): Promise<PretrainResult> {
@@ -193,6 +197,14 @@ async function run(o: PretrainOptions, source: string, splits: TokenSplits, mode
   if (r.interrupted) {
     progress.log(`interrupted at step ${r.step}: checkpoint saved in ${path.join(o.out, 'checkpoint')}; continue with --resume ${o.out}`);
     return { steps: r.step, metrics: metrics.rows, samples, ...timing, interrupted: true };
+  }
+  if (metrics.rows.at(-1)?.step !== r.step - 1) {
+    // The last step is evaluated too, so a run reports where it ended (train's rule may skip it).
+    metrics.append({
+      step: r.step - 1, epoch: loader.epoch + loader.cursor / loader.length, tokens_seen: r.tokensSeen,
+      train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
+      elapsed_s: r.seconds,
+    });
   }
   await saveGPT(model, o.out);
   if (metrics.rows.length > 0) {
