@@ -12,21 +12,22 @@ export function cacheDir(name: string): string {
   return path.join(process.env.WGPT_CACHE || path.join(homedir(), '.cache', 'wgpt'), name);
 }
 
-const RECIPE = 'recipe.json';
+/** Beside each cached model: the JSON of the recipe that made it. */
+export const RECIPE_FILE = 'recipe.json';
 
 /** The cached model directory `name`, made by `make(dir)` first when absent or made by another
  *  recipe (any JSON value that describes how it is made). */
 export async function cachedModel(name: string, recipe: unknown, make: (dir: string) => Promise<void>): Promise<string> {
   const dir = cacheDir(name);
   const want = JSON.stringify(recipe);
-  const have = (): boolean => existsSync(path.join(dir, 'model.safetensors')) && existsSync(path.join(dir, RECIPE)) &&
-    readFileSync(path.join(dir, RECIPE), 'utf8') === want;
+  const have = (): boolean => existsSync(path.join(dir, 'model.safetensors')) && existsSync(path.join(dir, RECIPE_FILE)) &&
+    readFileSync(path.join(dir, RECIPE_FILE), 'utf8') === want;
   if (have()) return dir;
   await replaceDirAtomically(dir, async (tmp) => {
     await make(tmp);
     // The model, its metrics and samples stay; the run's checkpoint (optimizer state) would only take room.
     for (const f of readdirSync(tmp)) if (f.startsWith('checkpoint')) rmSync(path.join(tmp, f), { recursive: true, force: true });
-    writeFileSync(path.join(tmp, RECIPE), want);
+    writeFileSync(path.join(tmp, RECIPE_FILE), want);
   });
   return dir;
 }

@@ -1,11 +1,13 @@
 // `wgpt dpo` with no arguments: DPO on preference pairs made from the built-in fact questions
 // (train/facts.ts), starting from the built-in SFT model (`wgpt train`'s default finetuning of the
-// built-in base model; both trained once into the cache when absent). A pair's chosen answer is the entry's right answer, its rejected
-// one the answer of another entry (of the same task for every other pair): wrong, but made of
-// tokens the SFT model's output vocabulary (the data's tokens) holds.
+// built-in base model; both trained once into the cache when absent). A pair's chosen answer is
+// the entry's right answer, its rejected one the answer of another entry (of the same task for
+// every other pair): wrong, but made of tokens the SFT model's output vocabulary holds.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { cachedModel } from '../cache.ts';
+import { cachedModel, RECIPE_FILE } from '../cache.ts';
 import { Rng } from '../loader.ts';
 import { ensureBuiltinBase } from '../pretrain/builtin.ts';
 import { defaultTrainOptions } from '../presets.ts';
@@ -18,12 +20,9 @@ import { encodePair } from './collate.ts';
 import type { PreferenceEntry } from './data.ts';
 
 /** Pairs over the same entries, in the same order, as `wgpt train`'s built-in data for this seed
- *  and count, so the splits (and the held-out pairs) are the SFT run's. Every other pair rejects
- *  another answer of the same task (a wrong fact or result of the right form), the rest an answer
- *  of another task (the wrong kind of answer). Measured on the built-in SFT model, held-out
- *  preference accuracy was 51% on same-task pairs alone and 90% on other-task pairs alone, and a
- *  few hundred DPO steps did not lift the former (the SFT model has not learned the facts, 57% on
- *  its own training pairs): the mix leaves room to rise and still asks for both. */
+ *  and count (or over `entries`), so the splits (and the held-out pairs) are the SFT run's. Every
+ *  other pair rejects another answer of the same task (a wrong fact of the right form), the rest
+ *  an answer of another task (the wrong kind of answer): the mix asks for both. */
 export function syntheticPreferences(seed: number, count: number,
   entries: readonly SyntheticEntry[] = generateFactData({ seed, count })): PreferenceEntry[] {
   const answers = new Map<string, string[]>();
@@ -69,7 +68,9 @@ export async function ensureBuiltinSft(log: (line: string) => void = console.err
   const base = await ensureBuiltinBase(log);
   // The default run exactly, minus its before/after answers (they change no weight).
   const opts = { ...defaultTrainOptions('', base), scoreBefore: false, maxNewTokens: 0, testLimit: 0 };
-  return cachedModel('builtin-sft', { ...opts, out: null, model: 'builtin-base' }, async (dir) => {
+  // The base's own recipe is part of this one: a new base makes a new SFT model.
+  const baseRecipe: unknown = JSON.parse(readFileSync(path.join(base, RECIPE_FILE), 'utf8'));
+  return cachedModel('builtin-sft', { ...opts, out: null, model: baseRecipe }, async (dir) => {
     log('no built-in SFT model in the cache: training it first with wgpt train\'s default finetuning of the built-in base model');
     const r = await train({ ...opts, out: dir });
     if (r.interrupted) throw new WgptError('interrupted while training the built-in SFT model; run wgpt dpo again to start it over');
