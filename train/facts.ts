@@ -51,7 +51,6 @@ const RELATIONS: Record<string, Relation> = {
 };
 
 export const FACT_TASKS = Object.keys(RELATIONS);
-export const FACT_PEOPLE = FIRST.length;
 
 export interface Person {
   name: string;

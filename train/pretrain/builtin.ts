@@ -10,7 +10,7 @@ import { STYLES } from '../prompts.ts';
 import { pretrain, type PretrainText } from './trainer.ts';
 
 /** How many biographies of each person the text holds (each a fresh draw of phrasings and order). */
-export const BUILTIN_RENDERINGS = 40;
+const BUILTIN_RENDERINGS = 40;
 
 /** The built-in pretraining text: biographies only, never a question. The validation text is
  *  another draw of biographies of the same people (the facts are the same; their wording is not).
