@@ -3,6 +3,7 @@
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void | number> }> }> = {
   info: { summary: 'the GPU adapter in use, its limits, and a matmul throughput probe', load: () => import('./commands/info.ts') },
   train: { summary: 'instruction finetuning (chapter 7); no options: the built-in default run', load: () => import('./commands/train.ts') },
+  pretrain: { summary: 'next-token training on plain text (nanoGPT); no options: the built-in base model', load: () => import('./commands/pretrain.ts') },
   dpo: { summary: 'preference tuning (DPO, the chapter 7 bonus) of an SFT model; no options: the built-in run', load: () => import('./commands/dpo.ts') },
   generate: { summary: 'continue a prompt (greedy or sampled, KV cache), streamed to stdout', load: () => import('./commands/generate.ts') },
   eval: { summary: 'loss on a split; exact match, ROUGE-L and an optional judge score for responses', load: () => import('./commands/eval.ts') },

@@ -1,5 +1,5 @@
-// LoRA adapters on disk in the Hugging Face PEFT layout, so `peft.PeftModel.from_pretrained` loads
-// what wgpt trains and wgpt loads what PEFT trains: adapter_model.safetensors with keys like
+// LoRA adapters on disk in the layout Hugging Face PEFT documents (so that PEFT can load what wgpt
+// trains, not yet run against peft itself, and wgpt loads what PEFT trains): adapter_model.safetensors with keys like
 // base_model.model.transformer.h.0.attn.c_attn.lora_A.weight [r, in] / lora_B.weight [out, r], and
 // adapter_config.json. Also the merged model (W + (alpha/r)·ΔW) that plain `transformers` loads.
 import { existsSync, promises as fsp } from 'node:fs';

@@ -54,3 +54,18 @@ t.test('--test-limit 0 responds to no test entry', async (t) => {
   t.equal(r.after, undefined, 'nothing scored');
   t.notOk(existsSync(path.join(out, 'test-responses.json')), 'no test responses written');
 });
+
+t.test("Dawn's two limit warnings are hidden unless WGPT_DEBUG is set; everything else on stderr still shows", async (t) => {
+  const info = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', timeout: 300_000 });
+  t.equal(info.status, 0, info.stderr);
+  t.match(info.stdout, /limits in force/);
+  t.notMatch(info.stderr, /artificially reduced/, 'no Dawn limit warning');
+  const unknown = spawnSync(process.execPath, [cli, 'nope'], { encoding: 'utf8' });
+  t.equal(unknown.status, 2);
+  t.match(unknown.stderr, /wgpt: unknown command "nope"/, 'other stderr lines pass through');
+  // The launcher runs the CLI in a child: its exit status and signals come through (train's Ctrl-C
+  // test checks 130); with WGPT_DEBUG the CLI runs in the launcher's own process, stack traces on.
+  const debug = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, WGPT_DEBUG: '1' } });
+  t.equal(debug.status, 0);
+  t.match(debug.stdout, /limits in force/);
+});

@@ -7,7 +7,7 @@ import { collatePairs, encodePair, type EncodedPair } from '../train/dpo/collate
 import { syntheticPreferences } from '../train/dpo/builtin.ts';
 import { validatePreferences } from '../train/dpo/data.ts';
 import { dpoLoss, negLogSigmoid, sigmoid } from '../train/dpo/loss.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
+import { generateFactData } from '../train/facts.ts';
 import { outputVocabOf } from '../train/trainer.ts';
 import { encode } from '../model/tokenizer.ts';
 
@@ -91,6 +91,14 @@ t.test('the loss, gradients and rewards against hand-computed values', async (t)
   const h = 1e-6;
   const fd = (dpoLoss([-1 + h, -2], [-3, -2], [-2, -1], [-3, -1], beta).loss - dpoLoss([-1 - h, -2], [-3, -2], [-2, -1], [-3, -1], beta).loss) / (2 * h);
   t.ok(Math.abs(fd - l.gradChosen[0]) < 1e-8, `finite difference ${fd} vs ${l.gradChosen[0]}`);
+  // --sft-weight: the objective adds W * mean(-πc); its gradient is the finite difference of the objective.
+  const w = dpoLoss([-1, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7);
+  t.equal(w.loss, l.loss, 'the DPO loss itself is unchanged');
+  t.equal(w.sft, 1.5, 'chosen NLL: mean of -πc');
+  t.ok(Math.abs(w.objective - (l.loss + 0.7 * 1.5)) < 1e-15, 'objective = loss + W * sft');
+  const fdw = (dpoLoss([-1 + h, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7).objective - dpoLoss([-1 - h, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7).objective) / (2 * h);
+  t.ok(Math.abs(fdw - w.gradChosen[0]) < 1e-8, `with W: finite difference ${fdw} vs ${w.gradChosen[0]}`);
+  t.equal(w.gradRejected[0], l.gradRejected[0], 'the rejected side is untouched');
   // Stable at the extremes.
   t.equal(negLogSigmoid(1000), 0);
   t.equal(negLogSigmoid(-1000), 1000);
@@ -124,7 +132,7 @@ t.test('validation: one line naming the entry and field', async (t) => {
 
 t.test('built-in pairs: the SFT data in its order, rejected = another answer (same task or another), inside its vocabulary', async (t) => {
   const pairs = syntheticPreferences(123, 2000);
-  const entries = generateSyntheticData({ seed: 123, count: 2000 });
+  const entries = generateFactData({ seed: 123, count: 2000 });
   t.equal(pairs.length, 2000);
   t.ok(pairs.every((p, i) => p.instruction === entries[i].instruction && p.input === entries[i].input && p.chosen === entries[i].output), 'same entries, chosen = the right answer');
   t.ok(pairs.every((p) => p.rejected !== p.chosen), 'rejected is wrong');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { keep, noGrad, tidy } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
 import { syntheticPreferences, withModelMistakes } from '../train/dpo/builtin.ts';
+import { generateSyntheticData } from '../train/synthetic.ts';
 import { generateResponses } from '../train/responses.ts';
 import { collatePairs, encodePair } from '../train/dpo/collate.ts';
 import { dpoLoss } from '../train/dpo/loss.ts';
@@ -22,7 +23,8 @@ import { microRun } from './helpers/micro-run.ts';
 await withDevice(t);
 const { dir, modelDir } = await microRun('wgpt-dpo-');
 const dataFile = path.join(dir, 'pairs.json');
-writeFileSync(dataFile, JSON.stringify(syntheticPreferences(5, 40)));
+// Pairs of the skill tasks (short answers): a micro model's margin moves within a few steps.
+writeFileSync(dataFile, JSON.stringify(syntheticPreferences(5, 40, generateSyntheticData({ seed: 5, count: 40 }))));
 
 const base: DpoOptions = {
   data: dataFile, model: modelDir, out: '', beta: 0.5, lr: 1e-3, weightDecay: 0.01, epochs: 3, maxSteps: null, batchSize: 2,
@@ -30,7 +32,7 @@ const base: DpoOptions = {
   loraRank: null, scoreBefore: false, syntheticCount: 0,
 };
 const KEYS = ['step', 'epoch', 'tokens_seen', 'train_loss', 'val_loss', 'train_reward_margin', 'val_reward_margin',
-  'train_chosen_reward', 'train_rejected_reward', 'val_chosen_reward', 'val_rejected_reward', 'elapsed_s'];
+  'train_chosen_reward', 'train_rejected_reward', 'val_chosen_reward', 'val_rejected_reward', 'train_sft_loss', 'val_sft_loss', 'elapsed_s'];
 const rows = (out: string): Record<string, number>[] => readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const timeless = (r: Record<string, number>[]): Record<string, number>[] => r.map(({ elapsed_s: _, ...rest }) => rest);
 

@@ -10,6 +10,7 @@ import { run as sweepCli } from '../bin/commands/sweep.ts';
 import { SWEEP as TRAIN } from '../bin/commands/train.ts';
 import { SWEEP as MASK_STUDY } from '../bin/commands/mask-study.ts';
 import { SWEEP as DPO } from '../bin/commands/dpo.ts';
+import { SWEEP as PRETRAIN } from '../bin/commands/pretrain.ts';
 import { indexedJobYaml } from '../train/sweep/k8s.ts';
 import { expandGrid } from '../train/sweep/plan.ts';
 import { sbatchScript } from '../train/sweep/slurm.ts';
@@ -73,11 +74,15 @@ t.test('plan: a grid is the product of its lists, ids are stable, bad grids are 
   t.equal(dpoRuns.length, 4, 'dpo: 2 x 2 runs');
   t.same(dpoRuns[0].args, ['--beta', '0.1', '--lr', '0.0001', '--model', 'sft', '--data', 'ch07-dpo', '--max-steps', '40', '--out', dpoRuns[0].dir]);
   t.throws(() => expandGrid('dpo', { 'output-vocab': ['data'] }, DPO), /"output-vocab" is not a flag of wgpt dpo/);
+  // pretrain too; --prompt may be given more than once, so a grid gives it once per run.
+  const pre = expandGrid('pretrain', { lr: [1e-3, 3e-3], data: 'brown', prompt: 'The' }, PRETRAIN);
+  t.same(pre.map((r) => r.args.slice(0, 6)), [['--lr', '0.001', '--data', 'brown', '--prompt', 'The'], ['--lr', '0.003', '--data', 'brown', '--prompt', 'The']]);
+  t.throws(() => expandGrid('pretrain', { mask: ['none'] }, PRETRAIN), /"mask" is not a flag of wgpt pretrain/);
   writeFileSync(path.join(dir, 'g.json'), '{"beta": [0.1, 0.5], "model": "sft", "data": "pairs.json"}');
   await sweepCli(['plan', '--command', 'dpo', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p-dpo')]);
   t.equal(lines(path.join(dir, 'p-dpo', 'runs.jsonl')).length, 2, 'wgpt sweep plan --command dpo writes its runs');
   writeFileSync(path.join(dir, 'g.json'), '{"lr": [1]}');
-  await t.rejects(sweepCli(['plan', '--command', 'eval', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]), /unknown --command "eval": use one of train, mask-study, dpo/);
+  await t.rejects(sweepCli(['plan', '--command', 'eval', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]), /unknown --command "eval": use one of train, pretrain, mask-study, dpo/);
   await t.rejects(sweepCli(['status', path.join(dir, 'nowhere')]), /is not a planned sweep \(no runs.jsonl\)/);
   await t.rejects(sweepCli(['run', path.join(dir, 'nowhere')]), /is not a planned sweep/);
   writeFileSync(path.join(dir, 'g.json'), '[1, 2]');

@@ -4,7 +4,7 @@ import { backward, keep, tidy, WgptError } from '../engine/index.ts';
 import type { GPT } from '../model/gpt.ts';
 import { collate, encodeEntry, IGNORE_INDEX, type Batch } from './collate.ts';
 import type { Entry } from './data.ts';
-import { batchLoss } from './trainer.ts';
+import { batchLoss } from './step.ts';
 
 export interface GradientReport {
   loss: number;

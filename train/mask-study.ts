@@ -14,7 +14,8 @@ import { trainLoader } from './loader.ts';
 import { AdamW } from './optim.ts';
 import { generateResponses } from './responses.ts';
 import { scoreResponses } from './score.ts';
-import { evaluateLoss, loadEntries, trainStep } from './trainer.ts';
+import { trainStep } from './step.ts';
+import { evaluateLoss, loadEntries } from './trainer.ts';
 
 export interface StudyOptions {
   model: string;

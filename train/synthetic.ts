@@ -158,9 +158,13 @@ export function syntheticPools(seed: number, tasks: readonly string[] = SYNTHETI
  */
 export function generateSyntheticData(options: SyntheticOptions = {}): SyntheticEntry[] {
   const seed = options.seed ?? 123;
-  const count = options.count ?? 2000;
+  return drawEntries(syntheticPools(seed, options.tasks ?? SYNTHETIC_TASKS), seed, options.count ?? 2000);
+}
+
+/** The layout of generateSyntheticData over any per-task train and held-out pools (the fact
+ *  questions of facts.ts use it too). */
+export function drawEntries(pools: { train: SyntheticEntry[][]; heldOut: SyntheticEntry[][] }, seed: number, count: number): SyntheticEntry[] {
   if (!Number.isInteger(count) || count < 1) throw new Error(`synthetic data count must be a positive integer, got ${count}`);
-  const pools = syntheticPools(seed, options.tasks ?? SYNTHETIC_TASKS);
   const rng = new Rng(seed);
   const nTasks = pools.train.length;
   const trainN = Math.floor(count * TRAIN_SHARE);

@@ -3,7 +3,7 @@
 // directory with metrics, the loss plot, the weights and the test split's responses.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { backward, keep, Tensor, tidy, WgptError } from '../engine/index.ts';
+import { keep, tidy, WgptError } from '../engine/index.ts';
 import { loadGPT, saveGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
 import { initLora } from '../model/lora.ts';
@@ -11,23 +11,26 @@ import { saveAdapters, saveMerged } from '../model/peft.ts';
 import { loraBaseName, loraOf } from './lora-options.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
 import { END_OF_TEXT } from '../model/tokenizer.ts';
-import { collate, encodeEntry, getLossMask, type Batch, type EncodedEntry } from './collate.ts';
+import { collate, encodeEntry, getLossMask, type EncodedEntry } from './collate.ts';
 import { loadInstructionData, requireNonEmpty, splitData, type Entry } from './data.ts';
 import { loadCh07 } from './fetch-ch07.ts';
 import { DataLoader, trainLoader } from './loader.ts';
 import { AdamW } from './optim.ts';
+import { batchLoss } from './step.ts';
 import { writeLossPlot } from './plot.ts';
 import { Progress } from './progress.ts';
 import { checkStyle } from './prompts.ts';
 import { generateResponses, sampleResponse } from './responses.ts';
 import { scoreResponses, type ScoreReport } from './score.ts';
-import { checkSchedule, learningRate } from './schedule.ts';
+import { checkSchedule } from './schedule.ts';
 import { generateSyntheticData } from './synthetic.ts';
+import { generateFactData } from './facts.ts';
 import { MetricsLog } from './metrics-log.ts';
-import { StopSignals } from './stop-signals.ts';
+import { trainingLoop, type LoopRow } from './loop.ts';
 
 export interface TrainOptions {
-  /** A JSON file, 'ch07' (the chapter's data, fetched), or null for the built-in synthetic tasks. */
+  /** A JSON file, 'ch07' (the chapter's data, fetched), 'facts' (questions about the built-in fact
+   *  world, train/facts.ts), or null for the built-in synthetic tasks. */
   data: string | null;
   model: string;
   fromScratch: boolean;
@@ -80,14 +83,8 @@ export function outputVocabOf(entries: readonly Entry[], style: string): number[
   return [...ids].sort((a, b) => a - b);
 }
 
-export interface MetricsRow {
-  step: number;
-  epoch: number;
-  tokens_seen: number;
-  train_loss: number;
-  val_loss: number;
-  elapsed_s: number;
-}
+/** A row of metrics.jsonl. */
+export type MetricsRow = LoopRow;
 
 export interface TrainResult {
   steps: number;
@@ -102,6 +99,7 @@ export interface TrainResult {
 export async function loadEntries(data: string | null, seed: number, syntheticCount: number): Promise<Entry[]> {
   if (data === null) return generateSyntheticData({ seed, count: syntheticCount });
   if (data === 'ch07') return loadCh07();
+  if (data === 'facts') return generateFactData({ seed, count: syntheticCount });
   return loadInstructionData(data);
 }
 
@@ -119,28 +117,6 @@ export async function evaluateLoss(model: GPT, items: readonly EncodedEntry[], b
     loss.dispose();
   }
   return total / n;
-}
-
-/** The loss of one collated batch (dropout on when `train`, seeded by `seed`). */
-export function batchLoss(model: GPT, batch: Batch, train = false, seed = 0): Tensor {
-  const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
-  const targets = Tensor.fromData(batch.targets, [batch.batch, batch.seqLen], 'i32');
-  return model.loss(ids, targets, { train, dropoutSeed: seed, denominator: batch.lossDenominator });
-}
-
-/** One optimizer step on one batch; returns its loss. A batch with no counted target has a zero
- *  gradient: the update is skipped so that weight decay and momentum do not move any weight either. */
-export async function trainStep(model: GPT, opt: AdamW, batch: Batch, seed: number): Promise<number> {
-  const loss = tidy(() => {
-    const l = batchLoss(model, batch, true, seed);
-    backward(l);
-    return keep(l);
-  });
-  if (batch.lossDenominator > 0) opt.update();
-  else opt.zeroGrad();
-  const value = await loss.item();
-  loss.dispose();
-  return value;
 }
 
 /** Encodes every entry, refusing those whose prompt alone fills the context. */
@@ -200,10 +176,9 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   mkdirSync(opts.out, { recursive: true });
   const metricsLog = new MetricsLog<MetricsRow>(opts.out, state !== null);
   const metrics = metricsLog.rows;
-  let step = state?.step ?? 0;
-  let tokensSeen = state?.tokensSeen ?? 0;
+  const startStep = state?.step ?? 0;
   const totalSteps = Math.min(opts.epochs * loader.length, opts.maxSteps ?? Infinity);
-  let progress = new Progress(step);
+  let progress = new Progress(startStep);
   const log = (s: string): void => progress.log(s);
 
   let before: ScoreReport | undefined;
@@ -211,67 +186,37 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
     before = scoreResponses(await generateResponses(model, splits.test, opts.style, opts.maxNewTokens,
       { batchSize: opts.genBatch, label: 'before training: test responses' }));
     log(`before training: held-out exact match ${(100 * before.accuracy).toFixed(1)}% (${before.correct}/${before.n})`);
-    progress = new Progress(step); // time left counts training only
+    progress = new Progress(startStep); // time left counts training only
   }
 
-  const stop = new StopSignals();
   const trainable = model.lora ? model.lora.parameterCount() : model.parameterCount();
   log(`trainable parameters: ${trainable.toLocaleString('en-US')} of ${(model.parameterCount() + (model.lora?.parameterCount() ?? 0)).toLocaleString('en-US')}${
     lora ? ` (LoRA rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')}; the base model is frozen)` : ''}`);
-  const checkpoint = (): Promise<void> => saveTrainingCheckpoint(opts.out, model, opt, {
+  const checkpoint = (step: number, tokensSeen: number): Promise<void> => saveTrainingCheckpoint(opts.out, model, opt, {
     step, tokensSeen, loader: loader.getState(), options: opts as unknown as Record<string, unknown>,
   });
-  const started = performance.now();
-  const startStep = step;
-  let stepTokens = 0;
-  try {
-    while (step < totalSteps && !stop.requested) {
-      const items = loader.nextBatch();
-      if (!items) {
-        const sample = await sampleResponse(model, splits.val[0], opts.style);
-        log(`epoch ${loader.epoch + 1} sample: ${JSON.stringify(sample)}`);
-        loader.nextEpoch();
-        if (loader.epoch >= opts.epochs) break;
-        await checkpoint();
-        continue;
-      }
-      const batch = collate(items, { mask: opts.mask, allowedMaxLength });
-      opt.options.lr = learningRate(step, {
-        lr: opts.lr, schedule: opts.lrSchedule ?? 'constant', warmupSteps: opts.warmupSteps ?? 0, totalSteps,
-      });
-      const lossValue = await trainStep(model, opt, batch, step);
-      if (!Number.isFinite(lossValue)) throw new WgptError(`the loss became ${lossValue} at step ${step}; lower --lr`);
-      tokensSeen += batch.batch * batch.seqLen;
-      stepTokens += batch.batch * batch.seqLen;
-      step++;
-      const elapsed = (performance.now() - started) / 1000;
-      progress.update({ step, totalSteps, loss: lossValue, epoch: loader.epoch, tokensPerSecond: stepTokens / elapsed });
-      // The chapter evaluates when its 0-based global step is a multiple of eval_freq.
-      if ((step - 1) % opts.evalEvery === 0) {
-        const row: MetricsRow = {
-          step: step - 1,
-          epoch: loader.epoch + loader.cursor / loader.length,
-          tokens_seen: tokensSeen,
-          train_loss: await evaluateLoss(model, trainItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
-          val_loss: await evaluateLoss(model, valItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
-          elapsed_s: elapsed,
-        };
-        metricsLog.append(row);
-        log(`ep ${loader.epoch + 1} (step ${String(row.step).padStart(6, '0')}): train loss ${row.train_loss.toFixed(3)}, val loss ${row.val_loss.toFixed(3)}`);
-      }
-    }
-  } finally {
-    stop.dispose();
-    progress.done();
-  }
-  const seconds = (performance.now() - started) / 1000;
-  await checkpoint();
-  const interrupted = stop.requested;
-  if (interrupted) {
+  const r = await trainingLoop({
+    model, opt, loader, epochs: opts.epochs, totalSteps, step: startStep, tokensSeen: state?.tokensSeen ?? 0,
+    schedule: opts, evalEvery: opts.evalEvery, progress, metrics: metricsLog,
+    makeBatch: (items) => collate(items, { mask: opts.mask, allowedMaxLength }),
+    evaluate: async () => ({
+      train_loss: await evaluateLoss(model, trainItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
+      val_loss: await evaluateLoss(model, valItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
+    }),
+    onEpochEnd: async () => {
+      const sample = await sampleResponse(model, splits.val[0], opts.style);
+      progress.log(`epoch ${loader.epoch + 1} sample: ${JSON.stringify(sample)}`);
+    },
+    checkpoint,
+  });
+  const step = r.step;
+  await checkpoint(r.step, r.tokensSeen);
+  const timing = { secondsPerStep: r.seconds / Math.max(step - startStep, 1), tokensPerSecond: r.stepTokens / r.seconds };
+  if (r.interrupted) {
     log(`interrupted at step ${step}: checkpoint saved in ${path.join(opts.out, 'checkpoint')}; continue with --resume ${opts.out}`);
     model.dispose();
     opt.dispose();
-    return { steps: step, metrics, before, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
+    return { steps: step, metrics, before, ...timing, interrupted: true };
   }
   if (model.lora) {
     await saveAdapters(opts.out, model.lora, baseModel);
@@ -291,6 +236,6 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   }
   model.dispose();
   opt.dispose();
-  return { steps: step, metrics, before, after, secondsPerStep: seconds / Math.max(step - startStep, 1), tokensPerSecond: stepTokens / seconds, interrupted };
+  return { steps: step, metrics, before, after, ...timing, interrupted: false };
 }
 

@@ -5,6 +5,7 @@ import { parseBackend } from '../../engine/adapter.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';
+import { readTrainState } from '../../train/checkpoint.ts';
 
 export const DEVICE_OPTIONS = {
   backend: { type: 'string', default: 'auto' },
@@ -13,7 +14,13 @@ export const DEVICE_OPTIONS = {
 } as const;
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
-  const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    // node's messages span lines ("... is ambiguous.\nDid you forget ..."): one line, as every error.
+    throw new WgptError(`${(e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see --help)`);
+  }
   if ((parsed.values as Record<string, unknown>).help) {
     console.log(usage);
     process.exit(0);
@@ -79,4 +86,15 @@ export async function loadModelOption(values: { model?: string; adapter?: string
     }
   }
   return model;
+}
+
+/** The step of the checkpoint in a run directory of train, pretrain or dpo (their sweep specs),
+ *  or null where there is none yet. */
+export async function checkpointStepOf(dir: string): Promise<number | null> {
+  try {
+    return (await readTrainState(dir)).step;
+  } catch (e) {
+    if (e instanceof WgptError) return null; // no checkpoint yet: start from scratch
+    throw e;
+  }
 }

@@ -16,13 +16,14 @@ import { intOption, parse } from './common.ts';
 /** The commands a sweep can run; each module exports its SWEEP spec. Adding one is one line. */
 const SWEEPABLE: Record<string, () => Promise<{ SWEEP: SweepSpec }>> = {
   train: () => import('./train.ts'),
+  pretrain: () => import('./pretrain.ts'),
   'mask-study': () => import('./mask-study.ts'),
   dpo: () => import('./dpo.ts'),
 };
 /** Named in the sweep's design but not built yet: a clear message instead of "unknown". */
 const NOT_YET: string[] = [];
 
-const USAGE = `usage: wgpt sweep plan --command train|mask-study|dpo --grid FILE.json --out DIR
+const USAGE = `usage: wgpt sweep plan --command train|pretrain|mask-study|dpo --grid FILE.json --out DIR
        wgpt sweep run DIR [--scheduler local|slurm|k8s] [--jobs N] [options]
        wgpt sweep status DIR
        wgpt sweep report DIR [--over AXIS] [--metric NAME]

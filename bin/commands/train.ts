@@ -7,15 +7,21 @@ import { train, type TrainOptions, type TrainResult } from '../../train/trainer.
 import { trainMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
+import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin-run.ts';
 import { TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/presets.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
+import type { ScoreGroup } from '../../train/score.ts';
+import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt train [options]
 
-With no options: trains the tiny model from scratch on instruction tasks the project generates
-(about ten minutes on 2 CPU cores) and reports held-out exact-match accuracy per task.
+With no options: the built-in run. The built-in base model (tiny, pretrained on biographies of
+made-up people; \`wgpt pretrain\` makes it into the cache when absent) is finetuned on questions
+about half of those people and answers questions about the other half, whose facts it saw only as
+text; a model that was never pretrained gets the same finetuning as the control. Held-out exact
+match per task for both, and summary.json in the run directory. Takes only --out and --gen-batch.
 
-  --data FILE|ch07        Alpaca-style JSON (instruction, input, output), or the chapter's data (fetched)
+  --data FILE|ch07|facts  Alpaca-style JSON (instruction, input, output), the chapter's data (fetched),
+                          or the built-in run's questions about its fact world (train/facts.ts)
   --model FILE|DIR|NAME   weights (model.safetensors dir or file) or a size: tiny, mini, gpt2, gpt2-medium, ...
   --from-scratch          random GPT-2 init for a size name (tiny and mini always are)
   --untie                 give the model a separate LM head, a copy of wte (the chapter does)
@@ -59,18 +65,12 @@ export const OPTIONS = {
 /** How `wgpt sweep` runs, resumes and reads a train run. */
 export const SWEEP: SweepSpec = {
   options: OPTIONS, outFlag: 'out', resumeFlag: 'resume', metrics: trainMetrics,
-  checkpointStep: async (dir) => {
-    try {
-      return (await readTrainState(dir)).step;
-    } catch (e) {
-      if (e instanceof WgptError) return null; // no checkpoint yet: start from scratch
-      throw e;
-    }
-  },
+  checkpointStep: checkpointStepOf,
 };
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, OPTIONS, USAGE);
+  if (values.resume === undefined && values.data === undefined && values.model === undefined && values.preset === undefined) return runBuiltin(values);
 
   let opts: TrainOptions;
   if (values.resume) {
@@ -78,8 +78,8 @@ export async function run(argv: string[]): Promise<number> {
     const state = await readTrainState(values.resume);
     opts = { ...(state.options as unknown as TrainOptions), out: values.resume };
   } else {
-    const presetName = values.preset ?? (values.data === undefined && values.model === undefined ? 'default' : undefined);
-    if (presetName !== undefined && !PRESETS[presetName]) throw new WgptError(`unknown preset "${presetName}": use ch07`);
+    const presetName = values.preset;
+    if (presetName !== undefined && (presetName === 'default' || !PRESETS[presetName])) throw new WgptError(`unknown preset "${presetName}": use ch07`);
     opts = { ...BASE, ...(presetName ? PRESETS[presetName] : {}) };
     if (values.data !== undefined) opts.data = values.data;
     if (values.model !== undefined) opts.model = values.model;
@@ -120,6 +120,45 @@ export async function run(argv: string[]): Promise<number> {
   const result = await withDevice(values, () => train(opts, values.resume ?? null));
   report(opts, result);
   return result.interrupted ? 130 : 0;
+}
+
+/** The built-in run: only where it writes and how many answers it generates at once may change. */
+async function runBuiltin(values: ReturnType<typeof parse<typeof OPTIONS>>['values']): Promise<number> {
+  const allowed = new Set(['out', 'gen-batch', 'backend', 'max-binding', 'help']);
+  const other = Object.keys(values).filter((k) => !allowed.has(k));
+  if (other.length > 0) {
+    throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) takes only --out and --gen-batch`);
+  }
+  if (values['gen-batch'] !== undefined) positiveIntOption(values['gen-batch'], 'gen-batch', 1);
+  const out = values.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
+  const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch'] === undefined ? undefined : Number(values['gen-batch'])));
+  if (r.summary) reportBuiltin(out, r.summary);
+  else console.log(`\ninterrupted: run wgpt train again to start the built-in run over (${out})`);
+  return r.finetuned.interrupted || r.control?.interrupted ? 130 : 0;
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(0)}%`.padStart(4);
+
+function reportBuiltin(out: string, s: BuiltinSummary): void {
+  console.log('\nheld-out exact match: questions about people the finetuning never asked about');
+  console.log(`  ${'task'.padEnd(12)} ${'base'.padStart(6)} ${'finetuned'.padStart(10)} ${'control'.padStart(8)}`);
+  const row = (name: string, b: ScoreGroup | undefined, f: ScoreGroup, c: ScoreGroup | undefined): void =>
+    console.log(`  ${name.padEnd(12)} ${(b ? pct(b.accuracy) : '-').padStart(6)} ${pct(f.accuracy).padStart(10)} ${(c ? pct(c.accuracy) : '-').padStart(8)}  (${f.n} questions)`);
+  for (const [task, f] of Object.entries(s.heldout_exact_match.per_task)) {
+    row(task, s.base_exact_match?.per_task[task], f, s.control_exact_match.per_task[task]);
+  }
+  row('overall', s.base_exact_match ?? undefined, s.heldout_exact_match, s.control_exact_match);
+  console.log('  (base: the pretrained model before finetuning; control: the same finetuning without pretraining)');
+  console.log('\nthe base model continues text; the finetuned model answers:');
+  for (const e of s.base_examples) {
+    console.log(`  Q: ${e.question}  (${e.answer})`);
+    console.log(`     base, the question's prompt -> ${JSON.stringify(e.base_continuation)}`);
+    console.log(`     base, "${e.base_statement}" -> ${JSON.stringify(e.base_statement_continuation)}`);
+    console.log(`     finetuned -> ${JSON.stringify(e.finetuned_answer)}    control -> ${JSON.stringify(e.control_answer)}`);
+  }
+  const t = s.seconds;
+  console.log(`\n${Math.round(t.total)} s in all (base pretraining ${Math.round(t.base_pretraining)} s${t.base_pretraining < 5 ? ', cached' : ''}, ` +
+    `finetuning ${Math.round(t.finetuning)} s, control ${Math.round(t.control)} s); ${path.join(out, SUMMARY_FILE)}`);
 }
 
 function report(opts: TrainOptions, r: TrainResult): void {

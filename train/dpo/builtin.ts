@@ -1,16 +1,18 @@
-// `wgpt dpo` with no arguments: DPO on preference pairs made from the built-in synthetic tasks,
-// starting from the built-in SFT model (what `wgpt train` with no arguments makes; trained once
-// into the cache when absent). A pair's chosen answer is the entry's right answer, its rejected
-// one the answer of another entry (of the same task for every other pair): wrong, but made of
-// tokens the SFT model's output vocabulary (the data's tokens) holds.
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+// `wgpt dpo` with no arguments: DPO on preference pairs made from the built-in fact questions
+// (train/facts.ts), starting from the built-in SFT model (`wgpt train`'s default finetuning of the
+// built-in base model; both trained once into the cache when absent). A pair's chosen answer is
+// the entry's right answer, its rejected one the answer of another entry (of the same task for
+// every other pair): wrong, but made of tokens the SFT model's output vocabulary holds.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { wgptCacheDir } from '../../engine/cache-dir.ts';
 import { WgptError } from '../../engine/errors.ts';
 import type { GPT } from '../../model/gpt.ts';
+import { cachedModel, RECIPE_FILE } from '../cache.ts';
 import { Rng } from '../loader.ts';
+import { ensureBuiltinBase } from '../pretrain/builtin.ts';
 import { defaultTrainOptions } from '../presets.ts';
-import { generateSyntheticData } from '../synthetic.ts';
+import { generateFactData } from '../facts.ts';
+import type { SyntheticEntry } from '../synthetic.ts';
 import { generateResponses } from '../responses.ts';
 import { exactMatch } from '../score.ts';
 import { train } from '../trainer.ts';
@@ -18,14 +20,11 @@ import { encodePair } from './collate.ts';
 import type { PreferenceEntry } from './data.ts';
 
 /** Pairs over the same entries, in the same order, as `wgpt train`'s built-in data for this seed
- *  and count, so the splits (and the held-out pairs) are the SFT run's. Every other pair rejects
- *  another answer of the same task (a wrong fact or result of the right form), the rest an answer
- *  of another task (the wrong kind of answer). Measured on the built-in SFT model, held-out
- *  preference accuracy was 51% on same-task pairs alone and 90% on other-task pairs alone, and a
- *  few hundred DPO steps did not lift the former (the SFT model has not learned the facts, 57% on
- *  its own training pairs): the mix leaves room to rise and still asks for both. */
-export function syntheticPreferences(seed: number, count: number): PreferenceEntry[] {
-  const entries = generateSyntheticData({ seed, count });
+ *  and count (or over `entries`), so the splits (and the held-out pairs) are the SFT run's. Every
+ *  other pair rejects another answer of the same task (a wrong fact of the right form), the rest
+ *  an answer of another task (the wrong kind of answer): the mix asks for both. */
+export function syntheticPreferences(seed: number, count: number,
+  entries: readonly SyntheticEntry[] = generateFactData({ seed, count })): PreferenceEntry[] {
   const answers = new Map<string, string[]>();
   for (const e of entries) {
     const list = answers.get(e.task) ?? [];
@@ -63,31 +62,18 @@ export async function withModelMistakes(model: GPT, pairs: readonly PreferenceEn
   return { pairs: out, mistakes };
 }
 
-/** Where the built-in SFT model lives: $WGPT_CACHE/builtin-sft, else ~/.cache/wgpt/builtin-sft. */
-export function builtinSftDir(): string {
-  return path.join(wgptCacheDir(), 'builtin-sft');
-}
-
-/** The built-in SFT model's directory, trained first (about two minutes here) when absent. It is
- *  trained beside its final place and renamed into it, so an interrupted run leaves nothing that
- *  looks finished. */
+/** The built-in SFT model's directory ($WGPT_CACHE/builtin-sft): `wgpt train`'s default finetuning
+ *  of the built-in base model (both made first when the cache has none of this recipe). */
 export async function ensureBuiltinSft(log: (line: string) => void = console.error): Promise<string> {
-  const dir = builtinSftDir();
-  if (existsSync(path.join(dir, 'model.safetensors')) && existsSync(path.join(dir, 'config.json'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  log(`no built-in SFT model in ${dir}: training it first with wgpt train's default run (about two minutes on 2 CPU cores)`);
-  mkdirSync(path.dirname(dir), { recursive: true });
+  const base = await ensureBuiltinBase(log);
   // The default run exactly, minus its before/after answers (they change no weight).
-  const r = await train({ ...defaultTrainOptions(tmp), scoreBefore: false, maxNewTokens: 0, testLimit: 0 });
-  if (r.interrupted) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new WgptError('interrupted while training the built-in SFT model; run wgpt dpo again to start it over');
-  }
-  if (existsSync(path.join(dir, 'model.safetensors'))) rmSync(tmp, { recursive: true, force: true }); // another process finished first
-  else {
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  }
-  log(`built-in SFT model saved in ${dir} (final val loss ${r.metrics.at(-1)?.val_loss.toFixed(3)})`);
-  return dir;
+  const opts = { ...defaultTrainOptions('', base), scoreBefore: false, maxNewTokens: 0, testLimit: 0 };
+  // The base's own recipe is part of this one: a new base makes a new SFT model.
+  const baseRecipe: unknown = JSON.parse(readFileSync(path.join(base, RECIPE_FILE), 'utf8'));
+  return cachedModel('builtin-sft', { ...opts, out: null, model: baseRecipe }, async (dir) => {
+    log('no built-in SFT model in the cache: training it first with wgpt train\'s default finetuning of the built-in base model');
+    const r = await train({ ...opts, out: dir });
+    if (r.interrupted) throw new WgptError('interrupted while training the built-in SFT model; run wgpt dpo again to start it over');
+    log(`built-in SFT model trained (final val loss ${r.metrics.at(-1)?.val_loss.toFixed(3)})`);
+  });
 }

@@ -38,6 +38,8 @@ export interface DpoOptions {
   model: string;
   out: string;
   beta: number;
+  /** W of the chosen answers' NLL added to the loss (0: plain DPO; absent in older runs). */
+  sftWeight?: number;
   lr: number;
   weightDecay: number;
   epochs: number;
@@ -81,6 +83,9 @@ export interface DpoMetricsRow {
   train_rejected_reward: number;
   val_chosen_reward: number;
   val_rejected_reward: number;
+  /** The chosen answers' NLL per token (the --sft-weight term before its weight). */
+  train_sft_loss: number;
+  val_sft_loss: number;
   elapsed_s: number;
 }
 
@@ -140,32 +145,32 @@ const sides = (v: Float32Array, b: number): [Float32Array, Float32Array] => [v.s
 /** The loss of one batch and, where anything is selected, its gradient in every parameter's .grad
  *  (graded). The reference's log-probs come first (no graph); the policy's graph stays open across
  *  the readback of its log-probs, and the host's dL/dπ seeds its backward. */
-export async function dpoBackward(model: GPT, ref: Reference, batch: DpoBatch, beta: number): Promise<{ loss: DpoLoss; graded: boolean }> {
+export async function dpoBackward(model: GPT, ref: Reference, batch: DpoBatch, beta: number, sftWeight = 0): Promise<{ loss: DpoLoss; graded: boolean }> {
   const [rc, rr] = sides(await logProbsNoGrad(ref, batch), batch.pairs);
   const loss = await tidyAsync(async () => {
     const pi = sequenceLogProbs(model, batchIds(batch), batch.targets);
     if (!pi) return null;
     const [pc, pr] = sides((await pi.toArray()) as Float32Array, batch.pairs);
-    const l = dpoLoss(pc, pr, rc, rr, beta);
+    const l = dpoLoss(pc, pr, rc, rr, beta, sftWeight);
     backward(pi, Tensor.fromData([...l.gradChosen, ...l.gradRejected], [2 * batch.pairs]));
     return l;
   });
   if (loss) return { loss, graded: true };
   // Nothing selected in the whole batch (every answer truncated away): π = 0 for every row.
   const zero = new Float32Array(batch.pairs);
-  return { loss: dpoLoss(zero, zero, rc, rr, beta), graded: false };
+  return { loss: dpoLoss(zero, zero, rc, rr, beta, sftWeight), graded: false };
 }
 
 /** One optimizer step on one batch; returns its loss and rewards. A batch without a gradient
  *  skips the update, so weight decay and momentum move nothing either (as train does). */
-async function dpoStep(model: GPT, ref: Reference, opt: AdamW, batch: DpoBatch, beta: number): Promise<DpoLoss> {
-  const { loss, graded } = await dpoBackward(model, ref, batch, beta);
+async function dpoStep(model: GPT, ref: Reference, opt: AdamW, batch: DpoBatch, beta: number, sftWeight: number): Promise<DpoLoss> {
+  const { loss, graded } = await dpoBackward(model, ref, batch, beta, sftWeight);
   if (graded) opt.update();
   else opt.zeroGrad();
   return loss;
 }
 
-interface EvalResult { loss: number; chosen: number; rejected: number; margin: number }
+interface EvalResult { loss: number; chosen: number; rejected: number; margin: number; sft: number }
 
 /** Mean over the first `maxBatches` batches of the per-batch means (the notebook's
  *  compute_dpo_loss_loader). Reference log-probs of these fixed batches are cached. */
@@ -173,7 +178,7 @@ async function evaluate(model: GPT, ref: Reference, items: readonly EncodedPair[
   cache: Float32Array[]): Promise<EvalResult> {
   const loader = new DataLoader(items, { batchSize: opts.batchSize });
   const n = Math.min(opts.evalBatches, loader.length);
-  const sum = { loss: 0, chosen: 0, rejected: 0, margin: 0 };
+  const sum = { loss: 0, chosen: 0, rejected: 0, margin: 0, sft: 0 };
   for (let i = 0; i < n; i++) {
     const batch = collatePairs(loader.nextBatch()!, { mask: opts.mask, allowedMaxLength });
     cache[i] ??= await logProbsNoGrad(ref, batch);
@@ -184,9 +189,10 @@ async function evaluate(model: GPT, ref: Reference, items: readonly EncodedPair[
     sum.chosen += l.chosenReward;
     sum.rejected += l.rejectedReward;
     sum.margin += l.margin;
+    sum.sft += l.sft;
   }
-  if (n === 0) return { loss: NaN, chosen: NaN, rejected: NaN, margin: NaN };
-  return { loss: sum.loss / n, chosen: sum.chosen / n, rejected: sum.rejected / n, margin: sum.margin / n };
+  if (n === 0) return { loss: NaN, chosen: NaN, rejected: NaN, margin: NaN, sft: NaN };
+  return { loss: sum.loss / n, chosen: sum.chosen / n, rejected: sum.rejected / n, margin: sum.margin / n, sft: sum.sft / n };
 }
 
 /** Pairs where the model's mean log-prob of the chosen answer exceeds the rejected one's. */
@@ -222,6 +228,7 @@ export function checkDpoOptions(opts: DpoOptions): void {
   checkStyle(opts.style);
   checkDpoMask(opts.mask);
   if (!(opts.beta > 0)) throw new WgptError(`--beta must be above 0, got ${opts.beta}`);
+  if (!((opts.sftWeight ?? 0) >= 0)) throw new WgptError(`--sft-weight must be 0 (plain DPO) or more, got ${opts.sftWeight}`);
   if (!(opts.lr > 0)) throw new WgptError(`--lr must be above 0, got ${opts.lr}`);
   if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1 || opts.evalBatches < 1) {
     throw new WgptError('--batch-size, --epochs, --eval-every and --eval-batches must be at least 1');
@@ -344,7 +351,7 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
         continue;
       }
       const batch = collatePairs(items, { mask: opts.mask, allowedMaxLength });
-      const l = await dpoStep(model, ref, opt, batch, opts.beta);
+      const l = await dpoStep(model, ref, opt, batch, opts.beta, opts.sftWeight ?? 0);
       if (!Number.isFinite(l.loss)) throw new WgptError(`the loss became ${l.loss} at step ${step}; lower --lr`);
       tokensSeen += batch.tokens;
       stepTokens += batch.tokens;
@@ -358,11 +365,11 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
           step: step - 1, epoch: loader.epoch + loader.cursor / loader.length, tokens_seen: tokensSeen,
           train_loss: tr.loss, val_loss: va.loss, train_reward_margin: tr.margin, val_reward_margin: va.margin,
           train_chosen_reward: tr.chosen, train_rejected_reward: tr.rejected, val_chosen_reward: va.chosen, val_rejected_reward: va.rejected,
-          elapsed_s: elapsed,
+          train_sft_loss: tr.sft, val_sft_loss: va.sft, elapsed_s: elapsed,
         };
         metricsLog.append(row);
         log(`ep ${loader.epoch + 1} (step ${String(row.step).padStart(6, '0')}): train loss ${row.train_loss.toFixed(3)}, val loss ${row.val_loss.toFixed(3)}, ` +
-          `train reward margin ${row.train_reward_margin.toFixed(3)}, val reward margin ${row.val_reward_margin.toFixed(3)}`);
+          `train reward margin ${row.train_reward_margin.toFixed(3)}, val reward margin ${row.val_reward_margin.toFixed(3)}, val chosen NLL ${row.val_sft_loss.toFixed(3)}`);
       }
     }
   } finally {

@@ -6,17 +6,29 @@ import { WgptError } from '../../engine/errors.ts';
 import { scoreResponses } from '../score.ts';
 import type { Entry } from '../data.ts';
 
-/** `wgpt train`: the last evaluation of metrics.jsonl, and held-out exact match when it answered. */
-export function trainMetrics(runDir: string): Record<string, number> {
+/** The last row of a run's metrics.jsonl. */
+function lastRow(runDir: string): Record<string, number> {
   const file = path.join(runDir, 'metrics.jsonl');
   if (!existsSync(file)) throw new WgptError(`${file} not found`);
   const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
   const last = rows[rows.length - 1];
   if (!last) throw new WgptError(`${file} is empty`);
+  return last;
+}
+
+/** `wgpt train`: the last evaluation of metrics.jsonl, and held-out exact match when it answered. */
+export function trainMetrics(runDir: string): Record<string, number> {
+  const last = lastRow(runDir);
   const out: Record<string, number> = { val_loss: last.val_loss, train_loss: last.train_loss, eval_step: last.step };
   const responses = path.join(runDir, 'test-responses.json');
   if (existsSync(responses)) out.exact_match = scoreResponses(JSON.parse(readFileSync(responses, 'utf8')) as Entry[]).accuracy;
   return out;
+}
+
+/** `wgpt pretrain`: the last evaluation of metrics.jsonl. */
+export function pretrainMetrics(runDir: string): Record<string, number> {
+  const last = lastRow(runDir);
+  return { val_loss: last.val_loss, train_loss: last.train_loss, eval_step: last.step };
 }
 
 /** `wgpt mask-study`: per strategy, the validation response-only loss after training and exact match. */
@@ -32,11 +44,7 @@ export function maskStudyMetrics(runDir: string): Record<string, number> {
 
 /** `wgpt dpo`: the last evaluation of metrics.jsonl, and held-out preference accuracy and exact match. */
 export function dpoMetrics(runDir: string): Record<string, number> {
-  const file = path.join(runDir, 'metrics.jsonl');
-  if (!existsSync(file)) throw new WgptError(`${file} not found`);
-  const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
-  const last = rows[rows.length - 1];
-  if (!last) throw new WgptError(`${file} is empty`);
+  const last = lastRow(runDir);
   const out: Record<string, number> = {
     val_loss: last.val_loss, train_loss: last.train_loss, val_reward_margin: last.val_reward_margin,
     train_reward_margin: last.train_reward_margin, eval_step: last.step,

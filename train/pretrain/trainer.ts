@@ -1,0 +1,223 @@
+// `wgpt pretrain`: next-token training on plain text, as nanoGPT does it. The text is packed into
+// blocks (blocks.ts); the loop, checkpoints, Ctrl-C, metrics.jsonl and the loss plot are train's
+// (train/loop.ts); sampled continuations of a few prompts are printed and saved in samples.jsonl
+// before training, every --sample-every steps and at the end. The result is a plain GPT-2 model
+// directory: `wgpt train --model DIR`, `wgpt generate` and transformers load it.
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { keep, tidy, WgptError } from '../../engine/index.ts';
+import { loadGPT, randomGPT, saveGPT } from '../../model/build.ts';
+import { validateConfig } from '../../model/config.ts';
+import { generateBatch } from '../../model/generate-batch.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { fromHFConfig, readHFConfig } from '../../model/hf-names.ts';
+import { decode, encode, END_OF_TEXT } from '../../model/tokenizer.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../checkpoint.ts';
+import { DataLoader } from '../loader.ts';
+import { trainingLoop, type LoopRow } from '../loop.ts';
+import { MetricsLog } from '../metrics-log.ts';
+import { AdamW } from '../optim.ts';
+import { writeLossPlot } from '../plot.ts';
+import { Progress } from '../progress.ts';
+import { checkSchedule } from '../schedule.ts';
+import { batchLoss } from '../step.ts';
+import { blockBatch, blockCount, splitTokens, type TokenSplits } from './blocks.ts';
+import { readTextCorpus } from './corpus.ts';
+
+export interface PretrainOptions {
+  /** A .txt file, a directory of them or a corpus name (corpus.ts); null: the built-in text. */
+  data: string | null;
+  /** A size name (from scratch for tiny and mini, or with fromScratch), or weights to continue. */
+  model: string;
+  /** A Hugging Face GPT-2 config.json: a from-scratch model of that shape (instead of model). */
+  config: string | null;
+  fromScratch: boolean;
+  out: string;
+  blockSize: number;
+  batchSize: number;
+  epochs: number;
+  maxSteps: number | null;
+  lr: number;
+  weightDecay: number;
+  lrSchedule: string;
+  warmupSteps: number;
+  evalEvery: number;
+  evalBatches: number;
+  /** Sampled continuations every N steps (0: only before and after training). */
+  sampleEvery: number;
+  prompts: string[];
+  sampleTokens: number;
+  seed: number;
+  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in trainer.ts). */
+  outputVocab: string;
+  dropout?: number;
+}
+
+/** What a run trains on: documents, and optionally a separate validation text and tokens the
+ *  output vocabulary must hold beyond the text's own (the built-in base: its instruction data's). */
+export interface PretrainText {
+  source: string;
+  documents: string[];
+  valDocuments?: string[];
+  extraVocab?: readonly number[];
+}
+
+export interface Sample {
+  step: number;
+  prompt: string;
+  text: string;
+}
+
+export interface PretrainResult {
+  steps: number;
+  metrics: LoopRow[];
+  samples: Sample[];
+  secondsPerStep: number;
+  tokensPerSecond: number;
+  interrupted: boolean;
+}
+
+/** Checks every option that can be checked before anything is read, loaded or written. */
+export function checkPretrainOptions(o: PretrainOptions): void {
+  checkSchedule(o.lrSchedule);
+  if (!['all', 'data'].includes(o.outputVocab)) throw new WgptError(`unknown --output-vocab "${o.outputVocab}": use all or data`);
+  for (const [flag, v] of [['block-size', o.blockSize], ['batch-size', o.batchSize], ['epochs', o.epochs], ['eval-every', o.evalEvery],
+    ['eval-batches', o.evalBatches]] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw new WgptError(`--${flag} must be an integer of at least 1, got ${v}`);
+  }
+  if (o.maxSteps !== null && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new WgptError(`--max-steps must be at least 1, got ${o.maxSteps}`);
+  if (!(o.lr > 0)) throw new WgptError(`--lr must be above 0, got ${o.lr}`);
+  if (!(o.weightDecay >= 0)) throw new WgptError(`--weight-decay must be 0 or more, got ${o.weightDecay}`);
+  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new WgptError(`--warmup-steps must be 0 or more, got ${o.warmupSteps}`);
+  if (!(Number.isInteger(o.sampleEvery) && o.sampleEvery >= 0)) throw new WgptError(`--sample-every must be 0 (before and after only) or more, got ${o.sampleEvery}`);
+  if (!(Number.isInteger(o.sampleTokens) && o.sampleTokens >= 0)) throw new WgptError(`--sample-tokens must be 0 or more, got ${o.sampleTokens}`);
+  if (o.prompts.some((p) => p.length === 0)) throw new WgptError('--prompt must not be empty');
+}
+
+async function loadModel(o: PretrainOptions, vocab: number[] | undefined): Promise<GPT> {
+  if (o.config === null) return loadGPT(o.model, { fromScratch: o.fromScratch, seed: o.seed, dropout: o.dropout, outputVocab: vocab });
+  const config = { ...fromHFConfig(await readHFConfig(o.config), o.config), ...(vocab ? { outputVocab: vocab } : {}) };
+  if (o.dropout !== undefined) config.dropout = o.dropout;
+  validateConfig(config);
+  return randomGPT(config, o.seed);
+}
+
+/** Mean loss over `batches` fixed batches spread evenly over a stream's blocks. */
+async function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, batches: number): Promise<number> {
+  const n = blockCount(stream, o.blockSize);
+  const count = Math.min(n, batches * o.batchSize);
+  const indices = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
+  let total = 0;
+  let k = 0;
+  for (let i = 0; i < indices.length; i += o.batchSize, k++) {
+    const loss = tidy(() => keep(batchLoss(model, blockBatch(stream, indices.slice(i, i + o.batchSize), o.blockSize))));
+    total += await loss.item();
+    loss.dispose();
+  }
+  return total / k;
+}
+
+/** One sampled continuation (temperature 0.8, top-k 40) of each prompt, each from its own seed. */
+async function sample(model: GPT, o: PretrainOptions, step: number): Promise<Sample[]> {
+  if (o.sampleTokens === 0) return [];
+  const out: Sample[] = [];
+  for (const [i, prompt] of o.prompts.entries()) {
+    const [ids] = await generateBatch(model, [encode(prompt).slice(-model.config.contextLength + 1)], {
+      maxNewTokens: o.sampleTokens, temperature: 0.8, topK: 40, seed: o.seed + 1000 * step + i, stopToken: null,
+    });
+    out.push({ step, prompt, text: decode(ids) });
+  }
+  return out;
+}
+
+export async function pretrain(o: PretrainOptions, text: () => PretrainText, resumeDir: string | null = null): Promise<PretrainResult> {
+  checkPretrainOptions(o);
+  const corpus = text();
+  const splits: TokenSplits = splitTokens(corpus.documents, o.blockSize, corpus.valDocuments);
+  const vocab = o.outputVocab === 'data' ? [...new Set([...splits.train, ...splits.val, END_OF_TEXT, ...(corpus.extraVocab ?? [])])].sort((a, b) => a - b) : undefined;
+  const makeOpt = (m: GPT): AdamW => new AdamW([...m.trainable().values()], { lr: o.lr, weightDecay: o.weightDecay });
+  let model: GPT;
+  let opt: AdamW;
+  let state: TrainState | null = null;
+  if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt));
+  else {
+    model = await loadModel(o, vocab);
+    opt = makeOpt(model);
+  }
+  try {
+    if (o.blockSize > model.config.contextLength) {
+      throw new WgptError(`--block-size ${o.blockSize} is longer than the model's context of ${model.config.contextLength}`);
+    }
+    return await run(o, corpus.source, splits, model, opt, state);
+  } finally {
+    model.dispose();
+    opt.dispose();
+  }
+}
+
+async function run(o: PretrainOptions, source: string, splits: TokenSplits, model: GPT, opt: AdamW, state: TrainState | null): Promise<PretrainResult> {
+  const blocks = Array.from({ length: blockCount(splits.train, o.blockSize) }, (_, i) => i);
+  if (blocks.length < o.batchSize) throw new WgptError(`the text makes ${blocks.length} training blocks of ${o.blockSize} tokens, fewer than --batch-size ${o.batchSize}`);
+  const loader = new DataLoader(blocks, { batchSize: o.batchSize, shuffle: true, dropLast: true, seed: o.seed });
+  if (state) loader.setState(state.loader);
+  mkdirSync(o.out, { recursive: true });
+  const metrics = new MetricsLog<LoopRow>(o.out, state !== null);
+  const samplesFile = path.join(o.out, 'samples.jsonl');
+  if (!state) writeFileSync(samplesFile, '');
+  const startStep = state?.step ?? 0;
+  const totalSteps = Math.min(o.epochs * loader.length, o.maxSteps ?? Infinity);
+  const progress = new Progress(startStep);
+  const samples: Sample[] = [];
+  const showSamples = async (step: number): Promise<void> => {
+    for (const s of await sample(model, o, step)) {
+      samples.push(s);
+      appendFileSync(samplesFile, `${JSON.stringify(s)}\n`);
+      progress.log(`sample at step ${step}: ${JSON.stringify(s.prompt + s.text)}`);
+    }
+  };
+  progress.log(`${source}: ${splits.train.length.toLocaleString('en-US')} training tokens (${blocks.length} blocks of ${o.blockSize}), ` +
+    `${splits.val.length.toLocaleString('en-US')} validation tokens (${splits.valRule}); ${model.parameterCount().toLocaleString('en-US')} parameters` +
+    `${model.config.outputVocab ? `, an output vocabulary of ${model.config.outputVocab.length} tokens` : ''}`);
+  if (!state) await showSamples(0);
+  const checkpoint = (step: number, tokensSeen: number): Promise<void> => saveTrainingCheckpoint(o.out, model, opt, {
+    step, tokensSeen, loader: loader.getState(), options: o as unknown as Record<string, unknown>,
+  });
+  const r = await trainingLoop({
+    model, opt, loader, epochs: o.epochs, totalSteps, step: startStep, tokensSeen: state?.tokensSeen ?? 0, schedule: o,
+    evalEvery: o.evalEvery, progress, metrics,
+    makeBatch: (items) => blockBatch(splits.train, items, o.blockSize),
+    evaluate: async () => ({ train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches) }),
+    afterStep: async (step) => {
+      if (o.sampleEvery > 0 && step % o.sampleEvery === 0 && step < totalSteps) await showSamples(step);
+    },
+    checkpoint,
+  });
+  await checkpoint(r.step, r.tokensSeen);
+  const timing = { secondsPerStep: r.seconds / Math.max(r.step - startStep, 1), tokensPerSecond: r.stepTokens / r.seconds };
+  if (r.interrupted) {
+    progress.log(`interrupted at step ${r.step}: checkpoint saved in ${path.join(o.out, 'checkpoint')}; continue with --resume ${o.out}`);
+    return { steps: r.step, metrics: metrics.rows, samples, ...timing, interrupted: true };
+  }
+  if (metrics.rows.at(-1)?.step !== r.step - 1) {
+    // The last step is evaluated too, so a run reports where it ended (train's rule may skip it).
+    metrics.append({
+      step: r.step - 1, epoch: loader.epoch + loader.cursor / loader.length, tokens_seen: r.tokensSeen,
+      train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
+      elapsed_s: r.seconds,
+    });
+  }
+  await saveGPT(model, o.out);
+  if (metrics.rows.length > 0) {
+    await writeLossPlot(path.join(o.out, 'loss-plot.svg'), {
+      epochsSeen: metrics.rows.map((m) => m.epoch), tokensSeen: metrics.rows.map((m) => m.tokens_seen),
+      trainLosses: metrics.rows.map((m) => m.train_loss), valLosses: metrics.rows.map((m) => m.val_loss),
+    });
+  }
+  await showSamples(r.step);
+  return { steps: r.step, metrics: metrics.rows, samples, ...timing, interrupted: false };
+}
+
+/** The text of --data (a file, directory or corpus name). */
+export function textOf(data: string): () => PretrainText {
+  return () => readTextCorpus(data);
+}

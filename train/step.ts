@@ -1,0 +1,28 @@
+// One optimizer step on one batch, and the batch loss it differentiates: shared by the training
+// loop (train/loop.ts), evaluation and the masking study.
+import { backward, keep, Tensor, tidy } from '../engine/index.ts';
+import type { GPT } from '../model/gpt.ts';
+import type { Batch } from './collate.ts';
+import type { AdamW } from './optim.ts';
+
+/** The loss of one collated batch (dropout on when `train`, seeded by `seed`). */
+export function batchLoss(model: GPT, batch: Batch, train = false, seed = 0): Tensor {
+  const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
+  const targets = Tensor.fromData(batch.targets, [batch.batch, batch.seqLen], 'i32');
+  return model.loss(ids, targets, { train, dropoutSeed: seed, denominator: batch.lossDenominator });
+}
+
+/** One optimizer step on one batch; returns its loss. A batch with no counted target has a zero
+ *  gradient: the update is skipped so that weight decay and momentum do not move any weight either. */
+export async function trainStep(model: GPT, opt: AdamW, batch: Batch, seed: number): Promise<number> {
+  const loss = tidy(() => {
+    const l = batchLoss(model, batch, true, seed);
+    backward(l);
+    return keep(l);
+  });
+  if (batch.lossDenominator > 0) opt.update();
+  else opt.zeroGrad();
+  const value = await loss.item();
+  loss.dispose();
+  return value;
+}
