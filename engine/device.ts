@@ -438,6 +438,16 @@ export class Device {
     return group;
   }
 
+  /** Sets bytes of a buffer to zero, in order with the dispatches around it (a memset in the
+   *  driver: on llvmpipe ~10x faster than a fill kernel, whose stores are loops over the lanes). */
+  clear(buffer: GPUBuffer, offset: number, bytes: number, label: string): void {
+    this.assertAlive(label);
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.gpu.createCommandEncoder();
+    this.encoder.clearBuffer(buffer, offset, bytes);
+  }
+
   /** Copies bytes between buffers, in order with the dispatches around it. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number, label: string): void {
     this.assertAlive(label);

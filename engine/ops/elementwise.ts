@@ -155,6 +155,11 @@ export function affine(x: Tensor, alpha: number, beta: number): Tensor {
 export function full(shape: readonly number[], value: number): Tensor {
   const out = Tensor.empty(shape, 'f32', 'full');
   const n = numel(shape);
+  // Zeros (gradients, optimizer state) are a clear of the buffer, not a kernel.
+  if (value === 0 && !Object.is(value, -0)) {
+    if (n > 0) getDevice().clear(out.buffer, 0, n * 4, 'zeros');
+    return out;
+  }
   const step = maxBindingElems(getDevice());
   for (let e0 = 0; e0 < n; e0 += step) {
     const count = Math.min(step, n - e0);
