@@ -14,6 +14,9 @@ export function backward(root: Tensor, seed?: Tensor): void {
   if (!seed && root.size !== 1) throw new ShapeError(`backward: output has shape ${shapeStr(root.shape)}; pass a seed gradient`);
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>([[root, seed ? copy(seed) : ones(root.shape)]]);
+    // Gradients made in this pass that nothing else holds (an op's `fresh` gradients, the sums
+    // made here): another gradient may be added into them in place.
+    const owned = new Set<Tensor>();
     const order = topoOrder(root);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
@@ -31,6 +34,13 @@ export function backward(root: Tensor, seed?: Tensor): void {
         continue;
       }
       const node = t.node;
+      const only = node.parents.length === 1 ? node.parents[0] : null;
+      const into = only?.requiresGrad ? grads.get(only) : undefined;
+      if (node.accumulate && into && owned.has(into)) {
+        node.accumulate(g, into);
+        g.dispose();
+        continue;
+      }
       const parentGrads = node.backward(g);
       node.parents.forEach((p, j) => {
         const pg = parentGrads[j];
@@ -44,10 +54,15 @@ export function backward(root: Tensor, seed?: Tensor): void {
         }
         const prev = grads.get(p);
         if (prev) {
-          grads.set(p, add(prev, pg));
+          const sum = add(prev, pg);
+          owned.add(sum);
+          grads.set(p, sum);
           prev.dispose();
           pg.dispose();
-        } else grads.set(p, pg);
+        } else {
+          grads.set(p, pg);
+          if (node.fresh) owned.add(pg);
+        }
       });
       g.dispose();
     }

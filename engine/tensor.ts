@@ -18,6 +18,13 @@ export interface GradNode {
   parents: Tensor[];
   /** Given the gradient of the output, the gradients of the parents (null where none is needed). */
   backward: (grad: Tensor) => (Tensor | null)[];
+  /** backward's gradients are new tensors that nothing else holds, so the backward pass may add
+   *  another gradient into them in place. */
+  fresh?: boolean;
+  /** For a one-parent op: adds its gradient for the parent into `into` in place, instead of
+   *  making a new one that the backward pass would then add (embedding's scatter-add into the
+   *  tied LM head's gradient: no zero-filled [V, D] and no [V, D] sum per step). */
+  accumulate?: (grad: Tensor, into: Tensor) => void;
 }
 
 let currentDevice: Device | null = null;
@@ -216,10 +223,11 @@ export function param<T extends Tensor>(t: T): T {
 }
 
 /** Records an op on the tape if gradients are on and any input needs one. */
-export function record(out: Tensor, op: string, parents: Tensor[], backward: GradNode['backward']): Tensor {
+export function record(out: Tensor, op: string, parents: Tensor[], backward: GradNode['backward'],
+  how: Pick<GradNode, 'fresh' | 'accumulate'> = {}): Tensor {
   if (gradEnabled && parents.some((p) => p.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, parents, backward };
+    out.node = { op, parents, backward, ...how };
   }
   return out;
 }

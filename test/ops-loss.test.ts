@@ -2,7 +2,7 @@
 // row), crossEntropyPerToken (forward; its per-row backward by finite differences), dropout (rate,
 // determinism, mask reuse, mean), embedding.
 import t from 'tap';
-import { backward, crossEntropy, crossEntropyPerToken, dropout, embedding, mean, param, Tensor, tidy } from '../engine/index.ts';
+import { backward, crossEntropy, crossEntropyPerToken, dropout, embedding, getDevice, matmul, mean, param, Tensor, tidy } from '../engine/index.ts';
 import { checkOp, randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
 
@@ -240,6 +240,50 @@ for (const [v, d, ids] of [[1, 1, [0]], [33, 7, [3, 0, 32, 3, 3, 17, 0, 5, 9, 32
     cpu: (w) => embRef(w, ids, 7),
   }));
 }
+// A tied weight: rows gathered (an output vocabulary), the same weight as a head (x·Wᵀ) and as the
+// token embedding. Its gradient is the head's (a fresh matmul dB), then each embedding's rows
+// scatter-added into it in place: no [V, D] zero fill and no [V, D] sum (engine/autograd.ts).
+{
+  const [v, d] = [9, 8];
+  const ids = [3, 0, 3, 8, 1];
+  const rows = [2, 3, 5];
+  t.test('a weight used as embedding, head and gathered rows: one gradient, added into in place', async (t) => {
+    await checkOp(t, 'tied embedding + head + gathered rows', {
+      inputs: [{ shape: [v, d] }, { shape: [ids.length], dtype: 'i32', data: ids }, { shape: [rows.length], dtype: 'i32', data: rows }],
+      gpu: (w, i, r) => matmul(embedding(w, i), embedding(w, r), { transB: true }),
+      cpu: (w) => {
+        const x = embRef(w, ids, d);
+        const h = embRef(w, rows, d);
+        const out = new Float64Array(ids.length * rows.length);
+        for (let a = 0; a < ids.length; a++) for (let b = 0; b < rows.length; b++) for (let c = 0; c < d; c++) out[a * rows.length + b] += x[a * d + c] * h[b * d + c];
+        return out;
+      },
+    });
+    const w = param(Tensor.fromData(randn(v * d, 1), [v, d]));
+    const seen: string[] = [];
+    const device = getDevice();
+    const dispatch = device.dispatch.bind(device);
+    tidy(() => {
+      const y = matmul(embedding(w, Tensor.fromData(ids, [ids.length], 'i32')), w, { transB: true });
+      device.dispatch = (x) => {
+        seen.push(`${x.kernel.name} ${x.params[0]}`);
+        dispatch(x);
+      };
+      try {
+        backward(mean(y));
+      } finally {
+        device.dispatch = dispatch;
+      }
+    });
+    t.ok(seen.some((k) => k.startsWith('embedding.scatter')), 'the embedding scattered its rows');
+    // A [V, D] fill or sum would have V·D elements, or V·D/4 vec4s.
+    t.notOk(seen.some((k) => /^(elementwise\.binary|unary\.fill)/.test(k) && [v * d, (v * d) / 4].includes(Number(k.split(' ')[1]))),
+      `no [V, D] fill or sum: ${seen.join(', ')}`);
+    w.grad?.dispose();
+    w.dispose();
+  });
+}
+
 t.test('embedding: clear errors for out-of-range ids and ids without a host copy', async (t) => {
   tidy(() => {
     const w = Tensor.fromData(randn(21, 2), [7, 3]);

@@ -69,9 +69,10 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
   const uniq = Tensor.fromData(csr.uniq, [csr.uniq.length], 'i32');
   const offsets = Tensor.fromData(csr.offsets, [csr.offsets.length], 'i32');
   const positions = Tensor.fromData(csr.positions, [csr.positions.length], 'i32');
-  return record(out, 'embedding', [weight], (g) => {
-    const dw = zeros(weight.shape);
-    if (d === 0) return [dw];
+  // dW += the gradient rows of each id's positions (a zero-filled dW when it is the first
+  // gradient of the weight, or the other use's gradient in place: the tied LM head's).
+  const scatterInto = (g: Tensor, dw: Tensor): void => {
+    if (d === 0) return;
     let u0 = 0;
     for (const w of wWindows) {
       // The unique ids in this weight window are a contiguous run of the sorted list.
@@ -87,6 +88,10 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
       }
       u0 = u1;
     }
+  };
+  return record(out, 'embedding', [weight], (g) => {
+    const dw = zeros(weight.shape);
+    scatterInto(g, dw);
     return [dw];
-  });
+  }, { fresh: true, accumulate: scatterInto });
 }

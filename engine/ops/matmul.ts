@@ -229,5 +229,5 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       db = sumTo(db, b.shape);
     }
     return [da, db];
-  });
+  }, { fresh: true });
 }
