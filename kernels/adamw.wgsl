@@ -47,3 +47,30 @@ fn adamw1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   v1[j] = v;
   p1[j] = p1[j] * P.decay - P.step * m / (sqrt(v) * P.rbc2 + P.eps);
 }
+
+// adamw4 reading p, g, m, v from rgba32float textures holding copies of their windows (vec4 i at
+// texel (i % 2^ROW_LOG2, i >> ROW_LOG2), see TEXTURE_ROW in kernels/kernel.ts) and writing p, m, v
+// to storage: on llvmpipe a texel fetch is a vectorised gather where a storage load with
+// lane-varying addresses is a loop over the lanes, which on some CPUs costs several times more.
+override ROW_LOG2: u32 = 12;
+@group(0) @binding(1) var tp: texture_2d<f32>;
+@group(0) @binding(2) var tg: texture_2d<f32>;
+@group(0) @binding(3) var tm: texture_2d<f32>;
+@group(0) @binding(4) var tv: texture_2d<f32>;
+@group(0) @binding(5) var<storage, read_write> p4t: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> m4t: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> v4t: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn adamw4_texture(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= P.n) { return; }
+  let q = vec2<u32>(i & ((1u << ROW_LOG2) - 1u), i >> ROW_LOG2);
+  let g = textureLoad(tg, q, 0);
+  let m = P.b1 * textureLoad(tm, q, 0) + P.omb1 * g;
+  let v = P.b2 * textureLoad(tv, q, 0) + P.omb2 * g * g;
+  m4t[i] = m;
+  v4t[i] = v;
+  p4t[i] = textureLoad(tp, q, 0) * P.decay - P.step * m / (sqrt(v) * P.rbc2 + P.eps);
+}

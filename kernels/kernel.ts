@@ -22,6 +22,12 @@ export function wgsl(file: string, entry = 'main'): Kernel {
   return { name: `${file}.${entry}`, code, entry };
 }
 
+/** Texels per row of an operand texture (a power of 2), for kernels that read a buffer's copy as an
+ *  rgba32float texture (Device.operandTexture): vec4 i of the window sits at texel
+ *  (i % TEXTURE_ROW, i / TEXTURE_ROW), so any window up to TEXTURE_ROW x maxTextureDimension2D
+ *  texels fits one texture and a kernel's addressing stays a running offset. */
+export const TEXTURE_ROW = 4096;
+
 /** Default invocations per workgroup for 1-D kernels (all kernels take it as override WG). */
 export const WG = 64;
 

@@ -35,7 +35,7 @@
 // AVX-512 turned off (GALLIUM_OVERRIDE_CPU_CAPS=avx, code as for an AVX2-only CPU): storage 6.7,
 // textures 38-41. The summation order is the same whatever the operand source and tile, so every
 // choice gives the same bits.
-import type { Kernel } from './kernel.ts';
+import { TEXTURE_ROW, type Kernel } from './kernel.ts';
 
 export interface LlvmpipeVariant {
   /** Rows and columns of C per invocation (multiples of 4); workgroup size (x along N). */
@@ -121,11 +121,6 @@ export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
 }
 
 const LANE = ['x', 'y', 'z', 'w'];
-
-/** Texels per row of an operand texture (a power of 2): texel i of a window sits at
- *  (i % TEXTURE_ROW, i / TEXTURE_ROW), so any window up to TEXTURE_ROW x maxTextureDimension2D
- *  texels fits one texture and the kernel's addressing stays a running offset. */
-export const TEXTURE_ROW = 4096;
 
 function generate(v: LlvmpipeVariant): string {
   const { tm, tn, wgx, wgy } = v;

@@ -1,6 +1,9 @@
+// AdamW against torch.optim.AdamW's formula in f64, with every variant the tuner may choose (on
+// llvmpipe the operands read from storage or from textures): the same bits either way.
 import t from 'tap';
 import { adamwStep, getDevice, Tensor } from '../engine/index.ts';
-import { withDevice } from './helpers/device.ts';
+import { candidatesFor } from '../engine/tune/choices.ts';
+import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { randn, worst } from './helpers/opcheck.ts';
 
 // A 1 MiB binding cap (262144 floats) drives the windowed path with a tensor of 300001 floats.
@@ -26,8 +29,10 @@ const cases: { name: string; n: number; opts: { lr: number; beta1?: number; beta
   { name: '300001 floats (past one 1 MiB binding), no weight decay', n: 300001, opts: { lr: 3e-4, weightDecay: 0 } },
 ];
 
-for (const c of cases) {
-  t.test(c.name, async (t) => {
+const variants = candidatesFor(getDevice().kernelProfile, { kind: 'adamw' });
+const bits = new Map<string, Uint32Array[]>();
+for (const c of cases) for (const variant of variants) {
+  t.test(`${c.name}, ${variant.name}`, async (t) => {
     const p = randn(c.n, 11).map(Math.fround);
     const m = new Float64Array(c.n);
     const v = new Float64Array(c.n);
@@ -43,15 +48,18 @@ for (const c of cases) {
       const g = randn(c.n, 100 + step, 0.5).map(Math.fround);
       const G = Tensor.fromData(g, [c.n]);
       const before = getDevice().counters.buffersCreated;
-      adamwStep(P, G, M, V, { ...c.opts, step });
+      const names = kernelsDispatched(getDevice(), () => adamwStep(P, G, M, V, { ...c.opts, step }, variant));
+      if (step === 1) t.ok(names.some((k) => k === `adamw.adamw4${variant.name === 'texture' ? '_texture' : ''}`), `ran ${names.join(', ')}`);
       created += getDevice().counters.buffersCreated - before;
       G.dispose();
       refStep(p, g, m, v, c.opts.lr, b1, b2, c.opts.eps ?? 1e-8, c.opts.weightDecay ?? 0.01, step);
     }
     // f32 tolerances: 1e-6 relative, plus an absolute term for values that cancel to near zero
     // (m sums terms of size |g| ~ 0.5, so its rounding is ~1e-7 absolute).
+    const got3: Uint32Array[] = [];
     for (const [name, T, want, atol] of [['param', P, p, 1e-7], ['m', M, m, 1e-7], ['v', V, v, 1e-9]] as const) {
       const got = await T.toArray();
+      got3.push(new Uint32Array(got.buffer));
       const { ratio, at } = worst(got, want, atol, 1e-6);
       t.ok(ratio <= 1, `${name} after 3 steps: error ratio ${ratio.toFixed(3)}` + (ratio > 1 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
     }
@@ -59,6 +67,9 @@ for (const c of cases) {
     [P, M, V].forEach((x, i) => t.equal(x.buffer, buffers[i], `${['param', 'm', 'v'][i]} updated in place (the same GPUBuffer)`));
     t.not(buffers[0], buffers[1], 'the check can tell buffers apart');
     t.equal(created, 0, 'no new buffers for the update itself');
+    const first = bits.get(c.name);
+    if (first) t.same(got3, first, `the same bits as ${variants[0].name}`);
+    else bits.set(c.name, got3);
     for (const x of [P, M, V]) x.dispose();
   });
 }

@@ -15,7 +15,7 @@ import { matmulRef } from './helpers/ref.ts';
 const device = await withDevice(t);
 t.teardown(() => forceMatmulCandidate(null));
 
-const cls = (vec: boolean, bucket: 'thin' | 'large'): MatmulClass => ({ form: 'nn', vecA: vec, vecB: vec, bucket });
+const cls = (vec: boolean, bucket: 'thin' | 'large'): MatmulClass => ({ kind: 'matmul', form: 'nn', vecA: vec, vecB: vec, bucket });
 const unique = (cs: Candidate[]): Candidate[] => [...new Map(cs.map((c) => [c.name, c])).values()];
 const candidates = unique([cls(true, 'large'), cls(true, 'thin'), cls(false, 'large')].flatMap((c) => candidatesFor(device.kernelProfile, c)));
 

@@ -7,7 +7,7 @@ import t from 'tap';
 import { matmul, noGrad, Tensor, tidy } from '../engine/index.ts';
 import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
 import { candidatesFor } from '../engine/tune/choices.ts';
-import { TEXTURE_ROW } from '../kernels/matmul-llvmpipe.ts';
+import { TEXTURE_ROW } from '../kernels/kernel.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { matmulRef } from './helpers/ref.ts';
@@ -15,7 +15,7 @@ import { matmulRef } from './helpers/ref.ts';
 // Two texture rows at most: 8192 texels, 32768 floats.
 const device = await withDevice(t, { maxTextureDimension2D: 2 });
 const software = device.kernelProfile === 'software';
-const texture = candidatesFor(device.kernelProfile, { form: 'nn', vecA: true, vecB: true, bucket: 'large' })
+const texture = candidatesFor(device.kernelProfile, { kind: 'matmul', form: 'nn', vecA: true, vecB: true, bucket: 'large' })
   .find((c) => c.name.startsWith('texture'));
 if (texture) forceMatmulCandidate(texture);
 t.teardown(() => forceMatmulCandidate(null));

@@ -57,13 +57,13 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`matmul ${p.n}³    ${p.ms.toFixed(1)} ms, ${p.gflops.toFixed(1)} GFLOP/s`);
     const tn = info.tuning;
     if (!tn.enabled) {
-      console.log('matmul variants: the built-in defaults (WGPT_TUNE=off)');
+      console.log('kernel variants: the built-in defaults (WGPT_TUNE=off)');
       return;
     }
-    console.log(`matmul variants in force (measured on this machine, kept in ${tn.file}; \`wgpt tune\` measures again):`);
+    console.log(`kernel variants in force (measured on this machine, kept in ${tn.file}; \`wgpt tune\` measures again):`);
     for (const [cls, r] of Object.entries(tn.classes)) {
-      const g = r.gflops[r.choice];
-      console.log(`  ${cls.padEnd(14)} ${r.choice}${g === undefined ? ' (not measured: built-in default)' : `, ${g.toFixed(1)} GFLOP/s at ${r.shape.join('x')}`}`);
+      const g = r.speed[r.choice];
+      console.log(`  ${cls.padEnd(14)} ${r.choice}${g === undefined ? ' (not measured: built-in default)' : `, ${g.toFixed(1)} ${r.unit} at ${r.shape.join('x')}`}`);
     }
     console.log('  other classes: the built-in default until first met, then measured');
   });

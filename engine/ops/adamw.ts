@@ -2,12 +2,20 @@
 // first moment and second moment in place. Decoupled weight decay is applied first, as torch does:
 //   p = p*(1 - lr*wd); m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2
 //   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// On llvmpipe a large parameter's four operands may be read from textures holding copies of their
+// windows (the tuner's choice per machine, engine/tune/): the embedding of a small model is most of
+// its optimizer step, and with llvmpipe's AVX2 code its storage loads cost 2.6x the copies plus
+// texture reads (86 vs 33 ms for 6.4M floats on the 2-core EPYC family 26 model 2, Mesa 22.3.6;
+// with its AVX-512 code storage wins, 19 vs 25 ms). Both compute the same bits.
 import { ShapeError } from '../errors.ts';
 import { getDevice, noGrad, sameShape, shapeStr, type Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { TEXTURE_ROW, wgsl } from '../../kernels/kernel.ts';
+import { chooseAdamw, type Candidate } from '../tune/choices.ts';
+import type { Binding, OperandTexture } from '../device.ts';
 import { assertF32, f32bits, launch1d, maxBindingElems } from './util.ts';
 
 const ADAMW4 = wgsl('adamw', 'adamw4');
+const ADAMW4_TEXTURE = wgsl('adamw', 'adamw4_texture');
 const ADAMW1 = wgsl('adamw', 'adamw1');
 
 export interface AdamWOptions {
@@ -20,8 +28,30 @@ export interface AdamWOptions {
   step: number;
 }
 
+/** One dispatch of AdamW's vec4 kernel over windows [param, grad, m, v] of n4 vec4s each, reading
+ *  them from storage or (`textures`, where each window fits a texture) from copies in textures. */
+export function adamwDispatch(windows: Binding[], n4: number, scalars: number[], textures: boolean, label: string): void {
+  const device = getDevice();
+  const copies: OperandTexture[] = [];
+  if (textures) {
+    for (const w of windows) {
+      const t = device.operandTexture({ ...w, size: n4 * 16 }, TEXTURE_ROW, label);
+      if (!t) break;
+      copies.push(t);
+    }
+  }
+  if (copies.length === windows.length) {
+    launch1d(ADAMW4_TEXTURE, n4, [n4, 0, ...scalars], [...copies.map((c) => c.binding), windows[0], windows[2], windows[3]], label,
+      { ROW_LOG2: Math.log2(TEXTURE_ROW) });
+  } else {
+    launch1d(ADAMW4, n4, [n4, 0, ...scalars], windows, label);
+  }
+  // In reverse, as the matmul's: the next step takes each texture for the same operand.
+  for (const c of copies.reverse()) c.release();
+}
+
 /** One AdamW step on `param` with gradient `grad` and state `m`, `v` (same shape), in place. */
-export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWOptions): void {
+export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWOptions, candidate?: Candidate): void {
   const { lr, step } = opts;
   const beta1 = opts.beta1 ?? 0.9;
   const beta2 = opts.beta2 ?? 0.999;
@@ -39,6 +69,8 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opt
   ];
   const n = param.size;
   const label = `adamwStep ${shapeStr(param.shape)}`;
+  const choice = candidate ?? chooseAdamw(getDevice(), n);
+  const textures = 'adamwTextures' in choice && choice.adamwTextures;
   noGrad(() => {
     // Windows of whole vec4s (maxBindingElems is a multiple of the 256-byte offset alignment).
     const chunk = maxBindingElems(getDevice());
@@ -46,7 +78,7 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opt
       const count = Math.min(chunk, n - e0);
       const bindings = [param.bind(e0, count), grad.bind(e0, count), m.bind(e0, count), v.bind(e0, count)];
       const n4 = Math.floor(count / 4);
-      if (n4 > 0) launch1d(ADAMW4, n4, [n4, 0, ...scalars], bindings, label);
+      if (n4 > 0) adamwDispatch(bindings, n4, scalars, textures, label);
       const tail = count - 4 * n4;
       if (tail > 0) launch1d(ADAMW1, tail, [tail, 4 * n4, ...scalars], bindings, label);
     }

@@ -3,10 +3,10 @@
 // windows or as textures holding a copy of them. engine/ops/matmul.ts splits products into such
 // dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts times candidates through here.
 import { getDevice } from '../tensor.ts';
-import { wgsl, type Kernel } from '../../kernels/kernel.ts';
+import { TEXTURE_ROW, wgsl, type Kernel } from '../../kernels/kernel.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
-import { llvmpipeMatmulKernel, TEXTURE_ROW } from '../../kernels/matmul-llvmpipe.ts';
+import { llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { chooseCandidate, type Candidate } from '../tune/choices.ts';
 import type { Binding, OperandTexture, TextureBinding } from '../device.ts';
 

@@ -1,5 +1,5 @@
 // Small helpers shared by the ops: binding windows for tensors larger than one binding, 1-D launch.
-import { f32bits, type Binding, type Device } from '../device.ts';
+import { f32bits, type Binding, type Device, type TextureBinding } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { getDevice, isGradEnabled, shapeStr, type Tensor } from '../tensor.ts';
 import { grid1d, WG, type Kernel } from '../../kernels/kernel.ts';
@@ -22,7 +22,7 @@ function gcd(a: number, b: number): number {
 }
 
 /** Runs a 1-D kernel over n elements (WG invocations per workgroup). */
-export function launch1d(kernel: Kernel, n: number, params: number[], bindings: Binding[], label: string,
+export function launch1d(kernel: Kernel, n: number, params: number[], bindings: (Binding | TextureBinding)[], label: string,
   constants: Record<string, number> = {}): void {
   const device = getDevice();
   device.dispatch({

@@ -28,11 +28,12 @@ export interface MachineKey {
 export interface ClassResult {
   /** The chosen candidate's name. */
   choice: string;
-  /** The representative shape timed [m, n, k]. */
+  /** The shape timed: a product's [m, n, k], AdamW's [1, floats, 1]. */
   shape: [number, number, number];
-  /** GFLOP/s per candidate timed (median of the rounds); a candidate left out by the time budget
-   *  is missing. */
-  gflops: Record<string, number>;
+  /** Speed per candidate timed (median of the rounds), in `unit`; a candidate left out by the time
+   *  budget is missing. */
+  speed: Record<string, number>;
+  unit: 'GFLOP/s' | 'GB/s';
   /** First dispatch (compile + one run) per candidate, seconds. */
   first_s: Record<string, number>;
   measured_at: string;

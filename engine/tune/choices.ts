@@ -1,8 +1,9 @@
-// Which matmul variant runs for each class of product on this device: the tuner's measured choice
-// (engine/tune/tuner.ts, kept on disk per machine by cache.ts), else the built-in default. A class is
-// what decides the fastest variant: the transpose form, whether each operand loads as vec4, and a
-// size bucket (a few rows, as in generation, or many). Products under SMALL_WORK multiply-adds are
-// not tuned: there the dispatch, not the kernel, is the cost.
+// Which kernel variant runs for each class of work on this device: the tuner's measured choice
+// (engine/tune/tuner.ts, kept on disk per machine by cache.ts), else the built-in default. For a
+// matmul a class is what decides the fastest variant: the transpose form, whether each operand
+// loads as vec4, and a size bucket (a few rows, as in generation, or many); products under
+// SMALL_WORK multiply-adds are not tuned: there the dispatch, not the kernel, is the cost. AdamW
+// over a large parameter is one class (its operands read from storage or from textures).
 //
 // A class met for the first time runs the default and is marked pending; the tuner measures the
 // pending classes at the device's next wait (a readback or finish(), see Device.beforeWait), so
@@ -18,12 +19,23 @@ export type Form = 'nn' | 'nt' | 'tn' | 'tt';
 export type Bucket = 'thin' | 'large';
 
 export interface MatmulClass {
+  kind: 'matmul';
   form: Form;
   /** Operand A (B) loads as vec4 (on a GPU the kernel loads floats: always false there). */
   vecA: boolean;
   vecB: boolean;
   bucket: Bucket;
 }
+
+/** AdamW on a parameter of at least ADAMW_TUNED floats: the embedding's, the bulk of a small
+ *  model's optimizer step. */
+export interface AdamwClass {
+  kind: 'adamw';
+}
+
+export type TuneClass = MatmulClass | AdamwClass;
+
+export const ADAMW_TUNED = 1 << 20;
 
 /** Products below this many multiply-adds are not tuned (and the engine does not pad their
  *  unaligned operands): there the dispatch, not the kernel, is the cost. */
@@ -34,28 +46,35 @@ export const THIN_ROWS = 32;
 /** Bumped when a kernel generator changes in a way that may change which candidate is fastest. */
 const GENERATOR_VERSION = 1;
 
-export function classKey(c: MatmulClass): string {
+export function classKey(c: TuneClass): string {
+  if (c.kind === 'adamw') return 'adamw';
   const op = (v: boolean): string => (v ? 'v' : 's');
   return `${c.form} ${op(c.vecA)}${op(c.vecB)} ${c.bucket}`;
 }
 
-export function parseClassKey(key: string): MatmulClass | null {
+export function parseClassKey(key: string): TuneClass | null {
+  if (key === 'adamw') return { kind: 'adamw' };
   const m = /^(nn|nt|tn|tt) ([vs])([vs]) (thin|large)$/.exec(key);
-  return m ? { form: m[1] as Form, vecA: m[2] === 'v', vecB: m[3] === 'v', bucket: m[4] as Bucket } : null;
+  return m ? { kind: 'matmul', form: m[1] as Form, vecA: m[2] === 'v', vecB: m[3] === 'v', bucket: m[4] as Bucket } : null;
 }
 
 /** The class of a product, and whether it is tuned (small products are not: they run their
  *  class's default). */
 export function classOf(m: number, n: number, k: number, transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): { cls: MatmulClass; tuned: boolean } {
   const form = `${transA ? 't' : 'n'}${transB ? 't' : 'n'}` as Form;
-  return { cls: { form, vecA, vecB, bucket: m <= THIN_ROWS ? 'thin' : 'large' }, tuned: m * n * k >= SMALL_WORK };
+  return { cls: { kind: 'matmul', form, vecA, vecB, bucket: m <= THIN_ROWS ? 'thin' : 'large' }, tuned: m * n * k >= SMALL_WORK };
 }
 
 /** One variant the tuner may time: its name and what the kernels take. */
-export type Candidate = { name: string; llvmpipe: LlvmpipeChoice } | { name: string; gpu: GpuMatmulTile };
+export type Candidate = { name: string; llvmpipe: LlvmpipeChoice } | { name: string; gpu: GpuMatmulTile }
+  | { name: string; adamwTextures: boolean };
 
-/** The candidates for a class on a kernel profile, the built-in default first. */
-export function candidatesFor(profile: 'gpu' | 'software', c: MatmulClass): Candidate[] {
+const ADAMW_CANDIDATES: Candidate[] = [{ name: 'storage', adamwTextures: false }, { name: 'texture', adamwTextures: true }];
+
+/** The candidates for a class on a kernel profile, the built-in default first. AdamW reads from
+ *  textures only on llvmpipe (on a GPU its storage loads are coalesced and cheap). */
+export function candidatesFor(profile: 'gpu' | 'software', c: TuneClass): Candidate[] {
+  if (c.kind === 'adamw') return profile === 'gpu' ? ADAMW_CANDIDATES.slice(0, 1) : ADAMW_CANDIDATES;
   if (profile === 'gpu') return GPU_MATMUL_CANDIDATES.map((t) => ({ name: gpuTileName(t), gpu: t }));
   return LLVMPIPE_CANDIDATES[!c.vecA && !c.vecB ? 'scalar' : c.bucket].map((x) => ({ name: llvmpipeChoiceName(x), llvmpipe: x }));
 }
@@ -64,11 +83,14 @@ export function candidatesFor(profile: 'gpu' | 'software', c: MatmulClass): Cand
  *  measuring again. */
 function variantSet(profile: 'gpu' | 'software'): string {
   const names = profile === 'gpu' ? GPU_MATMUL_CANDIDATES.map(gpuTileName) : Object.values(LLVMPIPE_CANDIDATES).flat().map(llvmpipeChoiceName);
-  return `v${GENERATOR_VERSION}: ${[...new Set(names)].join(', ')}`;
+  const adamw = candidatesFor(profile, { kind: 'adamw' }).map((c) => `adamw ${c.name}`);
+  return `v${GENERATOR_VERSION}: ${[...new Set(names), ...adamw].join(', ')}`;
 }
 
+/** A class met but not measured yet, with the first shape seen (a product's m, n, k; AdamW's
+ *  parameter size as n, m = k = 1). */
 export interface Pending {
-  cls: MatmulClass;
+  cls: TuneClass;
   m: number;
   n: number;
   k: number;
@@ -125,14 +147,26 @@ export function chooseCandidate(device: Device, m: number, n: number, k: number,
   vecA: boolean, vecB: boolean): Candidate {
   const gpu = device.kernelProfile === 'gpu';
   const { cls, tuned } = classOf(m, n, k, transA, transB, vecA && !gpu, vecB && !gpu);
+  return choose(device, cls, tuned, { cls, m, n, k });
+}
+
+/** AdamW's variant for a parameter of `size` floats. */
+export function chooseAdamw(device: Device, size: number): Candidate {
+  const cls: AdamwClass = { kind: 'adamw' };
+  return choose(device, cls, size >= ADAMW_TUNED, { cls, m: 1, n: size, k: 1 });
+}
+
+/** The measured choice for a class, else its default, the class then marked for the tuner (where
+ *  there is something to choose between). */
+function choose(device: Device, cls: TuneClass, tuned: boolean, pending: Pending): Candidate {
   const all = candidatesFor(device.kernelProfile, cls);
   const s = tuningOf(device);
-  if (tuned && s.enabled) {
+  if (tuned && s.enabled && all.length > 1) {
     const key = classKey(cls);
     const chosen = s.results.get(key)?.choice;
     const found = all.find((x) => x.name === chosen);
     if (found) return found;
-    if (!s.pending.has(key)) s.pending.set(key, { cls, m, n, k });
+    if (!s.pending.has(key)) s.pending.set(key, pending);
   }
   return all[0];
 }

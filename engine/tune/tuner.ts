@@ -1,23 +1,26 @@
-// The matmul tuner: for each class of product (engine/tune/choices.ts) it times the candidate
-// variants on this adapter, keeps the fastest and writes it to the machine's cache file, as
-// Triton's autotune and cuBLASLt's heuristics do: the fastest kernel depends on the CPU (llvmpipe's
-// storage loads cost 7x more on an AVX2-only CPU than with AVX-512), the Mesa version and the GPU,
-// so it is measured where it runs, once.
+// The tuner: for each class of work (engine/tune/choices.ts: matmul products, AdamW on a large
+// parameter) it times the candidate variants on this adapter, keeps the fastest and writes it to
+// the machine's cache file, as Triton's autotune and cuBLASLt's heuristics do: the fastest kernel
+// depends on the CPU (llvmpipe's storage loads cost 7x more on an AVX2-only CPU than with AVX-512),
+// the Mesa version and the GPU, so it is measured where it runs, once.
 //
-// Each candidate runs on the class's first shape met (clamped to at most 512x1024x1024, so one run
-// takes milliseconds, not seconds): a first dispatch (the JIT compile, which counts against the
-// budget), then, once the process's other threads are quiet, rounds in which every candidate runs
-// in turn, timed to the GPU's completion (finish()); the median of the rounds decides. The wait
-// matters: Mesa writes each fresh compile into its disk cache on a thread of its own, and rounds
-// timed while it worked measured a cold first class 30-45% low (AVX2 code on the 2-core EPYC:
-// 19-25 against 33-45 GFLOP/s with the cache warm). A process spends at most BUDGET_MS tuning, each
-// class at most CLASS_BUDGET_MS: candidates are timed in order (the built-in default first) and
-// the list stops where the next one's compile would pass the class's budget.
-import type { Device } from '../device.ts';
+// Each candidate runs on the class's first shape met (a product clamped to at most 512x1024x1024,
+// AdamW to 4M floats, so one run takes milliseconds, not seconds): a first dispatch (the JIT
+// compile, which counts against the budget), then, once the process's other threads are quiet,
+// rounds in which every candidate runs in turn, timed to the GPU's completion (finish()); the
+// median of the rounds decides. The wait matters: Mesa writes each fresh compile into its disk
+// cache on a thread of its own, and rounds timed while it worked measured a cold first class
+// 30-45% low (AVX2 code on the 2-core EPYC: 19-25 against 33-45 GFLOP/s with the cache warm). A
+// process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
+// timed in order (the built-in default first) and the list stops where the next one's compile
+// would pass the class's budget.
+import type { Binding, Device } from '../device.ts';
 import { WgptError } from '../errors.ts';
+import { adamwDispatch } from '../ops/adamw.ts';
 import { dispatchMatmul, matmulTunable } from '../ops/matmul-plan.ts';
+import { f32bits } from '../device.ts';
 import { saveTuneFile, type ClassResult } from './cache.ts';
-import { candidatesFor, classKey, parseClassKey, tuningOf, type Candidate, type Pending } from './choices.ts';
+import { candidatesFor, classKey, parseClassKey, tuningOf, type Candidate, type MatmulClass, type Pending } from './choices.ts';
 
 /** WGPT_TUNE_BUDGET_S changes it (the tests' runs use a few seconds). */
 const BUDGET_MS = 60_000;
@@ -30,6 +33,7 @@ const QUIET_STEP_MS = 50;
 /** A timed run records enough dispatches of a candidate to last about this long. */
 const RUN_MS = 15;
 const MAX_DIMS = [512, 1024, 1024];
+const MAX_ADAMW = 1 << 22;
 
 export interface TuneOptions {
   /** Milliseconds for all classes (default: what is left of this process's BUDGET_MS). */
@@ -45,19 +49,20 @@ export interface TuneOptions {
  *  prompts (a layer, and the LM head's h·Wteᵀ). `wgpt tune` measures these and any class this
  *  machine's cache holds. */
 export const STANDARD_CLASSES: Pending[] = [
-  { cls: { form: 'nn', vecA: true, vecB: true, bucket: 'large' }, m: 1024, n: 2304, k: 768 },
-  { cls: { form: 'nt', vecA: true, vecB: true, bucket: 'large' }, m: 1024, n: 768, k: 2304 },
-  { cls: { form: 'tn', vecA: true, vecB: true, bucket: 'large' }, m: 768, n: 2304, k: 1024 },
-  { cls: { form: 'nn', vecA: true, vecB: true, bucket: 'thin' }, m: 16, n: 2304, k: 768 },
-  { cls: { form: 'nt', vecA: true, vecB: true, bucket: 'thin' }, m: 16, n: 50257, k: 768 },
+  { cls: { kind: 'matmul', form: 'nn', vecA: true, vecB: true, bucket: 'large' }, m: 1024, n: 2304, k: 768 },
+  { cls: { kind: 'matmul', form: 'nt', vecA: true, vecB: true, bucket: 'large' }, m: 1024, n: 768, k: 2304 },
+  { cls: { kind: 'matmul', form: 'tn', vecA: true, vecB: true, bucket: 'large' }, m: 768, n: 2304, k: 1024 },
+  { cls: { kind: 'matmul', form: 'nn', vecA: true, vecB: true, bucket: 'thin' }, m: 16, n: 2304, k: 768 },
+  { cls: { kind: 'matmul', form: 'nt', vecA: true, vecB: true, bucket: 'thin' }, m: 16, n: 50257, k: 768 },
+  { cls: { kind: 'adamw' }, m: 1, n: 50257 * 768, k: 1 },
 ];
 
 /** Measures again every standard class and every class in the cache (`wgpt tune`). */
 export async function retune(device: Device, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
-  if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the matmul kernels');
+  if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
   if (!matmulTunable()) throw new WgptError('a matmul tile is forced (WGPT_MATMUL_TILE): unset it to measure the candidates');
-  const classes = new Map(STANDARD_CLASSES.map((p) => [classKey(p.cls), p]));
+  const classes = new Map(STANDARD_CLASSES.filter((p) => candidatesFor(device.kernelProfile, p.cls).length > 1).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
     if (cls && !classes.has(key)) classes.set(key, { cls, m: r.shape[0], n: r.shape[1], k: r.shape[2] });
@@ -71,12 +76,10 @@ export async function retune(device: Device, opts: TuneOptions = {}): Promise<Ma
 export function tunePending(device: Device): Promise<void> | void {
   const s = tuningOf(device);
   if (!s.enabled || s.pending.size === 0) return;
-  if (!matmulTunable()) {
-    s.pending.clear();
-    return;
-  }
-  const pending = [...s.pending.values()];
+  // With a matmul tile forced, the products' choices are not in force: nothing to measure.
+  const pending = [...s.pending.values()].filter((p) => p.cls.kind !== 'matmul' || matmulTunable());
   s.pending.clear();
+  if (pending.length === 0) return;
   const budget = process.env.WGPT_TUNE_BUDGET_S !== undefined ? Number(process.env.WGPT_TUNE_BUDGET_S) * 1000 : BUDGET_MS;
   if (!(budget >= 0)) throw new WgptError(`WGPT_TUNE_BUDGET_S must be a number of seconds, got "${process.env.WGPT_TUNE_BUDGET_S}"`);
   return tuneClasses(device, pending, { budgetMs: Math.max(0, budget - s.spentMs) }).then(() => undefined);
@@ -92,7 +95,7 @@ export async function tuneClasses(device: Device, classes: Pending[], opts: Tune
   const out = new Map<string, ClassResult>();
   if (classes.length > 0 && log) {
     const most = Number.isFinite(budget) ? `, at most ${Math.round(budget / 1000)} s` : '';
-    log(`wgpt: measuring the matmul kernels for this machine (once; ${classes.length} product class${classes.length > 1 ? 'es' : ''}${most}; kept in ${s.file})`);
+    log(`wgpt: measuring the kernels for this machine (once; ${classes.length} class${classes.length > 1 ? 'es' : ''} of work${most}; kept in ${s.file})`);
   }
   for (const p of classes) {
     const left = budget - (performance.now() - start);
@@ -102,11 +105,11 @@ export async function tuneClasses(device: Device, classes: Pending[], opts: Tune
       : null;
     const key = classKey(p.cls);
     const r: ClassResult = result ?? {
-      choice: candidates[0].name, shape: [p.m, p.n, p.k], gflops: {}, first_s: {}, measured_at: new Date().toISOString(),
+      choice: candidates[0].name, shape: [p.m, p.n, p.k], unit: unitOf(p), speed: {}, first_s: {}, measured_at: new Date().toISOString(),
     };
     s.results.set(key, r);
     out.set(key, r);
-    if (log) log(`wgpt: matmul ${key}: ${describe(r)}`);
+    if (log) log(`wgpt: ${p.cls.kind === 'matmul' ? 'matmul ' : ''}${key}: ${describe(r)}`);
   }
   s.spentMs += performance.now() - start;
   saveTuneFile(s.file, { key: s.key, classes: Object.fromEntries(s.results) });
@@ -114,10 +117,12 @@ export async function tuneClasses(device: Device, classes: Pending[], opts: Tune
 }
 
 function describe(r: ClassResult): string {
-  const rows = Object.entries(r.gflops).sort((x, y) => y[1] - x[1]);
+  const rows = Object.entries(r.speed).sort((x, y) => y[1] - x[1]);
   if (rows.length === 0) return `${r.choice} (not measured: the tuning budget was spent)`;
-  return `${r.choice} at ${r.shape.join('x')} (${rows.map(([n, g]) => `${n} ${g.toFixed(1)}`).join(', ')} GFLOP/s)`;
+  return `${r.choice} at ${r.shape.join('x')} (${rows.map(([n, g]) => `${n} ${g.toFixed(1)}`).join(', ')} ${r.unit})`;
 }
+
+const unitOf = (p: Pending): ClassResult['unit'] => (p.cls.kind === 'matmul' ? 'GFLOP/s' : 'GB/s');
 
 /** Deterministic values in [-1, 1): real numbers, no denormals or NaN to slow a CPU down. */
 function fill(n: number, seed: number): Float32Array {
@@ -144,9 +149,29 @@ async function quiet(): Promise<void> {
   }
 }
 
-async function timeClass(device: Device, p: Pending, candidates: Candidate[], budgetMs: number): Promise<ClassResult | null> {
-  const started = performance.now();
-  const { cls } = p;
+/** What the tuner runs for a class: candidate `c` recorded `times` times on buffers made for it,
+ *  and the work one run does (FLOPs, or bytes moved). */
+interface Workload {
+  shape: [number, number, number];
+  work: number;
+  run(c: Candidate, times: number): void;
+  free(): void;
+}
+
+/** Buffers of `sizes` floats, each filled with values from `fill` unless its seed is 0. */
+function buffers(device: Device, sizes: [number, number][]): { bindings: Binding[]; free: () => void } {
+  const made = sizes.map(([size, seed]) => {
+    const { buffer, bytes } = device.allocate(size * 4, 'tuning');
+    if (seed) device.upload(buffer, 0, fill(size, seed), 'tuning');
+    return { buffer, bytes };
+  });
+  return {
+    bindings: made.map((b, i) => ({ buffer: b.buffer, offset: 0, size: sizes[i][0] * 4 })),
+    free: () => made.forEach((b) => device.release(b.buffer, b.bytes)),
+  };
+}
+
+function matmulWorkload(device: Device, cls: MatmulClass, p: Pending): Workload {
   const transA = cls.form[0] === 't';
   const transB = cls.form[1] === 't';
   // Dimensions clamped and, for a vec4 operand, its row length a multiple of 4; a float operand
@@ -158,27 +183,45 @@ async function timeClass(device: Device, p: Pending, candidates: Candidate[], bu
     : { rows, ld: cols + (vec ? 0 : 1) });
   const sa = stored(transA, m, k, cls.vecA);
   const sb = stored(transB, k, n, cls.vecB);
-  const bufs = [[sa.rows * sa.ld, 1], [sb.rows * sb.ld, 2], [m * n, 0]].map(([size, seed]) => {
-    const { buffer, bytes } = device.allocate(size * 4, 'matmul tuning');
-    if (seed) device.upload(buffer, 0, fill(size, seed), 'matmul tuning');
-    return { buffer, bytes, binding: { buffer, offset: 0, size: size * 4 } };
-  });
-  const run = (c: Candidate, times: number): void => {
-    for (let i = 0; i < times; i++) {
-      dispatchMatmul({
-        m, n, k, batches: 1, lda: sa.ld, ldb: sb.ld, ldc: n, aBatch: 0, bBatch: 0, cBatch: 0, aOff: 0, bOff: 0, cOff: 0,
-        a: bufs[0].binding, b: bufs[1].binding, c: bufs[2].binding, accumulate: false,
-      }, transA, transB, `matmul tuning ${c.name}`, c);
-    }
+  const { bindings: [a, b, c], free } = buffers(device, [[sa.rows * sa.ld, 1], [sb.rows * sb.ld, 2], [m * n, 0]]);
+  return {
+    shape: [m, n, k], work: 2 * m * n * k, free,
+    run: (cand, times) => {
+      for (let i = 0; i < times; i++) {
+        dispatchMatmul({
+          m, n, k, batches: 1, lda: sa.ld, ldb: sb.ld, ldc: n, aBatch: 0, bBatch: 0, cBatch: 0, aOff: 0, bOff: 0, cOff: 0,
+          a, b, c, accumulate: false,
+        }, transA, transB, `matmul tuning ${cand.name}`, cand);
+      }
+    },
   };
+}
+
+function adamwWorkload(device: Device, p: Pending): Workload {
+  const n = Math.min(MAX_ADAMW, Math.ceil(p.n / 4) * 4);
+  const { bindings, free } = buffers(device, [[n, 1], [n, 2], [n, 3], [n, 4]]);
+  // Tiny steps, so the parameters stay real numbers over every run.
+  const scalars = [f32bits(1 - 1e-9), f32bits(1e-9), f32bits(0.9), f32bits(0.1), f32bits(0.999), f32bits(0.001), f32bits(1e-8), f32bits(1), 0, 0];
+  return {
+    // Read p, g, m, v; write p, m, v.
+    shape: [1, n, 1], work: 7 * 4 * n, free,
+    run: (cand, times) => {
+      for (let i = 0; i < times; i++) adamwDispatch(bindings, n / 4, scalars, 'adamwTextures' in cand && cand.adamwTextures, `adamw tuning ${cand.name}`);
+    },
+  };
+}
+
+async function timeClass(device: Device, p: Pending, candidates: Candidate[], budgetMs: number): Promise<ClassResult | null> {
+  const started = performance.now();
+  const w = p.cls.kind === 'matmul' ? matmulWorkload(device, p.cls, p) : adamwWorkload(device, p);
   const timed = async (c: Candidate, times: number): Promise<number> => {
     const t0 = performance.now();
-    run(c, times);
-    await device.finish('matmul tuning');
+    w.run(c, times);
+    await device.finish('tuning');
     return (performance.now() - t0) / times;
   };
   try {
-    await device.finish('matmul tuning');
+    await device.finish('tuning');
     const first: Record<string, number> = {};
     const reps = new Map<Candidate, number>();
     let worstFirst = 0;
@@ -195,17 +238,17 @@ async function timeClass(device: Device, p: Pending, candidates: Candidate[], bu
     for (let round = 0; round < ROUNDS; round++) {
       for (const [c, n] of reps) times.get(c)!.push(await timed(c, n));
     }
-    const gflops: Record<string, number> = {};
+    const speed: Record<string, number> = {};
     let best: Candidate | null = null;
     for (const [c, ts] of times) {
       const sorted = [...ts].sort((x, y) => x - y);
-      gflops[c.name] = +((2 * m * n * k) / sorted[sorted.length >> 1] / 1e6).toFixed(2);
-      if (!best || gflops[c.name] > gflops[best.name]) best = c;
+      speed[c.name] = +(w.work / sorted[sorted.length >> 1] / 1e6).toFixed(2);
+      if (!best || speed[c.name] > speed[best.name]) best = c;
     }
-    return { choice: best!.name, shape: [m, n, k], gflops, first_s: first, measured_at: new Date().toISOString() };
+    return { choice: best!.name, shape: w.shape, unit: unitOf(p), speed, first_s: first, measured_at: new Date().toISOString() };
   } catch (e) {
-    throw new WgptError(`measuring the matmul kernels (${classKey(cls)}) failed: ${(e as Error).message}; WGPT_TUNE=off runs the built-in kernels`, { cause: e });
+    throw new WgptError(`measuring the kernels (${classKey(p.cls)}) failed: ${(e as Error).message}; WGPT_TUNE=off runs the built-in kernels`, { cause: e });
   } finally {
-    for (const b of bufs) device.release(b.buffer, b.bytes);
+    w.free();
   }
 }
