@@ -11,20 +11,7 @@ import {
 import { rowWorkgroup } from '../engine/ops/util.ts';
 import { checkOp, randn } from './helpers/opcheck.ts';
 import { kernelsDispatched, slowReadbacks } from './helpers/device.ts';
-import { layerNormRef, softmaxRef } from './helpers/ref.ts';
-
-/** Mean cross-entropy of logits [n, v] in f64, ignoring targets < 0. */
-function crossEntropyRef(x: Float64Array, v: number, targets: number[]): Float64Array {
-  const p = softmaxRef(x, v, false);
-  let s = 0;
-  let count = 0;
-  targets.forEach((target, r) => {
-    if (target < 0) return;
-    s -= Math.log(p[r * v + target]);
-    count++;
-  });
-  return Float64Array.of(s / count);
-}
+import { crossEntropyRef, layerNormRef, softmaxRef } from './helpers/ref.ts';
 
 async function open(t: Test, kernels: 'software' | 'gpu'): Promise<Device> {
   const device = await openDevice({ kernels });

@@ -1,8 +1,8 @@
 // Timing is honest on any adapter: Device.finish() waits for the GPU (on a real GPU submit returns
 // at once, so a timing that ends on submit or on error scopes measures nothing), and WGPT_PROFILE
 // times each kernel to its completion.
-import t from 'tap';
-import { add, closeDevice, matmul, noGrad, openDevice, softmax, Tensor, tidy } from '../engine/index.ts';
+import t, { type Test } from 'tap';
+import { add, closeDevice, matmul, noGrad, openDevice, softmax, Tensor, tidy, type Device } from '../engine/index.ts';
 import { randn } from './helpers/opcheck.ts';
 
 t.test('finish() waits for the queue to finish its work, after submitting it', async (t) => {
@@ -26,7 +26,8 @@ t.test('finish() waits for the queue to finish its work, after submitting it', a
   x.dispose();
 });
 
-t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) => {
+/** A device opened with WGPT_PROFILE=1, closed (and the variable restored) when the test ends. */
+async function profiledDevice(t: Test): Promise<Device> {
   const saved = process.env.WGPT_PROFILE;
   process.env.WGPT_PROFILE = '1';
   const device = await openDevice();
@@ -35,6 +36,11 @@ t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) =
     if (saved === undefined) delete process.env.WGPT_PROFILE;
     else process.env.WGPT_PROFILE = saved;
   });
+  return device;
+}
+
+t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) => {
+  const device = await profiledDevice(t);
   t.equal(device.profileMode, device.features.includes('timestamp-query') ? 'timestamp' : device.backend === 'software' ? 'sync-submit' : 'completion');
   const a = Tensor.fromData(randn(96 * 64, 2), [96, 64]);
   for (let i = 0; i < 3; i++) noGrad(() => tidy(() => void matmul(a, a, { transB: true })));
@@ -49,14 +55,7 @@ t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) =
 });
 
 t.test('GPU timestamps (timestamp-query) are monotone along a chain of dispatches and end before finish() returns', async (t) => {
-  const saved = process.env.WGPT_PROFILE;
-  process.env.WGPT_PROFILE = '1';
-  const device = await openDevice();
-  t.teardown(() => {
-    closeDevice(device);
-    if (saved === undefined) delete process.env.WGPT_PROFILE;
-    else process.env.WGPT_PROFILE = saved;
-  });
+  const device = await profiledDevice(t);
   if (device.profileMode !== 'timestamp') {
     t.skip(`no timestamp-query on ${device.adapterDescription} (${device.backend}): the profile times submits there`, () => {});
     return;
