@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseBackend } from '../engine/adapter.ts';
+import { chooseAdapter, parseBackend } from '../engine/adapter.ts';
 import type { ClassResult } from '../engine/tune/cache.ts';
 import { preferredSoftwareAdapter, saveSoftwareAdapterChoice, trainingScore } from '../engine/tune/software-adapter.ts';
 import { withDevice } from './helpers/device.ts';
@@ -81,23 +81,20 @@ t.test('auto follows the measured software adapter only while both adapters are 
 });
 
 t.test('auto takes lavapipe where it was measured faster (run where lavapipe is at hand)', { skip: device.backend !== 'lavapipe' && 'lavapipe is not the adapter in use' }, async (t) => {
-  const cache = mkdtempSync(path.join(tmpdir(), 'wgpt-adapter-auto-'));
-  const gl = wgpt({ WGPT_BACKEND: 'software' }, 'info', '--json');
-  t.equal(gl.status, 0, gl.stderr);
-  const glAdapter = (JSON.parse(gl.stdout) as { adapter: string }).adapter;
-  const saved = process.env.WGPT_CACHE;
-  process.env.WGPT_CACHE = cache;
-  try {
-    saveSoftwareAdapterChoice({ software: { adapter: glAdapter, score_gflops: 1 }, lavapipe: { adapter: device.adapterDescription, score_gflops: 2 } });
-  } finally {
-    if (saved === undefined) delete process.env.WGPT_CACHE;
-    else process.env.WGPT_CACHE = saved;
-  }
-  // Tuning on (the preference is a measurement) with no time to measure anything in this run.
-  const env = { WGPT_BACKEND: 'auto', WGPT_CACHE: cache, WGPT_TUNE: 'on', WGPT_TUNE_BUDGET_S: '0' };
-  const auto = wgpt(env, 'info', '--json');
-  t.equal(auto.status, 0, auto.stderr);
-  t.equal((JSON.parse(auto.stdout) as { backend: string }).backend, 'lavapipe');
-  const off = wgpt({ ...env, WGPT_TUNE: 'off' }, 'info', '--json');
-  t.equal((JSON.parse(off.stdout) as { backend: string }).backend, 'software', 'with WGPT_TUNE=off, GL');
+  const saved = { WGPT_CACHE: process.env.WGPT_CACHE, WGPT_TUNE: process.env.WGPT_TUNE, WGPT_BACKEND: process.env.WGPT_BACKEND };
+  t.teardown(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  process.env.WGPT_CACHE = mkdtempSync(path.join(tmpdir(), 'wgpt-adapter-auto-'));
+  process.env.WGPT_BACKEND = 'auto';
+  // Adapters only, no device: the choice itself.
+  const gl = await chooseAdapter('software');
+  saveSoftwareAdapterChoice({ software: { adapter: gl.description, score_gflops: 1 }, lavapipe: { adapter: device.adapterDescription, score_gflops: 2 } });
+  process.env.WGPT_TUNE = 'on';
+  t.equal((await chooseAdapter('auto')).backend, 'lavapipe', 'measured faster: lavapipe');
+  process.env.WGPT_TUNE = 'off';
+  t.equal((await chooseAdapter('auto')).backend, 'software', 'with WGPT_TUNE=off, GL');
 });
