@@ -82,6 +82,17 @@ export function machine(device: Device): Machine {
 
 export { median };
 
+/** Deterministic values in [-amp, amp) (a linear congruential generator), for benchmark inputs. */
+export function seeded(n: number, seed: number, amp: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296 - 0.5) * 2 * amp;
+  }
+  return out;
+}
+
 export interface Timing {
   ms: number;
   ms_min: number;

@@ -7,6 +7,8 @@
 //              sum and mean, forward + backward, on [N, 50257] logits at N = 256 and 1024. The engine
 //              has no elementwise log: the composed form takes the log of its N picked probabilities
 //              with a one-line WGSL kernel written here (N elements, negligible next to the N·V passes).
+//   rows/*     softmax, layer norm, cross-entropy and argmax with and without subgroups
+//              (bench/row-reductions.ts).
 import {
   attentionComposed, backward, causalSelfAttention, crossEntropy, div, mean, mul, noGrad, param, scale, softmax, sum,
   Tensor, tidy, type Device,
@@ -14,7 +16,8 @@ import {
 import { record } from '../engine/tensor.ts';
 import { launch1d } from '../engine/ops/util.ts';
 import type { Kernel } from '../kernels/kernel.ts';
-import { errorText, logRow, timeRuns, type BenchRow } from './common.ts';
+import { errorText, logRow, seeded, timeRuns, type BenchRow } from './common.ts';
+import { rowReductionsSuite } from './row-reductions.ts';
 
 const LOG: Kernel = {
   name: 'bench.log',
@@ -44,16 +47,6 @@ function log(x: Tensor): Tensor {
 function composedCrossEntropy(logits: Tensor, onehot: Tensor): Tensor {
   const picked = sum(mul(softmax(logits), onehot), -1);
   return scale(mean(log(picked)), -1);
-}
-
-function seeded(n: number, seed: number, amp: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 - 0.5) * 2 * amp;
-  }
-  return out;
 }
 
 function clearGrads(ts: Tensor[]): void {
@@ -163,5 +156,9 @@ export async function kernelsSuite(device: Device, quick: boolean, peak: number)
     for (const t of [logits, targets, onehot]) t.dispose();
     device.releasePooled();
   }
+
+  // ---- the row reductions, with and without subgroups ----
+  rows.push(...await rowReductionsSuite(device, quick));
+  device.releasePooled();
   return rows;
 }

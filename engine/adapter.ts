@@ -1,15 +1,21 @@
 // Adapter choice: a real GPU first (Dawn's default backend, core feature level); where none is
 // found, Dawn's OpenGL ES backend on Mesa's llvmpipe in compatibility mode. `--backend` or
-// WGPT_BACKEND=gpu|software forces either.
+// WGPT_BACKEND=gpu|software|lavapipe forces one; `lavapipe` is Mesa's Vulkan software driver under
+// Dawn's Vulkan backend at the core feature level: the code path of a real GPU (core limits,
+// timestamp queries, subgroups) on the CPU. It needs Mesa >= 24 (Mesa 22.3's lavapipe lacks a
+// feature Dawn requires), so `auto` never picks it unless the measured preference says so.
 import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { WgptError } from './errors.ts';
+import { preferredSoftwareAdapter } from './tune/software-adapter.ts';
 
-export type Backend = 'auto' | 'gpu' | 'software';
+export type Backend = 'auto' | AdapterKind;
+/** What an opened device runs on: a real GPU, GL llvmpipe ('software') or Vulkan lavapipe. */
+export type AdapterKind = 'gpu' | 'software' | 'lavapipe';
 
 export interface AdapterChoice {
   adapter: GPUAdapter;
-  backend: 'gpu' | 'software';
+  backend: AdapterKind;
   featureLevel: 'core' | 'compatibility';
   description: string;
 }
@@ -27,7 +33,9 @@ function instance(options: string[]): GPU {
     }
     globalsInstalled = true;
   }
-  const gpu = create(options);
+  // Dawn rounds timestamps down to 65.536 µs by default (a browser's guard against timing
+  // attacks), which made every kernel under that 0 or 65.5 µs in a profile: off when profiling.
+  const gpu = create(process.env.WGPT_PROFILE ? [...options, 'disable-dawn-features=timestamp_quantization'] : options);
   instances.push(gpu);
   return gpu;
 }
@@ -51,8 +59,32 @@ function describe(adapter: GPUAdapter, fallback: string): string {
 
 export function parseBackend(value: string | undefined): Backend {
   const v = (value ?? 'auto').toLowerCase();
-  if (v === 'auto' || v === 'gpu' || v === 'software') return v;
-  throw new WgptError(`unknown backend "${value}": use auto, gpu or software`);
+  if (v === 'auto' || v === 'gpu' || v === 'software' || v === 'lavapipe') return v;
+  throw new WgptError(`unknown backend "${value}": use auto, gpu, software or lavapipe`);
+}
+
+/** The hint every missing-lavapipe error ends with. */
+export const LAVAPIPE_SETUP = 'install Mesa >= 24 with bash scripts/setup.sh --mesa-backports, '
+  + 'or use a side-by-side copy: bash scripts/mesa-copy.sh && . .mesa/env.sh';
+
+/** Mesa's lavapipe under Dawn's Vulkan backend, or null where the Vulkan loader, the driver or a
+ *  feature Dawn needs is missing (Dawn then prints why on stderr). */
+async function lavapipeAdapter(): Promise<GPUAdapter | null> {
+  const adapter = await instance(['backend=vulkan']).requestAdapter({ featureLevel: 'core' });
+  // Only Mesa's CPU driver: a machine with a real GPU and lavapipe both answers with the GPU here.
+  if (!adapter || !adapter.info?.isFallbackAdapter || !/llvmpipe/i.test(describe(adapter, ''))) return null;
+  return adapter;
+}
+
+async function openGlAdapter(): Promise<GPUAdapter | null> {
+  // Mesa's EGL needs to be told there is no display.
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  return instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
+}
+
+function lavapipeChoice(adapter: GPUAdapter): AdapterChoice {
+  return { adapter, backend: 'lavapipe', featureLevel: 'core', description: describe(adapter, 'lavapipe') };
 }
 
 export async function chooseAdapter(requested: Backend): Promise<AdapterChoice> {
@@ -66,14 +98,26 @@ export async function chooseAdapter(requested: Backend): Promise<AdapterChoice> 
       throw new WgptError('no GPU adapter found (backend=gpu): drop --backend gpu to use the software adapter');
     }
   }
-  // Mesa's EGL needs to be told there is no display.
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
+  if (backend === 'lavapipe') {
+    const adapter = await lavapipeAdapter();
+    if (!adapter) throw new WgptError(`no lavapipe adapter (backend=lavapipe: Dawn's Vulkan backend on Mesa >= 24): ${LAVAPIPE_SETUP}`);
+    return lavapipeChoice(adapter);
+  }
+  const adapter = await openGlAdapter();
   if (!adapter) {
     throw new WgptError(
       'no WebGPU adapter: install the software GPU (apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri) or run on a machine with a GPU',
     );
   }
-  return { adapter, backend: 'software', featureLevel: 'compatibility', description: describe(adapter, 'OpenGL ES') };
+  const gl: AdapterChoice = { adapter, backend: 'software', featureLevel: 'compatibility', description: describe(adapter, 'OpenGL ES') };
+  if (backend === 'auto') {
+    // Between the two software adapters, auto follows a measurement made on this machine
+    // (`wgpt tune --adapters`), and only while both adapters are the ones it measured.
+    const preferred = preferredSoftwareAdapter(gl.description);
+    if (preferred) {
+      const lvp = await lavapipeAdapter();
+      if (lvp && describe(lvp, '') === preferred.lavapipe) return lavapipeChoice(lvp);
+    }
+  }
+  return gl;
 }

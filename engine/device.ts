@@ -1,9 +1,9 @@
 // One Device owns the GPUDevice: limits in force, pipeline cache, buffer pool, command batching,
 // per-dispatch parameters, counters and error handling. Nothing above engine/ sees a GPUBuffer.
-import { chooseAdapter, type Backend } from './adapter.ts';
+import { chooseAdapter, type AdapterKind, type Backend } from './adapter.ts';
 import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError, WgptError } from './errors.ts';
 import { BufferPool, sizeClass } from './pool.ts';
-import { Profiler, type ProfileEntry } from './profiler.ts';
+import { Profiler, type ProfileEntry, type ProfileSpan } from './profiler.ts';
 import type { Kernel } from '../kernels/kernel.ts';
 
 export interface DeviceOptions {
@@ -21,6 +21,9 @@ export interface DeviceOptions {
    *  WGPT_KERNELS overrides), or those tuned for the other kind of adapter, so tests check the
    *  real GPU's kernels on the software adapter at small shapes. */
   kernels?: 'auto' | 'gpu' | 'software';
+  /** Whether the row reductions use subgroup operations where the device has `subgroups`
+   *  (default true; WGPT_SUBGROUPS=off says false). */
+  subgroups?: boolean;
 }
 
 /** The limits the engine obeys: the device's own, lowered by any caps asked for. */
@@ -136,19 +139,25 @@ export class Device {
    *  the product classes met so far (engine/tune/tuner.ts). Not run from inside itself. */
   beforeWait: (() => Promise<void> | void) | null = null;
   private inBeforeWait = false;
+  private useSubgroups: boolean;
 
   private constructor(
     readonly gpu: GPUDevice,
     readonly limits: Limits,
-    readonly backend: 'gpu' | 'software',
+    readonly backend: AdapterKind,
     readonly featureLevel: 'core' | 'compatibility',
     readonly adapterDescription: string,
     readonly features: string[],
     memoryBudget: number,
     /** Whose kernel variants run here (see DeviceOptions.kernels). */
     readonly kernelProfile: 'gpu' | 'software',
+    /** The adapter's smallest subgroup size (0 without subgroups): a workgroup no larger is one
+     *  subgroup (kernels/rows-subgroups.wgsl's ONE_SUBGROUP). */
+    readonly subgroupMinSize: number,
+    subgroups: boolean,
   ) {
     this.memoryBudget = memoryBudget;
+    this.useSubgroups = subgroups && gpu.features.has('subgroups');
     this.profiler = !process.env.WGPT_PROFILE ? null
       : new Profiler(gpu, gpu.features.has('timestamp-query') ? 'timestamp' : backend === 'software' ? 'sync-submit' : 'completion');
     this.slotWords = Math.max(PARAM_WORDS, limits.minUniformBufferOffsetAlignment / 4);
@@ -173,6 +182,8 @@ export class Device {
     // Timestamps only where asked for (WGPT_PROFILE): per-kernel GPU times in the profile.
     const requiredFeatures: GPUFeatureName[] = process.env.WGPT_PROFILE && choice.adapter.features.has('timestamp-query')
       ? ['timestamp-query'] : [];
+    // Subgroups wherever the adapter has them: the row reductions use them (see useSubgroups).
+    if (choice.adapter.features.has('subgroups')) requiredFeatures.push('subgroups');
     const gpu = await choice.adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'wgpt' });
     const limits = {} as Limits;
     for (const k of LIMIT_KEYS) limits[k] = gpu.limits[k];
@@ -183,14 +194,38 @@ export class Device {
     cap('maxBufferSize', options.maxBufferSize);
     cap('maxTextureDimension2D', options.maxTextureDimension2D);
     const kernels = options.kernels ?? parseKernels(process.env.WGPT_KERNELS);
+    // lavapipe is llvmpipe's code generator too: the software kernels are its own.
+    const own = choice.backend === 'gpu' ? 'gpu' : 'software';
     return new Device(gpu, limits, choice.backend, choice.featureLevel, choice.description,
-      [...choice.adapter.features].sort(), options.memoryBudget ?? Infinity, kernels === 'auto' ? choice.backend : kernels);
+      [...choice.adapter.features].sort(), options.memoryBudget ?? Infinity, kernels === 'auto' ? own : kernels,
+      gpu.features.has('subgroups') ? choice.adapter.info?.subgroupMinSize ?? 0 : 0,
+      options.subgroups ?? parseSwitch(process.env.WGPT_SUBGROUPS, 'WGPT_SUBGROUPS'));
+  }
+
+  /** Whether the row reductions (softmax, layer norm, cross-entropy, argmax) run their subgroup
+   *  build (kernels/rows-subgroups.wgsl): where the device has `subgroups` unless turned off.
+   *  Settable, so a benchmark or a test runs both builds on one device. */
+  get subgroups(): boolean {
+    return this.useSubgroups;
+  }
+
+  set subgroups(on: boolean) {
+    if (on && !this.gpu.features.has('subgroups')) {
+      throw new WgptError(`this adapter (${this.adapterDescription}) has no subgroups feature: the row reductions run their workgroup-memory build`);
+    }
+    this.useSubgroups = on;
   }
 
   /** With WGPT_PROFILE: GPU milliseconds and dispatch count per kernel (see engine/profiler.ts);
    *  complete after `await finish()`. */
   get profile(): Map<string, ProfileEntry> | null {
     return this.profiler?.entries ?? null;
+  }
+
+  /** With WGPT_PROFILE in timestamp mode: the latest dispatches' GPU timestamps, in submission
+   *  order (complete after `await finish()`); null in the other modes. */
+  get profileSpans(): readonly ProfileSpan[] | null {
+    return this.profiler?.mode === 'timestamp' ? this.profiler.spans : null;
   }
 
   /** How the profile is timed: 'timestamp' (GPU timestamps), 'sync-submit' or 'completion'. */
@@ -586,6 +621,14 @@ export class Device {
 function profileKey(d: Dispatch, z: number): string {
   if (process.env.WGPT_PROFILE !== 'shapes') return d.kernel.name;
   return `${d.kernel.name} ${Array.from(d.params).slice(0, 3).join('x')} z${z}`;
+}
+
+/** An on/off environment switch (unset: on). */
+export function parseSwitch(value: string | undefined, name: string): boolean {
+  const v = (value ?? 'on').toLowerCase();
+  if (v === 'on' || v === '1') return true;
+  if (v === 'off' || v === '0') return false;
+  throw new WgptError(`unknown ${name} "${value}": use on or off`);
 }
 
 export function parseKernels(value: string | undefined): 'auto' | 'gpu' | 'software' {

@@ -15,11 +15,23 @@ export interface ProfileEntry {
   n: number;
 }
 
+/** One dispatch's GPU timestamps (timestamp mode), in the GPU's nanoseconds. */
+export interface ProfileSpan {
+  key: string;
+  begin: bigint;
+  end: bigint;
+}
+
+/** The most recent spans kept (older ones are dropped, so a long profiled run stays bounded). */
+export const PROFILE_SPANS_KEPT = 8192;
+
 /** Timestamp pairs per submit at most; the device flushes before a pass would run past it. */
 export const PROFILE_QUERY_PAIRS = 1024;
 
 export class Profiler {
   readonly entries = new Map<string, ProfileEntry>();
+  /** timestamp mode: the latest dispatches' raw timestamps, in submission order. */
+  readonly spans: ProfileSpan[] = [];
   private querySet: GPUQuerySet | null = null;
   private resolveBuffer: GPUBuffer | null = null;
   /** Keys of the passes recorded since the last submit, in query-pair order. */
@@ -67,10 +79,18 @@ export class Profiler {
     const read = this.gpu.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'wgpt profile read' });
     encoder.resolveQuerySet(this.querySet!, 0, 2 * n, this.resolveBuffer!, 0);
     encoder.copyBufferToBuffer(this.resolveBuffer!, 0, read, 0, 16 * n);
+    // Spans take their places in submission order now and get their times when the read is back.
+    const spans = keys.map((key) => ({ key, begin: 0n, end: 0n }));
+    this.spans.push(...spans);
+    if (this.spans.length > PROFILE_SPANS_KEPT) this.spans.splice(0, this.spans.length - PROFILE_SPANS_KEPT);
     return () => {
       this.pending.push(read.mapAsync(GPUMapMode.READ).then(() => {
         const ns = new BigInt64Array(read.getMappedRange());
-        for (let i = 0; i < n; i++) this.add(keys[i], Number(ns[2 * i + 1] - ns[2 * i]) / 1e6);
+        for (let i = 0; i < n; i++) {
+          this.add(keys[i], Number(ns[2 * i + 1] - ns[2 * i]) / 1e6);
+          spans[i].begin = ns[2 * i];
+          spans[i].end = ns[2 * i + 1];
+        }
         read.unmap();
         read.destroy();
       }));
@@ -97,5 +117,6 @@ export class Profiler {
 
   clear(): void {
     this.entries.clear();
+    this.spans.length = 0;
   }
 }

@@ -1,6 +1,7 @@
 // Argmax over the last axis, one workgroup per row: each invocation scans a strided part of the
-// row keeping its first maximum (strict >, indices ascending), then a tree reduction keeps the
-// larger value and, on a tie, the smaller index. So the result is the row's first maximum, as
+// row keeping its first maximum (strict >, indices ascending), then a workgroup reduction
+// (row_argmax of rows.wgsl or rows-subgroups.wgsl, put before this text) keeps the larger value
+// and, on a tie, the smaller index. So the result is the row's first maximum, as
 // torch.argmax. Greedy decoding reads back these ids (4 bytes per row) instead of whole rows of
 // logits. No NaN handling: WGSL may assume there is none.
 // Row r of this dispatch starts at shift + r*len; its id goes to out[row0 + r].
@@ -18,14 +19,11 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<i32>;
 
-var<workgroup> best_v: array<f32, WG>;
-var<workgroup> best_i: array<u32, WG>;
-
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
+  let lid = lane.index;
   let base = P.shift + r * P.len;
   var bv = LOWEST;
   var bi = NONE;
@@ -36,19 +34,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       bi = j;
     }
   }
-  best_v[lid] = bv;
-  best_i[lid] = bi;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      let v = best_v[lid + s];
-      let i = best_i[lid + s];
-      if (v > best_v[lid] || (v == best_v[lid] && i < best_i[lid])) {
-        best_v[lid] = v;
-        best_i[lid] = i;
-      }
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { out[P.row0 + r] = i32(best_i[0]); }
+  let best = row_argmax(bv, bi, lane);
+  if (lid == 0u) { out[P.row0 + r] = i32(best); }
 }

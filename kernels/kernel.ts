@@ -28,6 +28,21 @@ export function wgsl(file: string, entry = 'main'): Kernel {
  *  texels fits one texture and a kernel's addressing stays a running offset. */
 export const TEXTURE_ROW = 4096;
 
+/** A one-workgroup-per-row kernel in its two builds: its file after rows.wgsl (workgroup reductions
+ *  as trees in workgroup memory) and after rows-subgroups.wgsl (the same functions on subgroup
+ *  operations, for a device with the `subgroups` feature). */
+export interface RowKernel {
+  tree: Kernel;
+  subgroups: Kernel;
+}
+
+export function rowKernel(file: string, entry = 'main'): RowKernel {
+  const own = wgsl(file, entry);
+  const build = (prelude: string, suffix: string): Kernel =>
+    ({ name: own.name + suffix, code: `${wgsl(prelude).code}\n${own.code}`, entry });
+  return { tree: build('rows', ''), subgroups: build('rows-subgroups', '+subgroups') };
+}
+
 /** Default invocations per workgroup for 1-D kernels (all kernels take it as override WG). */
 export const WG = 64;
 

@@ -1,8 +1,9 @@
 // Cross-entropy over logits [N, V] with i32 targets [N] (PyTorch semantics: mean over the targets
 // that are not ignore_index). A target that is ignore_index, or outside [0, V), is ignored here
 // (the engine rejects out-of-range targets on the host when it has their host copy).
-//   forward:  one workgroup per row: online max / sum of exp over the vocabulary, then a tree
-//             combine of the (max, sum) pairs; the row's max m and log-sum ls = log(sum exp(x - m))
+//   forward:  one workgroup per row: online max / sum of exp over the vocabulary, then a
+//             workgroup combine of the (max, sum) pairs (rows.wgsl or rows-subgroups.wgsl, put
+//             before this text); the row's max m and log-sum ls = log(sum exp(x - m))
 //             are kept for the backward, and loss[row] = (m - x[target]) + ls (0 for an ignored row).
 //   finish:   one workgroup sums the row losses and counts the targets in a fixed order;
 //             loss = sum / denominator (the count, or the caller's), 0 when it is 0.
@@ -24,9 +25,6 @@ const NEG: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> P: Ce;
 
-var<workgroup> red_m: array<f32, WG>;
-var<workgroup> red_s: array<f32, WG>;
-
 fn target_of(t: i32) -> i32 {
   if (t == P.ignore || t < 0 || u32(t) >= P.v) { return -1; }
   return t;
@@ -39,10 +37,10 @@ fn target_of(t: i32) -> i32 {
 @group(0) @binding(4) var<storage, read_write> f_loss: array<f32>;
 
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
+  let lid = lane.index;
   let base = P.shift + r * P.v;
   var m = NEG;
   var s = 0.0;
@@ -55,23 +53,11 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
       s += exp(x - m);
     }
   }
-  red_m[lid] = m;
-  red_s[lid] = s;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
-    if (lid < k) {
-      let m1 = red_m[lid];
-      let m2 = red_m[lid + k];
-      let mm = max(m1, m2);
-      red_s[lid] = red_s[lid] * exp(m1 - mm) + red_s[lid + k] * exp(m2 - mm);
-      red_m[lid] = mm;
-    }
-    workgroupBarrier();
-  }
+  let ms = row_max_sum(m, s, lane);
   if (lid == 0u) {
     let row = P.row0 + r;
-    let m0 = red_m[0];
-    let ls = log(red_s[0]);
+    let m0 = ms.x;
+    let ls = log(ms.y);
     f_stats[2u * row] = m0;
     f_stats[2u * row + 1u] = ls;
     let t = target_of(f_t[row]);
@@ -88,28 +74,20 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 @group(0) @binding(4) var<storage, read_write> s_denom: array<f32>; // [1] the denominator used
 
 @compute @workgroup_size(WG)
-fn finish(@builtin(local_invocation_index) lid: u32) {
+fn finish(lane: Lane) {
+  let lid = lane.index;
   var sum = 0.0;
   var count = 0.0;
   for (var i = lid; i < P.rows; i += WG) {
     sum += s_loss[i];
     if (target_of(s_t[i]) >= 0) { count += 1.0; }
   }
-  red_m[lid] = sum;
-  red_s[lid] = count;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
-    if (lid < k) {
-      red_m[lid] = red_m[lid] + red_m[lid + k];
-      red_s[lid] = red_s[lid] + red_s[lid + k];
-    }
-    workgroupBarrier();
-  }
+  let sc = row_sum2(sum, count, lane);
   if (lid == 0u) {
-    var d = red_s[0];
+    var d = sc.y;
     if (P.use_denom != 0u) { d = P.denom; }
     var loss = 0.0;
-    if (d != 0.0) { loss = red_m[0] / d; }
+    if (d != 0.0) { loss = sc.x / d; }
     s_out[0] = loss;
     s_denom[0] = d;
   }
@@ -124,10 +102,10 @@ fn finish(@builtin(local_invocation_index) lid: u32) {
 @group(0) @binding(6) var<storage, read_write> b_dx: array<f32>;
 
 @compute @workgroup_size(WG)
-fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
+  let lid = lane.index;
   let base = P.shift + r * P.v;
   let row = P.row0 + r;
   let t = target_of(b_t[row]);
@@ -151,16 +129,11 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     rest += p;
     b_dx[base + j] = p * scale;
   }
-  red_s[lid] = rest;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
-    if (lid < k) { red_s[lid] = red_s[lid] + red_s[lid + k]; }
-    workgroupBarrier();
-  }
+  let others = row_sum(rest, lane);
   if (lid == 0u) {
     let pt = exp((b_x[base + tu] - m) - ls);
     var dt = pt - 1.0;
-    if (pt > 0.5) { dt = -red_s[0]; }
+    if (pt > 0.5) { dt = -others; }
     b_dx[base + tu] = dt * scale;
   }
 }

@@ -1,6 +1,6 @@
 // LayerNorm over the last axis (biased variance). Forward and the dx backward run one workgroup
-// per row (WG invocations stride the row, then a tree reduction in workgroup memory: fixed order,
-// deterministic); dweight/dbias run one invocation per column, summing the rows in order.
+// per row (WG invocations stride the row, then a workgroup reduction of rows.wgsl or
+// rows-subgroups.wgsl, put before this text: fixed order, deterministic); dweight/dbias run one invocation per column, summing the rows in order.
 // Rows live in a window of the bound buffer: row r of this dispatch starts at shift + r*d;
 // per-row statistics (mean, rstd) are bound whole and indexed by row0 + r.
 
@@ -13,26 +13,6 @@ override WG: u32 = 64; // power of two
 
 @group(0) @binding(0) var<uniform> P: Ln;
 
-var<workgroup> red_a: array<f32, WG>;
-var<workgroup> red_b: array<f32, WG>;
-
-// Sums (a, b) over the workgroup; every invocation gets the result.
-fn wg_sum2(a: f32, b: f32, lid: u32) -> vec2<f32> {
-  red_a[lid] = a;
-  red_b[lid] = b;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      red_a[lid] = red_a[lid] + red_a[lid + s];
-      red_b[lid] = red_b[lid] + red_b[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = vec2<f32>(red_a[0], red_b[0]);
-  workgroupBarrier();
-  return r;
-}
-
 // ---- forward: y = (x - mean) * rstd * w + b; saves mean and rstd per row ----------------------
 @group(0) @binding(1) var<storage, read> f_x: array<f32>;
 @group(0) @binding(2) var<storage, read> f_w: array<f32>;
@@ -42,20 +22,23 @@ fn wg_sum2(a: f32, b: f32, lid: u32) -> vec2<f32> {
 @group(0) @binding(6) var<storage, read_write> f_rstd: array<f32>;
 
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
+  let lid = lane.index;
   let base = P.shift + r * P.d;
   var s = 0.0;
   for (var j = lid; j < P.d; j += WG) { s += f_x[base + j]; }
-  let mean = wg_sum2(s, 0.0, lid).x / f32(P.d);
+  // Both statistics through row_sum2 with a zero second sum, as this kernel always did: with row_sum
+  // (one workgroup array) in their place, Mesa 22.3's GL llvmpipe read a stale sum at 64
+  // invocations a row (rows off by 10%), Tint's GLSL barrier() not ordering workgroup memory there.
+  let mean = row_sum2(s, 0.0, lane).x / f32(P.d);
   var v = 0.0;
   for (var j = lid; j < P.d; j += WG) {
     let t = f_x[base + j] - mean;
     v = fma(t, t, v);
   }
-  let rstd = inverseSqrt(wg_sum2(v, 0.0, lid).x / f32(P.d) + P.eps);
+  let rstd = inverseSqrt(row_sum2(v, 0.0, lane).x / f32(P.d) + P.eps);
   for (var j = lid; j < P.d; j += WG) {
     f_y[base + j] = fma((f_x[base + j] - mean) * rstd, f_w[j], f_b[j]);
   }
@@ -74,10 +57,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 @group(0) @binding(6) var<storage, read_write> d_dx: array<f32>;
 
 @compute @workgroup_size(WG)
-fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
+fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
+  let lid = lane.index;
   let base = P.shift + r * P.d;
   let mean = d_mean[P.row0 + r];
   let rstd = d_rstd[P.row0 + r];
@@ -88,7 +71,7 @@ fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     sa += a;
     sax = fma(a, (d_x[base + j] - mean) * rstd, sax);
   }
-  let sums = wg_sum2(sa, sax, lid) / f32(P.d);
+  let sums = row_sum2(sa, sax, lane) / f32(P.d);
   for (var j = lid; j < P.d; j += WG) {
     let a = d_gy[base + j] * d_w[j];
     let xhat = (d_x[base + j] - mean) * rstd;

@@ -1,5 +1,5 @@
-// Softmax over the last axis, one workgroup per row (strided, then tree reductions in workgroup
-// memory; deterministic). CAUSAL (a uniform flag) treats the input as [.., T, T] and masks the
+// Softmax over the last axis, one workgroup per row (strided, then the workgroup reductions of
+// rows.wgsl or rows-subgroups.wgsl, which kernels/kernel.ts puts before this text; deterministic). CAUSAL (a uniform flag) treats the input as [.., T, T] and masks the
 // positions j > i of row i: they act as logits of a large finite negative, i.e. they contribute
 // exactly 0 and get probability 0 (no Inf anywhere: WGSL may assume there is none).
 // Row r of this dispatch starts at shift + r*len; row0 + r is its global row index.
@@ -22,32 +22,6 @@ const NEG: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> P: Sm;
 
-var<workgroup> red: array<f32, WG>;
-
-fn wg_max(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn wg_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
 /** The number of unmasked positions of global row `row`. */
 fn valid_len(row: u32) -> u32 {
   if (P.causal != 0u) { return min(row % P.len + 1u, P.len); }
@@ -58,13 +32,14 @@ fn valid_len(row: u32) -> u32 {
 @group(0) @binding(2) var<storage, read_write> f_y: array<f32>;
 
 /** The row at `base` over the keys [first, end): probabilities there, exactly 0 elsewhere. */
-fn softmax_row(base: u32, first: u32, end: u32, lid: u32) {
+fn softmax_row(base: u32, first: u32, end: u32, lane: Lane) {
+  let lid = lane.index;
   var m = NEG;
   for (var j = first + lid; j < end; j += WG) { m = max(m, f_x[base + j]); }
-  m = wg_max(m, lid);
+  m = row_max(m, lane);
   var s = 0.0;
   for (var j = first + lid; j < end; j += WG) { s += exp(f_x[base + j] - m); }
-  s = wg_sum(s, lid);
+  s = row_sum(s, lane);
   let inv = select(0.0, 1.0 / s, s > 0.0);
   for (var j = lid; j < P.len; j += WG) {
     var y = 0.0;
@@ -74,24 +49,22 @@ fn softmax_row(base: u32, first: u32, end: u32, lid: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
-  softmax_row(P.shift + r * P.len, 0u, valid_len(P.row0 + r), lid);
+  softmax_row(P.shift + r * P.len, 0u, valid_len(P.row0 + r), lane);
 }
 
 @group(0) @binding(3) var<storage, read> start: array<i32>;
 
 @compute @workgroup_size(WG)
-fn padded(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
+fn padded(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
   let g = P.row0 + r;
   let first = u32(max(start[g / P.rows_per_seq], 0));
   let end = P.len - P.tq + g % P.tq + 1u; // one past the last key this query sees
-  softmax_row(P.shift + r * P.len, first, end, lid);
+  softmax_row(P.shift + r * P.len, first, end, lane);
 }
 
 // dx = y * (g - sum_j g_j y_j)
@@ -100,14 +73,14 @@ fn padded(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 @group(0) @binding(3) var<storage, read_write> b_dx: array<f32>;
 
 @compute @workgroup_size(WG)
-fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let r = wid.y * nwg.x + wid.x;
   if (r >= P.rows) { return; }
+  let lid = lane.index;
   let base = P.shift + r * P.len;
   var s = 0.0;
   for (var j = lid; j < P.len; j += WG) { s = fma(b_g[base + j], b_y[base + j], s); }
-  let dot = wg_sum(s, lid);
+  let dot = row_sum(s, lane);
   for (var j = lid; j < P.len; j += WG) {
     b_dx[base + j] = b_y[base + j] * (b_g[base + j] - dot);
   }

@@ -1,8 +1,8 @@
 // Timing is honest on any adapter: Device.finish() waits for the GPU (on a real GPU submit returns
 // at once, so a timing that ends on submit or on error scopes measures nothing), and WGPT_PROFILE
 // times each kernel to its completion.
-import t from 'tap';
-import { closeDevice, matmul, noGrad, openDevice, Tensor, tidy } from '../engine/index.ts';
+import t, { type Test } from 'tap';
+import { add, closeDevice, matmul, noGrad, openDevice, softmax, Tensor, tidy, type Device } from '../engine/index.ts';
 import { randn } from './helpers/opcheck.ts';
 
 t.test('finish() waits for the queue to finish its work, after submitting it', async (t) => {
@@ -26,7 +26,8 @@ t.test('finish() waits for the queue to finish its work, after submitting it', a
   x.dispose();
 });
 
-t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) => {
+/** A device opened with WGPT_PROFILE=1, closed (and the variable restored) when the test ends. */
+async function profiledDevice(t: Test): Promise<Device> {
   const saved = process.env.WGPT_PROFILE;
   process.env.WGPT_PROFILE = '1';
   const device = await openDevice();
@@ -35,6 +36,11 @@ t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) =
     if (saved === undefined) delete process.env.WGPT_PROFILE;
     else process.env.WGPT_PROFILE = saved;
   });
+  return device;
+}
+
+t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) => {
+  const device = await profiledDevice(t);
   t.equal(device.profileMode, device.features.includes('timestamp-query') ? 'timestamp' : device.backend === 'software' ? 'sync-submit' : 'completion');
   const a = Tensor.fromData(randn(96 * 64, 2), [96, 64]);
   for (let i = 0; i < 3; i++) noGrad(() => tidy(() => void matmul(a, a, { transB: true })));
@@ -45,6 +51,52 @@ t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) =
   t.match(name, /^matmul_/);
   t.equal(e.n, 3, 'three dispatches');
   t.ok(e.ms > 0 && e.ms < 10_000, `a time was measured (${e.ms.toFixed(3)} ms)`);
+  a.dispose();
+});
+
+t.test('GPU timestamps (timestamp-query) are monotone along a chain of dispatches and end before finish() returns', async (t) => {
+  const device = await profiledDevice(t);
+  if (device.profileMode !== 'timestamp') {
+    t.skip(`no timestamp-query on ${device.adapterDescription} (${device.backend}): the profile times submits there`, () => {});
+    return;
+  }
+  const a = Tensor.fromData(randn(128 * 128, 3), [128, 128]);
+  await device.finish('warm-up');
+  device.profile!.clear();
+  // Each dispatch reads the previous one's output, so even a GPU that overlaps independent passes
+  // must run these in order; three submits, so spans from several resolves are checked together.
+  const host0 = process.hrtime.bigint();
+  let kernels = 0;
+  noGrad(() => tidy(() => {
+    let y = a;
+    for (let i = 0; i < 3; i++) {
+      y = add(softmax(matmul(y, a)), a);
+      kernels += 3;
+      device.flush();
+    }
+  }));
+  await device.finish('timestamps');
+  const host1 = process.hrtime.bigint();
+  const spans = device.profileSpans!;
+  t.equal(spans.length, kernels, 'a span per dispatch');
+  t.ok(spans.every((s) => s.begin > 0n), 'every span is back when finish() returns');
+  let monotone = true;
+  let gpuNs = 0n;
+  spans.forEach((s, i) => {
+    if (s.end < s.begin || (i > 0 && s.begin < spans[i - 1].end)) monotone = false;
+    gpuNs += s.end - s.begin;
+  });
+  t.ok(monotone, 'each span ends after it begins and begins after the previous one ends');
+  t.ok(gpuNs > 0n && gpuNs <= host1 - host0, `the GPU time (${gpuNs} ns) fits inside the host's wait (${host1 - host0} ns)`);
+  const profiled = [...device.profile!.values()].reduce((n, e) => n + e.n, 0);
+  t.equal(profiled, kernels, 'the profile counts every dispatch');
+  if (device.backend === 'lavapipe') {
+    // lavapipe's timestamps are the host's CLOCK_MONOTONIC, the clock of process.hrtime: every span
+    // lies between the first recording and finish()'s return, to the nanosecond (Dawn's 65.5 µs
+    // rounding is off while profiling).
+    t.ok(spans[0].begin >= host0 && spans[spans.length - 1].end <= host1, 'on the host clock, inside [record, finish() returned]');
+    t.ok(spans.some((s) => s.begin % 65536n !== 0n), 'timestamps are not rounded to 65.536 µs');
+  }
   a.dispose();
 });
 

@@ -4,16 +4,19 @@ import { matmul, noGrad, Tensor, tidy, WgptError, type Device } from '../../engi
 import { machine, timeRuns, type BenchRow } from '../../bench/common.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
 
-const SUITES = ['matmul', 'kernels', 'step', 'generate', 'all'] as const;
+const SUITES = ['matmul', 'kernels', 'step', 'generate', 'all', 'adapters'] as const;
 type Suite = (typeof SUITES)[number];
 
-const USAGE = `usage: wgpt bench matmul|kernels|step|generate|all [--json FILE] [--md FILE] [--quick]
+const USAGE = `usage: wgpt bench matmul|kernels|step|generate|all|adapters [--json FILE] [--md FILE] [--quick]
 
   matmul     wgpt matmul at 1024³ and GPT-2 small shapes (3 forms), jax-js, tfjs-webgpu and torch beside it
-  kernels    attention (causalSelfAttention vs attentionComposed) and cross-entropy (fused vs composed)
+  kernels    attention (causalSelfAttention vs attentionComposed), cross-entropy (fused vs composed), and the
+             row reductions (softmax, layer norm, cross-entropy, argmax) with and without subgroups
   step       a training step (forward + backward + AdamW), small and gpt2 (8×64), wgpt and the peers
   generate   tokens/s with and without the KV cache, tiny and gpt2 (random weights)
   all        all of the above (RESULTS.md: npm run bench:results)
+  adapters   the software adapters side by side, each with its Mesa version (GL llvmpipe, and lavapipe and GL
+             on the Mesa copy of scripts/mesa-copy.sh where present): matmul GFLOP/s and a small step
 
   --json FILE                   write {date, machine, peak, results: [rows]}
   --md FILE                     write a markdown report (tables, machine, date) and its charts beside it
@@ -50,6 +53,13 @@ export async function run(argv: string[]): Promise<void> {
     throw new WgptError(`bench: give one of ${SUITES.join(', ')}${suite ? ` (got "${positionals.join(' ')}")` : ''}\n\n${USAGE}`);
   }
   const quick = values.quick;
+  if (suite === 'adapters') {
+    // One process per adapter: no device here.
+    const { adaptersSuite, writeAdaptersJson } = await import('../../bench/adapters.ts');
+    const columns = await adaptersSuite(quick);
+    if (values.json) writeAdaptersJson(values.json, columns);
+    return;
+  }
   const started = performance.now();
   const date = new Date().toISOString();
   await withDevice(values, async (device) => {

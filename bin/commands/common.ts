@@ -61,7 +61,9 @@ export async function withDevice<T>(values: { backend?: string; 'max-binding'?: 
   }
 }
 
-export const DEVICE_USAGE = `  --backend auto|gpu|software   adapter to use (default auto: a real GPU, else the software GPU; env WGPT_BACKEND)
+export const DEVICE_USAGE = `  --backend auto|gpu|software|lavapipe
+                                adapter to use (default auto: a real GPU, else the software GPU; env
+                                WGPT_BACKEND); lavapipe: Mesa >= 24's Vulkan driver, a GPU's code path on the CPU
   --max-binding BYTES           cap storage bindings below the adapter's limit (exercises the sliced paths)`;
 
 export const MODEL_OPTIONS = {

@@ -3,10 +3,10 @@
 // No backward: the output is an integer index, constant almost everywhere.
 import { ShapeError } from '../errors.ts';
 import { shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { rowKernel } from '../../kernels/kernel.ts';
 import { assertF32, launchRows, rowWindows, rowWorkgroup } from './util.ts';
 
-const ARGMAX = wgsl('argmax');
+const ARGMAX = rowKernel('argmax');
 
 /** x [..., V] -> i32 [...]: the index of the first maximum of each row. */
 export function argmax(x: Tensor): Tensor {

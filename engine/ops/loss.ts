@@ -3,12 +3,12 @@
 // windows of rows.
 import { ShapeError, WgptError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { rowKernel } from '../../kernels/kernel.ts';
 import { assertF32, f32bits, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
-const FORWARD = wgsl('loss', 'forward');
-const FINISH = wgsl('loss', 'finish');
-const BACKWARD = wgsl('loss', 'backward');
+const FORWARD = rowKernel('loss', 'forward');
+const FINISH = rowKernel('loss', 'finish');
+const BACKWARD = rowKernel('loss', 'backward');
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */

@@ -193,8 +193,8 @@ export function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boole
     params: [d.m, d.n, d.k, d.lda, d.ldb, d.ldc, d.aBatch, d.bBatch, d.cBatch, aOff, bOff, d.cOff, d.accumulate ? 1 : 0, 0, 0, 0],
     bindings: [a, b, d.c],
   });
-  // Back to the pool (a later copy into one of them runs after this dispatch), in reverse, so the
-  // next dispatch of the same shape takes each texture for the same operand and finds its cached
-  // bind group.
+  // Back to the pool: a later copy into one of them runs after this dispatch. In reverse, so the
+  // pool (last in, first out) hands the same textures to the same operands next time and a
+  // repeated product finds its cached bind group (in order, A and B swapped textures every call).
   for (const x of held.reverse()) x.release();
 }

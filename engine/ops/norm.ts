@@ -3,12 +3,13 @@
 // reduction over the rows in a fixed order (deterministic).
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { rowKernel } from '../../kernels/kernel.ts';
 import { assertF32, f32bits, launch1d, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
-const FORWARD = wgsl('norm', 'forward');
-const BACKWARD_DX = wgsl('norm', 'backward_dx');
-const BACKWARD_WB = wgsl('norm', 'backward_wb');
+const FORWARD = rowKernel('norm', 'forward');
+const BACKWARD_DX = rowKernel('norm', 'backward_dx');
+// One invocation per column, no workgroup reduction: the tree build (the file needs a prelude).
+const BACKWARD_WB = rowKernel('norm', 'backward_wb').tree;
 
 /** (x - mean) / sqrt(var + eps) * weight + bias over the last axis; weight and bias are [D]. */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {

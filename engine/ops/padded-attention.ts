@@ -6,12 +6,12 @@
 // change nothing and a sequence gets the same numbers in a padded batch as alone.
 import { ShapeError, WgptError } from '../errors.ts';
 import { shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { rowKernel } from '../../kernels/kernel.ts';
 import { scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
-const PADDED_SOFTMAX = wgsl('softmax', 'padded');
+const PADDED_SOFTMAX = rowKernel('softmax', 'padded');
 
 /** Softmax over the last axis of scores [B, H, Tq, Tk], keeping for query i the keys
  *  [keyStart[b], Tk - Tq + i]; keyStart is i32 [B]. Forward only. */

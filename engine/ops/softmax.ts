@@ -3,14 +3,14 @@
 // benchmark baseline for causalSelfAttention (flash attention, ops/attention.ts).
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { rowKernel } from '../../kernels/kernel.ts';
 import { scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { flashAttention } from './attention.ts';
 import { assertF32, launchRows, rowWindows, rowWorkgroup } from './util.ts';
 
-const FORWARD = wgsl('softmax', 'forward');
-const BACKWARD = wgsl('softmax', 'backward');
+const FORWARD = rowKernel('softmax', 'forward');
+const BACKWARD = rowKernel('softmax', 'backward');
 
 export interface SoftmaxOptions {
   /** x is [.., T, T]: row i attends to j <= i only (the rest get probability 0). */

@@ -2,7 +2,7 @@
 import { f32bits, type Binding, type Device, type TextureBinding } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { getDevice, isGradEnabled, shapeStr, type Tensor } from '../tensor.ts';
-import { grid1d, WG, type Kernel } from '../../kernels/kernel.ts';
+import { grid1d, WG, type Kernel, type RowKernel } from '../../kernels/kernel.ts';
 
 export { f32bits };
 
@@ -72,13 +72,15 @@ export function rowWindows(rows: number, len: number, device = getDevice()): Row
 }
 
 /** Runs a kernel with one workgroup of `wg` invocations per row (rows folded into 2-D past the
- *  per-dimension limit; shaders recover the row as wid.y * nwg.x + wid.x). */
-export function launchRows(kernel: Kernel, rows: number, params: number[], bindings: Binding[], label: string,
+ *  per-dimension limit; shaders recover the row as wid.y * nwg.x + wid.x): the subgroup build of a
+ *  row kernel where the device uses subgroups, else its tree build. */
+export function launchRows(kernel: RowKernel, rows: number, params: number[], bindings: Binding[], label: string,
   wg: number, constants: Record<string, number> = {}): void {
   const device = getDevice();
+  const sub = device.subgroups;
   device.dispatch({
-    kernel, params, bindings, label,
-    constants: { WG: wg, ...constants },
+    kernel: sub ? kernel.subgroups : kernel.tree, params, bindings, label,
+    constants: sub ? { WG: wg, ONE_SUBGROUP: wg <= device.subgroupMinSize ? 1 : 0, ...constants } : { WG: wg, ...constants },
     workgroups: grid1d(rows, 1, device.limits.maxComputeWorkgroupsPerDimension),
   });
 }

@@ -109,7 +109,7 @@ export function loadTuneFile(file: string, key: MachineKey, warn: (msg: string) 
 }
 
 /** Writes the file whole (a temporary file renamed over it), so a reader never sees half of it. */
-export function saveTuneFile(file: string, content: TuneFile): void {
+export function saveTuneFile(file: string, content: object): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(content, null, 1) + '\n');

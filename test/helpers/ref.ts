@@ -107,3 +107,16 @@ export function softmaxRef(x: Float64Array, len: number, causal: boolean): Float
   }
   return out;
 }
+
+/** Mean cross-entropy of logits [N, len] in f64 over the targets >= 0 (negative: ignored). */
+export function crossEntropyRef(x: Float64Array, len: number, targets: number[]): Float64Array {
+  const p = softmaxRef(x, len, false);
+  let s = 0;
+  let count = 0;
+  targets.forEach((target, r) => {
+    if (target < 0) return;
+    s -= Math.log(p[r * len + target]);
+    count++;
+  });
+  return Float64Array.of(s / count);
+}
