@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getDevice, openDevice, type Device } from '../engine/index.ts';
+import { cpuClass } from '../engine/tune/cache.ts';
+import { tuningOf } from '../engine/tune/choices.ts';
 import { cpuNow, median } from './peers/measure.ts';
 
 export type Impl = 'wgpt' | 'jax-js' | 'tfjs-webgpu' | 'torch-cpu' | 'torch-cuda';
@@ -59,11 +61,15 @@ export interface Machine {
   adapter: string;
   backend: string;
   cpu: string;
+  /** Model, family and vector class (engine/tune/cache.ts cpuClass). */
+  cpu_class: string;
   cores: number;
   memory_gib: number;
   node: string;
   platform: string;
   load_avg: number[];
+  /** The kernel variants in force, set when the suites have run (kernelChoices). */
+  kernels?: string;
 }
 
 export function machine(device: Device): Machine {
@@ -72,12 +78,21 @@ export function machine(device: Device): Machine {
     adapter: device.adapterDescription,
     backend: `${device.backend} (${device.featureLevel})`,
     cpu: cpus[0]?.model ?? 'unknown',
+    cpu_class: cpuClass(),
     cores: cpus.length,
     memory_gib: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     load_avg: os.loadavg().map((x) => +x.toFixed(2)),
   };
+}
+
+/** The kernel variants in force, in one phrase: the tuner's choice per class, or the defaults. */
+export function kernelChoices(device: Device): string {
+  const s = tuningOf(device);
+  if (!s.enabled) return 'built-in defaults (WGPT_TUNE=off)';
+  const chosen = [...s.results].map(([cls, r]) => `${cls}: ${r.choice}`);
+  return chosen.length ? `chosen by the tuner on this machine (${chosen.join('; ')})` : 'built-in defaults (nothing measured here)';
 }
 
 export { median };

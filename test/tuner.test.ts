@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { adamwStep, closeDevice, matmul, noGrad, openDevice, Tensor, type Device } from '../engine/index.ts';
 import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
-import { loadTuneFile, machineKey, saveTuneFile, tuneFilePath } from '../engine/tune/cache.ts';
+import { cpuClass, loadTuneFile, machineKey, saveTuneFile, tuneFilePath } from '../engine/tune/cache.ts';
 import { ADAMW_TUNED, candidatesFor, classKey, classOf, tuningOf, type MatmulClass } from '../engine/tune/choices.ts';
 import { kernelsDispatched } from './helpers/device.ts';
 import { randn } from './helpers/opcheck.ts';
@@ -150,8 +150,11 @@ t.test('the file is keyed by what decides the fastest kernel', async (t) => {
   process.env.GALLIUM_OVERRIDE_CPU_CAPS = 'avx';
   t.not(tuneFilePath(machineKey('llvmpipe (Mesa 22.3.6)', 'software (compatibility)', 'software', 'v1: a, b')), file,
     'Mesa told to generate AVX2 code');
+  t.match(cpuClass(), new RegExp(`family ${key.cpu_family_model.replace('/', ' model ')}, .*; llvmpipe under GALLIUM_OVERRIDE_CPU_CAPS=avx$`),
+    'the class every figure names says so too');
   if (prev === undefined) delete process.env.GALLIUM_OVERRIDE_CPU_CAPS;
   else process.env.GALLIUM_OVERRIDE_CPU_CAPS = prev;
+  if (prev === undefined) t.notMatch(cpuClass(), /llvmpipe under/, 'nothing of the kind where Mesa is left to itself');
   // A file whose key is not this machine's is not trusted.
   saveTuneFile(file, { key: { ...key, cpu: 'another' }, classes: { 'nn vv large': { choice: 'x', shape: [1, 1, 1], speed: {}, unit: 'GFLOP/s', first_s: {}, measured_at: '' } } });
   const warnings: string[] = [];

@@ -1,7 +1,7 @@
 // wgpt bench matmul|kernels|step|generate|all [--json FILE] [--md FILE] [--quick]: the benchmark
 // suites in bench/*.ts, with the peers (jax-js and TensorFlow.js on WebGPU, PyTorch CPU/CUDA) beside wgpt where installed.
 import { matmul, noGrad, Tensor, tidy, WgptError, type Device } from '../../engine/index.ts';
-import { machine, timeRuns, type BenchRow } from '../../bench/common.ts';
+import { kernelChoices, machine, timeRuns, type BenchRow } from '../../bench/common.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
 
 const SUITES = ['matmul', 'kernels', 'step', 'generate', 'all', 'adapters'] as const;
@@ -64,7 +64,7 @@ export async function run(argv: string[]): Promise<void> {
   const date = new Date().toISOString();
   await withDevice(values, async (device) => {
     const info = machine(device);
-    console.log(`wgpt bench ${suite}${quick ? ' --quick' : ''} on ${info.adapter} (${info.backend}); CPU ${info.cpu} × ${info.cores}; load ${info.load_avg.join(' ')}`);
+    console.log(`wgpt bench ${suite}${quick ? ' --quick' : ''} on ${info.adapter} (${info.backend}); CPU ${info.cpu_class} × ${info.cores}; load ${info.load_avg.join(' ')}`);
     const rows: BenchRow[] = [];
     const want = (s: Suite): boolean => suite === s || suite === 'all';
     let peak = { gflops: NaN, source: '' };
@@ -95,6 +95,7 @@ export async function run(argv: string[]): Promise<void> {
       rows.push(...(await generateSuite(device, quick)));
     }
     const seconds = (performance.now() - started) / 1000;
+    info.kernels = kernelChoices(device);
     const command = `wgpt bench ${suite}${quick ? ' --quick' : ''}${values.configs ? ` --configs ${values.configs}` : ''}${values['no-peers'] ? ' --no-peers' : ''}${values.md ? ` --md ${values.md}` : ''}${values.json ? ` --json ${values.json}` : ''}`;
     const report = { date, command, quick, machine: info, peak, seconds, results: rows };
     const { writeJson, writeMarkdown } = await import('../../bench/report.ts');

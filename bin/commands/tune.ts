@@ -2,7 +2,7 @@
 // again, print the table (variant x class, speed, the choice) and keep the choices in the cache.
 import { writeFileSync } from 'node:fs';
 import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
-import type { ClassResult } from '../../engine/tune/cache.ts';
+import { cpuClass, type ClassResult } from '../../engine/tune/cache.ts';
 import { tuningOf } from '../../engine/tune/choices.ts';
 import { retune, ROUNDS } from '../../engine/tune/tuner.ts';
 import { saveSoftwareAdapterChoice, softwareAdapterFile, trainingScore, type SoftwareAdapterFile, type SoftwareKind } from '../../engine/tune/software-adapter.ts';
@@ -12,8 +12,9 @@ const USAGE = `usage: wgpt tune [--json FILE] [--class-budget S] [--adapters]
 
 Measures every matmul variant for the product classes a GPT-2 run meets and those this machine
 has met before (and AdamW's operand source on the software GPU), prints the speed per variant
-and class with the choice, and keeps the choices in the cache ($WGPT_CACHE or ~/.cache/wgpt, under tune/), where every later run finds them. Runs
-measure a class by themselves the first time they meet it; this command measures all again.
+and class with the choice, and keeps the choices in the cache ($WGPT_CACHE or ~/.cache/wgpt,
+under tune/), where every later run finds them. Runs measure a class by themselves the first
+time they meet it; this command measures all again.
 
   --adapters           measure on both software adapters, GL llvmpipe and Vulkan lavapipe, and keep
                        the one whose matmul kernels train faster as the one \`--backend auto\` takes
@@ -40,8 +41,7 @@ export function tuneTable(results: Map<string, ClassResult>): string {
 }
 
 export function machineLine(device: Device): string {
-  const key = tuningOf(device).key;
-  return `${device.adapterDescription} (${device.backend}, ${device.featureLevel}); CPU ${key.cpu} family/model ${key.cpu_family_model}, ${key.cores} cores, ${key.cpu_vector_flags || 'no vector flags'}`;
+  return `${device.adapterDescription} (${device.backend}, ${device.featureLevel}); CPU ${cpuClass()}, ${tuningOf(device).key.cores} cores`;
 }
 
 /** Measures every variant on the device and prints the table; the results. */

@@ -78,6 +78,18 @@ export function machineKey(adapter: string, backend: string, kernels: string, va
   };
 }
 
+/** The CPU class in one phrase, as every figure should name it: "family 26 model 2, AVX-512", with
+ *  the Mesa variables that change llvmpipe's code where set (figures taken under
+ *  GALLIUM_OVERRIDE_CPU_CAPS=avx are AVX2 code on an AVX-512 core, not an AVX2 machine). */
+export function cpuClass(): string {
+  const key = machineKey('', '', '', '');
+  const flags = key.cpu_vector_flags.split(' ');
+  const vector = flags.includes('avx512f') ? 'AVX-512' : flags.includes('avx2') ? 'AVX2, no AVX-512' : key.cpu_vector_flags || 'no AVX';
+  const [family, model] = key.cpu_family_model.split('/');
+  const env = Object.entries(key.mesa_env).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `${key.cpu}, family ${family} model ${model}, ${vector}${env ? `; llvmpipe under ${env}` : ''}`;
+}
+
 /** <cache>/tune/matmul-<hash of the key>.json */
 export function tuneFilePath(key: MachineKey): string {
   const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
