@@ -69,8 +69,8 @@ export interface LlvmpipeChoice {
 
 const choice = (textures: boolean, tm: number, tn: number, wgx = 8, wgy = 1): LlvmpipeChoice => ({ tm, tn, wgx, wgy, textures });
 
-/** What the tuner (engine/tune/) times, by bucket ('large' products, 'thin' ones of a few rows, as
- *  in generation, 'scalar' ones whose operands both load floats), the most likely winners first,
+/** What the tuner (engine/tune/) times, by bucket ('large' products, medium ones too, 'thin' ones
+ *  of a few rows, as in generation, 'scalar' ones whose operands both load floats), the most likely winners first,
  *  since a time budget may stop the list. The first is the built-in choice (WGPT_TUNE=off, a class
  *  not measured yet, and untuned small products): texture 32x16 is within 10-25% of the best large
  *  variant on both CPU classes below and compiles fastest (0.3-2 s cold against 4-6 s for 32x32 and

@@ -10,7 +10,7 @@ import t from 'tap';
 import { adamwStep, closeDevice, matmul, noGrad, openDevice, Tensor, type Device } from '../engine/index.ts';
 import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
 import { cpuClass, loadTuneFile, machineKey, saveTuneFile, tuneFilePath } from '../engine/tune/cache.ts';
-import { ADAMW_TUNED, candidatesFor, classKey, classOf, tuningOf, type MatmulClass } from '../engine/tune/choices.ts';
+import { ADAMW_TUNED, candidatesFor, classKey, classOf, parseClassKey, tuningOf, type MatmulClass } from '../engine/tune/choices.ts';
 import { kernelsDispatched } from './helpers/device.ts';
 import { randn } from './helpers/opcheck.ts';
 
@@ -136,6 +136,16 @@ t.test("the cache's choice is honoured, whichever candidate it names", async (t)
     t.not(names.join(), defNames.join(), `not the default ${def.name}`);
     [free, f2, f3].forEach((f) => f());
   });
+});
+
+t.test("a tiny model's products and GPT-2's are classes apart: the first model trained does not choose for the next", async (t) => {
+  const key = (m: number, n: number, k: number): string => classKey(classOf(m, n, k, false, false, true, true).cls);
+  t.equal(key(16, 2304, 768), 'nn vv thin', 'decoding a batch of prompts');
+  t.equal(key(1024, 384, 128), 'nn vv medium', "tiny's MLP (8x128 tokens, d=128)");
+  t.equal(key(1024, 2304, 768), 'nn vv large', "GPT-2's qkv at 1024 tokens");
+  t.same(candidatesFor('software', classOf(1024, 384, 128, false, false, true, true).cls),
+    candidatesFor('software', classOf(1024, 2304, 768, false, false, true, true).cls), 'the same candidates, measured apart');
+  t.equal(classKey(parseClassKey('tn vs medium')!), 'tn vs medium', 'the key reads back');
 });
 
 t.test('the file is keyed by what decides the fastest kernel', async (t) => {

@@ -1,7 +1,7 @@
 // Which kernel variant runs for each class of work on this device: the tuner's measured choice
 // (engine/tune/tuner.ts, kept on disk per machine by cache.ts), else the built-in default. For a
 // matmul a class is what decides the fastest variant: the transpose form, whether each operand
-// loads as vec4, and a size bucket (a few rows, as in generation, or many); products under
+// loads as vec4, and a size bucket (a few rows, as in generation; medium; large); products under
 // SMALL_WORK multiply-adds are not tuned: there the dispatch, not the kernel, is the cost. AdamW
 // over a large parameter is one class (its operands read from storage or from textures).
 //
@@ -16,7 +16,7 @@ import { LLVMPIPE_CANDIDATES, llvmpipeChoiceName, type LlvmpipeChoice } from '..
 import { loadTuneFile, machineKey, tuneFilePath, type ClassResult, type MachineKey } from './cache.ts';
 
 export type Form = 'nn' | 'nt' | 'tn' | 'tt';
-export type Bucket = 'thin' | 'large';
+export type Bucket = 'thin' | 'medium' | 'large';
 
 export interface MatmulClass {
   kind: 'matmul';
@@ -42,9 +42,15 @@ export const ADAMW_TUNED = 1 << 20;
 export const SMALL_WORK = 1 << 22;
 /** At most this many rows of C make a 'thin' product (greedy decoding of a batch of prompts). */
 export const THIN_ROWS = 32;
+/** Products of more rows and fewer multiply-adds than this are 'medium' (a `tiny` or `small`
+ *  model's layers), the rest 'large' (GPT-2's): the winners differ. With llvmpipe's AVX2 code
+ *  (2-core EPYC family 26 model 2, Mesa 22.3.6) texture 16x16 won at tiny's 512x384x128 (31.9
+ *  GFLOP/s, 32x32 19.7) and 32x32 at 512x1024x768 (32.3, 16x16 22.9); in one bucket, the first
+ *  model a machine trained would have chosen for every later one. */
+export const MEDIUM_WORK = 1 << 27;
 
 /** Bumped when a kernel generator changes in a way that may change which candidate is fastest. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 export function classKey(c: TuneClass): string {
   if (c.kind === 'adamw') return 'adamw';
@@ -54,7 +60,7 @@ export function classKey(c: TuneClass): string {
 
 export function parseClassKey(key: string): TuneClass | null {
   if (key === 'adamw') return { kind: 'adamw' };
-  const m = /^(nn|nt|tn|tt) ([vs])([vs]) (thin|large)$/.exec(key);
+  const m = /^(nn|nt|tn|tt) ([vs])([vs]) (thin|medium|large)$/.exec(key);
   return m ? { kind: 'matmul', form: m[1] as Form, vecA: m[2] === 'v', vecB: m[3] === 'v', bucket: m[4] as Bucket } : null;
 }
 
@@ -62,7 +68,8 @@ export function parseClassKey(key: string): TuneClass | null {
  *  class's default). */
 export function classOf(m: number, n: number, k: number, transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): { cls: MatmulClass; tuned: boolean } {
   const form = `${transA ? 't' : 'n'}${transB ? 't' : 'n'}` as Form;
-  return { cls: { kind: 'matmul', form, vecA, vecB, bucket: m <= THIN_ROWS ? 'thin' : 'large' }, tuned: m * n * k >= SMALL_WORK };
+  const bucket: Bucket = m <= THIN_ROWS ? 'thin' : m * n * k < MEDIUM_WORK ? 'medium' : 'large';
+  return { cls: { kind: 'matmul', form, vecA, vecB, bucket }, tuned: m * n * k >= SMALL_WORK };
 }
 
 /** One variant the tuner may time: its name and what the kernels take. */
@@ -76,7 +83,8 @@ const ADAMW_CANDIDATES: Candidate[] = [{ name: 'storage', adamwTextures: false }
 export function candidatesFor(profile: 'gpu' | 'software', c: TuneClass): Candidate[] {
   if (c.kind === 'adamw') return profile === 'gpu' ? ADAMW_CANDIDATES.slice(0, 1) : ADAMW_CANDIDATES;
   if (profile === 'gpu') return GPU_MATMUL_CANDIDATES.map((t) => ({ name: gpuTileName(t), gpu: t }));
-  return LLVMPIPE_CANDIDATES[!c.vecA && !c.vecB ? 'scalar' : c.bucket].map((x) => ({ name: llvmpipeChoiceName(x), llvmpipe: x }));
+  const list = !c.vecA && !c.vecB ? 'scalar' : c.bucket === 'thin' ? 'thin' : 'large';
+  return LLVMPIPE_CANDIDATES[list].map((x) => ({ name: llvmpipeChoiceName(x), llvmpipe: x }));
 }
 
 /** The candidate set's fingerprint in the machine key: a new candidate or kernel version means
