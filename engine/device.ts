@@ -4,6 +4,7 @@ import { chooseAdapter, type AdapterKind, type Backend } from './adapter.ts';
 import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError, WgptError } from './errors.ts';
 import { BufferPool, sizeClass } from './pool.ts';
 import { Profiler, type ProfileEntry, type ProfileSpan } from './profiler.ts';
+import { parseSwitch } from './switch.ts';
 import type { Kernel } from '../kernels/kernel.ts';
 
 export interface DeviceOptions {
@@ -621,14 +622,6 @@ export class Device {
 function profileKey(d: Dispatch, z: number): string {
   if (process.env.WGPT_PROFILE !== 'shapes') return d.kernel.name;
   return `${d.kernel.name} ${Array.from(d.params).slice(0, 3).join('x')} z${z}`;
-}
-
-/** An on/off environment switch (unset: on). */
-export function parseSwitch(value: string | undefined, name: string): boolean {
-  const v = (value ?? 'on').toLowerCase();
-  if (v === 'on' || v === '1') return true;
-  if (v === 'off' || v === '0') return false;
-  throw new WgptError(`unknown ${name} "${value}": use on or off`);
 }
 
 export function parseKernels(value: string | undefined): 'auto' | 'gpu' | 'software' {

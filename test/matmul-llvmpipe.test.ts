@@ -50,6 +50,18 @@ t.test('the same with vec4 operands read from storage (WGPT_MATMUL_TEXTURES=off)
   await checkAccumulate(t, 40, 36, 68);
 });
 
+t.test('WGPT_MATMUL_TEXTURES other than on/off is refused, not read as off', {
+  skip: getDevice().kernelProfile === 'software' ? false : 'llvmpipe kernels only',
+}, async (t) => {
+  process.env.WGPT_MATMUL_TEXTURES = 'yes';
+  t.teardown(() => {
+    delete process.env.WGPT_MATMUL_TEXTURES;
+  });
+  const x = Tensor.fromData(randn(16 * 8, 1), [16, 8]);
+  t.throws(() => matmul(x, x, { transB: true }), /^unknown WGPT_MATMUL_TEXTURES "yes": use on or off$/);
+  x.dispose();
+});
+
 t.test('a plain store ignores NaN already in C', async (t) => {
   const [m, n, k] = [36, 20, 12];
   const a = randn(m * k, 1);

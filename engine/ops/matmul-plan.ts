@@ -3,6 +3,7 @@
 // windows or as textures holding a copy of them. engine/ops/matmul.ts splits products into such
 // dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts times candidates through here.
 import { getDevice } from '../tensor.ts';
+import { parseSwitch } from '../switch.ts';
 import { TEXTURE_ROW, wgsl, type Kernel } from '../../kernels/kernel.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
@@ -64,7 +65,7 @@ function envTile(): MatmulTile | null {
 /** WGPT_MATMUL_TEXTURES=on|off overrides whether llvmpipe's kernel reads vec4 operands as textures. */
 function envTextures(): boolean | null {
   const s = process.env.WGPT_MATMUL_TEXTURES;
-  return s ? s === 'on' || s === '1' : null;
+  return s ? parseSwitch(s, 'WGPT_MATMUL_TEXTURES') : null;
 }
 
 /** One dispatch's shape: sizes, strides, batch strides and element offsets (as in the kernels'

@@ -10,7 +10,7 @@
 // the first step of a run on a new machine runs the defaults and every later step the choices.
 // Every candidate sums each output over K in the same order, so the switch changes no bit.
 import type { Device } from '../device.ts';
-import { WgptError } from '../errors.ts';
+import { parseSwitch } from '../switch.ts';
 import { GPU_MATMUL_CANDIDATES, gpuTileName, type GpuMatmulTile } from '../../kernels/matmul-gpu.ts';
 import { LLVMPIPE_CANDIDATES, llvmpipeChoiceName, type LlvmpipeChoice } from '../../kernels/matmul-llvmpipe.ts';
 import { loadTuneFile, machineKey, tuneFilePath, type ClassResult, type MachineKey } from './cache.ts';
@@ -121,11 +121,9 @@ export interface Tuning {
 
 const states = new WeakMap<Device, Tuning>();
 
+/** WGPT_TUNE: on (also when set empty) or off. */
 export function parseTune(value: string | undefined): boolean {
-  const v = (value ?? 'on').toLowerCase();
-  if (v === 'on' || v === '1' || v === '') return true;
-  if (v === 'off' || v === '0') return false;
-  throw new WgptError(`unknown WGPT_TUNE "${value}": use on (measure the matmul kernels once per machine) or off (the built-in defaults)`);
+  return parseSwitch(value || undefined, 'WGPT_TUNE', 'on (measure the matmul kernels once per machine) or off (the built-in defaults)');
 }
 
 /** The device's tuning state, made at first use: the cache file for this machine read once. */
