@@ -16,17 +16,25 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read_write> m4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> v4: array<vec4<f32>>;
 
+/** The new p, m and v of four floats: what adamw4 and adamw4_texture store, so both compute the
+ *  same bits. */
+struct Step4 { p: vec4<f32>, m: vec4<f32>, v: vec4<f32> }
+
+fn step4(p: vec4<f32>, g: vec4<f32>, m0: vec4<f32>, v0: vec4<f32>) -> Step4 {
+  let m = P.b1 * m0 + P.omb1 * g;
+  let v = P.b2 * v0 + P.omb2 * g * g;
+  return Step4(p * P.decay - P.step * m / (sqrt(v) * P.rbc2 + P.eps), m, v);
+}
+
 @compute @workgroup_size(WG)
 fn adamw4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= P.n) { return; }
-  let g = g4[i];
-  let m = P.b1 * m4[i] + P.omb1 * g;
-  let v = P.b2 * v4[i] + P.omb2 * g * g;
-  m4[i] = m;
-  v4[i] = v;
-  p4[i] = p4[i] * P.decay - P.step * m / (sqrt(v) * P.rbc2 + P.eps);
+  let s = step4(p4[i], g4[i], m4[i], v4[i]);
+  m4[i] = s.m;
+  v4[i] = s.v;
+  p4[i] = s.p;
 }
 
 @group(0) @binding(1) var<storage, read_write> p1: array<f32>;
@@ -67,10 +75,8 @@ fn adamw4_texture(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= P.n) { return; }
   let q = vec2<u32>(i & ((1u << ROW_LOG2) - 1u), i >> ROW_LOG2);
-  let g = textureLoad(tg, q, 0);
-  let m = P.b1 * textureLoad(tm, q, 0) + P.omb1 * g;
-  let v = P.b2 * textureLoad(tv, q, 0) + P.omb2 * g * g;
-  m4t[i] = m;
-  v4t[i] = v;
-  p4t[i] = textureLoad(tp, q, 0) * P.decay - P.step * m / (sqrt(v) * P.rbc2 + P.eps);
+  let s = step4(textureLoad(tp, q, 0), textureLoad(tg, q, 0), textureLoad(tm, q, 0), textureLoad(tv, q, 0));
+  m4t[i] = s.m;
+  v4t[i] = s.v;
+  p4t[i] = s.p;
 }
