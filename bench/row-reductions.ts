@@ -6,7 +6,7 @@
 // subgroup row's ratio is the workgroup-memory build's median over its own. Where the adapter has
 // no subgroups, the workgroup-memory build alone, and a row that says so.
 import { argmax, backward, crossEntropy, layerNorm, noGrad, param, softmax, Tensor, tidy, type Device } from '../engine/index.ts';
-import { cpuNow, median } from './peers/measure.ts';
+import { cpuNow, stats } from './peers/measure.ts';
 import { logRow, seeded, type BenchRow } from './common.ts';
 
 interface Case {
@@ -95,10 +95,8 @@ export async function rowReductionsSuite(device: Device, quick: boolean): Promis
       }
       c.dispose();
       const made = builds.map(([label, s]): BenchRow => {
-        const ts = wall.get(s)!;
-        const ms = median(ts);
-        return { name: c.name, impl: 'wgpt', variant: `${c.variant}, ${label}`, ms, ms_min: Math.min(...ts), ms_max: Math.max(...ts),
-          cpu_ms: median(cpu.get(s)!), runs: rounds, gbps: c.bytes / ms / 1e6 };
+        const t = stats(wall.get(s)!, cpu.get(s)!);
+        return { name: c.name, impl: 'wgpt', variant: `${c.variant}, ${label}`, ...t, runs: rounds, gbps: c.bytes / t.ms / 1e6 };
       });
       if (has) {
         made[0].ratio = made[1].ms! / made[0].ms!;

@@ -62,7 +62,7 @@ export const SWEEP: SweepSpec = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, OPTIONS, USAGE);
-  const given = Object.keys(values).filter((k) => !['backend', 'max-binding', 'help'].includes(k));
+  const given = Object.keys(values).filter((k) => !(k in DEVICE_OPTIONS));
   if (given.length === 0) {
     // The built-in base: cached, so this reports it (and builds it the first time).
     const dir = await withDevice(values, () => ensureBuiltinBase());

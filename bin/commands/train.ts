@@ -124,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The built-in run: only where it writes and how many answers it generates at once may change. */
 async function runBuiltin(values: ReturnType<typeof parse<typeof OPTIONS>>['values']): Promise<number> {
-  const allowed = new Set(['out', 'gen-batch', 'backend', 'max-binding', 'help']);
+  const allowed = new Set(['out', 'gen-batch', ...Object.keys(DEVICE_OPTIONS)]);
   const other = Object.keys(values).filter((k) => !allowed.has(k));
   if (other.length > 0) {
     throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) takes only --out and --gen-batch`);

@@ -14,11 +14,10 @@
 // process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
 // timed in order (the built-in default first) and the list stops where the next one's compile
 // would pass the class's budget.
-import type { Binding, Device } from '../device.ts';
+import { f32bits, type Binding, type Device } from '../device.ts';
 import { WgptError } from '../errors.ts';
 import { adamwDispatch } from '../ops/adamw.ts';
 import { dispatchMatmul, matmulTunable } from '../ops/matmul-plan.ts';
-import { f32bits } from '../device.ts';
 import { saveTuneFile, type ClassResult } from './cache.ts';
 import { candidatesFor, classKey, parseClassKey, tuningOf, type Candidate, type MatmulClass, type Pending } from './choices.ts';
 
