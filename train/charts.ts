@@ -89,7 +89,7 @@ export interface Spread {
 export function spreadPanels(title: string, xLabel: string, xs: string[], panels: { title: string; series: Record<string, Spread[]> }[]): string {
   const PW = 250;
   const PH = 220;
-  const P = { left: 52, right: 12, top: 46, bottom: 50 };
+  const P = { left: 52, right: 12, top: 62, bottom: 50 };
   const width = panels.length * (PW + P.left + P.right);
   const height = PH + P.top + P.bottom;
   const out = [
@@ -108,7 +108,7 @@ export function spreadPanels(title: string, xLabel: string, xs: string[], panels
     const [b, t] = [Math.min(lo - pad, ticks[0]), Math.max(hi + pad, ticks[ticks.length - 1])];
     const y = (v: number): number => P.top + PH * (1 - (v - b) / (t - b || 1));
     const x = (i: number): number => x0 + (PW * (i + 0.5)) / xs.length;
-    out.push(`<text x="${x0 + PW / 2}" y="${P.top - 14}" text-anchor="middle" font-size="12">${esc(panel.title)}</text>`);
+    out.push(`<text x="${x0 + PW / 2}" y="${P.top - 26}" text-anchor="middle" font-size="12">${esc(panel.title)}</text>`);
     out.push(`<rect x="${x0}" y="${P.top}" width="${PW}" height="${PH}" fill="none" stroke="#999"/>`);
     for (const tk of ticks.filter((v) => v >= b && v <= t)) {
       out.push(`<line x1="${x0}" x2="${x0 + PW}" y1="${y(tk).toFixed(1)}" y2="${y(tk).toFixed(1)}" stroke="#eee"/>`);
@@ -132,8 +132,10 @@ export function spreadPanels(title: string, xLabel: string, xs: string[], panels
       });
       if (means.length > 1) out.push(`<path d="${means.join(' ')}" fill="none" stroke="${color}" stroke-opacity="0.6"/>`);
       if (names.length > 1) {
-        out.push(`<rect x="${x0 + 6}" y="${P.top + 6 + 14 * si}" width="9" height="9" fill="${color}"/>`);
-        out.push(`<text x="${x0 + 19}" y="${P.top + 14 + 14 * si}">${esc(n)}</text>`);
+        // The legend sits between the panel's title and its frame, one entry after another.
+        const lx = x0 + (PW * si) / names.length;
+        out.push(`<rect x="${lx}" y="${P.top - 17}" width="9" height="9" fill="${color}"/>`);
+        out.push(`<text x="${lx + 13}" y="${P.top - 9}">${esc(n)}</text>`);
       }
     });
   });
