@@ -100,7 +100,8 @@ function runOptions(values: Values, weight: number, out: string): PlwRunOptions 
   const data = values.data ?? 'facts';
   const model = values.model ?? (data === 'facts' ? 'builtin' : 'tiny');
   if (model === 'builtin' && values['from-scratch']) throw new WgptError('--model builtin is the pretrained built-in base; --from-scratch would drop it: give --model tiny --from-scratch instead');
-  const fromScratch = values['from-scratch'] || (values.model === undefined && model === 'tiny');
+  // tiny and mini have no weights to load: they are always a random init (over the data's tokens here).
+  const fromScratch = values['from-scratch'] || model === 'tiny' || model === 'mini';
   if (values['response-length'] !== undefined && data !== 'facts') throw new WgptError(`--response-length applies to the fact world (--data facts), not to --data ${data}`);
   const responseLength = values['response-length'] ?? (data === 'facts' ? 'plain' : null);
   if (responseLength !== null) checkResponseLength(responseLength);
