@@ -68,7 +68,9 @@ t.test('the data knob: short, plain and long answers to the same questions, and 
   t.same(short.map((e) => e.instruction), entries.map((e) => e.instruction), 'the same questions');
   for (const i of [0, 57, 199]) {
     const person = world.find((p) => entries[i].instruction.includes(p.name))!;
-    t.equal(short[i].output, person.facts[entries[i].task], `short ${i}: the value alone`);
+    const value = person.facts[entries[i].task];
+    t.equal(short[i].output.split(' ').length, 2, `short ${i}: two words (${short[i].output})`);
+    t.ok(short[i].output.endsWith(` ${value}.`) && entries[i].output.endsWith(` ${short[i].output}`), `short ${i}: the plain answer's end, the value after a space as the base read it`);
     t.ok(long[i].output.startsWith(`${entries[i].output} ${person.name}`), `long ${i}: the plain answer, then sentences about ${person.name}`);
     for (const value of Object.values(person.facts)) t.ok(long[i].output.includes(value), `long ${i} restates ${value}`);
   }
@@ -76,7 +78,7 @@ t.test('the data knob: short, plain and long answers to the same questions, and 
   const same = entries.findIndex((e, i) => i > 0 && e.instruction.split(' ').slice(-2).join(' ') === entries[0].instruction.split(' ').slice(-2).join(' '));
   if (same > 0) t.equal(long[same].output.slice(long[same].output.indexOf('.') + 2), long[0].output.slice(long[0].output.indexOf('.') + 2));
   const ratio = (es: typeof entries): number => dataLengths(es.map((e) => encodeEntry(e, 'alpaca'))).instruction_response_ratio;
-  t.ok(ratio(short) > 3 && ratio(plain) > 1.5 && ratio(long) < 1, `instruction/response ratio short ${ratio(short).toFixed(2)} > plain ${ratio(plain).toFixed(2)} > long ${ratio(long).toFixed(2)}`);
+  t.ok(ratio(short) > ratio(plain) && ratio(plain) > 1.5 && ratio(long) < 1, `instruction/response ratio short ${ratio(short).toFixed(2)} > plain ${ratio(plain).toFixed(2)} > 1 > long ${ratio(long).toFixed(2)}`);
   t.throws(() => withResponseLength(entries, 'medium'), /unknown --response-length "medium": use short/);
   t.throws(() => withResponseLength([{ instruction: 'What is 2 + 2?', input: '', output: '4', task: 'add' }], 'short'), /no fact behind the question/);
 });

@@ -44,8 +44,9 @@ data: the fact world's questions, finetuned from the built-in base model (made w
   --seeds N           seeds per weight: --seed, --seed + 1, ... (3); one weight and one seed is
                       one run, in this process (plw-run.json in --out)
   --data facts|ch07|FILE  (facts)     --model builtin|DIR|NAME  (builtin on facts, else tiny from scratch)
-  --response-length short|plain|long  the fact world's answers: the value alone, a sentence (plain),
-                      or the sentence and two biographies of the person (longer than the prompts)
+  --response-length short|plain|long  the fact world's answers: the value and the word before it
+                      ("in Paris."), a sentence (plain, as generated), or the sentence and two
+                      biographies of the person (longer than the prompts)
   --jobs N            runs at once in the local pool (1: one adapter)
   --plan-only         plan the runs in --out and stop: start them with wgpt sweep run DIR
                       --scheduler slurm|k8s, then run this command again for the table
