@@ -50,6 +50,7 @@ t.test('the table: mean ± sd [min–max] per weight, and whether the difference
   const md = plwMarkdownTable(table);
   t.match(md, /\| 0\.1 \| 3 \| 1\.1233 ± 0\.0252 \[1\.1000–1\.1500\] \| 45\.7% ± 1\.5% \[44\.0%–47\.0%\] \|/);
   t.match(plwTable(results.filter((r) => r.seed === 1)).findings.val_response_loss, /one seed per weight, so there is no seed spread/);
+  t.match(plwTable(results.map((r) => ({ ...r, exact_match: 0 }))).findings.exact_match, /^held-out exact match: every weight has the same mean, 0\.0%; nothing to compare\.$/);
 });
 
 t.test('--plw is checked before anything runs', async (t) => {
@@ -136,11 +137,13 @@ t.test('a tiny grid end to end: 2 weights x 2 seeds through the sweep pool, the 
   t.match(md, /\n\| 0 \| 2 \| \d+\.\d{4} ± \d\.\d{4} \[/);
   t.match(md, /- val response loss \(lower is better\): best W = [01], worst W = [01]; .*the difference (exceeds|is within) the seed spread\./);
   t.match(md, /Instruction\/response length: [\d.]+ prompt targets and [\d.]+ response targets/);
+  t.match(md, /4 of 4 runs done; this call ran 4 of them in [\d.]+ min wall\./);
   t.ok(existsSync(path.join(out, 'plw-study.png')) && existsSync(path.join(out, 'plw-study.svg')), 'the plot');
 
   const again = wgpt(args);
   t.equal(again.code, 0);
   t.match(again.out, /4 of 4 runs already done: skipped/, 'a second call runs nothing again');
+  t.match(again.out, /4 of 4 runs done; this call ran 0 of them/, 'and says so in the table');
   const other = wgpt([...args.slice(0, 2), '0,0.5', ...args.slice(3)]);
   t.match(other.out, /holds another sweep .*; give another --out, or the same flags to continue it/);
   const report = wgpt(['sweep', 'report', out]);

@@ -78,6 +78,7 @@ function finding(key: PlwMetric, label: string, better: 'lower' | 'higher' | nul
   if (live.every((r) => r.metrics[key].n < 2)) return `${label}: one seed per weight, so there is no seed spread to compare the differences with.`;
   const sorted = [...live].sort((a, b) => a.metrics[key].mean - b.metrics[key].mean);
   const [lo, hi] = [sorted[0], sorted[sorted.length - 1]];
+  if (lo.metrics[key].mean === hi.metrics[key].mean) return `${label}: every weight has the same mean, ${fmtValue(key, lo.metrics[key].mean)}; nothing to compare.`;
   const [first, last] = better === 'higher' ? [hi, lo] : [lo, hi];
   const head = better === null ? `${label} (a diagnostic): lowest` : `${label} (${better} is better): best`;
   const c = compare(key, first, last);
@@ -123,7 +124,9 @@ export interface StudyDescription {
   setup: string;
   /** The command that reproduces it. */
   command: string;
-  runs: { done: number; planned: number };
+  /** Runs finished in all, planned, and run by this call (the others were done before). */
+  runs: { done: number; planned: number; ranNow?: number };
+  /** This call's wall time. */
   wallSeconds?: number;
 }
 
@@ -143,7 +146,7 @@ export async function writePlwReport(dir: string, results: readonly PlwRunResult
     '# Prompt-loss weight study', '',
     d.setup, '',
     `\`${d.command}\``, '',
-    `${d.runs.done} of ${d.runs.planned} runs done${d.wallSeconds === undefined ? '' : `; ${(d.wallSeconds / 60).toFixed(1)} min wall`}.`, '',
+    `${d.runs.done} of ${d.runs.planned} runs done${d.wallSeconds === undefined ? '' : `; this call ran ${d.runs.ranNow ?? d.runs.done} of them in ${(d.wallSeconds / 60).toFixed(1)} min wall`}.`, '',
     L ? `Instruction/response length: ${L.instruction_tokens.toFixed(1)} prompt targets and ${L.response_tokens.toFixed(1)} response targets ` +
       `(header, answer, end token) per train entry, ratio ${L.instruction_response_ratio.toFixed(2)} (R_g = ${(1 / L.instruction_response_ratio).toFixed(2)}).` : 'No run is done yet.', '',
     plwMarkdownTable(table), '',

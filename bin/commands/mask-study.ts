@@ -152,7 +152,7 @@ async function plwStudy(values: Values): Promise<void> {
     setup: `Model \`${probe.model}\`${probe.fromScratch ? ' (random init)' : ''}, data ${data}, style ${probe.style}; ${probe.steps} steps of ` +
       `${probe.batchSize} per run (AdamW, lr ${probe.lr}, warm-up ${probe.warmupSteps} steps then cosine to lr/10, weight decay ${probe.weightDecay}); ` +
       `weights ${weights.join(', ')}; seeds ${seeds.join(', ')} (data order${probe.data === 'facts' ? ', data draw' : ''}${probe.fromScratch ? ', initial weights' : ''}).`,
-    command, runs: { done, planned: runs.length }, wallSeconds: (performance.now() - started) / 1000,
+    command, runs: { done, planned: runs.length, ranNow: pool.done }, wallSeconds: (performance.now() - started) / 1000,
   });
   console.log(md);
   console.log(`report: ${path.join(out, 'plw-study.md')}${pool.failed.length ? `; ${pool.failed.length} run(s) failed: ${pool.failed.map((f) => f.log).join(', ')}` : ''}`);
