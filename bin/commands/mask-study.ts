@@ -24,7 +24,8 @@ through the 50257-wide LM head).
 
   --strategies LIST   comma-separated loss masks (default ${LOSS_MASK_NAMES.join(',')})
   --steps N           training steps per strategy (default 30; --plw: 100 per run)
-  --out DIR           where report.md, study.json and the charts go (default runs/mask-study-<time>)
+  --out DIR           where report.md, study.json and the charts go (default runs/mask-study-<time>;
+                      --plw: the study's sweep directory, runs/plw-study-<time>)
   --batches N         train batches for the gradient comparison (2; --plw: 4)
   --batch-size N      (4 on the built-in tasks, else the chapter's 8; --plw: 8)
   --lr X              (3e-3 from scratch, else 5e-5; --plw on the built-in base: 1e-3)
