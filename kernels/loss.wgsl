@@ -1,13 +1,18 @@
 // Cross-entropy over logits [N, V] with i32 targets [N] (PyTorch semantics: mean over the targets
 // that are not ignore_index). A target that is ignore_index, or outside [0, V), is ignored here
 // (the engine rejects out-of-range targets on the host when it has their host copy).
+// With `weighted` set, each row has a weight w[row] >= 0 (the prompt-loss weight): its loss is
+// w * loss and the mean is sum(w * loss) / sum(w) over the counted rows (or over the caller's
+// denominator). A weight of 1 multiplies exactly and a weight of 0 is taken as an ignored row, so
+// all-ones weights give the unweighted loss and gradients bit for bit.
 //   forward:  one workgroup per row: online max / sum of exp over the vocabulary, then a
 //             workgroup combine of the (max, sum) pairs (rows.wgsl or rows-subgroups.wgsl, put
 //             before this text); the row's max m and log-sum ls = log(sum exp(x - m))
 //             are kept for the backward, and loss[row] = (m - x[target]) + ls (0 for an ignored row).
-//   finish:   one workgroup sums the row losses and counts the targets in a fixed order;
-//             loss = sum / denominator (the count, or the caller's), 0 when it is 0.
-//   backward: one workgroup per row: dx = (softmax - onehot) * g / denominator, 0 for ignored rows.
+//   finish:   one workgroup sums the row losses and counts the targets (sums their weights) in a
+//             fixed order; loss = sum / denominator (that count, or the caller's), 0 when it is 0.
+//   backward: one workgroup per row: dx = (softmax - onehot) * (g / denominator) * w[row], 0 for
+//             ignored rows.
 //             With PER_ROW = 1 (the per-token losses) each row has its own g[row] and no mean.
 // Precision where it matters, a trained model's confident rows (logits near -60, p[target] ~ 1):
 // the log-softmax is (x - m) - ls, never x - (m + ls): m + ls rounded in f32 loses ulp(m) ~ 4e-6,
@@ -16,7 +21,7 @@
 // 1 - p computed from p in f32 keeps only the digits of p above 6e-8.
 // Logit rows live in a window of the bound buffer (row r at shift + r*v; global row row0 + r).
 
-struct Ce { rows: u32, v: u32, shift: u32, row0: u32, ignore: i32, use_denom: u32, denom: f32, _p: u32 }
+struct Ce { rows: u32, v: u32, shift: u32, row0: u32, ignore: i32, use_denom: u32, denom: f32, weighted: u32 }
 
 override WG: u32 = 256; // power of two
 override PER_ROW: u32 = 0; // backward: 1 = each row its own upstream gradient g[row] (the per-token loss)
@@ -30,11 +35,18 @@ fn target_of(t: i32) -> i32 {
   return t;
 }
 
+// A weighted row's weight; 0 marks it ignored (its loss is 0, never 0 * loss).
+fn weigh(loss: f32, w: f32) -> f32 {
+  if (w == 0.0) { return 0.0; }
+  return w * loss;
+}
+
 // ---- forward --------------------------------------------------------------------------------
 @group(0) @binding(1) var<storage, read> f_x: array<f32>;
 @group(0) @binding(2) var<storage, read> f_t: array<i32>;
 @group(0) @binding(3) var<storage, read_write> f_stats: array<f32>; // [rows, 2]: m, ls
 @group(0) @binding(4) var<storage, read_write> f_loss: array<f32>;
+@group(0) @binding(5) var<storage, read> f_w: array<f32>; // [rows] weights (read only when weighted)
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
@@ -62,7 +74,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     f_stats[2u * row + 1u] = ls;
     let t = target_of(f_t[row]);
     var loss = 0.0;
-    if (t >= 0) { loss = (m0 - f_x[base + u32(t)]) + ls; }
+    if (t >= 0) {
+      loss = (m0 - f_x[base + u32(t)]) + ls;
+      if (P.weighted != 0u) { loss = weigh(loss, f_w[row]); }
+    }
     f_loss[row] = loss;
   }
 }
@@ -72,6 +87,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 @group(0) @binding(2) var<storage, read> s_t: array<i32>;
 @group(0) @binding(3) var<storage, read_write> s_out: array<f32>;   // [1] the loss
 @group(0) @binding(4) var<storage, read_write> s_denom: array<f32>; // [1] the denominator used
+@group(0) @binding(5) var<storage, read> s_w: array<f32>;           // [rows] weights (when weighted)
 
 @compute @workgroup_size(WG)
 fn finish(lane: Lane) {
@@ -80,7 +96,9 @@ fn finish(lane: Lane) {
   var count = 0.0;
   for (var i = lid; i < P.rows; i += WG) {
     sum += s_loss[i];
-    if (target_of(s_t[i]) >= 0) { count += 1.0; }
+    if (target_of(s_t[i]) >= 0) {
+      if (P.weighted != 0u) { count += s_w[i]; } else { count += 1.0; }
+    }
   }
   let sc = row_sum2(sum, count, lane);
   if (lid == 0u) {
@@ -100,6 +118,7 @@ fn finish(lane: Lane) {
 @group(0) @binding(4) var<storage, read> b_g: array<f32>;     // [1] upstream gradient of the loss ([rows] with PER_ROW)
 @group(0) @binding(5) var<storage, read> b_denom: array<f32>; // [1] (not read with PER_ROW)
 @group(0) @binding(6) var<storage, read_write> b_dx: array<f32>;
+@group(0) @binding(7) var<storage, read> b_w: array<f32>;     // [rows] weights (when weighted)
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
@@ -114,6 +133,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     scale = b_g[row];
   } else if (b_denom[0] != 0.0) {
     scale = b_g[0] / b_denom[0];
+    if (P.weighted != 0u) { scale = scale * b_w[row]; }
   }
   if (t < 0 || scale == 0.0) {
     for (var j = lid; j < P.v; j += WG) { b_dx[base + j] = 0.0; }

@@ -204,28 +204,42 @@ export class GPT {
     return this.logits(this.hidden(ids, opts, start));
   }
 
-  /** Mean cross-entropy over targets that are not -100 (or over `denominator` targets).
-   *  Only positions with a counted target go through the LM head: with prompt masking or
-   *  padding that skips most of the vocabulary-sized work, and changes no number. */
-  loss(ids: Tensor, targets: Tensor, opts: ForwardOptions & { denominator?: number } = {}): Tensor {
+  /** Mean cross-entropy over targets that are not -100 (or over `denominator` targets); with
+   *  `weights` (one per target, row-major like `targets`, each finite and >= 0: the prompt-loss
+   *  weight), sum(w·loss) / sum(w) over them (or / `denominator`).
+   *  Only positions with a counted target of nonzero weight go through the LM head: with prompt
+   *  masking or padding that skips most of the vocabulary-sized work, and changes no number (a
+   *  zero weight is an ignored target in the loss kernel too). */
+  loss(ids: Tensor, targets: Tensor, opts: ForwardOptions & { denominator?: number; weights?: ArrayLike<number> } = {}): Tensor {
     const h = this.hidden(ids, opts);
     const [b, t, d] = h.shape;
     const flat = reshape(h, [b * t, d]);
     const host = targets.host;
     if (!host && this.outputIds) throw new WgptError('GPT.loss: a model with an output vocabulary needs targets made with Tensor.fromData');
+    const w = opts.weights;
+    if (w) {
+      if (!host) throw new WgptError('GPT.loss: weights need targets made with Tensor.fromData');
+      if (w.length !== host.length) throw new WgptError(`GPT.loss: ${w.length} weights for ${host.length} targets; give one weight per target`);
+      for (let i = 0; i < w.length; i++) {
+        if (!(w[i] >= 0) || !Number.isFinite(w[i])) throw new WgptError(`GPT.loss: weight ${w[i]} at target ${i}; weights must be finite and >= 0`);
+      }
+    }
     let rows = flat;
     let kept = reshape(targets, [b * t]);
+    let keptWeights: ArrayLike<number> | undefined = w;
     if (host) {
       const columns = this.targetColumns(host);
       const keep: number[] = [];
-      for (let i = 0; i < columns.length; i++) if (columns[i] !== IGNORE_INDEX) keep.push(i);
+      for (let i = 0; i < columns.length; i++) if (columns[i] !== IGNORE_INDEX && (!w || w[i] !== 0)) keep.push(i);
       if (keep.length > 0 && keep.length < columns.length) {
         // A row gather with a deterministic scatter backward: the embedding op on the hidden states.
         rows = embedding(flat, Tensor.fromData(keep, [keep.length], 'i32'));
         kept = Tensor.fromData(keep.map((i) => columns[i]), [keep.length], 'i32');
+        if (w) keptWeights = keep.map((i) => w[i]);
       } else if (this.outputIds) kept = Tensor.fromData(columns, [columns.length], 'i32');
     }
-    return crossEntropy(this.logits(rows), kept, { denominator: opts.denominator });
+    const weights = keptWeights ? Tensor.fromData(Float32Array.from(keptWeights), [keptWeights.length]) : undefined;
+    return crossEntropy(this.logits(rows), kept, { denominator: opts.denominator, weights });
   }
 
   parameterCount(): number {

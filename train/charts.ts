@@ -1,5 +1,5 @@
-// Two small SVG charts for reports: lines (one series per strategy) and grouped bars. Written by
-// hand like plot.ts; PNG copies come from plot.ts's svgToPng.
+// Small SVG charts for reports: lines (one series per strategy), grouped bars, and panels of
+// means with their spread over seeds. Written by hand like plot.ts; PNG copies come from plot.ts's svgToPng.
 import { writeFileSync } from 'node:fs';
 import { niceTicks, svgToPng } from './plot.ts';
 
@@ -77,6 +77,69 @@ export function barChart(title: string, yLabel: string, groups: string[], series
     out.push(`<text transform="translate(${gx + gw * 0.4} ${H - M.bottom + 14}) rotate(25)" font-size="10">${esc(g)}</text>`);
   });
   return [...out, ...legend(names), '</svg>'].join('\n');
+}
+
+/** One point of a spread panel: a setting's values over seeds. */
+export interface Spread {
+  values: number[];
+}
+
+/** Panels side by side, one per metric, sharing categorical x labels (a study's settings): per
+ *  series, each seed's value as a dot, the mean as a marker joined across x, the min–max as a bar. */
+export function spreadPanels(title: string, xLabel: string, xs: string[], panels: { title: string; series: Record<string, Spread[]> }[]): string {
+  const PW = 250;
+  const PH = 220;
+  const P = { left: 52, right: 12, top: 62, bottom: 50 };
+  const width = panels.length * (PW + P.left + P.right);
+  const height = PH + P.top + P.bottom;
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="16" text-anchor="middle" font-size="13">${esc(title)}</text>`,
+  ];
+  panels.forEach((panel, pi) => {
+    const x0 = pi * (PW + P.left + P.right) + P.left;
+    const names = Object.keys(panel.series);
+    const all = names.flatMap((n) => panel.series[n].flatMap((s) => s.values)).filter(Number.isFinite);
+    const lo = Math.min(...all, Infinity);
+    const hi = Math.max(...all, -Infinity);
+    const pad = all.length === 0 ? 1 : (hi - lo) * 0.08 || Math.abs(hi) * 0.05 || 1;
+    const ticks = niceTicks(lo - pad, hi + pad, 4);
+    const [b, t] = [Math.min(lo - pad, ticks[0]), Math.max(hi + pad, ticks[ticks.length - 1])];
+    const y = (v: number): number => P.top + PH * (1 - (v - b) / (t - b || 1));
+    const x = (i: number): number => x0 + (PW * (i + 0.5)) / xs.length;
+    out.push(`<text x="${x0 + PW / 2}" y="${P.top - 26}" text-anchor="middle" font-size="12">${esc(panel.title)}</text>`);
+    out.push(`<rect x="${x0}" y="${P.top}" width="${PW}" height="${PH}" fill="none" stroke="#999"/>`);
+    for (const tk of ticks.filter((v) => v >= b && v <= t)) {
+      out.push(`<line x1="${x0}" x2="${x0 + PW}" y1="${y(tk).toFixed(1)}" y2="${y(tk).toFixed(1)}" stroke="#eee"/>`);
+      out.push(`<text x="${x0 - 4}" y="${(y(tk) + 4).toFixed(1)}" text-anchor="end">${+tk.toPrecision(4)}</text>`);
+    }
+    xs.forEach((label, i) => out.push(`<text x="${x(i).toFixed(1)}" y="${P.top + PH + 15}" text-anchor="middle">${esc(label)}</text>`));
+    out.push(`<text x="${x0 + PW / 2}" y="${P.top + PH + 32}" text-anchor="middle">${esc(xLabel)}</text>`);
+    names.forEach((n, si) => {
+      const color = COLORS[si % COLORS.length];
+      const dx = (si - (names.length - 1) / 2) * 8;
+      const means: string[] = [];
+      panel.series[n].forEach((s, i) => {
+        const v = s.values.filter(Number.isFinite);
+        if (v.length === 0) return;
+        const cx = x(i) + dx;
+        const mean = v.reduce((a, c) => a + c, 0) / v.length;
+        out.push(`<line x1="${cx.toFixed(1)}" x2="${cx.toFixed(1)}" y1="${y(Math.min(...v)).toFixed(1)}" y2="${y(Math.max(...v)).toFixed(1)}" stroke="${color}" stroke-width="2"/>`);
+        for (const e of v) out.push(`<circle cx="${(cx + 4).toFixed(1)}" cy="${y(e).toFixed(1)}" r="2" fill="${color}" fill-opacity="0.5"/>`);
+        out.push(`<rect x="${(cx - 3.5).toFixed(1)}" y="${(y(mean) - 3.5).toFixed(1)}" width="7" height="7" fill="${color}"/>`);
+        means.push(`${means.length ? 'L' : 'M'}${cx.toFixed(1)},${y(mean).toFixed(1)}`);
+      });
+      if (means.length > 1) out.push(`<path d="${means.join(' ')}" fill="none" stroke="${color}" stroke-opacity="0.6"/>`);
+      if (names.length > 1) {
+        // The legend sits between the panel's title and its frame, one entry after another.
+        const lx = x0 + (PW * si) / names.length;
+        out.push(`<rect x="${lx}" y="${P.top - 17}" width="9" height="9" fill="${color}"/>`);
+        out.push(`<text x="${lx + 13}" y="${P.top - 9}">${esc(n)}</text>`);
+      }
+    });
+  });
+  return [...out, '</svg>'].join('\n');
 }
 
 /** Writes `<base>.svg` and `<base>.png`; returns the name to link (the PNG). */

@@ -1,6 +1,7 @@
 // Tokenizing entries and collating them into (inputs, targets) batches, exactly as chapter 7's
 // `custom_collate_fn` does, plus the pluggable loss masks. Every masking decision lives in
 // LOSS_MASKS + collate() so the training loop and the GPU loss never special-case a strategy.
+import { WgptError } from '../engine/errors.ts';
 import { encode, END_OF_TEXT } from '../model/tokenizer.ts';
 import type { Entry } from './data.ts';
 import { formatPrompt, formatResponse, responseHeader } from './prompts.ts';
@@ -76,6 +77,10 @@ export interface CollateOptions {
   padTokenId?: number;
   /** Pad every row to at least this many positions (studies of how padding affects the loss). */
   padToLength?: number;
+  /** The prompt-loss weight W in [0, 1] (mask none only): the prompt's targets (those the prompt
+   *  mask ignores) count with weight W, every other counted target with 1; null/absent: no weights.
+   *  W = 0 gives the prompt mask's loss and gradients, W = 1 the unmasked ones, bit for bit. */
+  promptLossWeight?: number | null;
 }
 
 export interface Batch {
@@ -83,8 +88,11 @@ export interface Batch {
   targets: Int32Array; // batch × seqLen, row-major, IGNORE_INDEX where ignored
   batch: number;
   seqLen: number;
-  /** Divide the summed cross-entropy of the non-ignored targets by this. */
+  /** Divide the summed cross-entropy of the non-ignored targets by this (with `weights`: the
+   *  weighted sum, and this is the sum of the counted targets' weights). */
   lossDenominator: number;
+  /** Per target (batch × seqLen, row-major), with a prompt-loss weight: W in the prompt, 1 elsewhere. */
+  weights?: Float32Array;
   /** How many targets are IGNORE_INDEX because they are padding (not prompt masking). */
   padTargets: number;
 }
@@ -95,6 +103,8 @@ const idsOf = (item: Item): readonly number[] => (Array.isArray(item) ? item : (
 export function collate(items: readonly Item[], options: CollateOptions = {}): Batch {
   if (items.length === 0) throw new Error('collate: empty batch');
   const mask = getLossMask(options.mask ?? 'none');
+  const plw = options.promptLossWeight ?? null;
+  if (plw !== null) checkPromptLossWeight(plw, options.mask ?? 'none');
   const pad = options.padTokenId ?? END_OF_TEXT;
   const allowed = options.allowedMaxLength === undefined ? DEFAULT_ALLOWED_MAX_LENGTH : options.allowedMaxLength;
   // Longest item + 1 (its own end token); inputs/targets are one shorter than the padded row.
@@ -105,6 +115,10 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
   const batch = items.length;
   const inputs = new Int32Array(batch * seqLen);
   const targets = new Int32Array(batch * seqLen);
+  const weights = plw === null ? undefined : new Float32Array(batch * seqLen).fill(1);
+  // Summed in f64 from the f32 weights the kernel multiplies by (W = 0.1 is 0.100000001 there).
+  const w32 = plw === null ? 1 : Math.fround(plw);
+  let weightSum = 0;
   let padTargets = 0;
   let counted = 0;
 
@@ -126,11 +140,11 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
       }
       seen = true;
     }
+    // Targets 0..P-2 predict the prompt's tokens 1..P-1: the prompt mask's targets, W's here.
+    const promptTargets = mask.maskPrompt || weights ? promptTargetCount(item, mask.maskPrompt ? 'prompt masking needs' : 'the prompt-loss weight needs') : 0;
     if (mask.maskPrompt) {
-      if (Array.isArray(item)) throw new Error('collate: prompt masking needs encodeEntry() items (with promptLength)');
-      const P = (item as EncodedEntry).promptLength;
-      // Targets 0..P-2 are the predictions of prompt tokens 1..P-1; target P-1 is the first header token.
-      for (let t = 0; t < Math.min(P - 1, fullLen); t++) {
+      // Target P-1 is the first header token: it stays.
+      for (let t = 0; t < Math.min(promptTargets, fullLen); t++) {
         tgRow[t] = IGNORE_INDEX;
         isPad[t] = false;
       }
@@ -138,12 +152,32 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
     for (let t = 0; t < seqLen; t++) {
       inputs[b * seqLen + t] = inRow[t];
       targets[b * seqLen + t] = tgRow[t];
-      if (tgRow[t] !== IGNORE_INDEX) counted++;
-      else if (isPad[t]) padTargets++;
+      if (weights && t < promptTargets) weights[b * seqLen + t] = w32;
+      if (tgRow[t] !== IGNORE_INDEX) {
+        counted++;
+        weightSum += t < promptTargets && weights ? w32 : 1;
+      } else if (isPad[t]) padTargets++;
     }
   });
-  const lossDenominator = counted + (mask.countPadsInMean ? padTargets : 0);
-  return { inputs, targets, batch, seqLen, lossDenominator, padTargets };
+  const lossDenominator = weights ? weightSum : counted + (mask.countPadsInMean ? padTargets : 0);
+  return { inputs, targets, batch, seqLen, lossDenominator, padTargets, ...(weights ? { weights } : {}) };
+}
+
+/** How many leading targets of an item predict its prompt (P - 1). */
+function promptTargetCount(item: Item, what: string): number {
+  if (Array.isArray(item)) throw new Error(`collate: ${what} encodeEntry() items (with promptLength)`);
+  return Math.max(0, (item as EncodedEntry).promptLength - 1);
+}
+
+/** Refuses a prompt-loss weight outside [0, 1] or beside a mask other than none: --mask prompt is
+ *  W = 0 already, and pad-in-mean's denominator has no meaning for a weighted mean. */
+export function checkPromptLossWeight(w: number, mask: string): void {
+  if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 1) {
+    throw new WgptError(`--prompt-loss-weight must be a number from 0 to 1 (0: the prompt mask, 1: no mask), got ${w}`);
+  }
+  if (mask !== 'none') {
+    throw new WgptError(`--prompt-loss-weight weighs the prompt within the unmasked loss: give it with --mask none, not --mask ${mask} (--mask prompt is --prompt-loss-weight 0)`);
+  }
 }
 
 export const REGIONS = ['prompt', 'header', 'response', 'end', 'pad'] as const;

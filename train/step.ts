@@ -5,11 +5,12 @@ import type { GPT } from '../model/gpt.ts';
 import type { Batch } from './collate.ts';
 import type { AdamW } from './optim.ts';
 
-/** The loss of one collated batch (dropout on when `train`, seeded by `seed`). */
+/** The loss of one collated batch (dropout on when `train`, seeded by `seed`; weighted when the
+ *  batch carries a prompt-loss weight's per-target weights). */
 export function batchLoss(model: GPT, batch: Batch, train = false, seed = 0): Tensor {
   const ids = Tensor.fromData(batch.inputs, [batch.batch, batch.seqLen], 'i32');
   const targets = Tensor.fromData(batch.targets, [batch.batch, batch.seqLen], 'i32');
-  return model.loss(ids, targets, { train, dropoutSeed: seed, denominator: batch.lossDenominator });
+  return model.loss(ids, targets, { train, dropoutSeed: seed, denominator: batch.lossDenominator, weights: batch.weights });
 }
 
 /** One optimizer step on one batch; returns its loss. A batch with no counted target has a zero

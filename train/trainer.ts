@@ -11,7 +11,7 @@ import { saveAdapters, saveMerged } from '../model/peft.ts';
 import { loraBaseName, loraOf } from './lora-options.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
 import { END_OF_TEXT } from '../model/tokenizer.ts';
-import { collate, encodeEntry, getLossMask, type EncodedEntry } from './collate.ts';
+import { checkPromptLossWeight, collate, encodeEntry, getLossMask, type EncodedEntry } from './collate.ts';
 import { loadInstructionData, requireNonEmpty, splitData, type Entry } from './data.ts';
 import { loadCh07 } from './fetch-ch07.ts';
 import { DataLoader, trainLoader } from './loader.ts';
@@ -47,6 +47,9 @@ export interface TrainOptions {
   warmupSteps?: number;
   weightDecay: number;
   mask: string;
+  /** The prompt's targets weigh this much in the loss (0..1, with mask 'none'; absent or null: no
+   *  weighting, absent in older checkpoints). */
+  promptLossWeight?: number | null;
   style: string;
   evalEvery: number;
   evalBatches: number;
@@ -103,15 +106,16 @@ export async function loadEntries(data: string | null, seed: number, syntheticCo
   return loadInstructionData(data);
 }
 
-/** Mean of the per-batch mean losses over the first `maxBatches` batches (the chapter's calc_loss_loader). */
+/** Mean of the per-batch mean losses over the first `maxBatches` batches (the chapter's calc_loss_loader),
+ *  each under `mask` (and the prompt-loss weight, when given: the run's own objective). */
 export async function evaluateLoss(model: GPT, items: readonly EncodedEntry[], batchSize: number, maxBatches: number,
-  mask: string, allowedMaxLength: number): Promise<number> {
+  mask: string, allowedMaxLength: number, promptLossWeight: number | null = null): Promise<number> {
   const loader = new DataLoader(items, { batchSize });
   const n = Math.min(maxBatches, loader.length);
   if (n === 0) return NaN;
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const batch = collate(loader.nextBatch()!, { mask, allowedMaxLength });
+    const batch = collate(loader.nextBatch()!, { mask, allowedMaxLength, promptLossWeight });
     const loss = tidy(() => keep(batchLoss(model, batch)));
     total += await loss.item();
     loss.dispose();
@@ -133,6 +137,8 @@ function encodeAll(entries: readonly Entry[], style: string, contextLength: numb
 export async function train(opts: TrainOptions, resumeDir: string | null = null): Promise<TrainResult> {
   checkStyle(opts.style);
   getLossMask(opts.mask);
+  const plw = opts.promptLossWeight ?? null;
+  if (plw !== null) checkPromptLossWeight(plw, opts.mask);
   checkSchedule(opts.lrSchedule ?? 'constant');
   if (!['all', 'data'].includes(opts.outputVocab ?? 'all')) throw new WgptError(`unknown --output-vocab "${opts.outputVocab}": use all or data`);
   const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
@@ -198,10 +204,10 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   const r = await trainingLoop({
     model, opt, loader, epochs: opts.epochs, totalSteps, step: startStep, tokensSeen: state?.tokensSeen ?? 0,
     schedule: opts, evalEvery: opts.evalEvery, progress, metrics: metricsLog,
-    makeBatch: (items) => collate(items, { mask: opts.mask, allowedMaxLength }),
+    makeBatch: (items) => collate(items, { mask: opts.mask, allowedMaxLength, promptLossWeight: plw }),
     evaluate: async () => ({
-      train_loss: await evaluateLoss(model, trainItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
-      val_loss: await evaluateLoss(model, valItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength),
+      train_loss: await evaluateLoss(model, trainItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength, plw),
+      val_loss: await evaluateLoss(model, valItems, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength, plw),
     }),
     onEpochEnd: async () => {
       const sample = await sampleResponse(model, splits.val[0], opts.style);

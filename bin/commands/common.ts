@@ -1,4 +1,5 @@
 // Options every GPU command shares, and helpers for parsing them.
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
 import { parseBackend } from '../../engine/adapter.ts';
@@ -100,3 +101,6 @@ export async function checkpointStepOf(dir: string): Promise<number | null> {
     throw e;
   }
 }
+
+/** This node's wgpt, for children (a sweep's tasks) and for Slurm nodes sharing this filesystem. */
+export const selfWgpt = (): string[] => [process.execPath, path.resolve(import.meta.dirname, '..', 'wgpt.js')];

@@ -11,7 +11,7 @@ import { countLine, gather, statusTable, writeSweepReport } from '../../train/sw
 import { submitSbatch, writeSbatch } from '../../train/sweep/slurm.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { runTask, taskIndex } from '../../train/sweep/task.ts';
-import { intOption, parse } from './common.ts';
+import { intOption, parse, selfWgpt } from './common.ts';
 
 /** The commands a sweep can run; each module exports its SWEEP spec. Adding one is one line. */
 const SWEEPABLE: Record<string, () => Promise<{ SWEEP: SweepSpec }>> = {
@@ -62,9 +62,6 @@ async function specOf(command: string | undefined): Promise<SweepSpec> {
   if (!load) throw new WgptError(`unknown --command "${command}": use one of ${Object.keys(SWEEPABLE).join(', ')}`);
   return (await load()).SWEEP;
 }
-
-/** This node's wgpt, for children and for Slurm nodes sharing this filesystem. */
-const selfWgpt = (): string[] => [process.execPath, path.resolve(import.meta.dirname, '..', 'wgpt.js')];
 
 function needDir(dir: string | undefined, sub: string): string {
   if (!dir) throw new WgptError(`sweep ${sub} needs the sweep directory: wgpt sweep ${sub} DIR`);

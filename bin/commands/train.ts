@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { readTrainState } from '../../train/checkpoint.ts';
+import { checkPromptLossWeight } from '../../train/collate.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
@@ -34,6 +35,9 @@ match per task for both, and summary.json in the run directory. Takes only --out
   --output-vocab all|data the softmax over the whole vocabulary (all), or only over the tokens of
                           the data and <|endoftext|> (data: saved with the model, used by generate)
   --mask none|prompt|pad-in-mean  loss mask (none)
+  --prompt-loss-weight W  0..1: the prompt's targets count W times in the loss, the response's once
+                          (mean = sum(w·loss)/sum(w)); 0 is --mask prompt, 1 no mask, bit for bit.
+                          With --mask none only; a resumed run keeps its own
   --style alpaca|phi3     prompt style (alpaca)
   --eval-every N          (5)                   --eval-batches N  (5)
   --seed N                (123)                 --max-new-tokens N  test responses (256)
@@ -59,7 +63,7 @@ export const OPTIONS = {
   'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
   'test-limit': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' }, 'output-vocab': { type: 'string' },
   'gen-batch': { type: 'string' }, 'lora-rank': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-targets': { type: 'string' },
-  merge: { type: 'boolean' },
+  merge: { type: 'boolean' }, 'prompt-loss-weight': { type: 'string' },
 } as const;
 
 /** How `wgpt sweep` runs, resumes and reads a train run. */
@@ -77,6 +81,13 @@ export async function run(argv: string[]): Promise<number> {
     // A resumed run keeps its options; only how far to go may change.
     const state = await readTrainState(values.resume);
     opts = { ...(state.options as unknown as TrainOptions), out: values.resume };
+    if (values['prompt-loss-weight'] !== undefined) {
+      const asked = numberOption(values['prompt-loss-weight'], 'prompt-loss-weight', 0);
+      const saved = opts.promptLossWeight ?? null;
+      if (asked !== saved) {
+        throw new WgptError(`--prompt-loss-weight ${values['prompt-loss-weight']}: ${values.resume} was trained with ${saved === null ? 'no prompt-loss weight' : `--prompt-loss-weight ${saved}`} and resumes with it; leave the flag out`);
+      }
+    }
   } else {
     const presetName = values.preset;
     if (presetName !== undefined && (presetName === 'default' || !PRESETS[presetName])) throw new WgptError(`unknown preset "${presetName}": use ch07`);
@@ -94,6 +105,10 @@ export async function run(argv: string[]): Promise<number> {
     opts.weightDecay = numberOption(values['weight-decay'], 'weight-decay', opts.weightDecay);
     if (values.dropout !== undefined) opts.dropout = numberOption(values.dropout, 'dropout', 0);
     opts.mask = values.mask ?? opts.mask;
+    if (values['prompt-loss-weight'] !== undefined) {
+      opts.promptLossWeight = numberOption(values['prompt-loss-weight'], 'prompt-loss-weight', 0);
+      checkPromptLossWeight(opts.promptLossWeight, opts.mask);
+    }
     opts.style = values.style ?? opts.style;
     opts.evalEvery = intOption(values['eval-every'], 'eval-every', opts.evalEvery);
     opts.evalBatches = intOption(values['eval-batches'], 'eval-batches', opts.evalBatches);

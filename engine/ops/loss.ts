@@ -1,6 +1,6 @@
 // Cross-entropy from logits, fused (online log-sum-exp per row, softmax - onehot backward), forward
-// and VJP side by side. Logits larger than one binding (8 x 128 x 50257 floats) are processed in
-// windows of rows.
+// and VJP side by side, optionally with a weight per row (the prompt-loss weight). Logits larger
+// than one binding (8 x 128 x 50257 floats) are processed in windows of rows.
 import { ShapeError, WgptError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
 import { rowKernel } from '../../kernels/kernel.ts';
@@ -13,8 +13,15 @@ const BACKWARD = rowKernel('loss', 'backward');
 export interface CrossEntropyOptions {
   /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */
   ignoreIndex?: number;
-  /** Divide the summed loss by this instead of the count of non-ignored targets ("pad-in-mean"). */
+  /** Divide the summed loss by this instead of the count of non-ignored targets ("pad-in-mean"),
+   *  or with `weights` instead of the sum of their weights. */
   denominator?: number;
+  /** f32 [N]: a finite weight >= 0 per row (the caller checks the values: an f32 tensor has no
+   *  host copy here). The loss is sum(w * loss) / sum(w) over the rows whose target
+   *  counts (Huerta-Enochian & Ko's prompt-loss weight; Hugging Face's weighted mean), and each
+   *  row's gradient is scaled by its weight; a weight of 0 is an ignored row. No gradient flows
+   *  to the weights. All weights 1 give the unweighted loss and gradients bit for bit. */
+  weights?: Tensor;
 }
 
 function check(logits: Tensor, targets: Tensor, ignoreIndex: number, op: string): { rows: number; v: number } {
@@ -39,19 +46,27 @@ function check(logits: Tensor, targets: Tensor, ignoreIndex: number, op: string)
   return { rows, v };
 }
 
-/** Per-row max and log-sum of exp(x - max) (the backward's stats) and loss (0 at ignored rows). */
-function rowsForward(logits: Tensor, targets: Tensor, rows: number, v: number, ignore: number, label: string): { stats: Tensor; losses: Tensor } {
+function checkWeights(weights: Tensor, rows: number, op: string): void {
+  assertF32(weights, `${op} weights`);
+  if (weights.size !== rows) throw new ShapeError(`${op}: weights ${shapeStr(weights.shape)} for ${rows} rows; give one weight per row`);
+}
+
+/** Per-row max and log-sum of exp(x - max) (the backward's stats) and loss (0 at ignored rows,
+ *  times the row's weight when weighted). Unweighted, the weights' slot holds the targets (unread). */
+function rowsForward(logits: Tensor, targets: Tensor, weights: Tensor | undefined, rows: number, v: number, ignore: number, label: string): { stats: Tensor; losses: Tensor } {
   const stats = Tensor.empty([rows, 2], 'f32', `${label} max, log-sum`);
   const losses = Tensor.empty([rows], 'f32', `${label} rows`);
   for (const w of rowWindows(rows, v)) {
-    launchRows(FORWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
-      [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), losses.bind()], `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
+    launchRows(FORWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, weights ? 1 : 0],
+      [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), losses.bind(), (weights ?? targets).bind()],
+      `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
   }
   return { stats, losses };
 }
 
 /** Mean cross-entropy of logits [N, V] (or [..., V]) against i32 targets [N]: the sum over targets
- *  that are not `ignoreIndex`, divided by their count (computed on the GPU) or by `denominator`.
+ *  that are not `ignoreIndex`, divided by their count (computed on the GPU) or by `denominator`;
+ *  with `weights`, the weighted sum divided by the sum of the counted rows' weights.
  *  When every target is ignored (and no denominator is given) the loss is defined as 0 and every
  *  gradient is 0; PyTorch returns NaN there, which would poison a training step. */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
@@ -60,12 +75,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   if (opts.denominator !== undefined && !Number.isFinite(opts.denominator)) {
     throw new WgptError(`crossEntropy: denominator ${opts.denominator} is not a finite number`);
   }
-  const { stats, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropy');
+  const weights = opts.weights;
+  if (weights) checkWeights(weights, rows, 'crossEntropy');
+  const weighted = weights ? 1 : 0;
+  const { stats, losses } = rowsForward(logits, targets, weights, rows, v, ignore, 'crossEntropy');
   const out = Tensor.empty([], 'f32', 'crossEntropy');
   const denom = Tensor.empty([1], 'f32', 'crossEntropy denominator');
   const useDenom = opts.denominator !== undefined;
-  launchRows(FINISH, 1, [rows, v, 0, 0, ignore >>> 0, useDenom ? 1 : 0, f32bits(opts.denominator ?? 0), 0],
-    [losses.bind(), targets.bind(), out.bind(), denom.bind()], 'crossEntropy mean', rowWorkgroup(256));
+  launchRows(FINISH, 1, [rows, v, 0, 0, ignore >>> 0, useDenom ? 1 : 0, f32bits(opts.denominator ?? 0), weighted],
+    [losses.bind(), targets.bind(), out.bind(), denom.bind(), (weights ?? targets).bind()], 'crossEntropy mean', rowWorkgroup(256));
   losses.dispose();
   if (!recording(logits)) {
     stats.dispose();
@@ -75,8 +93,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   return record(out, 'crossEntropy', [logits], (g) => {
     const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropy backward');
     for (const w of rowWindows(rows, v)) {
-      launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
-        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count)],
+      launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, weighted],
+        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count), (weights ?? targets).bind()],
         'crossEntropy backward', rowWorkgroup(256));
     }
     return [dx];
@@ -89,7 +107,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
 export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
   const ignore = opts.ignoreIndex ?? -100;
   const { rows, v } = check(logits, targets, ignore, 'crossEntropyPerToken');
-  const { stats, losses } = rowsForward(logits, targets, rows, v, ignore, 'crossEntropyPerToken');
+  const { stats, losses } = rowsForward(logits, targets, undefined, rows, v, ignore, 'crossEntropyPerToken');
   const out = losses.view(logits.shape.slice(0, -1));
   losses.dispose();
   if (!recording(logits)) {
@@ -101,7 +119,7 @@ export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ig
     for (const w of rowWindows(rows, v)) {
       // The mean's backward with PER_ROW: g holds one gradient per row, no denominator is read.
       launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
-        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), g.bind(), dx.bind(w.elem0, w.count)],
+        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), g.bind(), dx.bind(w.elem0, w.count), targets.bind()],
         'crossEntropyPerToken backward', rowWorkgroup(256), { PER_ROW: 1 });
     }
     return [dx];

@@ -31,8 +31,14 @@ export function pretrainMetrics(runDir: string): Record<string, number> {
   return { val_loss: last.val_loss, train_loss: last.train_loss, eval_step: last.step };
 }
 
-/** `wgpt mask-study`: per strategy, the validation response-only loss after training and exact match. */
+/** `wgpt mask-study`: per strategy, the validation response-only loss after training and exact match;
+ *  a prompt-loss-weight run (--plw W, plw-run.json): its response-only loss, scores and gradient norms. */
 export function maskStudyMetrics(runDir: string): Record<string, number> {
+  const plw = path.join(runDir, 'plw-run.json');
+  if (existsSync(plw)) {
+    const r = JSON.parse(readFileSync(plw, 'utf8')) as Record<string, number>;
+    return Object.fromEntries(['val_response_loss', 'exact_match', 'rouge_l', 'grad_norm_prompt', 'grad_norm_response'].map((k) => [k, r[k]]));
+  }
   const file = path.join(runDir, 'study.json');
   if (!existsSync(file)) throw new WgptError(`${file} not found`);
   const study = JSON.parse(readFileSync(file, 'utf8')) as { training: Record<string, { curve: [number, number][]; exactMatch: number | null }> };
