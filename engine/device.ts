@@ -1,10 +1,10 @@
 // One Device owns the GPUDevice: limits in force, pipeline cache, buffer pool, command batching,
 // per-dispatch parameters, counters and error handling. Nothing above engine/ sees a GPUBuffer.
-import { chooseAdapter, type AdapterKind, type Backend } from './adapter.ts';
+import { chooseAdapter } from './adapter.ts';
 import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError, WgptError } from './errors.ts';
 import { BufferPool, sizeClass } from './pool.ts';
 import { Profiler, type ProfileEntry, type ProfileSpan } from './profiler.ts';
-import { parseSwitch } from './switch.ts';
+import { setting, type AdapterKind, type Backend, type KernelSet } from './settings.ts';
 import type { Kernel } from '../kernels/kernel.ts';
 
 export interface DeviceOptions {
@@ -21,7 +21,7 @@ export interface DeviceOptions {
   /** Which kernel variants (tiles, workgroup sizes) to run: the adapter's own ('auto', default;
    *  WGPT_KERNELS overrides), or those tuned for the other kind of adapter, so tests check the
    *  real GPU's kernels on the software adapter at small shapes. */
-  kernels?: 'auto' | 'gpu' | 'software';
+  kernels?: KernelSet;
   /** Whether the row reductions use subgroup operations where the device has `subgroups`
    *  (default true; WGPT_SUBGROUPS=off says false). */
   subgroups?: boolean;
@@ -156,11 +156,12 @@ export class Device {
      *  subgroup (kernels/rows-subgroups.wgsl's ONE_SUBGROUP). */
     readonly subgroupMinSize: number,
     subgroups: boolean,
+    profile: 'kernels' | 'shapes' | null,
   ) {
     this.memoryBudget = memoryBudget;
     this.useSubgroups = subgroups && gpu.features.has('subgroups');
-    this.profiler = !process.env.WGPT_PROFILE ? null
-      : new Profiler(gpu, gpu.features.has('timestamp-query') ? 'timestamp' : backend === 'software' ? 'sync-submit' : 'completion');
+    this.profiler = !profile ? null
+      : new Profiler(gpu, gpu.features.has('timestamp-query') ? 'timestamp' : backend === 'software' ? 'sync-submit' : 'completion', profile === 'shapes');
     this.slotWords = Math.max(PARAM_WORDS, limits.minUniformBufferOffsetAlignment / 4);
     this.paramData = new Uint32Array(this.slotWords * PARAM_SLOTS);
     this.paramBuffer = gpu.createBuffer({
@@ -177,11 +178,12 @@ export class Device {
   }
 
   static async open(options: DeviceOptions = {}): Promise<Device> {
-    const choice = await chooseAdapter(options.backend ?? 'auto');
+    const profile = setting('WGPT_PROFILE');
+    const choice = await chooseAdapter(options.backend ?? 'auto', profile !== null);
     const requiredLimits: Record<string, number> = {};
     for (const k of LIMIT_KEYS) requiredLimits[k] = choice.adapter.limits[k];
     // Timestamps only where asked for (WGPT_PROFILE): per-kernel GPU times in the profile.
-    const requiredFeatures: GPUFeatureName[] = process.env.WGPT_PROFILE && choice.adapter.features.has('timestamp-query')
+    const requiredFeatures: GPUFeatureName[] = profile && choice.adapter.features.has('timestamp-query')
       ? ['timestamp-query'] : [];
     // Subgroups wherever the adapter has them: the row reductions use them (see useSubgroups).
     if (choice.adapter.features.has('subgroups')) requiredFeatures.push('subgroups');
@@ -194,13 +196,13 @@ export class Device {
     cap('maxStorageBufferBindingSize', options.maxStorageBufferBindingSize);
     cap('maxBufferSize', options.maxBufferSize);
     cap('maxTextureDimension2D', options.maxTextureDimension2D);
-    const kernels = options.kernels ?? parseKernels(process.env.WGPT_KERNELS);
+    const kernels = options.kernels ?? setting('WGPT_KERNELS');
     // lavapipe is llvmpipe's code generator too: the software kernels are its own.
     const own = choice.backend === 'gpu' ? 'gpu' : 'software';
     return new Device(gpu, limits, choice.backend, choice.featureLevel, choice.description,
       [...choice.adapter.features].sort(), options.memoryBudget ?? Infinity, kernels === 'auto' ? own : kernels,
       gpu.features.has('subgroups') ? choice.adapter.info?.subgroupMinSize ?? 0 : 0,
-      options.subgroups ?? parseSwitch(process.env.WGPT_SUBGROUPS, 'WGPT_SUBGROUPS'));
+      options.subgroups ?? setting('WGPT_SUBGROUPS'), profile);
   }
 
   /** Whether the row reductions (softmax, layer norm, cross-entropy, argmax) run their subgroup
@@ -424,7 +426,7 @@ export class Device {
     const slot = this.paramSlot++;
     this.paramData.set(d.params as ArrayLike<number>, slot * this.slotWords);
     const group = this.bindGroupFor(layout, id, slot, d.bindings, d.label);
-    const key = this.profiler ? profileKey(d, z) : '';
+    const key = this.profiler ? this.profiler.keyOf(d.kernel.name, d.params, z) : '';
     if (this.profiler?.mode === 'timestamp') {
       // One pass per dispatch, its begin and end timestamped.
       this.pass?.end();
@@ -615,17 +617,4 @@ export class Device {
     this.drainTextures();
     this.gpu.destroy();
   }
-}
-
-/** The profile's name for a dispatch: the kernel, or with WGPT_PROFILE=shapes its first three
- *  parameters (the shape, for most kernels) and batch count too. */
-function profileKey(d: Dispatch, z: number): string {
-  if (process.env.WGPT_PROFILE !== 'shapes') return d.kernel.name;
-  return `${d.kernel.name} ${Array.from(d.params).slice(0, 3).join('x')} z${z}`;
-}
-
-export function parseKernels(value: string | undefined): 'auto' | 'gpu' | 'software' {
-  const v = (value ?? 'auto').toLowerCase();
-  if (v === 'auto' || v === 'gpu' || v === 'software') return v;
-  throw new WgptError(`unknown kernel set "${value}" (WGPT_KERNELS): use auto, gpu or software`);
 }

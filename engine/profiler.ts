@@ -39,7 +39,8 @@ export class Profiler {
   private pending: Promise<void>[] = [];
   private lastDone = 0;
 
-  constructor(private readonly gpu: GPUDevice, readonly mode: ProfileMode) {
+  /** `byShape`: WGPT_PROFILE=shapes, a kernel's figures split by its shape. */
+  constructor(private readonly gpu: GPUDevice, readonly mode: ProfileMode, private readonly byShape: boolean) {
     if (mode === 'timestamp') {
       this.querySet = gpu.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_QUERY_PAIRS, label: 'wgpt profile' });
       this.resolveBuffer = gpu.createBuffer({
@@ -48,6 +49,12 @@ export class Profiler {
         label: 'wgpt profile resolve',
       });
     }
+  }
+
+  /** The profile's name for a dispatch: the kernel, or by shape its first three parameters (the
+   *  shape, for most kernels) and batch count too. */
+  keyOf(kernel: string, params: ArrayLike<number>, z: number): string {
+    return this.byShape ? `${kernel} ${Array.from(params).slice(0, 3).join('x')} z${z}` : kernel;
   }
 
   add(key: string, ms: number): void {

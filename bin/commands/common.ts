@@ -1,7 +1,7 @@
 // Options every GPU command shares, and helpers for parsing them.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
-import { parseBackend } from '../../engine/adapter.ts';
+import { parseBackend } from '../../engine/settings.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';

@@ -5,32 +5,29 @@
 // then one pass over query blocks for dQ and one over key blocks for dK and dV (deterministic).
 // Tensors larger than one binding are bound in windows of whole batch·heads.
 import { ShapeError } from '../errors.ts';
+import { setting } from '../settings.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { grid1d, wgsl } from '../../kernels/kernel.ts';
 import { ATTENTION_TILES, attentionKernel, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
 import { assertF32, f32bits, recording } from './util.ts';
-import type { Binding } from '../device.ts';
+import type { Binding, Device } from '../device.ts';
 
 const ROWDOT = wgsl('attention', 'rowdot');
 
-let tileOverride: AttentionTile | null = null;
+const tileOverrides = new WeakMap<Device, AttentionTile>();
 
-/** Overrides the per-backend tile (for tuning and tests); returns the previous override. */
-export function setAttentionTile(tile: AttentionTile | null): AttentionTile | null {
-  const prev = tileOverride;
-  tileOverride = tile;
+/** Overrides the device's per-backend tile (for tuning and tests; null: clears); returns the
+ *  previous override. */
+export function setAttentionTile(tile: AttentionTile | null, device = getDevice()): AttentionTile | null {
+  const prev = tileOverrides.get(device) ?? null;
+  if (tile) tileOverrides.set(device, tile);
+  else tileOverrides.delete(device);
   return prev;
 }
 
-/** WGPT_ATTENTION_TILE=RxCxWG overrides the per-backend tile (for tuning). */
-function tileFor(): AttentionTile {
-  if (tileOverride) return tileOverride;
-  const s = process.env.WGPT_ATTENTION_TILE;
-  if (s) {
-    const [r, c, wg] = s.split('x').map(Number);
-    return { r, c, wg };
-  }
-  return ATTENTION_TILES[getDevice().kernelProfile];
+/** The device's override, else WGPT_ATTENTION_TILE=RxCxWG (for tuning), else the backend's tile. */
+function tileFor(device: Device): AttentionTile {
+  return tileOverrides.get(device) ?? setting('WGPT_ATTENTION_TILE') ?? ATTENTION_TILES[device.kernelProfile];
 }
 
 /** A window of whole batch·heads: bh [bh0, bh0+nbh), with the element shifts of the aligned-down
@@ -85,7 +82,7 @@ export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const out = Tensor.empty(q.shape, 'f32', 'attention');
   if (out.size === 0) return out;
   const device = getDevice();
-  const tile = tileFor();
+  const tile = tileFor(device);
   const vec = dh % 4 === 0;
   const scaleBits = f32bits(1 / Math.sqrt(dh));
   const save = recording(q, k, v);

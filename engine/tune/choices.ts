@@ -10,7 +10,7 @@
 // the first step of a run on a new machine runs the defaults and every later step the choices.
 // Every candidate sums each output over K in the same order, so the switch changes no bit.
 import type { Device } from '../device.ts';
-import { parseSwitch } from '../switch.ts';
+import { setting } from '../settings.ts';
 import { GPU_MATMUL_CANDIDATES, gpuTileName, type GpuMatmulTile } from '../../kernels/matmul-gpu.ts';
 import { LLVMPIPE_CANDIDATES, llvmpipeChoiceName, type LlvmpipeChoice } from '../../kernels/matmul-llvmpipe.ts';
 import { loadTuneFile, machineKey, tuneFilePath, type ClassResult, type MachineKey } from './cache.ts';
@@ -124,18 +124,13 @@ export interface Tuning {
 
 const states = new WeakMap<Device, Tuning>();
 
-/** WGPT_TUNE: on (also when set empty) or off. */
-export function parseTune(value: string | undefined): boolean {
-  return parseSwitch(value || undefined, 'WGPT_TUNE', 'on (measure the matmul kernels once per machine) or off (the built-in defaults)');
-}
-
 /** The device's tuning state, made at first use: the cache file for this machine read once. */
 export function tuningOf(device: Device): Tuning {
   let s = states.get(device);
   if (!s) {
     const key = machineKey(device.adapterDescription, `${device.backend} (${device.featureLevel})`, device.kernelProfile, variantSet(device.kernelProfile));
     const file = tuneFilePath(key);
-    const enabled = parseTune(process.env.WGPT_TUNE);
+    const enabled = setting('WGPT_TUNE');
     const profile = device.kernelProfile;
     s = { enabled, key, file, results: new Map(), pending: new Map(), spentMs: 0, warnings: [], candidates: (cls) => candidatesFor(profile, cls) };
     if (enabled) {

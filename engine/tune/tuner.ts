@@ -16,6 +16,7 @@
 // would pass the class's budget.
 import { f32bits, type Binding, type Device } from '../device.ts';
 import { WgptError } from '../errors.ts';
+import { setting } from '../settings.ts';
 import { adamwDispatch } from '../ops/adamw.ts';
 import { dispatchMatmul, matmulTunable } from '../ops/matmul-plan.ts';
 import { saveTuneFile, type ClassResult } from './cache.ts';
@@ -68,7 +69,7 @@ export function standardClasses(device: Device): Pending[] {
 export async function retune(device: Device, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
   if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
-  if (!matmulTunable()) throw new WgptError('a matmul tile is forced (WGPT_MATMUL_TILE): unset it to measure the candidates');
+  if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, or overrideMatmul): unset it to measure the candidates');
   const classes = new Map(standardClasses(device).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
@@ -84,11 +85,10 @@ export function tunePending(device: Device): Promise<void> | void {
   const s = tuningOf(device);
   if (!s.enabled || s.pending.size === 0) return;
   // With a matmul tile forced, the products' choices are not in force: nothing to measure.
-  const pending = [...s.pending.values()].filter((p) => p.cls.kind !== 'matmul' || matmulTunable());
+  const pending = [...s.pending.values()].filter((p) => p.cls.kind !== 'matmul' || matmulTunable(device));
   s.pending.clear();
   if (pending.length === 0) return;
-  const budget = process.env.WGPT_TUNE_BUDGET_S !== undefined ? Number(process.env.WGPT_TUNE_BUDGET_S) * 1000 : BUDGET_MS;
-  if (!(budget >= 0)) throw new WgptError(`WGPT_TUNE_BUDGET_S must be a number of seconds, got "${process.env.WGPT_TUNE_BUDGET_S}"`);
+  const budget = setting('WGPT_TUNE_BUDGET_S') ?? BUDGET_MS;
   return tuneClasses(device, pending, { budgetMs: Math.max(0, budget - s.spentMs) }).then(() => undefined);
 }
 
