@@ -2,7 +2,7 @@
 import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl } from '../../kernels/kernel.ts';
-import { sumTo } from './reduce.ts';
+import { sumTo } from './sum-to.ts';
 import { assertF32, launch1d, maxBindingElems } from './util.ts';
 
 const GELU = wgsl('activation', 'gelu_forward');

@@ -6,7 +6,7 @@ import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { wgsl } from '../../kernels/kernel.ts';
 import { dispatchMatmul, llvmpipeVec4Kernel, up4, type MatmulDispatch } from './matmul-plan.ts';
 import { SMALL_WORK } from '../tune/choices.ts';
-import { sumTo } from './reduce.ts';
+import { sumTo } from './sum-to.ts';
 import { assertF32, recording } from './util.ts';
 import type { Binding } from '../device.ts';
 
