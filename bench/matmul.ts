@@ -15,7 +15,8 @@ import { closeDevice, matmul, noGrad, Tensor, tidy, type Device } from '../engin
 import { currentOrOpenDevice } from './common.ts';
 import { median } from './peers/measure.ts';
 import { overrideMatmul } from '../engine/ops/matmul.ts';
-import { wgsl, WG } from '../kernels/kernel.ts';
+import { WG } from '../kernels/kernel.ts';
+import { FILL } from '../kernels/elementwise.ts';
 import { bareDawnDispatches } from './dispatch-bare.ts';
 
 export type MatmulMode = 'x·W' | 'dy·Wᵀ' | 'xᵀ·dy';
@@ -190,10 +191,10 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
     // Dispatch cost: many tiny dispatches recorded into one pass, one submit.
     const n = 2000;
     const x = Tensor.fromData(new Float32Array(4), [4]);
-    const fill = wgsl('unary', 'fill');
+    const fill = FILL;
     const before = { ms: device.counters.recordMs, n: device.counters.dispatches };
     const raw = await time(device, () => device.dispatch({
-      kernel: fill, constants: { WG }, params: [4, 0, 0, 0], bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
+      kernel: fill, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
     }), runs, n);
     const recordUs = (1000 * (device.counters.recordMs - before.ms)) / (device.counters.dispatches - before.n);
     // The baseline: the same dispatch against Dawn directly, rounds interleaved with wgpt's.
@@ -205,7 +206,7 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
       bareUs.push((1000 * (await bare.run(n))) / n);
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
-        device.dispatch({ kernel: fill, constants: { WG }, params: [4, 0, 0, 0], bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
+        device.dispatch({ kernel: fill, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
       }
       await device.finish();
       oursUs.push((1000 * (performance.now() - t0)) / n);

@@ -5,7 +5,7 @@ import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError, WgptError } f
 import { BufferPool, sizeClass } from './pool.ts';
 import { Profiler, type ProfileEntry, type ProfileSpan } from './profiler.ts';
 import { setting, type AdapterKind, type Backend, type KernelSet } from './settings.ts';
-import type { Kernel } from '../kernels/kernel.ts';
+import { MAX_PARAM_WORDS, packParams, type Kernel, type Params } from '../kernels/kernel.ts';
 
 export interface DeviceOptions {
   backend?: Backend;
@@ -89,25 +89,17 @@ export interface OperandTexture {
 export interface Dispatch {
   kernel: Kernel;
   constants?: Record<string, number>;
-  /** Up to 16 u32 words (floats as their bits, see f32bits) bound as a uniform at binding 0. */
-  params: ArrayLike<number>;
+  /** The kernel's parameters by name (bound as a uniform at binding 0, in the declared order). */
+  params: Params;
   bindings: (Binding | TextureBinding)[];
   workgroups: [number, number?, number?];
   /** The operation, for error messages. */
   label: string;
 }
 
-const PARAM_WORDS = 16;
 const PARAM_SLOTS = 4096;
 /** Bind groups kept for reuse; past this the cache starts over (a training step needs ~1000). */
 const BIND_GROUP_CACHE = 16384;
-const f32view = new Float32Array(1);
-const u32view = new Uint32Array(f32view.buffer);
-/** The bits of an f32, for passing floats through the u32 parameter block. */
-export function f32bits(x: number): number {
-  f32view[0] = x;
-  return u32view[0];
-}
 
 export class Device {
   readonly counters: Counters = {
@@ -162,7 +154,7 @@ export class Device {
     this.useSubgroups = subgroups && gpu.features.has('subgroups');
     this.profiler = !profile ? null
       : new Profiler(gpu, gpu.features.has('timestamp-query') ? 'timestamp' : backend === 'software' ? 'sync-submit' : 'completion', profile === 'shapes');
-    this.slotWords = Math.max(PARAM_WORDS, limits.minUniformBufferOffsetAlignment / 4);
+    this.slotWords = Math.max(MAX_PARAM_WORDS, limits.minUniformBufferOffsetAlignment / 4);
     this.paramData = new Uint32Array(this.slotWords * PARAM_SLOTS);
     this.paramBuffer = gpu.createBuffer({
       size: this.paramData.byteLength,
@@ -408,7 +400,9 @@ export class Device {
   dispatch(d: Dispatch): void {
     const started = performance.now();
     this.assertAlive(d.label);
-    if (d.params.length > PARAM_WORDS) throw new WgptError(`${d.label}: more than ${PARAM_WORDS} parameter words`);
+    if (d.bindings.length !== Object.keys(d.kernel.bindings).length) {
+      throw new WgptError(`${d.label}: kernel ${d.kernel.name} binds ${Object.keys(d.kernel.bindings).join(', ')}; got ${d.bindings.length} bindings`);
+    }
     const [x, y = 1, z = 1] = d.workgroups;
     const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
@@ -424,9 +418,9 @@ export class Device {
     }
     const { pipeline, layout, id } = this.pipelineFor(d.kernel, d.constants);
     const slot = this.paramSlot++;
-    this.paramData.set(d.params as ArrayLike<number>, slot * this.slotWords);
+    packParams(d.kernel, d.params, this.paramData, slot * this.slotWords, d.label);
     const group = this.bindGroupFor(layout, id, slot, d.bindings, d.label);
-    const key = this.profiler ? this.profiler.keyOf(d.kernel.name, d.params, z) : '';
+    const key = this.profiler ? this.profiler.keyOf(d.kernel, d.params, z) : '';
     if (this.profiler?.mode === 'timestamp') {
       // One pass per dispatch, its begin and end timestamped.
       this.pass?.end();
@@ -464,7 +458,7 @@ export class Device {
     let group = this.bindGroups.get(key);
     if (group) return group;
     const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * this.slotWords * 4, size: PARAM_WORDS * 4 } },
+      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * this.slotWords * 4, size: MAX_PARAM_WORDS * 4 } },
     ];
     bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? b : this.textureViews.get(b.texture)! }));
     this.gpu.pushErrorScope('validation');

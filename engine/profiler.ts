@@ -7,6 +7,7 @@
 // - on a GPU without timestamps, each dispatch is submitted alone and timed from its submit (or the
 //   previous dispatch's completion, whichever is later) to its own completion (onSubmittedWorkDone).
 // A kernel's "ms" is then summed per name; "n" counts its dispatches.
+import type { Kernel, Params } from '../kernels/kernel.ts';
 
 export type ProfileMode = 'timestamp' | 'sync-submit' | 'completion';
 
@@ -53,8 +54,9 @@ export class Profiler {
 
   /** The profile's name for a dispatch: the kernel, or by shape its first three parameters (the
    *  shape, for most kernels) and batch count too. */
-  keyOf(kernel: string, params: ArrayLike<number>, z: number): string {
-    return this.byShape ? `${kernel} ${Array.from(params).slice(0, 3).join('x')} z${z}` : kernel;
+  keyOf(kernel: Kernel, params: Params, z: number): string {
+    if (!this.byShape) return kernel.name;
+    return `${kernel.name} ${Object.keys(kernel.params).slice(0, 3).map((p) => params[p]).join('x')} z${z}`;
   }
 
   add(key: string, ms: number): void {

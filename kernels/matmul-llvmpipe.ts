@@ -19,12 +19,8 @@
 // and never stored; stores are guarded per row and per vec4 (vecC: N, LDC and the C offset multiples
 // of 4) or per float. Guards are lane masks on llvmpipe, so the interior pays almost nothing.
 //
-// The contract (parameter block, bindings, indexing) is that of kernels/matmul.wgsl:
-//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
-//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
-//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when ACC, an override constant here)
-// A vec4 operand (vecA, vecB, vecC) needs its stride, offset and batch stride to be multiples of 4;
-// the engine checks that before choosing one.
+// The contract (parameters, bindings, indexing) is every matmul kernel's (kernels/matmul.ts), but
+// for accumulating: here the override constant ACC.
 //
 // Texture operands (texA, texB): a vec4 operand may instead be read with textureLoad from an
 // rgba32float texture that holds a copy of the part of its window the dispatch reads (the engine
@@ -35,7 +31,8 @@
 // AVX-512 turned off (GALLIUM_OVERRIDE_CPU_CAPS=avx, code as for an AVX2-only CPU): storage 6.7,
 // textures 38-41. The summation order is the same whatever the operand source and tile, so every
 // choice gives the same bits.
-import { TEXTURE_ROW, type Kernel } from './kernel.ts';
+import { kernel, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
+import { MATMUL_PARAMS } from './matmul.ts';
 
 export interface LlvmpipeVariant {
   /** Rows and columns of C per invocation (multiples of 4); workgroup size (x along N). */
@@ -106,18 +103,18 @@ export function llvmpipeChoiceName(c: LlvmpipeChoice): string {
   return `${c.textures ? 'texture' : 'storage'} ${c.tm}x${c.tn}${wg}`;
 }
 
-const cache = new Map<string, Kernel>();
-
 export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
   const f = (x: boolean): number => +x;
   const tex = v.texA || v.texB ? `_x${f(!!v.texA)}${f(!!v.texB)}` : '';
   const name = `matmul_llvmpipe_${v.tm}x${v.tn}_${v.wgx}x${v.wgy}_t${f(v.transA)}${f(v.transB)}_v${f(v.vecA)}${f(v.vecB)}${f(v.vecC)}_k${f(v.kAligned)}${tex}`;
-  let kernel = cache.get(name);
-  if (!kernel) {
-    kernel = { name, code: generate(v), entry: 'main' };
-    cache.set(name, kernel);
-  }
-  return kernel;
+  if ((v.texA && !v.vecA) || (v.texB && !v.vecB)) throw new Error('a texture operand must be vec4-aligned');
+  // A texture operand is bound as a_tex (b_tex) and read through a function a (b), see generate.
+  const bindings: Record<string, BindingType> = {
+    [v.texA ? 'a_tex' : 'a']: v.texA ? 'texture' : v.vecA ? 'read vec4<f32>' : 'read f32',
+    [v.texB ? 'b_tex' : 'b']: v.texB ? 'texture' : v.vecB ? 'read vec4<f32>' : 'read f32',
+    c: v.vecC ? 'read_write vec4<f32>' : 'read_write f32',
+  };
+  return variant(name, () => kernel(name, 'main', { params: MATMUL_PARAMS, bindings, overrides: { ACC: false } }, generate(v)));
 }
 
 const LANE = ['x', 'y', 'z', 'w'];
@@ -130,29 +127,14 @@ function generate(v: LlvmpipeVariant): string {
   const e = (s: string): void => {
     L.push(s);
   };
-  const vt = (vec: boolean): string => (vec ? 'vec4<f32>' : 'f32');
-  if ((v.texA && !v.vecA) || (v.texB && !v.vecB)) throw new Error('a texture operand must be vec4-aligned');
   // A texture operand is read through a function of the same name as the buffer it replaces, so
   // the loads below are written once: `a(i)` is the i-th vec4 of the window (texel i, rows of
   // TEXTURE_ROW texels), `a[i]` the i-th element of a storage array.
-  const operand = (binding: number, name: string, vec: boolean, tex?: boolean): string => (tex
-    ? `@group(0) @binding(${binding}) var ${name}_tex: texture_2d<f32>;
-fn ${name}(i: u32) -> vec4<f32> { return textureLoad(${name}_tex, vec2<u32>(i & ${TEXTURE_ROW - 1}u, i >> ${Math.log2(TEXTURE_ROW)}u), 0); }`
-    : `@group(0) @binding(${binding}) var<storage, read> ${name}: array<${vt(vec)}>;`);
+  for (const [name, tex] of [['a', v.texA], ['b', v.texB]] as const) {
+    if (tex) e(`fn ${name}(i: u32) -> vec4<f32> { return textureLoad(${name}_tex, vec2<u32>(i & ${TEXTURE_ROW - 1}u, i >> ${Math.log2(TEXTURE_ROW)}u), 0); }`);
+  }
   const vload = (buf: 'a' | 'b', i: string): string => ((buf === 'a' ? v.texA : v.texB) ? `${buf}(${i})` : `${buf}[${i}]`);
-  e(`struct Mm {
-  m: u32, n: u32, k: u32, lda: u32,
-  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
-  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
-  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-override ACC: bool;
-@group(0) @binding(0) var<uniform> P: Mm;
-${operand(1, 'a', v.vecA, v.texA)}
-${operand(2, 'b', v.vecB, v.texB)}
-@group(0) @binding(3) var<storage, read_write> c: array<${vt(v.vecC)}>;
-
-@compute @workgroup_size(${wgx}, ${wgy})
+  e(`@compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i0 = gid.y * ${tm}u;
   let j0 = gid.x * ${tn}u;

@@ -3,18 +3,13 @@
 // by 4, loading for each step TM*4 floats of A and TN*4 floats of B (as vec4 where the operand's
 // rows are 16-byte aligned, else as 4 scalars), then runs the FMAs accumulator by accumulator
 // (4 in a row on each), which keeps spilled accumulators' traffic low on a CPU "GPU".
-//
-// The same contract as kernels/matmul.wgsl (parameter block, bindings, indexing):
-//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
-//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
-//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when accumulate != 0)
+// The contract (parameters, bindings, indexing) is every matmul kernel's: kernels/matmul.ts.
 // Exact at any M, N, K: the K tail is masked (select) in the last step; rows and columns past M, N
 // are computed from whatever the loads return (an out-of-range load is defined to return some
 // in-bounds value or 0) and never stored. No early return for invocations past the edge either: on
 // llvmpipe a divergent return masks everything after it, and the JIT took longer.
-// A vec4 operand needs lda (ldb), its offset and its batch stride to be multiples of 4: the engine
-// checks that before choosing vec4 for it.
-import type { Kernel } from './kernel.ts';
+import { kernel, variant, type BindingType, type Kernel } from './kernel.ts';
+import { matmulInterface } from './matmul.ts';
 
 export interface MatmulTile {
   /** Rows of C per invocation (multiple of 4). */
@@ -57,17 +52,11 @@ export interface TiledVariant {
   vecB: boolean;
 }
 
-const cache = new Map<string, Kernel>();
-
 export function tiledMatmulKernel(v: TiledVariant): Kernel {
   const { tm, tn, wgx, wgy } = v.tile;
   const name = `matmul_tiled_${tm}x${tn}_${wgx}x${wgy}_${+v.transA}${+v.transB}${+v.vecA}${+v.vecB}`;
-  let kernel = cache.get(name);
-  if (!kernel) {
-    kernel = { name, code: generate(v), entry: 'main' };
-    cache.set(name, kernel);
-  }
-  return kernel;
+  const vec = (x: boolean): BindingType => (x ? 'read vec4<f32>' : 'read f32');
+  return variant(name, () => kernel(name, 'main', matmulInterface(vec(v.vecA), vec(v.vecB), 'read_write f32'), generate(v)));
 }
 
 const LANE = ['x', 'y', 'z', 'w'];
@@ -82,18 +71,7 @@ function generate(v: TiledVariant): string {
   const e = (s: string): void => {
     L.push(s);
   };
-  e(`struct Mm {
-  m: u32, n: u32, k: u32, lda: u32,
-  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
-  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
-  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-@group(0) @binding(0) var<uniform> P: Mm;
-@group(0) @binding(1) var<storage, read> a: array<${v.vecA ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> b: array<${v.vecB ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-
-@compute @workgroup_size(${wgx}, ${wgy})
+  e(`@compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i0 = gid.y * ${tm}u;
   let j0 = gid.x * ${tn}u;

@@ -7,12 +7,10 @@
 import { ShapeError } from '../errors.ts';
 import { setting } from '../settings.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
-import { grid1d, wgsl } from '../../kernels/kernel.ts';
-import { ATTENTION_TILES, attentionKernel, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
-import { assertF32, f32bits, recording } from './util.ts';
+import { grid1d } from '../../kernels/kernel.ts';
+import { ATTENTION_TILES, attentionKernel, ROWDOT, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
+import { assertF32, recording } from './util.ts';
 import type { Binding, Device } from '../device.ts';
-
-const ROWDOT = wgsl('attention', 'rowdot');
 
 const tileOverrides = new WeakMap<Device, AttentionTile>();
 
@@ -84,12 +82,12 @@ export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const device = getDevice();
   const tile = tileFor(device);
   const vec = dh % 4 === 0;
-  const scaleBits = f32bits(1 / Math.sqrt(dh));
+  const scale = 1 / Math.sqrt(dh);
   const save = recording(q, k, v);
   // L is only kept for the backward: without a tape a one-float placeholder is bound (never written).
   const lse = Tensor.empty([save ? bhTotal * T : 1], 'f32', 'attention L');
   const windows = headWindows(bhTotal, T, dh);
-  const params = (w: HeadWindow): number[] => [T, dh, w.nbh, scaleBits, w.shift, w.lshift, save ? 1 : 0, 0];
+  const params = (w: HeadWindow) => ({ t: T, dh, nbh: w.nbh, scale, shift: w.shift, lshift: w.lshift, save: save ? 1 : 0 });
   const run = (entry: AttentionEntry, w: HeadWindow, perInv: number, bindings: Binding[], label: string): void => {
     device.dispatch({
       kernel: attentionKernel(entry, tile, vec), label, params: params(w), bindings,

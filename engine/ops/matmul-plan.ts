@@ -4,14 +4,13 @@
 // dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts times candidates through here.
 import { getDevice } from '../tensor.ts';
 import { setting } from '../settings.ts';
-import { TEXTURE_ROW, wgsl, type Kernel } from '../../kernels/kernel.ts';
+import { TEXTURE_ROW, type Kernel } from '../../kernels/kernel.ts';
+import { NAIVE_MATMUL } from '../../kernels/matmul.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
 import { llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { chooseCandidate, type Candidate } from '../tune/choices.ts';
 import type { Binding, Device, OperandTexture, TextureBinding } from '../device.ts';
-
-const NAIVE = wgsl('matmul');
 
 /** What runs a device's products instead of the tuned choice of each class (tests, benchmarks).
  *  Without one, every product runs the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts,
@@ -106,7 +105,7 @@ function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean, c
   const device = getDevice();
   const o = overrideOf(device);
   if (o.kernel === 'naive') {
-    return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
+    return { kernel: NAIVE_MATMUL, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
   }
   const profile = device.kernelProfile;
   const forced = o.tile;
@@ -183,7 +182,10 @@ export function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boole
   }
   getDevice().dispatch({
     kernel: p.kernel, constants: p.constants, label, workgroups: p.workgroups,
-    params: [d.m, d.n, d.k, d.lda, d.ldb, d.ldc, d.aBatch, d.bBatch, d.cBatch, aOff, bOff, d.cOff, d.accumulate ? 1 : 0, 0, 0, 0],
+    params: {
+      m: d.m, n: d.n, k: d.k, lda: d.lda, ldb: d.ldb, ldc: d.ldc, a_batch: d.aBatch, b_batch: d.bBatch, c_batch: d.cBatch,
+      a_off: aOff, b_off: bOff, c_off: d.cOff, accumulate: d.accumulate ? 1 : 0,
+    },
     bindings: [a, b, d.c],
   });
   // Back to the pool: a later copy into one of them runs after this dispatch. In reverse, so the

@@ -3,7 +3,7 @@
 // GPT-2 (50257 x 768 floats, past the 128 MiB binding limit) works like any other matmul.
 import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { PAD, UNPAD } from '../../kernels/restride.ts';
 import { dispatchMatmul, llvmpipeVec4Kernel, up4, type MatmulDispatch } from './matmul-plan.ts';
 import { SMALL_WORK } from '../tune/choices.ts';
 import { sumTo } from './sum-to.ts';
@@ -31,8 +31,6 @@ function spans(n: number, step: number): [number, number][] {
   return out;
 }
 
-const PAD = wgsl('restride', 'pad');
-const UNPAD = wgsl('restride', 'unpad');
 const COPY_WG = 64;
 
 interface Rows {
@@ -46,7 +44,7 @@ interface Rows {
 function restride(toVec4: boolean, src: Binding, dst: Binding, batches: number, rows: number, cols: number, s: Rows, dd: Rows, acc: boolean): void {
   getDevice().dispatch({
     kernel: toVec4 ? PAD : UNPAD, constants: { WG: COPY_WG, ...(toVec4 ? {} : { ACC: acc ? 1 : 0 }) },
-    params: [rows, cols, 0, 0, s.off, s.ld, s.batch, dd.off, dd.ld, dd.batch, 0, 0],
+    params: { cols, s_off: s.off, s_ld: s.ld, s_batch: s.batch, d_off: dd.off, d_ld: dd.ld, d_batch: dd.batch },
     bindings: [src, dst], label: 'matmul restride', workgroups: [Math.ceil(up4(cols) / 4 / COPY_WG), rows, batches],
   });
 }

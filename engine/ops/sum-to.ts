@@ -2,10 +2,9 @@
 // (engine/ops/reduce.ts) and sumTo, which undoes broadcasting in the backward of element-wise ops.
 import { ShapeError } from '../errors.ts';
 import { getDevice, sameShape, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
-import { assertF32, f32bits, launch1d } from './util.ts';
+import { REDUCE } from '../../kernels/reduce.ts';
+import { assertF32, launch1d } from './util.ts';
 
-const REDUCE = wgsl('reduce');
 /** At most this many additions per invocation: llvmpipe ends an invocation's loops after 65535
  *  iterations in all, nested loops' iterations counted too (Mesa's loop limiter), which cut a sum
  *  of 262000 ones to 65535 and a bias gradient over 30000 rows to 21845, silently. The kernel's
@@ -48,7 +47,10 @@ export function reduceRaw(x: Tensor, keepShape: number[], factor: number, label:
     const xCount = ext.reduce((p, d) => p * d, 1);
     const n = oext.reduce((p, d) => p * d, 1);
     const [xe, ye] = [Math.floor(x0 / align) * align, Math.floor(y0 / align) * align];
-    launch1d(REDUCE, n, [n, oext[1], oext[2], oext[3], ...st, ...red, f32bits(factor), x0 - xe, y0 - ye, accum ? 1 : 0],
+    launch1d(REDUCE, n, {
+      n, o1: oext[1], o2: oext[2], o3: oext[3], st0: st[0], st1: st[1], st2: st[2], st3: st[3],
+      r0: red[0], r1: red[1], r2: red[2], r3: red[3], scale: factor, xshift: x0 - xe, yshift: y0 - ye, accum: accum ? 1 : 0,
+    },
       [x.bind(xe, x0 - xe + xCount), out.bind(ye, y0 - ye + n)], label);
   };
   // Additions per output element after axis i (within one of its slices).

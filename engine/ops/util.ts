@@ -1,10 +1,8 @@
 // Small helpers shared by the ops: binding windows for tensors larger than one binding, 1-D launch.
-import { f32bits, type Binding, type Device, type TextureBinding } from '../device.ts';
+import type { Binding, Device, TextureBinding } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { getDevice, isGradEnabled, shapeStr, type Tensor } from '../tensor.ts';
-import { grid1d, WG, type Kernel, type RowKernel } from '../../kernels/kernel.ts';
-
-export { f32bits };
+import { grid1d, WG, type Kernel, type Params, type RowKernel } from '../../kernels/kernel.ts';
 
 /** The largest element count one binding may hold, rounded down to the offset alignment. */
 export function maxBindingElems(device: Device, elemsPerRow = 1): number {
@@ -22,7 +20,7 @@ function gcd(a: number, b: number): number {
 }
 
 /** Runs a 1-D kernel over n elements (WG invocations per workgroup). */
-export function launch1d(kernel: Kernel, n: number, params: number[], bindings: (Binding | TextureBinding)[], label: string,
+export function launch1d(kernel: Kernel, n: number, params: Params, bindings: (Binding | TextureBinding)[], label: string,
   constants: Record<string, number> = {}): void {
   const device = getDevice();
   device.dispatch({
@@ -74,7 +72,7 @@ export function rowWindows(rows: number, len: number, device = getDevice()): Row
 /** Runs a kernel with one workgroup of `wg` invocations per row (rows folded into 2-D past the
  *  per-dimension limit; shaders recover the row as wid.y * nwg.x + wid.x): the subgroup build of a
  *  row kernel where the device uses subgroups, else its tree build. */
-export function launchRows(kernel: RowKernel, rows: number, params: number[], bindings: Binding[], label: string,
+export function launchRows(kernel: RowKernel, rows: number, params: Params, bindings: Binding[], label: string,
   wg: number, constants: Record<string, number> = {}): void {
   const device = getDevice();
   const sub = device.subgroups;

@@ -14,7 +14,7 @@
 // process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
 // timed in order (the built-in default first) and the list stops where the next one's compile
 // would pass the class's budget.
-import { f32bits, type Binding, type Device } from '../device.ts';
+import type { Binding, Device } from '../device.ts';
 import { WgptError } from '../errors.ts';
 import { setting } from '../settings.ts';
 import { adamwDispatch } from '../ops/adamw.ts';
@@ -208,7 +208,7 @@ function adamwWorkload(device: Device, p: Pending): Workload {
   const n = Math.min(MAX_ADAMW, Math.ceil(p.n / 4) * 4);
   const { bindings, free } = buffers(device, [[n, 1], [n, 2], [n, 3], [n, 4]]);
   // Tiny steps, so the parameters stay real numbers over every run.
-  const scalars = [f32bits(1 - 1e-9), f32bits(1e-9), f32bits(0.9), f32bits(0.1), f32bits(0.999), f32bits(0.001), f32bits(1e-8), f32bits(1), 0, 0];
+  const scalars = { decay: 1 - 1e-9, step: 1e-9, b1: 0.9, omb1: 0.1, b2: 0.999, omb2: 0.001, eps: 1e-8, rbc2: 1 };
   return {
     // Read p, g, m, v; write p, m, v.
     shape: [1, n, 1], work: 7 * 4 * n, free,

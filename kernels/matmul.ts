@@ -1,0 +1,23 @@
+// The contract every matmul kernel keeps (kernels/matmul.wgsl, matmul-tiled.ts, matmul-llvmpipe.ts,
+// matmul-gpu.ts), so the engine dispatches any of them the same way:
+//   A(i,k) = a[a_off + batch*a_batch + (transA ? k*lda + i : i*lda + k)]
+//   B(k,j) = b[b_off + batch*b_batch + (transB ? j*ldb + k : k*ldb + j)]
+//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when accumulating)
+// batch is the workgroup grid's z. A vec4 operand needs its leading dimension, offset and batch
+// stride to be multiples of 4: the engine checks that before choosing one.
+import { wgsl, type BindingType, type KernelInterface } from './kernel.ts';
+
+/** Sizes, leading dimensions, batch strides and element offsets; accumulate (C +=) where the
+ *  kernel does not take it as an override constant. */
+export const MATMUL_PARAMS = {
+  m: 'u32', n: 'u32', k: 'u32', lda: 'u32', ldb: 'u32', ldc: 'u32', a_batch: 'u32', b_batch: 'u32', c_batch: 'u32',
+  a_off: 'u32', b_off: 'u32', c_off: 'u32', accumulate: 'u32',
+} as const;
+
+/** A matmul kernel's interface: the contract's parameters, and its operands bound as a, b, c. */
+export function matmulInterface(a: BindingType, b: BindingType, c: BindingType, overrides?: KernelInterface['overrides']): KernelInterface {
+  return { params: MATMUL_PARAMS, bindings: { a, b, c }, overrides };
+}
+
+/** Each invocation a 4x4 block of C, TRANS_A / TRANS_B as override constants; 8x8 workgroups. */
+export const NAIVE_MATMUL = wgsl('matmul', 'main', matmulInterface('read f32', 'read f32', 'read_write f32', { TRANS_A: false, TRANS_B: false }));
