@@ -16,11 +16,10 @@ const NONE: u32 = 0xffffffffu;
 fn main(grid: Grid, lane: Lane) {
   let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.len;
   var bv = LOWEST;
   var bi = NONE;
-  for (var j = lid; j < P.len; j += WG) {
+  for (var j = lane.index; j < P.len; j += WG) {
     let v = x[base + j];
     if (bi == NONE || v > bv) {
       bv = v;
@@ -28,5 +27,5 @@ fn main(grid: Grid, lane: Lane) {
     }
   }
   let best = row_argmax(bv, bi, lane);
-  if (lid == 0u) { out[P.row0 + r] = i32(best); }
+  if (lane.index == 0u) { out[P.row0 + r] = i32(best); }
 }

@@ -8,15 +8,9 @@
 fn binary(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   let i = grid_index(grid, lid);
   if (i >= P.n) { return; }
-  let g = P.base + i;
-  let c3 = g % P.s3;
-  let r2 = g / P.s3;
-  let c2 = r2 % P.s2;
-  let r1 = r2 / P.s2;
-  let c1 = r1 % P.s1;
-  let c0 = r1 / P.s1;
-  let x = a[c0 * P.as0 + c1 * P.as1 + c2 * P.as2 + c3 * P.as3 - P.a_base];
-  let y = b[c0 * P.bs0 + c1 * P.bs1 + c2 * P.bs2 + c3 * P.bs3 - P.b_base];
+  let c = coords4(P.base + i, P.s1, P.s2, P.s3);
+  let x = a[c.x * P.as0 + c.y * P.as1 + c.z * P.as2 + c.w * P.as3 - P.a_base];
+  let y = b[c.x * P.bs0 + c.y * P.bs1 + c.z * P.bs2 + c.w * P.bs3 - P.b_base];
   var r: f32;
   switch OP {
     case 0u: { r = x + y; }

@@ -46,6 +46,12 @@ const GRID = `struct Grid { @builtin(workgroup_id) id: vec3<u32>, @builtin(num_w
 fn grid_group(g: Grid) -> u32 { return g.id.y * g.size.x + g.id.x; }
 /** This invocation's place in a 1-D launch. */
 fn grid_index(g: Grid, lid: u32) -> u32 { return grid_group(g) * WG + lid; }
+/** The coordinates (axis 0 first) of element i of a [_, e1, e2, e3] array. */
+fn coords4(i: u32, e1: u32, e2: u32, e3: u32) -> vec4<u32> {
+  let q2 = i / e3;
+  let q1 = q2 / e2;
+  return vec4<u32>(q1 / e1, q1 % e1, q2 % e2, i % e3);
+}
 `;
 
 /** The WGSL that declares a kernel's interface. */

@@ -6,13 +6,8 @@
 fn permute(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   let i = grid_index(grid, lid);
   if (i >= P.n) { return; }
-  let c3 = i % P.o3;
-  let q2 = i / P.o3;
-  let c2 = q2 % P.o2;
-  let q1 = q2 / P.o2;
-  let c1 = q1 % P.o1;
-  let c0 = q1 / P.o1;
-  y[i] = x[c0 * P.st0 + c1 * P.st1 + c2 * P.st2 + c3 * P.st3];
+  let c = coords4(i, P.o1, P.o2, P.o3);
+  y[i] = x[c.x * P.st0 + c.y * P.st1 + c.z * P.st2 + c.w * P.st3];
 }
 
 // @entry axis_copy

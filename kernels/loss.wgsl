@@ -31,11 +31,10 @@ fn target_of(t: i32) -> i32 {
 fn forward(grid: Grid, lane: Lane) {
   let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.v;
   var m = NEG;
   var s = 0.0;
-  for (var j = lid; j < P.v; j += WG) {
+  for (var j = lane.index; j < P.v; j += WG) {
     let x = logits[base + j];
     if (x > m) {
       s = s * exp(m - x) + 1.0;
@@ -45,7 +44,7 @@ fn forward(grid: Grid, lane: Lane) {
     }
   }
   let ms = row_max_sum(m, s, lane);
-  if (lid == 0u) {
+  if (lane.index == 0u) {
     let row = P.row0 + r;
     let m0 = ms.x;
     let ls = log(ms.y);
@@ -62,15 +61,14 @@ fn forward(grid: Grid, lane: Lane) {
 // The mean over the counted targets: out [1] the loss, denom [1] the denominator used.
 @compute @workgroup_size(WG)
 fn finish(lane: Lane) {
-  let lid = lane.index;
   var sum = 0.0;
   var count = 0.0;
-  for (var i = lid; i < P.rows; i += WG) {
+  for (var i = lane.index; i < P.rows; i += WG) {
     sum += losses[i];
     if (target_of(targets[i]) >= 0) { count += 1.0; }
   }
   let sc = row_sum2(sum, count, lane);
-  if (lid == 0u) {
+  if (lane.index == 0u) {
     var d = sc.y;
     if (P.use_denom != 0u) { d = P.denom; }
     var loss = 0.0;
@@ -86,7 +84,6 @@ fn finish(lane: Lane) {
 fn backward(grid: Grid, lane: Lane) {
   let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.v;
   let row = P.row0 + r;
   let t = target_of(targets[row]);
@@ -97,21 +94,21 @@ fn backward(grid: Grid, lane: Lane) {
     scale = g[0] / denom[0];
   }
   if (t < 0 || scale == 0.0) {
-    for (var j = lid; j < P.v; j += WG) { dx[base + j] = 0.0; }
+    for (var j = lane.index; j < P.v; j += WG) { dx[base + j] = 0.0; }
     return;
   }
   let m = stats[2u * row];
   let ls = stats[2u * row + 1u];
   let tu = u32(t);
   var rest = 0.0; // sum of the probabilities of every column but the target
-  for (var j = lid; j < P.v; j += WG) {
+  for (var j = lane.index; j < P.v; j += WG) {
     let p = exp((logits[base + j] - m) - ls);
     if (j == tu) { continue; }
     rest += p;
     dx[base + j] = p * scale;
   }
   let others = row_sum(rest, lane);
-  if (lid == 0u) {
+  if (lane.index == 0u) {
     let pt = exp((logits[base + tu] - m) - ls);
     var dt = pt - 1.0;
     if (pt > 0.5) { dt = -others; }

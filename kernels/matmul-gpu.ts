@@ -153,21 +153,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 function loadBlocks(ahead: number, bk: number, la: number, lb: number, aCoord: { kk: string; i: string }, bCoord: { kk: string; j: string },
   aIndex: string, bIndex: string, threads: number): string {
   const k0 = ahead ? '(step + 1u)' : '0u';
+  // One operand: `count` elements per invocation into `reg`, its row (or column) g{x} from x0.
+  const operand = (count: number, x: 'i' | 'j', at: string, kk: string, edge: string, op: 'a' | 'b', index: string): string => `
+    for (var p = 0u; p < ${count}u; p++) {
+      let e = l + p * ${threads}u;
+      let g${x} = ${x}0 + ${at};
+      let gk = k0 + ${kk};
+      let ok = g${x} < ${edge} && gk < P.k;
+      r${op}[p] = select(0.0, ${op}[${op}base + select(0u, ${index}, ok)], ok);
+    }`;
   return `{
-    let k0 = ${k0} * ${bk}u;
-    for (var p = 0u; p < ${la}u; p++) {
-      let e = l + p * ${threads}u;
-      let gi = i0 + ${aCoord.i};
-      let gk = k0 + ${aCoord.kk};
-      let ok = gi < P.m && gk < P.k;
-      ra[p] = select(0.0, a[abase + select(0u, ${aIndex}, ok)], ok);
-    }
-    for (var p = 0u; p < ${lb}u; p++) {
-      let e = l + p * ${threads}u;
-      let gj = j0 + ${bCoord.j};
-      let gk = k0 + ${bCoord.kk};
-      let ok = gj < P.n && gk < P.k;
-      rb[p] = select(0.0, b[bbase + select(0u, ${bIndex}, ok)], ok);
-    }
+    let k0 = ${k0} * ${bk}u;${operand(la, 'i', aCoord.i, aCoord.kk, 'P.m', 'a', aIndex)}${operand(lb, 'j', bCoord.j, bCoord.kk, 'P.n', 'b', bIndex)}
   }`;
 }

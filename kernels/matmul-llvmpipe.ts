@@ -32,7 +32,7 @@
 // textures 38-41. The summation order is the same whatever the operand source and tile, so every
 // choice gives the same bits.
 import { kernel, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
-import { MATMUL_PARAMS } from './matmul.ts';
+import { accumulate, MATMUL_PARAMS, transposedB } from './matmul.ts';
 
 export interface LlvmpipeVariant {
   /** Rows and columns of C per invocation (multiples of 4); workgroup size (x along N). */
@@ -188,18 +188,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     // Row s of Bᵀ as stored: one vec4 along K, then transposed in registers.
     for (let s = 0; s < tn; s++) e(`    let bt${s} = ${mask(load4('b', v.vecB, 'pb', `${s}u * ${ldb}`), 'kin')};`);
-    for (let kk = 0; kk < 4; kk++) {
-      for (let q = 0; q < tq; q++) {
-        const l = LANE[kk];
-        e(`    let b${kk}_${q} = vec4<f32>(bt${4 * q}.${l}, bt${4 * q + 1}.${l}, bt${4 * q + 2}.${l}, bt${4 * q + 3}.${l});`);
-      }
-    }
+    L.push(...transposedB(tq));
   }
-  for (let r = 0; r < tm; r++) {
-    for (let q = 0; q < tq; q++) {
-      for (let kk = 0; kk < 4; kk++) e(`    ${C(r, q)} = fma(vec4<f32>(${aval(r, kk)}), b${kk}_${q}, ${C(r, q)});`);
-    }
-  }
+  L.push(...accumulate(tm, tq, aval));
   // Advance the running offsets by one K step of 4.
   const stepA = v.transA ? `4u * ${lda}` : v.vecA ? '1u' : '4u';
   const stepB = v.transB ? (v.vecB ? '1u' : '4u') : `4u * ${ldb}`;

@@ -9,7 +9,7 @@
 // in-bounds value or 0) and never stored. No early return for invocations past the edge either: on
 // llvmpipe a divergent return masks everything after it, and the JIT took longer.
 import { kernel, variant, type BindingType, type Kernel } from './kernel.ts';
-import { matmulInterface } from './matmul.ts';
+import { accumulate, matmulInterface, transposedB } from './matmul.ts';
 
 export interface MatmulTile {
   /** Rows of C per invocation (multiple of 4). */
@@ -119,18 +119,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     e(`    let bk = pb + k;`);
     for (let s = 0; s < tn; s++) e(`    let bt${s} = ${SEL(load4('b', v.vecB, s === 0 ? 'bk' : `bk + ${s}u * ldb`), 'kin')};`);
-    for (let kk = 0; kk < 4; kk++) {
-      for (let q = 0; q < tq; q++) {
-        const l = LANE[kk];
-        e(`    let b${kk}_${q} = vec4<f32>(bt${4 * q}.${l}, bt${4 * q + 1}.${l}, bt${4 * q + 2}.${l}, bt${4 * q + 3}.${l});`);
-      }
-    }
+    L.push(...transposedB(tq));
   }
-  for (let r = 0; r < tm; r++) {
-    for (let q = 0; q < tq; q++) {
-      for (let kk = 0; kk < 4; kk++) e(`    ${C(r, q)} = fma(vec4<f32>(${aval(r, kk)}), b${kk}_${q}, ${C(r, q)});`);
-    }
-  }
+  L.push(...accumulate(tm, tq, aval));
   e(`  }`);
   // Stores: a loop (not unrolled: every store is a branchy per-lane scatter, and unrolled ones
   // multiply the JIT's work) over the rows and columns inside the bounds.

@@ -19,5 +19,31 @@ export function matmulInterface(a: BindingType, b: BindingType, c: BindingType, 
   return { params: MATMUL_PARAMS, bindings: { a, b, c }, overrides };
 }
 
+/** Text both register-tiled generators emit (matmul-tiled.ts, matmul-llvmpipe.ts). */
+const LANE = ['x', 'y', 'z', 'w'];
+
+/** b{kk}_{q}, the vec4 of columns 4q..4q+3 at K step kk, from the loaded rows bt{s} of Bᵀ: a 4x4
+ *  transpose in registers per q. */
+export function transposedB(tq: number): string[] {
+  const lines: string[] = [];
+  for (let kk = 0; kk < 4; kk++) {
+    const l = LANE[kk];
+    for (let q = 0; q < tq; q++) lines.push(`    let b${kk}_${q} = vec4<f32>(bt${4 * q}.${l}, bt${4 * q + 1}.${l}, bt${4 * q + 2}.${l}, bt${4 * q + 3}.${l});`);
+  }
+  return lines;
+}
+
+/** One K step of 4 into the accumulators c{r}_{q}: accumulator by accumulator, 4 FMAs in a row on
+ *  each (a spilled accumulator is then loaded and stored once per step). `a(r, kk)`: A's value. */
+export function accumulate(tm: number, tq: number, a: (r: number, kk: number) => string): string[] {
+  const lines: string[] = [];
+  for (let r = 0; r < tm; r++) {
+    for (let q = 0; q < tq; q++) {
+      for (let kk = 0; kk < 4; kk++) lines.push(`    c${r}_${q} = fma(vec4<f32>(${a(r, kk)}), b${kk}_${q}, c${r}_${q});`);
+    }
+  }
+  return lines;
+}
+
 /** Each invocation a 4x4 block of C, TRANS_A / TRANS_B as override constants; 8x8 workgroups. */
 export const NAIVE_MATMUL = wgsl('matmul', 'main', matmulInterface('read f32', 'read f32', 'read_write f32', { TRANS_A: false, TRANS_B: false }));

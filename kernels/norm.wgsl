@@ -12,24 +12,23 @@
 fn forward(grid: Grid, lane: Lane) {
   let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.d;
   var s = 0.0;
-  for (var j = lid; j < P.d; j += WG) { s += x[base + j]; }
+  for (var j = lane.index; j < P.d; j += WG) { s += x[base + j]; }
   // Both statistics through row_sum2 with a zero second sum, as this kernel always did: with row_sum
   // (one workgroup array) in their place, Mesa 22.3's GL llvmpipe read a stale sum at 64
   // invocations a row (rows off by 10%), Tint's GLSL barrier() not ordering workgroup memory there.
   let mean = row_sum2(s, 0.0, lane).x / f32(P.d);
   var v = 0.0;
-  for (var j = lid; j < P.d; j += WG) {
+  for (var j = lane.index; j < P.d; j += WG) {
     let t = x[base + j] - mean;
     v = fma(t, t, v);
   }
   let rstd = inverseSqrt(row_sum2(v, 0.0, lane).x / f32(P.d) + P.eps);
-  for (var j = lid; j < P.d; j += WG) {
+  for (var j = lane.index; j < P.d; j += WG) {
     y[base + j] = fma((x[base + j] - mean) * rstd, w[j], b[j]);
   }
-  if (lid == 0u) {
+  if (lane.index == 0u) {
     means[P.row0 + r] = mean;
     rstds[P.row0 + r] = rstd;
   }
@@ -41,19 +40,18 @@ fn forward(grid: Grid, lane: Lane) {
 fn backward_dx(grid: Grid, lane: Lane) {
   let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.d;
   let mean = means[P.row0 + r];
   let rstd = rstds[P.row0 + r];
   var sa = 0.0;
   var sax = 0.0;
-  for (var j = lid; j < P.d; j += WG) {
+  for (var j = lane.index; j < P.d; j += WG) {
     let a = gy[base + j] * w[j];
     sa += a;
     sax = fma(a, (x[base + j] - mean) * rstd, sax);
   }
   let sums = row_sum2(sa, sax, lane) / f32(P.d);
-  for (var j = lid; j < P.d; j += WG) {
+  for (var j = lane.index; j < P.d; j += WG) {
     let a = gy[base + j] * w[j];
     let xhat = (x[base + j] - mean) * rstd;
     dx[base + j] = rstd * (a - sums.x - xhat * sums.y);

@@ -11,13 +11,8 @@
 fn main(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   let i = grid_index(grid, lid);
   if (i >= P.n) { return; }
-  let c3 = i % P.o3;
-  let q2 = i / P.o3;
-  let c2 = q2 % P.o2;
-  let q1 = q2 / P.o2;
-  let c1 = q1 % P.o1;
-  let c0 = q1 / P.o1;
-  let base = P.xshift + c0 * P.st0 + c1 * P.st1 + c2 * P.st2 + c3 * P.st3;
+  let c = coords4(i, P.o1, P.o2, P.o3);
+  let base = P.xshift + c.x * P.st0 + c.y * P.st1 + c.z * P.st2 + c.w * P.st3;
   var acc = 0.0;
   for (var k0 = 0u; k0 < P.r0; k0++) {
     for (var k1 = 0u; k1 < P.r1; k1++) {

@@ -10,7 +10,7 @@
 // Sequence b's keys before start[b] are padding. Row (b, h, i) keeps the keys j in
 // [start[b], Tk - Tq + i] (causal and past the padding); every other probability is exactly 0, so
 // the padded keys add nothing to the following P·V matmul. Each invocation walks its keys relative
-// to start[b] (j = start + lid + k*WG), so a sequence's max and sum are reduced in the same order
+// to start[b] (lane i takes j = start + i + k*WG), so a sequence's max and sum are reduced in the same order
 // whatever its padding: a prompt answered in a padded batch gets bit-for-bit the probabilities it
 // gets alone. A row with no key (a query at a padded position) is all zeros.
 // WG: a power of two. Interfaces: kernels/softmax.ts.
@@ -20,15 +20,14 @@ const NEG: f32 = -3.0e38;
 // @entry forward, padded
 /** The row at `base` over the keys [first, end): probabilities there, exactly 0 elsewhere. */
 fn softmax_row(base: u32, first: u32, end: u32, lane: Lane) {
-  let lid = lane.index;
   var m = NEG;
-  for (var j = first + lid; j < end; j += WG) { m = max(m, x[base + j]); }
+  for (var j = first + lane.index; j < end; j += WG) { m = max(m, x[base + j]); }
   m = row_max(m, lane);
   var s = 0.0;
-  for (var j = first + lid; j < end; j += WG) { s += exp(x[base + j] - m); }
+  for (var j = first + lane.index; j < end; j += WG) { s += exp(x[base + j] - m); }
   s = row_sum(s, lane);
   let inv = select(0.0, 1.0 / s, s > 0.0);
-  for (var j = lid; j < P.len; j += WG) {
+  for (var j = lane.index; j < P.len; j += WG) {
     var p = 0.0;
     if (j >= first && j < end) { p = exp(x[base + j] - m) * inv; }
     y[base + j] = p;
@@ -67,12 +66,11 @@ fn padded(grid: Grid, lane: Lane) {
 fn backward(grid: Grid, lane: Lane) {
   let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.len;
   var s = 0.0;
-  for (var j = lid; j < P.len; j += WG) { s = fma(g[base + j], y[base + j], s); }
+  for (var j = lane.index; j < P.len; j += WG) { s = fma(g[base + j], y[base + j], s); }
   let dot = row_sum(s, lane);
-  for (var j = lid; j < P.len; j += WG) {
+  for (var j = lane.index; j < P.len; j += WG) {
     dx[base + j] = y[base + j] * (g[base + j] - dot);
   }
 }

@@ -9,18 +9,15 @@ import { setting } from '../settings.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { grid1d } from '../../kernels/kernel.ts';
 import { ATTENTION_TILES, attentionKernel, ROWDOT, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
-import { assertF32, recording } from './util.ts';
+import { assertF32, perDevice, recording } from './util.ts';
 import type { Binding, Device } from '../device.ts';
 
-const tileOverrides = new WeakMap<Device, AttentionTile>();
+const tileOverrides = perDevice<AttentionTile>();
 
 /** Overrides the device's per-backend tile (for tuning and tests; null: clears); returns the
  *  previous override. */
 export function setAttentionTile(tile: AttentionTile | null, device = getDevice()): AttentionTile | null {
-  const prev = tileOverrides.get(device) ?? null;
-  if (tile) tileOverrides.set(device, tile);
-  else tileOverrides.delete(device);
-  return prev;
+  return tileOverrides.set(tile, device);
 }
 
 /** The device's override, else WGPT_ATTENTION_TILE=RxCxWG (for tuning), else the backend's tile. */

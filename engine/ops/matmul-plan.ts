@@ -10,6 +10,7 @@ import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/
 import { gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
 import { llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { chooseCandidate, type Candidate } from '../tune/choices.ts';
+import { perDevice } from './util.ts';
 import type { Binding, Device, OperandTexture, TextureBinding } from '../device.ts';
 
 /** What runs a device's products instead of the tuned choice of each class (tests, benchmarks).
@@ -28,14 +29,11 @@ export interface MatmulOverride {
   candidate?: Candidate;
 }
 
-const overrides = new WeakMap<Device, MatmulOverride>();
+const overrides = perDevice<MatmulOverride>();
 
 /** Sets (null: clears) the device's override; returns the previous one. */
 export function overrideMatmul(o: MatmulOverride | null, device = getDevice()): MatmulOverride | null {
-  const prev = overrides.get(device) ?? null;
-  if (o) overrides.set(device, o);
-  else overrides.delete(device);
-  return prev;
+  return overrides.set(o, device);
 }
 
 /** The override in force: the device's, with WGPT_MATMUL_TILE's tile where it sets none. */

@@ -19,6 +19,21 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+/** A value forced on one device (tests, benchmarks, tuning by hand): set() returns the previous
+ *  one; null clears it. */
+export function perDevice<T>(): { get(device: Device): T | null; set(value: T | null, device: Device): T | null } {
+  const values = new WeakMap<Device, T>();
+  return {
+    get: (device) => values.get(device) ?? null,
+    set: (value, device) => {
+      const prev = values.get(device) ?? null;
+      if (value === null) values.delete(device);
+      else values.set(device, value);
+      return prev;
+    },
+  };
+}
+
 /** Runs a 1-D kernel over n elements (WG invocations per workgroup). */
 export function launch1d(kernel: Kernel, n: number, params: Params, bindings: (Binding | TextureBinding)[], label: string,
   constants: Record<string, number> = {}): void {
