@@ -1,7 +1,7 @@
 // Where a training step's time goes: runs `step/<config>` (bench/step.ts's configs, seeded weights)
 // with WGPT_PROFILE=1 and prints per kernel the GPU ms and dispatch count of one steady step (after a
 // warm-up step). The kernel times are GPU timestamps where the adapter has `timestamp-query`, else
-// each dispatch is submitted alone and timed to its completion (engine/profiler.ts).
+// each dispatch is submitted alone and timed to its completion (engine/device/profiler.ts).
 //   WGPT_PROFILE=1 npx tsx bench/profile-step.ts [small|gpt2] [lora]   (lora: rank-16 adapters on attn+mlp)
 import { backward, closeDevice, openDevice, Tensor, tidy } from '../engine/index.ts';
 import { setting } from '../engine/settings.ts';

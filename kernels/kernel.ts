@@ -28,6 +28,8 @@ export interface Kernel extends KernelInterface {
   entry: string;
   /** The whole shader module. */
   code: string;
+  /** The bindings' types in binding order (binding i + 1), for checking a dispatch's. */
+  slots: readonly BindingType[];
 }
 
 /** A dispatch's parameters by name (floats as numbers: packParams takes their f32 bits). */
@@ -76,7 +78,7 @@ function header(k: KernelInterface, name: string): string {
 
 /** A kernel from its interface and its code (the entry point and what it calls). */
 export function kernel(name: string, entry: string, iface: KernelInterface, code: string): Kernel {
-  return { ...iface, name, entry, code: `${header(iface, name)}\n${code}` };
+  return { ...iface, name, entry, code: `${header(iface, name)}\n${code}`, slots: Object.values(iface.bindings) };
 }
 
 const variants = new Map<string, Kernel>();

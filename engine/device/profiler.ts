@@ -6,8 +6,10 @@
 //   submitted alone and the submit's wall time is the kernel's;
 // - on a GPU without timestamps, each dispatch is submitted alone and timed from its submit (or the
 //   previous dispatch's completion, whichever is later) to its own completion (onSubmittedWorkDone).
-// A kernel's "ms" is then summed per name; "n" counts its dispatches.
-import type { Kernel, Params } from '../kernels/kernel.ts';
+// A kernel's "ms" is then summed per name; "n" counts its dispatches. The profiler is a hook on
+// the recorder (recorder.ts): it is asked whether to submit before a dispatch (full), for the
+// dispatch's own timed pass (passTimestamps), after it (dispatched), and at every submit (resolve).
+import type { Kernel, Params } from '../../kernels/kernel.ts';
 
 export type ProfileMode = 'timestamp' | 'sync-submit' | 'completion';
 
@@ -59,7 +61,7 @@ export class Profiler {
     return `${kernel.name} ${Object.keys(kernel.params).slice(0, 3).map((p) => params[p]).join('x')} z${z}`;
   }
 
-  add(key: string, ms: number): void {
+  private add(key: string, ms: number): void {
     const e = this.entries.get(key) ?? { ms: 0, n: 0 };
     e.ms += ms;
     e.n++;
@@ -71,8 +73,10 @@ export class Profiler {
     return this.keys.length >= PROFILE_QUERY_PAIRS;
   }
 
-  /** timestamp mode: the timestampWrites of the next dispatch's own compute pass. */
-  passTimestamps(key: string): GPUComputePassTimestampWrites {
+  /** timestamp mode: the timestampWrites of the next dispatch's own compute pass; null in the
+   *  other modes (the dispatch joins the open pass). */
+  passTimestamps(key: string): GPUComputePassTimestampWrites | null {
+    if (this.mode !== 'timestamp') return null;
     const i = this.keys.length;
     this.keys.push(key);
     return { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
@@ -106,11 +110,20 @@ export class Profiler {
     };
   }
 
-  /** completion mode: times one submitted dispatch to its completion. */
-  watchCompletion(key: string, submittedAt: number): void {
+  /** After a dispatch is recorded: without timestamps it is submitted alone (`flush`) and timed.
+   *  On the software adapter submit is synchronous, so the flush's wall time is the kernel's; on a
+   *  GPU it is timed from its submit (or the previous dispatch's completion) to its completion. */
+  dispatched(key: string, flush: () => void): void {
+    if (this.mode === 'timestamp') return;
+    const t0 = performance.now();
+    flush();
+    if (this.mode === 'sync-submit') {
+      this.add(key, performance.now() - t0);
+      return;
+    }
     this.pending.push(this.gpu.queue.onSubmittedWorkDone().then(() => {
       const done = performance.now();
-      this.add(key, done - Math.max(submittedAt, this.lastDone));
+      this.add(key, done - Math.max(t0, this.lastDone));
       this.lastDone = done;
     }));
   }
