@@ -2,8 +2,8 @@
 // found, Dawn's OpenGL ES backend on Mesa's llvmpipe in compatibility mode. `--backend` or
 // WGPT_BACKEND=gpu|software|lavapipe forces one; `lavapipe` is Mesa's Vulkan software driver under
 // Dawn's Vulkan backend at the core feature level: the code path of a real GPU (core limits,
-// timestamp queries, subgroups) on the CPU. It needs Mesa >= 24 (Mesa 22.3's lavapipe lacks a
-// feature Dawn requires), so `auto` never picks it unless the measured preference says so.
+// timestamp queries, subgroups) on the CPU. It needs Mesa >= 24 (an older lavapipe lacks a feature
+// Dawn requires), so `auto` never picks it unless the measured preference says so.
 import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { WgptError } from './errors.ts';

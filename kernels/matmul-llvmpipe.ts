@@ -7,10 +7,9 @@
 //   (one lane loop fetches 4 floats).
 // - Every address in the K loop is a running offset plus a multiple of a row stride. Shapes,
 //   strides and offsets are runtime uniforms: baking the strides in as override constants (a
-//   pipeline per stride triple) measured no faster (28.6 vs 28.7 GFLOP/s per 2 CPU-seconds at 1024³
-//   and at 768x2304x1024 tn), so one pipeline serves every shape of a form, and the token count
-//   (M, or K of a weight gradient) may change from batch to batch without a compile. Only the
-//   accumulate flag is an override constant (ACC), so a plain store loads nothing.
+//   pipeline per stride triple) measured no faster, so one pipeline serves every shape of a form,
+//   and the token count (M, or K of a weight gradient) may change from batch to batch without a
+//   compile. Only the accumulate flag is an override constant (ACC), so a plain store loads nothing.
 // - The JIT does no unrolling and compiles at first dispatch: the body is unrolled here, once; the
 //   K tail mask (select) is emitted only for a K that is not a multiple of 4.
 // - FMAs run accumulator by accumulator (4 in a row on each): the accumulators spill, and this
@@ -26,11 +25,9 @@
 // rgba32float texture that holds a copy of the part of its window the dispatch reads (the engine
 // records that copy in the same submit). On llvmpipe a texel fetch is a vectorised gather while a
 // storage load with lane-varying addresses is a loop over the lanes, so on CPUs where that loop is
-// slow the texture wins by far: 2-core AMD EPYC family 26 model 2 (Zen 5, AVX-512), Mesa 22.3.6,
-// 1024³, same hour: storage 17-21 GFLOP/s, textures 31-37; the same machine with llvmpipe's
-// AVX-512 turned off (GALLIUM_OVERRIDE_CPU_CAPS=avx, code as for an AVX2-only CPU): storage 6.7,
-// textures 38-41. The summation order is the same whatever the operand source and tile, so every
-// choice gives the same bits.
+// slow the texture wins by far. The summation order is the same whatever the operand source and
+// tile, so every choice gives the same bits.
+// Measured: DESIGN.md, 'Matmul on llvmpipe'.
 import { kernel, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
 import { accumulate, MATMUL_PARAMS, transposedB } from './matmul.ts';
 
@@ -67,33 +64,17 @@ export interface LlvmpipeChoice {
 const choice = (textures: boolean, tm: number, tn: number, wgx = 8, wgy = 1): LlvmpipeChoice => ({ tm, tn, wgx, wgy, textures });
 
 /** What the tuner (engine/tune/) times, by bucket ('large' products, medium ones too, 'thin' ones
- *  of a few rows, as in generation, 'scalar' ones whose operands both load floats), the most likely winners first,
- *  since a time budget may stop the list. The first is the built-in choice (WGPT_TUNE=off, a class
- *  not measured yet, and untuned small products): texture 32x16 is within 10-25% of the best large
- *  variant on both CPU classes below and compiles fastest (0.3-2 s cold against 4-6 s for 32x32 and
- *  64x16). Texture choices apply to vec4 operands only. Chosen from a sweep of 20 variants (\`wgpt
- *  tune --class-budget 300\` with the list widened, 2-core AMD EPYC family 26 model 2, Mesa 22.3.6,
- *  idle; GFLOP/s at 512x1024x768 nn / 512x768x1024 nt / 512x1024x1024 tn, thin at 16x1024x768 nn / nt):
- *  | variant              | AVX-512 (native)   | AVX2 code (GALLIUM_OVERRIDE_CPU_CAPS=avx) |
- *  | texture 32x16        | 39.2 / 40.6 / 41.6 | 32.8 / 38.1 / 31.6                        |
- *  | texture 32x32        | 41.4 / 42.7 / 44.0 | 45.1 / 42.9 / 43.4                        |
- *  | texture 64x16        | 38.1 / 45.3 / 46.6 | 37.9 / 36.7 / 36.4                        |
- *  | texture 16x32        | 40.6 / 39.4 / 40.0 | 40.6 / 34.4 / 42.0                        |
- *  | texture 16x16        | 40.3 / 38.4 / 42.4 | 37.6 / 35.6 / 32.5                        |
- *  | storage 32x16        | 23.2 / 28.9 / 26.0 |  7.5 /  7.5 /  7.8                        |
- *  | storage 64x16, 16x16 | 25.3 / 27.0 / 28.4 |  8.7 /  8.4 /  9.1                        |
- *  | texture 32x8, 64x8, 24x16, 48x16, 32x16 16x1: within the above; 32x16 4x2: about half       |
- *  | thin: texture 16x16  | 15.1 / 18.4        | 16.9 / 23.2                               |
- *  | thin: texture 16x32  | 19.0 / 21.0        | 16.6 / 22.5                               |
- *  | thin: texture 16x8   | 16.9 / 14.4        | 19.4 / 18.2                               |
- *  | thin: storage 16x16  | 14.2 / 16.4        |  5.5 /  5.5                               |
- *  | thin: texture 32x16, 8x32, 8x16, 4x32: below 16x16                                       |
- *  Storage stays a candidate: a newer Mesa makes storage loads several times cheaper. */
+ *  of a few rows, as in generation, 'scalar' ones whose operands both load floats), the most likely
+ *  winners first, since a time budget may stop the list. The first is the built-in choice
+ *  (WGPT_TUNE=off, a class not measured yet, and untuned small products): texture 32x16, close to
+ *  the best large variant and the fastest to compile. Texture choices apply to vec4 operands only;
+ *  storage stays a candidate, since a newer Mesa makes storage loads several times cheaper.
+ *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
 export const LLVMPIPE_CANDIDATES: Record<'large' | 'thin' | 'scalar', LlvmpipeChoice[]> = {
   large: [choice(true, 32, 16), choice(true, 32, 32), choice(false, 32, 16), choice(true, 16, 32), choice(true, 64, 16), choice(true, 16, 16)],
   thin: [choice(true, 16, 16), choice(true, 16, 32), choice(true, 16, 8), choice(false, 16, 16), choice(true, 16, 16, 16, 1)],
   // Both operands load floats (not worth textures): 16x16 runs as fast as 32x16 there and compiles
-  // 3x faster (2.4-2.9 vs 8-8.7 s CPU).
+  // faster.
   scalar: [choice(false, 16, 16), choice(false, 32, 16)],
 };
 

@@ -24,21 +24,11 @@ export interface MatmulTile {
 /** Tile per backend: llvmpipe wants the largest register tile that pays (its JIT keeps a tile's
  *  accumulators in vector registers, does no loop unrolling, and gains nothing from shared memory);
  *  a real GPU a small one (a 32x16 tile per invocation would spill registers there).
- *  On llvmpipe the engine now runs kernels/matmul-llvmpipe.ts (vec4, unrolled guarded stores, no
- *  K mask when K % 4 == 0); this generator runs there only as setMatmulKernel('generic').
- *  Measured on the 2-core AVX-512 machine, cold compile in process CPU seconds, speed as GFLOP/s
- *  per 2 CPU-seconds (the machine was loaded 3-6x; see bench/matmul.ts --compare for wall figures):
- *  | kernel                                         | 1024³ nn | 768x2304x1024 tn | compile   |
- *  | this one, 16x16, scalar loads, runtime shapes   | 15.6     |                  | 3.4-4.0 s |
- *  | matmul-llvmpipe 32x16 (8x1 or 8x8 workgroups)   | 29-31    | 30-31            | 2.0-2.2 s |
- *  | the same with strides as override constants     | 28.6 (vs 28.7) | 28.6 (vs 28.8) | same |
- *  | matmul-llvmpipe 16x32 / 24x16 / 16x16           | 30 / 25 / 26 | 30 / 27 / 26 | 2.1 / 1.5 / 0.9 s |
- *  | matmul-llvmpipe 32x16, stores via a loop over an accumulator array | half | | 15 s |
- *  With every operand unaligned (floats only) 32x16 and 16x16 ran alike (13 / 16 nn / nt) and
- *  compiled in 8 vs 2.5 s: matmul-llvmpipe picks 16x16 there. Older AVX2 machine, 1024³: 32x16
- *  4.4-4.6 GFLOP/s, 16x16 3.6, 8x8 ~2, naive 0.9 (this generator). */
+ *  On llvmpipe the engine runs kernels/matmul-llvmpipe.ts (vec4, unrolled guarded stores, no K mask
+ *  when K % 4 == 0); this generator runs there only as overrideMatmul({ kernel: 'generic' }).
+ *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
 export const MATMUL_TILES: Record<'software' | 'gpu', MatmulTile> = {
-  // The 'generic' software tile: 32x16 is ~10% faster here but compiles 4-5x slower.
+  // The 'generic' software tile: 32x16 is a little faster here but compiles several times slower.
   software: { tm: 16, tn: 16, wgx: 8, wgy: 1 },
   gpu: { tm: 4, tn: 4, wgx: 16, wgy: 16 },
 };

@@ -16,8 +16,8 @@ fn forward(grid: Grid, lane: Lane) {
   var s = 0.0;
   for (var j = lane.index; j < P.d; j += WG) { s += x[base + j]; }
   // Both statistics through row_sum2 with a zero second sum, as this kernel always did: with row_sum
-  // (one workgroup array) in their place, Mesa 22.3's GL llvmpipe read a stale sum at 64
-  // invocations a row (rows off by 10%), Tint's GLSL barrier() not ordering workgroup memory there.
+  // (one workgroup array) in their place, GL llvmpipe read a stale sum at 64 invocations a row,
+  // Tint's GLSL barrier() not ordering workgroup memory there (DESIGN.md, 'What the code taught us').
   let mean = row_sum2(s, 0.0, lane).x / f32(P.d);
   var v = 0.0;
   for (var j = lane.index; j < P.d; j += WG) {

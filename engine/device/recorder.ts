@@ -107,8 +107,9 @@ export class Recorder {
     }
   }
 
-  /** Sets bytes of a buffer to zero, in order with the dispatches around it (a memset in the
-   *  driver: on llvmpipe ~10x faster than a fill kernel, whose stores are loops over the lanes). */
+  /** Sets bytes of a buffer to zero, in order with the dispatches around it: a memset in the
+   *  driver, where on llvmpipe a fill kernel's stores are loops over the lanes (DESIGN.md, 'Row
+   *  kernels'). */
   clear(buffer: GPUBuffer, offset: number, bytes: number, label: string): void {
     this.faults.assertAlive(label);
     this.commands().clearBuffer(buffer, offset, bytes);

@@ -4,9 +4,8 @@
 //   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // On llvmpipe a large parameter's four operands may be read from textures holding copies of their
 // windows (the tuner's choice per machine, engine/tune/): the embedding of a small model is most of
-// its optimizer step, and with llvmpipe's AVX2 code its storage loads cost 2.6x the copies plus
-// texture reads (86 vs 33 ms for 6.4M floats on the 2-core EPYC family 26 model 2, Mesa 22.3.6;
-// with its AVX-512 code storage wins, 19 vs 25 ms). Both compute the same bits.
+// its optimizer step, and on some CPUs its storage loads cost more than the copies plus texture
+// reads, on others less (DESIGN.md, 'The tuner's classes and rounds'). Both compute the same bits.
 import { ShapeError } from '../errors.ts';
 import { getDevice, noGrad, sameShape, shapeStr, type Tensor } from '../tensor.ts';
 import { TEXTURE_ROW, type Params } from '../../kernels/kernel.ts';

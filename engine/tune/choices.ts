@@ -43,10 +43,9 @@ export const SMALL_WORK = 1 << 22;
 /** At most this many rows of C make a 'thin' product (greedy decoding of a batch of prompts). */
 export const THIN_ROWS = 32;
 /** Products of more rows and fewer multiply-adds than this are 'medium' (a `tiny` or `small`
- *  model's layers), the rest 'large' (GPT-2's): the winners differ. With llvmpipe's AVX2 code
- *  (2-core EPYC family 26 model 2, Mesa 22.3.6) texture 16x16 won at tiny's 512x384x128 (31.9
- *  GFLOP/s, 32x32 19.7) and 32x32 at 512x1024x768 (32.3, 16x16 22.9); in one bucket, the first
- *  model a machine trained would have chosen for every later one. */
+ *  model's layers), the rest 'large' (GPT-2's): the winners differ, so in one bucket the first
+ *  model a machine trained would have chosen for every later one (measured: DESIGN.md, 'The
+ *  tuner's classes and rounds'). */
 export const MEDIUM_WORK = 1 << 27;
 
 /** Bumped when a kernel generator changes in a way that may change which candidate is fastest. */

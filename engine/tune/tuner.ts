@@ -1,16 +1,16 @@
 // The tuner: for each class of work (engine/tune/choices.ts: matmul products, AdamW on a large
 // parameter) it times the candidate variants on this adapter, keeps the fastest and writes it to
 // the machine's cache file, as Triton's autotune and cuBLASLt's heuristics do: the fastest kernel
-// depends on the CPU (llvmpipe's storage loads cost 7x more on an AVX2-only CPU than with AVX-512),
-// the Mesa version and the GPU, so it is measured where it runs, once.
+// depends on the CPU (llvmpipe's storage loads cost several times more with AVX2 code than with
+// AVX-512), the Mesa version and the GPU, so it is measured where it runs, once.
 //
 // Each candidate runs on the class's first shape met (a product clamped to at most 512x1024x1024,
 // AdamW to 4M floats, so one run takes milliseconds, not seconds): a first dispatch (the JIT
 // compile, which counts against the budget), then, once the process's other threads are quiet,
 // rounds in which every candidate runs in turn, timed to the GPU's completion (finish()); the
 // median of the rounds decides. The wait matters: Mesa writes each fresh compile into its disk
-// cache on a thread of its own, and rounds timed while it worked measured a cold first class
-// 30-45% low (AVX2 code on the 2-core EPYC: 19-25 against 33-45 GFLOP/s with the cache warm). A
+// cache on a thread of its own, and rounds timed while it worked measured a cold first class far
+// low (DESIGN.md, 'The tuner's classes and rounds'). A
 // process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
 // timed in order (the built-in default first) and the list stops where the next one's compile
 // would pass the class's budget.
