@@ -56,7 +56,9 @@ export class Device {
   private readonly profiler: Profiler | null;
   private useSubgroups: boolean;
 
-  private constructor(readonly gpu: GPUDevice, readonly limits: Limits, choice: AdapterChoice, options: DeviceOptions, profile: 'kernels' | 'shapes' | null) {
+  private constructor(
+    readonly gpu: GPUDevice, readonly limits: Limits, choice: AdapterChoice, options: DeviceOptions, profile: 'kernels' | 'shapes' | null,
+  ) {
     this.backend = choice.backend;
     this.featureLevel = choice.featureLevel;
     this.adapterDescription = choice.description;
@@ -66,8 +68,8 @@ export class Device {
     this.kernelProfile = kernels !== 'auto' ? kernels : choice.backend === 'gpu' ? 'gpu' : 'software';
     this.subgroupMinSize = gpu.features.has('subgroups') ? choice.adapter.info?.subgroupMinSize ?? 0 : 0;
     this.useSubgroups = (options.subgroups ?? setting('WGPT_SUBGROUPS')) && gpu.features.has('subgroups');
-    this.profiler = !profile ? null
-      : new Profiler(gpu, gpu.features.has('timestamp-query') ? 'timestamp' : choice.backend === 'software' ? 'sync-submit' : 'completion', profile === 'shapes');
+    const mode = gpu.features.has('timestamp-query') ? 'timestamp' : choice.backend === 'software' ? 'sync-submit' : 'completion';
+    this.profiler = profile ? new Profiler(gpu, mode, profile === 'shapes') : null;
     this.faults = new Faults(gpu);
     this.memory = new Memory(gpu, limits, options.memoryBudget ?? Infinity, this.counters, this.faults);
     this.recorder = new Recorder(gpu, limits, this.counters, this.faults, this.profiler);

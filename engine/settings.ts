@@ -19,17 +19,15 @@ export function parseSwitch(value: string | undefined, name: string, usage = 'on
   throw new WgptError(`unknown ${name} "${value}": use ${usage}`);
 }
 
-export function parseBackend(value: string | undefined): Backend {
-  const v = (value ?? 'auto').toLowerCase();
-  if (v === 'auto' || v === 'gpu' || v === 'software' || v === 'lavapipe') return v;
-  throw new WgptError(`unknown backend "${value}": use auto, gpu, software or lavapipe`);
+/** One of `choices` in any case; unset is the first. `what` names it in the refusal. */
+function oneOf<T extends string>(value: string | undefined, choices: readonly T[], what: string, where = ''): T {
+  const v = (value ?? choices[0]).toLowerCase() as T;
+  if (choices.includes(v)) return v;
+  throw new WgptError(`unknown ${what} "${value}"${where}: use ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`);
 }
 
-export function parseKernels(value: string | undefined): KernelSet {
-  const v = (value ?? 'auto').toLowerCase();
-  if (v === 'auto' || v === 'gpu' || v === 'software') return v;
-  throw new WgptError(`unknown kernel set "${value}" (WGPT_KERNELS): use auto, gpu or software`);
-}
+export const parseBackend = (value: string | undefined): Backend => oneOf(value, ['auto', 'gpu', 'software', 'lavapipe'], 'backend');
+const parseKernels = (value: string | undefined): KernelSet => oneOf(value, ['auto', 'gpu', 'software'], 'kernel set', ' (WGPT_KERNELS)');
 
 /** WGPT_TUNE: on (also when set empty) or off. */
 export function parseTune(value: string | undefined): boolean {
@@ -77,7 +75,10 @@ interface Setting {
 export const SETTINGS = {
   WGPT_BACKEND: { doc: 'adapter: auto (a GPU, else GL llvmpipe), gpu, software or lavapipe', parse: parseBackend },
   WGPT_KERNELS: { doc: "kernel variants: auto (the adapter's own), gpu or software", parse: parseKernels },
-  WGPT_SUBGROUPS: { doc: 'row reductions on subgroup operations where the device has them: on or off', parse: (v: string | undefined) => parseSwitch(v, 'WGPT_SUBGROUPS') },
+  WGPT_SUBGROUPS: {
+    doc: 'row reductions on subgroup operations where the device has them: on or off',
+    parse: (v: string | undefined) => parseSwitch(v, 'WGPT_SUBGROUPS'),
+  },
   WGPT_TUNE: { doc: 'measure the kernel variants once per machine (on) or run the built-in defaults (off)', parse: parseTune },
   WGPT_TUNE_BUDGET_S: { doc: 'seconds a process may spend measuring kernel variants (default 60)', parse: tuneBudgetMs },
   WGPT_MATMUL_TILE: { doc: "TMxTNxWGXxWGY: the matmul's register tile and workgroup, by hand (no tuning)", parse: matmulTile },
@@ -93,13 +94,13 @@ export const SETTINGS = {
   WGPT_CACHE: { doc: 'where models, data and kernel measurements are kept (default ~/.cache/wgpt)', parse: text },
   WGPT_CH07_URL: { doc: "where the chapter 7 instruction data is fetched from (default: the book's repository)", parse: text },
   WGPT_CH07_DPO_URL: { doc: "where the chapter 7 preference data is fetched from (default: the book's repository)", parse: text },
-  WGPT_DEBUG: { doc: 'any value: stack traces, and the CLI in the launching process (Dawn warnings shown)', parse: (v: string | undefined) => !!v },
-  WGPT_CLI_CHILD: { doc: "set by bin/wgpt.js (which reads it itself: it runs before TypeScript loads) for its child", parse: text, internal: true },
+  WGPT_DEBUG: { doc: 'any value: stack traces, and the CLI in the launching process (Dawn warnings shown)', parse: Boolean },
+  WGPT_CLI_CHILD: { doc: 'set by bin/wgpt.js for its child (the launcher reads it before TypeScript loads)', parse: text, internal: true },
   WGPT_TEST_PAUSE_SAVE: { doc: 'tests: stop a checkpoint save at this point (written, linked, renamed)', parse: text },
-  WGPT_TEST_READ_DELAY_MS: { doc: 'tests: make every readback this many ms slower, as on a real GPU', parse: (v: string | undefined) => Number(v ?? 0) },
+  WGPT_TEST_READ_DELAY_MS: { doc: 'tests: every readback this many ms slower, as on a real GPU', parse: (v: string | undefined) => Number(v ?? 0) },
 } satisfies Record<string, Setting>;
 
-export type SettingName = keyof typeof SETTINGS;
+type SettingName = keyof typeof SETTINGS;
 
 /** The variable's value now, parsed: its default where unset. */
 export function setting<K extends SettingName>(name: K): ReturnType<(typeof SETTINGS)[K]['parse']> {

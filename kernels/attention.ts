@@ -22,7 +22,7 @@
 // `lshift`. Invocation g covers batch·head g % nbh, so the 8 lanes of a llvmpipe vector hold
 // neighbouring heads of the same (or the next) block and run near-identical loops; blocks are
 // handed out heaviest first.
-import { kernel, variant, WG, wgsl, type BindingType, type Kernel } from './kernel.ts';
+import { kernel, variant, wgsl, type BindingType, type Kernel } from './kernel.ts';
 
 export interface AttentionTile {
   /** Query rows per invocation. */
@@ -43,11 +43,11 @@ export type AttentionEntry = 'forward' | 'dq' | 'dkdv';
 
 /** T and Dh; nbh: the batch·heads of this window; scale: 1/√Dh; shift and lshift: the window's
  *  element shifts of the [.., T, Dh] tensors and of the [.., T] row statistics; save: write L. */
-export const ATTENTION_PARAMS = { t: 'u32', dh: 'u32', nbh: 'u32', scale: 'f32', shift: 'u32', lshift: 'u32', save: 'u32' } as const;
+const ATTENTION_PARAMS = { t: 'u32', dh: 'u32', nbh: 'u32', scale: 'f32', shift: 'u32', lshift: 'u32', save: 'u32' } as const;
 
 /** D = rowsum(dO * O), the backward's first step (kernels/attention.wgsl). */
 export const ROWDOT = wgsl('attention', 'rowdot', {
-  params: ATTENTION_PARAMS, bindings: { dout: 'read f32', o: 'read f32', dd: 'read_write f32' }, overrides: { WG },
+  params: ATTENTION_PARAMS, bindings: { dout: 'read f32', o: 'read f32', dd: 'read_write f32' },
 });
 
 export function attentionKernel(entry: AttentionEntry, tile: AttentionTile, vec: boolean): Kernel {

@@ -1,6 +1,5 @@
-// The entry points of kernels/elementwise.wgsl and kernels/unary.wgsl (kernels/kernel.ts: how an
-// interface becomes WGSL).
-import { WG, wgsl } from './kernel.ts';
+// The entry points of kernels/elementwise.wgsl (kernels/kernel.ts: how an interface becomes WGSL).
+import { wgsl } from './kernel.ts';
 
 /** The binary kernels' override OP. */
 export const BINARY_OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
@@ -14,15 +13,15 @@ export const BINARY = wgsl('elementwise', 'binary', {
     as0: 'u32', as1: 'u32', as2: 'u32', as3: 'u32', bs0: 'u32', bs1: 'u32', bs2: 'u32', bs3: 'u32',
   },
   bindings: { a: 'read f32', b: 'read f32', out: 'read_write f32' },
-  overrides: { WG, OP: 0 },
+  overrides: { OP: 0 },
 });
 export const BINARY4 = wgsl('elementwise', 'binary4', {
   params: { n4: 'u32', base: 'u32', a_period: 'u32', a_base: 'u32', b_period: 'u32', b_base: 'u32' },
   bindings: { a: 'read vec4<f32>', b: 'read vec4<f32>', out: 'read_write vec4<f32>' },
-  overrides: { WG, OP: 0 },
+  overrides: { OP: 0 },
 });
 
-export const AFFINE = wgsl('unary', 'affine', {
-  params: { n: 'u32', alpha: 'f32', beta: 'f32' }, bindings: { x: 'read f32', y: 'read_write f32' }, overrides: { WG },
+export const AFFINE = wgsl('elementwise', 'affine', {
+  params: { n: 'u32', alpha: 'f32', beta: 'f32' }, bindings: { x: 'read f32', y: 'read_write f32' },
 });
-export const FILL = wgsl('unary', 'fill', { params: { n: 'u32', value: 'f32' }, bindings: { y: 'read_write f32' }, overrides: { WG } });
+export const FILL = wgsl('elementwise', 'fill', { params: { n: 'u32', value: 'f32' }, bindings: { y: 'read_write f32' } });

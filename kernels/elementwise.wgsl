@@ -1,7 +1,7 @@
-// Element-wise kernels over contiguous f32 data. Broadcasting is by strides (0 on a broadcast axis)
-// over up to 4 axes; `base` is the global index of this dispatch's first element, so a tensor
-// larger than one binding is processed in windows (see engine/ops/elementwise.ts). OP: 0 add,
-// 1 sub, 2 mul, 3 div. Interfaces: kernels/elementwise.ts.
+// Element-wise kernels over contiguous f32 data, on a window of n elements. The binary ones
+// broadcast by strides (0 on a broadcast axis) over up to 4 axes; `base` is the global index of
+// this dispatch's first element, so a tensor larger than one binding is processed in windows (see
+// engine/ops/elementwise.ts). OP: 0 add, 1 sub, 2 mul, 3 div. Interfaces: kernels/elementwise.ts.
 
 // @entry binary
 @compute @workgroup_size(WG)
@@ -41,4 +41,20 @@ fn binary4(grid: Grid, @builtin(local_invocation_index) lid: u32) {
     default: { r = x / y; }
   }
   out[i] = r;
+}
+
+// @entry affine
+@compute @workgroup_size(WG)
+fn affine(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let i = grid_index(grid, lid);
+  if (i >= P.n) { return; }
+  y[i] = P.alpha * x[i] + P.beta;
+}
+
+// @entry fill
+@compute @workgroup_size(WG)
+fn fill(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let i = grid_index(grid, lid);
+  if (i >= P.n) { return; }
+  y[i] = P.value;
 }

@@ -107,9 +107,12 @@ export function wgslSource(file: string, entry: string): string {
   return [shared, ...own].join('');
 }
 
+/** A .wgsl kernel runs WG invocations a workgroup: its override WG, 64 unless its interface says. */
+const withWG = (iface: KernelInterface): KernelInterface => ({ ...iface, overrides: { WG, ...iface.overrides } });
+
 /** The kernel for one entry point of kernels/<file>.wgsl. */
 export function wgsl(file: string, entry: string, iface: KernelInterface): Kernel {
-  return kernel(`${file}.${entry}`, entry, iface, wgslSource(file, entry));
+  return kernel(`${file}.${entry}`, entry, withWG(iface), wgslSource(file, entry));
 }
 
 /** A one-workgroup-per-row kernel in its two builds: its code after rows.wgsl (workgroup
@@ -121,7 +124,8 @@ export interface RowKernel {
   subgroups: Kernel;
 }
 
-export function rowKernel(file: string, entry: string, iface: KernelInterface): RowKernel {
+export function rowKernel(file: string, entry: string, declared: KernelInterface): RowKernel {
+  const iface = withWG(declared);
   const own = wgslSource(file, entry);
   const name = `${file}.${entry}`;
   return {
@@ -151,8 +155,7 @@ export function packParams(k: Kernel, params: Params, words: Uint32Array, at: nu
     }
     given++;
   }
-  for (const name in params) given--;
-  if (given !== 0) {
+  if (given !== Object.keys(params).length) {
     const unknown = Object.keys(params).filter((p) => !(p in k.params));
     throw new Error(`${label}: kernel ${k.name} has no parameter ${unknown.join(', ')} (it takes ${Object.keys(k.params).join(', ')})`);
   }

@@ -4,19 +4,20 @@ import { rowKernel } from './kernel.ts';
 /** rows of this dispatch, each v logits, the first at `shift` of the binding and global row row0;
  *  ignore: the target that counts for nothing. */
 const ROWS = { rows: 'u32', v: 'u32', shift: 'u32', row0: 'u32', ignore: 'i32' } as const;
-const WG = 256;
+/** 256 invocations a row where the device does not say otherwise (engine/ops/util.ts rowWorkgroup). */
+const WIDE = { WG: 256 };
 
 export const CE_FORWARD = rowKernel('loss', 'forward', {
-  params: ROWS, bindings: { logits: 'read f32', targets: 'read i32', stats: 'read_write f32', losses: 'read_write f32' }, overrides: { WG },
+  params: ROWS, bindings: { logits: 'read f32', targets: 'read i32', stats: 'read_write f32', losses: 'read_write f32' }, overrides: WIDE,
 });
 /** use_denom: divide by denom instead of the count of targets. */
 export const CE_FINISH = rowKernel('loss', 'finish', {
   params: { rows: 'u32', v: 'u32', ignore: 'i32', use_denom: 'u32', denom: 'f32' },
   bindings: { losses: 'read f32', targets: 'read i32', out: 'read_write f32', denom: 'read_write f32' },
-  overrides: { WG },
+  overrides: WIDE,
 });
 export const CE_BACKWARD = rowKernel('loss', 'backward', {
   params: ROWS,
   bindings: { logits: 'read f32', targets: 'read i32', stats: 'read f32', g: 'read f32', denom: 'read f32', dx: 'read_write f32' },
-  overrides: { WG, PER_ROW: 0 },
+  overrides: { ...WIDE, PER_ROW: 0 },
 });

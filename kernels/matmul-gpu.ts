@@ -55,7 +55,8 @@ export function gpuTileName(t: GpuMatmulTile): string {
 export function gpuMatmulKernel(tile: GpuMatmulTile, transA: boolean, transB: boolean): Kernel {
   const { bm, bn, bk, tm, tn } = tile;
   const name = `matmul_gpu_${bm}x${bn}x${bk}_${tm}x${tn}_${+transA}${+transB}`;
-  return variant(name, () => kernel(name, 'main', matmulInterface('read f32', 'read f32', 'read_write f32'), generate(tile, transA, transB)));
+  const iface = matmulInterface('read f32', 'read f32', 'read_write f32');
+  return variant(name, () => kernel(name, 'main', iface, generate(tile, transA, transB)));
 }
 
 /** Workgroup grid for C [batch, m, n]. */
@@ -162,7 +163,9 @@ function loadBlocks(ahead: number, bk: number, la: number, lb: number, aCoord: {
       let ok = g${x} < ${edge} && gk < P.k;
       r${op}[p] = select(0.0, ${op}[${op}base + select(0u, ${index}, ok)], ok);
     }`;
+  const a = operand(la, 'i', aCoord.i, aCoord.kk, 'P.m', 'a', aIndex);
+  const b = operand(lb, 'j', bCoord.j, bCoord.kk, 'P.n', 'b', bIndex);
   return `{
-    let k0 = ${k0} * ${bk}u;${operand(la, 'i', aCoord.i, aCoord.kk, 'P.m', 'a', aIndex)}${operand(lb, 'j', bCoord.j, bCoord.kk, 'P.n', 'b', bIndex)}
+    let k0 = ${k0} * ${bk}u;${a}${b}
   }`;
 }

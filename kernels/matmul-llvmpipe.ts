@@ -111,8 +111,9 @@ function generate(v: LlvmpipeVariant): string {
   // A texture operand is read through a function of the same name as the buffer it replaces, so
   // the loads below are written once: `a(i)` is the i-th vec4 of the window (texel i, rows of
   // TEXTURE_ROW texels), `a[i]` the i-th element of a storage array.
+  const texel = `vec2<u32>(i & ${TEXTURE_ROW - 1}u, i >> ${Math.log2(TEXTURE_ROW)}u)`;
   for (const [name, tex] of [['a', v.texA], ['b', v.texB]] as const) {
-    if (tex) e(`fn ${name}(i: u32) -> vec4<f32> { return textureLoad(${name}_tex, vec2<u32>(i & ${TEXTURE_ROW - 1}u, i >> ${Math.log2(TEXTURE_ROW)}u), 0); }`);
+    if (tex) e(`fn ${name}(i: u32) -> vec4<f32> { return textureLoad(${name}_tex, ${texel}, 0); }`);
   }
   const vload = (buf: 'a' | 'b', i: string): string => ((buf === 'a' ? v.texA : v.texB) ? `${buf}(${i})` : `${buf}[${i}]`);
   e(`@compute @workgroup_size(${wgx}, ${wgy})

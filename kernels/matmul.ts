@@ -15,8 +15,8 @@ export const MATMUL_PARAMS = {
 } as const;
 
 /** A matmul kernel's interface: the contract's parameters, and its operands bound as a, b, c. */
-export function matmulInterface(a: BindingType, b: BindingType, c: BindingType, overrides?: KernelInterface['overrides']): KernelInterface {
-  return { params: MATMUL_PARAMS, bindings: { a, b, c }, overrides };
+export function matmulInterface(a: BindingType, b: BindingType, c: BindingType): KernelInterface {
+  return { params: MATMUL_PARAMS, bindings: { a, b, c } };
 }
 
 /** Text both register-tiled generators emit (matmul-tiled.ts, matmul-llvmpipe.ts). */
@@ -28,7 +28,9 @@ export function transposedB(tq: number): string[] {
   const lines: string[] = [];
   for (let kk = 0; kk < 4; kk++) {
     const l = LANE[kk];
-    for (let q = 0; q < tq; q++) lines.push(`    let b${kk}_${q} = vec4<f32>(bt${4 * q}.${l}, bt${4 * q + 1}.${l}, bt${4 * q + 2}.${l}, bt${4 * q + 3}.${l});`);
+    for (let q = 0; q < tq; q++) {
+      lines.push(`    let b${kk}_${q} = vec4<f32>(bt${4 * q}.${l}, bt${4 * q + 1}.${l}, bt${4 * q + 2}.${l}, bt${4 * q + 3}.${l});`);
+    }
   }
   return lines;
 }
@@ -46,4 +48,6 @@ export function accumulate(tm: number, tq: number, a: (r: number, kk: number) =>
 }
 
 /** Each invocation a 4x4 block of C, TRANS_A / TRANS_B as override constants; 8x8 workgroups. */
-export const NAIVE_MATMUL = wgsl('matmul', 'main', matmulInterface('read f32', 'read f32', 'read_write f32', { TRANS_A: false, TRANS_B: false }));
+export const NAIVE_MATMUL = wgsl('matmul', 'main', {
+  ...matmulInterface('read f32', 'read f32', 'read_write f32'), overrides: { TRANS_A: false, TRANS_B: false },
+});

@@ -136,9 +136,4 @@ export class Profiler {
       await Promise.all(p);
     }
   }
-
-  clear(): void {
-    this.entries.clear();
-    this.spans.length = 0;
-  }
 }

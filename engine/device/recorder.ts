@@ -50,7 +50,8 @@ export class Recorder {
   ) {
     this.slotWords = Math.max(MAX_PARAM_WORDS, limits.minUniformBufferOffsetAlignment / 4);
     this.paramData = new Uint32Array(this.slotWords * PARAM_SLOTS);
-    this.paramBuffer = gpu.createBuffer({ size: this.paramData.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'wgpt params' });
+    const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
+    this.paramBuffer = gpu.createBuffer({ size: this.paramData.byteLength, usage, label: 'wgpt params' });
   }
 
   dispatch(d: Dispatch): void {
@@ -64,7 +65,8 @@ export class Recorder {
     if (x === 0 || y === 0 || z === 0) return;
     const slots = d.kernel.slots;
     if (d.bindings.length !== slots.length || d.bindings.some((b, i) => ('buffer' in b) === (slots[i] === 'texture'))) {
-      throw new WgptError(`${d.label}: kernel ${d.kernel.name} binds ${Object.entries(d.kernel.bindings).map(([n, t]) => `${n} (${t})`).join(', ')}; got ${d.bindings.map((b) => ('buffer' in b ? 'a buffer' : 'a texture')).join(', ')}`);
+      const want = Object.entries(d.kernel.bindings).map(([n, t]) => `${n} (${t})`).join(', ');
+      throw new WgptError(`${d.label}: kernel ${d.kernel.name} binds ${want}; got ${d.bindings.map((b) => ('buffer' in b ? 'a buffer' : 'a texture')).join(', ')}`);
     }
     for (const b of d.bindings) if ('buffer' in b) this.checkBinding(b, d.label);
     // A full parameter arena (or timestamp set) is submitted before this dispatch takes a slot.
@@ -183,10 +185,9 @@ export class Recorder {
     const key = kernel.name + (constants ? JSON.stringify(constants) : '');
     let entry = this.pipelines.get(key);
     if (!entry) {
-      const unknown = Object.keys(constants ?? {}).filter((c) => !(c in (kernel.overrides ?? {})));
-      if (unknown.length > 0) {
-        throw new WgptError(`${label}: kernel ${kernel.name} has no override ${unknown.join(', ')} (it takes ${Object.keys(kernel.overrides ?? {}).join(', ') || 'none'})`);
-      }
+      const declared = Object.keys(kernel.overrides ?? {});
+      const unknown = Object.keys(constants ?? {}).filter((c) => !declared.includes(c));
+      if (unknown.length > 0) throw new WgptError(`${label}: kernel ${kernel.name} has no override ${unknown.join(', ')} (it takes ${declared.join(', ') || 'none'})`);
       const pipeline = this.faults.scoped(['validation'], `compiling kernel ${kernel.name}`, () => this.gpu.createComputePipeline({
         layout: 'auto',
         label: kernel.name,
@@ -199,7 +200,7 @@ export class Recorder {
     return entry;
   }
 
-  private bindGroupFor(layout: GPUBindGroupLayout, pipelineId: number, slot: number, bindings: (Binding | TextureBinding)[], label: string): GPUBindGroup {
+  private bindGroupFor(layout: GPUBindGroupLayout, pipelineId: number, slot: number, bindings: Dispatch['bindings'], label: string): GPUBindGroup {
     let key = `${pipelineId}:${slot}`;
     for (const b of bindings) {
       const resource = 'buffer' in b ? b.buffer : b.texture;

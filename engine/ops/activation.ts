@@ -1,15 +1,9 @@
 // GELU (tanh form) and the fused bias + GELU of the MLP, forward and VJP side by side.
 import { ShapeError } from '../errors.ts';
-import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
+import { record, shapeStr, Tensor } from '../tensor.ts';
 import { BIAS_GELU, BIAS_GELU_BACKWARD, GELU, GELU_BACKWARD } from '../../kernels/activation.ts';
 import { sumTo } from './sum-to.ts';
-import { assertF32, launch1d, maxBindingElems } from './util.ts';
-
-/** Runs an element-wise kernel over windows of `n` elements: windowed tensors first, then whole ones. */
-function eachWindow(n: number, run: (e0: number, count: number) => void): void {
-  const step = maxBindingElems(getDevice());
-  for (let e0 = 0; e0 < n; e0 += step) run(e0, Math.min(step, n - e0));
-}
+import { assertF32, eachWindow, launch1d } from './util.ts';
 
 /** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
 export function gelu(x: Tensor): Tensor {

@@ -12,7 +12,7 @@ import { TEXTURE_ROW, type Params } from '../../kernels/kernel.ts';
 import { ADAMW1, ADAMW4, ADAMW4_TEXTURE } from '../../kernels/adamw.ts';
 import { chooseAdamw, type Candidate } from '../tune/choices.ts';
 import type { Binding, OperandTexture } from '../device.ts';
-import { assertF32, launch1d, maxBindingElems } from './util.ts';
+import { assertF32, eachWindow, launch1d } from './util.ts';
 
 export interface AdamWOptions {
   lr: number;
@@ -38,7 +38,8 @@ export function adamwDispatch(windows: Binding[], n4: number, scalars: Params, t
     }
   }
   if (copies.length === windows.length) {
-    launch1d(ADAMW4_TEXTURE, n4, { n: n4, off: 0, ...scalars }, [...copies.map((c) => c.binding), windows[0], windows[2], windows[3]], label);
+    const [p, , m, v] = windows;
+    launch1d(ADAMW4_TEXTURE, n4, { n: n4, off: 0, ...scalars }, [...copies.map((c) => c.binding), p, m, v], label);
   } else {
     launch1d(ADAMW4, n4, { n: n4, off: 0, ...scalars }, windows, label);
   }
@@ -67,16 +68,12 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opt
   const label = `adamwStep ${shapeStr(param.shape)}`;
   const choice = candidate ?? chooseAdamw(getDevice(), n);
   const textures = 'adamwTextures' in choice && choice.adamwTextures;
-  noGrad(() => {
-    // Windows of whole vec4s (maxBindingElems is a multiple of the 256-byte offset alignment).
-    const chunk = maxBindingElems(getDevice());
-    for (let e0 = 0; e0 < n; e0 += chunk) {
-      const count = Math.min(chunk, n - e0);
-      const bindings = [param.bind(e0, count), grad.bind(e0, count), m.bind(e0, count), v.bind(e0, count)];
-      const n4 = Math.floor(count / 4);
-      if (n4 > 0) adamwDispatch(bindings, n4, scalars, textures, label);
-      const tail = count - 4 * n4;
-      if (tail > 0) launch1d(ADAMW1, tail, { n: tail, off: 4 * n4, ...scalars }, bindings, label);
-    }
-  });
+  // Windows of whole vec4s (one binding's elements are a multiple of the 256-byte offset alignment).
+  noGrad(() => eachWindow(n, (e0, count) => {
+    const bindings = [param.bind(e0, count), grad.bind(e0, count), m.bind(e0, count), v.bind(e0, count)];
+    const n4 = Math.floor(count / 4);
+    if (n4 > 0) adamwDispatch(bindings, n4, scalars, textures, label);
+    const tail = count - 4 * n4;
+    if (tail > 0) launch1d(ADAMW1, tail, { n: tail, off: 4 * n4, ...scalars }, bindings, label);
+  }));
 }

@@ -29,7 +29,8 @@ function permuteRaw(x: Tensor, perm: number[]): Tensor {
   const o4 = [...Array(pad).fill(1), ...outShape];
   const st4 = [...Array(pad).fill(0), ...perm.map((p) => inStrides[p])];
   const [st0, st1, st2, st3] = st4;
-  launch1d(PERMUTE, out.size, { n: out.size, o1: o4[1], o2: o4[2], o3: o4[3], st0, st1, st2, st3 }, [x.bind(), out.bind()], `permute ${shapeStr(x.shape)}`);
+  const params = { n: out.size, o1: o4[1], o2: o4[2], o3: o4[3], st0, st1, st2, st3 };
+  launch1d(PERMUTE, out.size, params, [x.bind(), out.bind()], `permute ${shapeStr(x.shape)}`);
   return out;
 }
 

@@ -5,18 +5,15 @@ import { getDevice, isGradEnabled, shapeStr, type Tensor } from '../tensor.ts';
 import { grid1d, WG, type Kernel, type Params, type RowKernel } from '../../kernels/kernel.ts';
 
 /** The largest element count one binding may hold, rounded down to the offset alignment. */
-export function maxBindingElems(device: Device, elemsPerRow = 1): number {
+export function maxBindingElems(device: Device): number {
   const align = device.limits.minStorageBufferOffsetAlignment / 4;
-  const raw = Math.floor(device.limits.maxStorageBufferBindingSize / 4);
-  // Whole rows, and a row count whose byte offset stays aligned.
-  const rowAlign = align / gcd(align, elemsPerRow);
-  const rows = Math.floor(raw / elemsPerRow / rowAlign) * rowAlign;
-  return rows * elemsPerRow;
+  return Math.floor(device.limits.maxStorageBufferBindingSize / 4 / align) * align;
 }
 
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
+/** Runs `run` over windows of n elements, each at most what one binding holds (`step`): e0 is the
+ *  window's first element. */
+export function eachWindow(n: number, run: (e0: number, count: number) => void, step = maxBindingElems(getDevice())): void {
+  for (let e0 = 0; e0 < n; e0 += step) run(e0, Math.min(step, n - e0));
 }
 
 /** A value forced on one device (tests, benchmarks, tuning by hand): set() returns the previous

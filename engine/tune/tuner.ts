@@ -69,7 +69,7 @@ export function standardClasses(device: Device): Pending[] {
 export async function retune(device: Device, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
   if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
-  if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, or overrideMatmul): unset it to measure the candidates');
+  if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, overrideMatmul): unset it to measure the candidates');
   const classes = new Map(standardClasses(device).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
