@@ -82,8 +82,7 @@ export class Recorder {
     const key = this.profiler?.keyOf(d.kernel, d.params, z) ?? '';
     const timestamps = this.profiler?.passTimestamps(key);
     if (timestamps) {
-      // Timed by GPU timestamps: one pass per dispatch.
-      this.pass?.end();
+      // Timed by GPU timestamps: one pass per dispatch (commands() ends the open one).
       this.pass = this.commands().beginComputePass({ timestampWrites: timestamps });
     } else if (!this.pass) {
       this.pass = this.commands().beginComputePass();
