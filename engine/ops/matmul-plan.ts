@@ -1,7 +1,8 @@
 // One matmul dispatch: which kernel runs it (the adapter kind's own, with the variant the tuner
 // chose for its class; or what an override forces, for a test, a benchmark or tuning by hand), and
-// its operands bound as storage windows or as textures holding a copy of them. engine/ops/matmul.ts splits products into such
-// dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts times candidates through here.
+// its operands bound as storage windows or as textures holding a copy of them. engine/ops/matmul.ts
+// splits products into such dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts
+// times candidates through here.
 import { getDevice } from '../tensor.ts';
 import { setting } from '../settings.ts';
 import { TEXTURE_ROW, type Kernel } from '../../kernels/kernel.ts';
@@ -15,8 +16,8 @@ import type { Binding, Device, OperandTexture, TextureBinding } from '../device.
 
 /** What runs a device's products instead of the tuned choice of each class (tests, benchmarks).
  *  Without one, every product runs the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts,
- *  on a GPU kernels/matmul-gpu.ts) with the variant chosen for its class. WGPT_MATMUL_TILE and
- *  WGPT_MATMUL_TEXTURES set `tile` and `textures` by hand. */
+ *  on a GPU kernels/matmul-gpu.ts) with the variant chosen for its class. WGPT_MATMUL_TILE sets
+ *  `tile` by hand, WGPT_MATMUL_TEXTURES whether llvmpipe's kernel reads vec4 operands as textures. */
 export interface MatmulOverride {
   /** 'generic': kernels/matmul-tiled.ts on any backend (runtime shapes, one compile per transpose
    *  form); 'naive': kernels/matmul.wgsl (the benchmark's baseline). */
