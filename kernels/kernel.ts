@@ -30,6 +30,8 @@ export interface Kernel extends KernelInterface {
   code: string;
   /** The bindings' types in binding order (binding i + 1), for checking a dispatch's. */
   slots: readonly BindingType[];
+  /** The parameters' names and types in declared order, for packParams. */
+  fields: readonly (readonly [string, ParamType])[];
 }
 
 /** A dispatch's parameters by name (floats as numbers: packParams takes their f32 bits). */
@@ -78,7 +80,9 @@ function header(k: KernelInterface, name: string): string {
 
 /** A kernel from its interface and its code (the entry point and what it calls). */
 export function kernel(name: string, entry: string, iface: KernelInterface, code: string): Kernel {
-  return { ...iface, name, entry, code: `${header(iface, name)}\n${code}`, slots: Object.values(iface.bindings) };
+  return {
+    ...iface, name, entry, code: `${header(iface, name)}\n${code}`, slots: Object.values(iface.bindings), fields: Object.entries(iface.params),
+  };
 }
 
 const variants = new Map<string, Kernel>();
@@ -139,23 +143,23 @@ export function rowKernel(file: string, entry: string, declared: KernelInterface
 /** Writes a dispatch's parameters into `words` at `at`, in the kernel's declared order; a name
  *  missing or unknown, or an integer out of range, is a one-line error naming the kernel. */
 export function packParams(k: Kernel, params: Params, words: Uint32Array, at: number, label: string): void {
-  let i = at;
-  let given = 0;
-  for (const name in k.params) {
+  const fields = k.fields;
+  for (let f = 0; f < fields.length; f++) {
+    const [name, type] = fields[f];
     const v = params[name];
     if (v === undefined) throw new Error(`${label}: kernel ${k.name} needs parameter ${name} (${Object.keys(k.params).join(', ')})`);
-    const type = k.params[name];
     if (type === 'f32') {
-      words[i++] = f32bits(v);
-    } else {
-      if (!Number.isInteger(v) || v < (type === 'u32' ? 0 : -(2 ** 31)) || v >= (type === 'u32' ? 2 ** 32 : 2 ** 31)) {
-        throw new Error(`${label}: kernel ${k.name}: parameter ${name} = ${v} is not a ${type}`);
-      }
-      words[i++] = v;
+      words[at + f] = f32bits(v);
+      continue;
     }
-    given++;
+    if (!Number.isInteger(v) || v < (type === 'u32' ? 0 : -(2 ** 31)) || v >= (type === 'u32' ? 2 ** 32 : 2 ** 31)) {
+      throw new Error(`${label}: kernel ${k.name}: parameter ${name} = ${v} is not a ${type}`);
+    }
+    words[at + f] = v;
   }
-  if (given !== Object.keys(params).length) {
+  let given = 0;
+  for (const _ in params) given++;
+  if (given !== fields.length) {
     const unknown = Object.keys(params).filter((p) => !(p in k.params));
     throw new Error(`${label}: kernel ${k.name} has no parameter ${unknown.join(', ')} (it takes ${Object.keys(k.params).join(', ')})`);
   }

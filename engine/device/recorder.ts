@@ -64,11 +64,16 @@ export class Recorder {
     }
     if (x === 0 || y === 0 || z === 0) return;
     const slots = d.kernel.slots;
-    if (d.bindings.length !== slots.length || d.bindings.some((b, i) => ('buffer' in b) === (slots[i] === 'texture'))) {
+    let matches = d.bindings.length === slots.length;
+    for (let i = 0; i < d.bindings.length && matches; i++) {
+      const b = d.bindings[i];
+      if ('buffer' in b) this.checkBinding(b, d.label);
+      matches = ('buffer' in b) !== (slots[i] === 'texture');
+    }
+    if (!matches) {
       const want = Object.entries(d.kernel.bindings).map(([n, t]) => `${n} (${t})`).join(', ');
       throw new WgptError(`${d.label}: kernel ${d.kernel.name} binds ${want}; got ${d.bindings.map((b) => ('buffer' in b ? 'a buffer' : 'a texture')).join(', ')}`);
     }
-    for (const b of d.bindings) if ('buffer' in b) this.checkBinding(b, d.label);
     // A full parameter arena (or timestamp set) is submitted before this dispatch takes a slot.
     if (this.paramSlot === PARAM_SLOTS || this.profiler?.full) {
       this.counters.recordMs += performance.now() - started;
