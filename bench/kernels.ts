@@ -15,30 +15,22 @@ import {
 } from '../engine/index.ts';
 import { record } from '../engine/tensor.ts';
 import { launch1d } from '../engine/ops/util.ts';
-import type { Kernel } from '../kernels/kernel.ts';
+import { kernel, WG } from '../kernels/kernel.ts';
 import { errorText, logRow, seeded, timeRuns, type BenchRow } from './common.ts';
 import { rowReductionsSuite } from './row-reductions.ts';
 
-const LOG: Kernel = {
-  name: 'bench.log',
-  entry: 'main',
-  code: `struct P_ { n: u32, a: u32, b: u32, c: u32 }
-override WG: u32 = 64;
-@group(0) @binding(0) var<uniform> P: P_;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+const LOG = kernel('bench.log', 'main', { params: { n: 'u32' }, bindings: { x: 'read f32', y: 'read_write f32' }, overrides: { WG } }, `
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn main(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let i = grid_index(grid, lid);
   if (i >= P.n) { return; }
   y[i] = log(x[i]);
-}`,
-};
+}`);
 
 /** Natural log, elementwise, for the composed cross-entropy (small tensors: bound whole). */
 function log(x: Tensor): Tensor {
   const out = Tensor.empty(x.shape, 'f32', 'bench log');
-  launch1d(LOG, x.size, [x.size, 0, 0, 0], [x.bind(), out.bind()], 'bench log');
+  launch1d(LOG, x.size, { n: x.size }, [x.bind(), out.bind()], 'bench log');
   return record(out, 'log', [x], (g) => [div(g, x)]);
 }
 

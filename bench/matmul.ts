@@ -4,7 +4,7 @@
 // and the cost of one dispatch. Each figure is the median of several timed runs after a warm-up run
 // (which also pays the kernel's JIT compile); a run is `await device.finish()` (the GPU's completion) around `perRun`
 // matmuls recorded inside noGrad + tidy. With --compare every shape is also measured with the
-// generic tiled kernel (setMatmulKernel('generic'), the software path before the llvmpipe kernel),
+// generic tiled kernel (overrideMatmul({ kernel: 'generic' }), the software path before the llvmpipe kernel),
 // the two kernels' runs interleaved so load on a shared machine hits both alike. `first` is the
 // warm-up call: the JIT compile plus one run, wall and process CPU seconds (cold only with
 // MESA_SHADER_CACHE_DISABLE=true or a fresh MESA_SHADER_CACHE_DIR).
@@ -14,8 +14,9 @@ import { pathToFileURL } from 'node:url';
 import { closeDevice, matmul, noGrad, Tensor, tidy, type Device } from '../engine/index.ts';
 import { currentOrOpenDevice } from './common.ts';
 import { median } from './peers/measure.ts';
-import { setMatmulKernel, type MatmulKind } from '../engine/ops/matmul.ts';
-import { wgsl, WG } from '../kernels/kernel.ts';
+import { overrideMatmul } from '../engine/ops/matmul.ts';
+import { WG } from '../kernels/kernel.ts';
+import { FILL } from '../kernels/elementwise.ts';
 import { bareDawnDispatches } from './dispatch-bare.ts';
 
 export type MatmulMode = 'x·W' | 'dy·Wᵀ' | 'xᵀ·dy';
@@ -162,13 +163,13 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
     const flops = 2 * o.m * o.n * o.k;
     // Enough calls per run that one run is at least ~0.2 s of work at 40 GFLOP/s (by default).
     const perRun = Math.max(1, Math.min(16, Math.round((opts.flopsPerRun ?? 8e9) / flops)));
-    const kinds: MatmulKind[] = name.startsWith('naive') ? ['naive'] : opts.compare ? ['generic', 'tiled'] : ['tiled'];
+    const kinds: ('tiled' | 'generic' | 'naive')[] = name.startsWith('naive') ? ['naive'] : opts.compare ? ['generic', 'tiled'] : ['tiled'];
     const fns = kinds.map((kind) => (): void => {
-      const prev = setMatmulKernel(kind);
+      const prev = overrideMatmul(kind === 'tiled' ? null : { kernel: kind });
       try {
         matmul(a, b, { transA: o.ta, transB: o.tb });
       } finally {
-        setMatmulKernel(prev);
+        overrideMatmul(prev);
       }
     });
     const ts = await timeEach(device, fns, runs, perRun);
@@ -190,10 +191,10 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
     // Dispatch cost: many tiny dispatches recorded into one pass, one submit.
     const n = 2000;
     const x = Tensor.fromData(new Float32Array(4), [4]);
-    const fill = wgsl('unary', 'fill');
+    const fill = FILL;
     const before = { ms: device.counters.recordMs, n: device.counters.dispatches };
     const raw = await time(device, () => device.dispatch({
-      kernel: fill, constants: { WG }, params: [4, 0, 0, 0], bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
+      kernel: fill, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
     }), runs, n);
     const recordUs = (1000 * (device.counters.recordMs - before.ms)) / (device.counters.dispatches - before.n);
     // The baseline: the same dispatch against Dawn directly, rounds interleaved with wgpt's.
@@ -205,7 +206,7 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
       bareUs.push((1000 * (await bare.run(n))) / n);
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
-        device.dispatch({ kernel: fill, constants: { WG }, params: [4, 0, 0, 0], bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
+        device.dispatch({ kernel: fill, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
       }
       await device.finish();
       oursUs.push((1000 * (performance.now() - t0)) / n);

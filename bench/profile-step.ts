@@ -1,16 +1,17 @@
 // Where a training step's time goes: runs `step/<config>` (bench/step.ts's configs, seeded weights)
 // with WGPT_PROFILE=1 and prints per kernel the GPU ms and dispatch count of one steady step (after a
 // warm-up step). The kernel times are GPU timestamps where the adapter has `timestamp-query`, else
-// each dispatch is submitted alone and timed to its completion (engine/profiler.ts).
+// each dispatch is submitted alone and timed to its completion (engine/device/profiler.ts).
 //   WGPT_PROFILE=1 npx tsx bench/profile-step.ts [small|gpt2] [lora]   (lora: rank-16 adapters on attn+mlp)
 import { backward, closeDevice, openDevice, Tensor, tidy } from '../engine/index.ts';
+import { setting } from '../engine/settings.ts';
 import { randomGPT } from '../model/build.ts';
 import { initLora, loraSpec } from '../model/lora.ts';
 import { AdamW } from '../train/optim.ts';
 import { peerBatch } from './peers/weights.ts';
 import { SEED, STEP_CONFIGS } from './step.ts';
 
-if (!process.env.WGPT_PROFILE) throw new Error('run with WGPT_PROFILE=1');
+if (!setting('WGPT_PROFILE')) throw new Error('run with WGPT_PROFILE=1');
 const name = process.argv[2] ?? 'small';
 const c = STEP_CONFIGS[name];
 const device = await openDevice();

@@ -1,5 +1,7 @@
 // wgpt: one CLI, flat subcommands (nanoGPT style). Each command lives in bin/commands/<name>.ts
 // and is loaded only when asked for, so `wgpt info` does not pay for the training code.
+import { setting } from '../engine/settings.ts';
+
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void | number> }> }> = {
   info: { summary: 'the GPU adapter in use, its limits, and a matmul throughput probe', load: () => import('./commands/info.ts') },
   train: { summary: 'instruction finetuning (chapter 7); no options: the built-in default run', load: () => import('./commands/train.ts') },
@@ -37,7 +39,7 @@ async function main(): Promise<number> {
   } catch (e) {
     // Failures are one clear line; WGPT_DEBUG=1 shows the stack.
     const err = e as Error;
-    console.error(`wgpt ${name}: ${process.env.WGPT_DEBUG ? err.stack : err.message ?? err}`);
+    console.error(`wgpt ${name}: ${setting('WGPT_DEBUG') ? err.stack : err.message ?? err}`);
     return 1;
   }
 }

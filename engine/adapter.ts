@@ -2,16 +2,13 @@
 // found, Dawn's OpenGL ES backend on Mesa's llvmpipe in compatibility mode. `--backend` or
 // WGPT_BACKEND=gpu|software|lavapipe forces one; `lavapipe` is Mesa's Vulkan software driver under
 // Dawn's Vulkan backend at the core feature level: the code path of a real GPU (core limits,
-// timestamp queries, subgroups) on the CPU. It needs Mesa >= 24 (Mesa 22.3's lavapipe lacks a
-// feature Dawn requires), so `auto` never picks it unless the measured preference says so.
+// timestamp queries, subgroups) on the CPU. It needs Mesa >= 24 (an older lavapipe lacks a feature
+// Dawn requires), so `auto` never picks it unless the measured preference says so.
 import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { WgptError } from './errors.ts';
+import { setting, type AdapterKind, type Backend } from './settings.ts';
 import { preferredSoftwareAdapter } from './tune/software-adapter.ts';
-
-export type Backend = 'auto' | AdapterKind;
-/** What an opened device runs on: a real GPU, GL llvmpipe ('software') or Vulkan lavapipe. */
-export type AdapterKind = 'gpu' | 'software' | 'lavapipe';
 
 export interface AdapterChoice {
   adapter: GPUAdapter;
@@ -25,7 +22,7 @@ export interface AdapterChoice {
 const instances: GPU[] = [];
 let globalsInstalled = false;
 
-function instance(options: string[]): GPU {
+function instance(options: string[], profiling: boolean): GPU {
   if (!globalsInstalled) {
     // GPUBufferUsage, GPUMapMode, ... as in a browser.
     for (const [k, v] of Object.entries(globals)) {
@@ -35,7 +32,7 @@ function instance(options: string[]): GPU {
   }
   // Dawn rounds timestamps down to 65.536 µs by default (a browser's guard against timing
   // attacks), which made every kernel under that 0 or 65.5 µs in a profile: off when profiling.
-  const gpu = create(process.env.WGPT_PROFILE ? [...options, 'disable-dawn-features=timestamp_quantization'] : options);
+  const gpu = create(profiling ? [...options, 'disable-dawn-features=timestamp_quantization'] : options);
   instances.push(gpu);
   return gpu;
 }
@@ -57,40 +54,35 @@ function describe(adapter: GPUAdapter, fallback: string): string {
   return parts.length > 0 ? parts.join(' ') : fallback;
 }
 
-export function parseBackend(value: string | undefined): Backend {
-  const v = (value ?? 'auto').toLowerCase();
-  if (v === 'auto' || v === 'gpu' || v === 'software' || v === 'lavapipe') return v;
-  throw new WgptError(`unknown backend "${value}": use auto, gpu, software or lavapipe`);
-}
-
 /** The hint every missing-lavapipe error ends with. */
 export const LAVAPIPE_SETUP = 'install Mesa >= 24 with bash scripts/setup.sh --mesa-backports, '
   + 'or use a side-by-side copy: bash scripts/mesa-copy.sh && . .mesa/env.sh';
 
 /** Mesa's lavapipe under Dawn's Vulkan backend, or null where the Vulkan loader, the driver or a
  *  feature Dawn needs is missing (Dawn then prints why on stderr). */
-async function lavapipeAdapter(): Promise<GPUAdapter | null> {
-  const adapter = await instance(['backend=vulkan']).requestAdapter({ featureLevel: 'core' });
+async function lavapipeAdapter(profiling: boolean): Promise<GPUAdapter | null> {
+  const adapter = await instance(['backend=vulkan'], profiling).requestAdapter({ featureLevel: 'core' });
   // Only Mesa's CPU driver: a machine with a real GPU and lavapipe both answers with the GPU here.
   if (!adapter || !adapter.info?.isFallbackAdapter || !/llvmpipe/i.test(describe(adapter, ''))) return null;
   return adapter;
 }
 
-async function openGlAdapter(): Promise<GPUAdapter | null> {
+async function openGlAdapter(profiling: boolean): Promise<GPUAdapter | null> {
   // Mesa's EGL needs to be told there is no display.
   process.env.EGL_PLATFORM ??= 'surfaceless';
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  return instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
+  return instance(['backend=opengles'], profiling).requestAdapter({ featureLevel: 'compatibility' });
 }
 
 function lavapipeChoice(adapter: GPUAdapter): AdapterChoice {
   return { adapter, backend: 'lavapipe', featureLevel: 'core', description: describe(adapter, 'lavapipe') };
 }
 
-export async function chooseAdapter(requested: Backend): Promise<AdapterChoice> {
-  const backend = requested === 'auto' ? parseBackend(process.env.WGPT_BACKEND) : requested;
+/** `profiling`: the device will time kernels (WGPT_PROFILE), so timestamps are not rounded. */
+export async function chooseAdapter(requested: Backend, profiling = false): Promise<AdapterChoice> {
+  const backend = requested === 'auto' ? setting('WGPT_BACKEND') : requested;
   if (backend === 'gpu' || (backend === 'auto' && gpuLikelyPresent())) {
-    const adapter = await instance([]).requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await instance([], profiling).requestAdapter({ powerPreference: 'high-performance' });
     if (adapter && !adapter.info?.isFallbackAdapter) {
       return { adapter, backend: 'gpu', featureLevel: 'core', description: describe(adapter, 'GPU') };
     }
@@ -99,11 +91,11 @@ export async function chooseAdapter(requested: Backend): Promise<AdapterChoice> 
     }
   }
   if (backend === 'lavapipe') {
-    const adapter = await lavapipeAdapter();
+    const adapter = await lavapipeAdapter(profiling);
     if (!adapter) throw new WgptError(`no lavapipe adapter (backend=lavapipe: Dawn's Vulkan backend on Mesa >= 24): ${LAVAPIPE_SETUP}`);
     return lavapipeChoice(adapter);
   }
-  const adapter = await openGlAdapter();
+  const adapter = await openGlAdapter(profiling);
   if (!adapter) {
     throw new WgptError(
       'no WebGPU adapter: install the software GPU (apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri) or run on a machine with a GPU',
@@ -115,7 +107,7 @@ export async function chooseAdapter(requested: Backend): Promise<AdapterChoice> 
     // (`wgpt tune --adapters`), and only while both adapters are the ones it measured.
     const preferred = preferredSoftwareAdapter(gl.description);
     if (preferred) {
-      const lvp = await lavapipeAdapter();
+      const lvp = await lavapipeAdapter(profiling);
       if (lvp && describe(lvp, '') === preferred.lavapipe) return lavapipeChoice(lvp);
     }
   }

@@ -2,7 +2,8 @@
 // model, kernel tuning): $WGPT_CACHE, else ~/.cache/wgpt.
 import os from 'node:os';
 import path from 'node:path';
+import { setting } from './settings.ts';
 
 export function wgptCacheDir(): string {
-  return process.env.WGPT_CACHE || path.join(os.homedir(), '.cache', 'wgpt');
+  return setting('WGPT_CACHE') || path.join(os.homedir(), '.cache', 'wgpt');
 }

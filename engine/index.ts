@@ -8,7 +8,8 @@ export * from './errors.ts';
 export { Tensor, tidy, tidyAsync, keep, noGrad, param, detach, numel, shapeStr, getDevice, type DType } from './tensor.ts';
 export { backward } from './autograd.ts';
 export * from './ops/elementwise.ts';
-export { sum, mean, sumTo } from './ops/reduce.ts';
+export { sum, mean } from './ops/reduce.ts';
+export { sumTo } from './ops/sum-to.ts';
 
 /** Opens the GPU device every op runs on. */
 export async function openDevice(options: DeviceOptions = {}): Promise<Device> {

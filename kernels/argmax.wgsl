@@ -4,30 +4,22 @@
 // and, on a tie, the smaller index. So the result is the row's first maximum, as
 // torch.argmax. Greedy decoding reads back these ids (4 bytes per row) instead of whole rows of
 // logits. No NaN handling: WGSL may assume there is none.
-// Row r of this dispatch starts at shift + r*len; its id goes to out[row0 + r].
-
-struct Am { rows: u32, len: u32, shift: u32, row0: u32 }
-
-override WG: u32 = 64; // power of two
+// Row r of this dispatch starts at shift + r*len; its id goes to out[row0 + r]. WG: a power of two.
+// Interface: kernels/argmax.ts.
 
 // The lowest finite f32: every real value is >= it, and a lane that saw no element (index NONE)
 // loses every tie, so a row of all-lowest values still answers its first index.
 const LOWEST: f32 = -3.4028234663852886e38;
 const NONE: u32 = 0xffffffffu;
 
-@group(0) @binding(0) var<uniform> P: Am;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<i32>;
-
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
-  let r = wid.y * nwg.x + wid.x;
+fn main(grid: Grid, lane: Lane) {
+  let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.len;
   var bv = LOWEST;
   var bi = NONE;
-  for (var j = lid; j < P.len; j += WG) {
+  for (var j = lane.index; j < P.len; j += WG) {
     let v = x[base + j];
     if (bi == NONE || v > bv) {
       bv = v;
@@ -35,5 +27,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   let best = row_argmax(bv, bi, lane);
-  if (lid == 0u) { out[P.row0 + r] = i32(best); }
+  if (lane.index == 0u) { out[P.row0 + r] = i32(best); }
 }

@@ -1,5 +1,6 @@
 // Causal flash attention, generated as unrolled WGSL text (the llvmpipe JIT does no unrolling).
-// Three kernels share one contract (kernels/attention.wgsl holds the fourth, D = rowsum(dO * O)):
+// Three kernels share one interface (ATTENTION_PARAMS; kernels/attention.wgsl holds the fourth,
+// D = rowsum(dO * O)):
 //
 //   forward  one invocation per (batch·head, block of R query rows): streams over key blocks of C
 //            keys up to the diagonal with an online softmax (running max m, sum l per row), never
@@ -21,7 +22,7 @@
 // `lshift`. Invocation g covers batch·head g % nbh, so the 8 lanes of a llvmpipe vector hold
 // neighbouring heads of the same (or the next) block and run near-identical loops; blocks are
 // handed out heaviest first.
-import type { Kernel } from './kernel.ts';
+import { kernel, variant, wgsl, type BindingType, type Kernel } from './kernel.ts';
 
 export interface AttentionTile {
   /** Query rows per invocation. */
@@ -40,23 +41,31 @@ export const ATTENTION_TILES: Record<'software' | 'gpu', AttentionTile> = {
 
 export type AttentionEntry = 'forward' | 'dq' | 'dkdv';
 
-const cache = new Map<string, Kernel>();
+/** T and Dh; nbh: the batch·heads of this window; scale: 1/√Dh; shift and lshift: the window's
+ *  element shifts of the [.., T, Dh] tensors and of the [.., T] row statistics; save: write L. */
+const ATTENTION_PARAMS = { t: 'u32', dh: 'u32', nbh: 'u32', scale: 'f32', shift: 'u32', lshift: 'u32', save: 'u32' } as const;
+
+/** D = rowsum(dO * O), the backward's first step (kernels/attention.wgsl). */
+export const ROWDOT = wgsl('attention', 'rowdot', {
+  params: ATTENTION_PARAMS, bindings: { dout: 'read f32', o: 'read f32', dd: 'read_write f32' },
+});
 
 export function attentionKernel(entry: AttentionEntry, tile: AttentionTile, vec: boolean): Kernel {
   const name = `attention_${entry}_${tile.r}x${tile.c}_${tile.wg}_${vec ? 'v4' : 's'}`;
-  let kernel = cache.get(name);
-  if (!kernel) {
-    kernel = { name, code: generate(entry, tile, vec), entry: 'main' };
-    cache.set(name, kernel);
-  }
-  return kernel;
+  // Rows of q, k, v, O and their gradients as vec4s where Dh is a multiple of 4; L (lse) and D (dd)
+  // one float per row.
+  const rows: BindingType = vec ? 'read vec4<f32>' : 'read f32';
+  const out: BindingType = vec ? 'read_write vec4<f32>' : 'read_write f32';
+  const inputs = { q: rows, k: rows, v: rows };
+  const bindings: Record<string, BindingType> = entry === 'forward' ? { ...inputs, o: out, lse: 'read_write f32' }
+    : { ...inputs, dout: rows, lse: 'read f32', dd: 'read f32', ...(entry === 'dq' ? { dqo: out } : { dko: out, dvo: out }) };
+  return variant(name, () => kernel(name, 'main', { params: ATTENTION_PARAMS, bindings }, generate(entry, tile, vec)));
 }
 
 const LANES = ['x', 'y', 'z', 'w'];
 
 function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): string {
   const { r: R, c: C, wg } = tile;
-  const E = vec ? 'vec4<f32>' : 'f32';
   const L: string[] = [];
   const e = (s: string): void => {
     L.push(s);
@@ -87,16 +96,6 @@ function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): str
   const dot4 = (a: string, b: string, acc: string): string =>
     `fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, fma(${a}.x, ${b}.x, ${acc}))))`;
 
-  e(`struct Ap { t: u32, dh: u32, nbh: u32, scale: f32, shift: u32, lshift: u32, save: u32, _p0: u32 }
-@group(0) @binding(0) var<uniform> P: Ap;`);
-  const bindings: [string, boolean][] =
-    entry === 'forward' ? [['q', false], ['k', false], ['v', false], ['o', true], ['lse', true]]
-      : entry === 'dq' ? [['q', false], ['k', false], ['v', false], ['dout', false], ['lse', false], ['dd', false], ['dqo', true]]
-        : [['q', false], ['k', false], ['v', false], ['dout', false], ['lse', false], ['dd', false], ['dko', true], ['dvo', true]];
-  bindings.forEach(([n, rw], i) => {
-    const ty = n === 'lse' || n === 'dd' ? 'f32' : E;
-    e(`@group(0) @binding(${i + 1}) var<storage, ${rw ? 'read_write' : 'read'}> ${n}: array<${ty}>;`);
-  });
   e(`const NEG: f32 = -1.0e30;
 
 @compute @workgroup_size(${wg})

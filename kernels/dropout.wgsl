@@ -1,14 +1,7 @@
 // Dropout with a counter-based RNG: element i (global index base + local index) is dropped when a
 // PCG hash of (seed, i) falls below `threshold` = p * 2^32; kept elements are scaled by 1/(1-p).
 // The backward runs this same kernel on the gradient with the same seed, so no mask is stored.
-
-struct Drop { n: u32, base: u32, seed: u32, threshold: u32, scale: f32, _p0: u32, _p1: u32, _p2: u32 }
-
-override WG: u32 = 64;
-
-@group(0) @binding(0) var<uniform> P: Drop;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+// Interface: kernels/dropout.ts.
 
 // PCG-RXS-M-XS 32-bit output function as a hash (Jarzynski & Olano, "Hash functions for GPU rendering").
 fn pcg(v: u32) -> u32 {
@@ -22,9 +15,8 @@ fn keep(i: u32) -> bool {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn main(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let i = grid_index(grid, lid);
   if (i >= P.n) { return; }
   var v = 0.0;
   if (keep(P.base + i)) { v = x[i] * P.scale; }

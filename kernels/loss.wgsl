@@ -20,15 +20,10 @@
 // The target's p - 1 is taken as minus the sum of the other probabilities when p > 1/2, since
 // 1 - p computed from p in f32 keeps only the digits of p above 6e-8.
 // Logit rows live in a window of the bound buffer (row r at shift + r*v; global row row0 + r).
-
-struct Ce { rows: u32, v: u32, shift: u32, row0: u32, ignore: i32, use_denom: u32, denom: f32, weighted: u32 }
-
-override WG: u32 = 256; // power of two
-override PER_ROW: u32 = 0; // backward: 1 = each row its own upstream gradient g[row] (the per-token loss)
+// PER_ROW (backward): 1 = each row its own upstream gradient g[row] (the per-token loss). WG: a
+// power of two. Interfaces: kernels/loss.ts.
 
 const NEG: f32 = -3.0e38;
-
-@group(0) @binding(0) var<uniform> P: Ce;
 
 fn target_of(t: i32) -> i32 {
   if (t == P.ignore || t < 0 || u32(t) >= P.v) { return -1; }
@@ -41,23 +36,17 @@ fn weigh(loss: f32, w: f32) -> f32 {
   return w * loss;
 }
 
-// ---- forward --------------------------------------------------------------------------------
-@group(0) @binding(1) var<storage, read> f_x: array<f32>;
-@group(0) @binding(2) var<storage, read> f_t: array<i32>;
-@group(0) @binding(3) var<storage, read_write> f_stats: array<f32>; // [rows, 2]: m, ls
-@group(0) @binding(4) var<storage, read_write> f_loss: array<f32>;
-@group(0) @binding(5) var<storage, read> f_w: array<f32>; // [rows] weights (read only when weighted)
-
+// @entry forward
+// stats [rows, 2]: m, ls per row.
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
-  let r = wid.y * nwg.x + wid.x;
+fn forward(grid: Grid, lane: Lane) {
+  let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.v;
   var m = NEG;
   var s = 0.0;
-  for (var j = lid; j < P.v; j += WG) {
-    let x = f_x[base + j];
+  for (var j = lane.index; j < P.v; j += WG) {
+    let x = logits[base + j];
     if (x > m) {
       s = s * exp(m - x) + 1.0;
       m = x;
@@ -66,94 +55,80 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
   }
   let ms = row_max_sum(m, s, lane);
-  if (lid == 0u) {
+  if (lane.index == 0u) {
     let row = P.row0 + r;
     let m0 = ms.x;
     let ls = log(ms.y);
-    f_stats[2u * row] = m0;
-    f_stats[2u * row + 1u] = ls;
-    let t = target_of(f_t[row]);
+    stats[2u * row] = m0;
+    stats[2u * row + 1u] = ls;
+    let t = target_of(targets[row]);
     var loss = 0.0;
     if (t >= 0) {
-      loss = (m0 - f_x[base + u32(t)]) + ls;
-      if (P.weighted != 0u) { loss = weigh(loss, f_w[row]); }
+      loss = (m0 - logits[base + u32(t)]) + ls;
+      if (P.weighted != 0u) { loss = weigh(loss, w[row]); }
     }
-    f_loss[row] = loss;
+    losses[row] = loss;
   }
 }
 
-// ---- finish: mean over the counted targets ----------------------------------------------------
-@group(0) @binding(1) var<storage, read> s_loss: array<f32>;
-@group(0) @binding(2) var<storage, read> s_t: array<i32>;
-@group(0) @binding(3) var<storage, read_write> s_out: array<f32>;   // [1] the loss
-@group(0) @binding(4) var<storage, read_write> s_denom: array<f32>; // [1] the denominator used
-@group(0) @binding(5) var<storage, read> s_w: array<f32>;           // [rows] weights (when weighted)
-
+// @entry finish
+// The mean over the counted targets: out [1] the loss, denom [1] the denominator used.
 @compute @workgroup_size(WG)
 fn finish(lane: Lane) {
-  let lid = lane.index;
   var sum = 0.0;
   var count = 0.0;
-  for (var i = lid; i < P.rows; i += WG) {
-    sum += s_loss[i];
-    if (target_of(s_t[i]) >= 0) {
-      if (P.weighted != 0u) { count += s_w[i]; } else { count += 1.0; }
+  for (var i = lane.index; i < P.rows; i += WG) {
+    sum += losses[i];
+    if (target_of(targets[i]) >= 0) {
+      if (P.weighted != 0u) { count += w[i]; } else { count += 1.0; }
     }
   }
   let sc = row_sum2(sum, count, lane);
-  if (lid == 0u) {
+  if (lane.index == 0u) {
     var d = sc.y;
     if (P.use_denom != 0u) { d = P.denom; }
     var loss = 0.0;
     if (d != 0.0) { loss = sc.x / d; }
-    s_out[0] = loss;
-    s_denom[0] = d;
+    out[0] = loss;
+    denom[0] = d;
   }
 }
 
-// ---- backward -------------------------------------------------------------------------------
-@group(0) @binding(1) var<storage, read> b_x: array<f32>;
-@group(0) @binding(2) var<storage, read> b_t: array<i32>;
-@group(0) @binding(3) var<storage, read> b_stats: array<f32>; // [rows, 2]: m, ls
-@group(0) @binding(4) var<storage, read> b_g: array<f32>;     // [1] upstream gradient of the loss ([rows] with PER_ROW)
-@group(0) @binding(5) var<storage, read> b_denom: array<f32>; // [1] (not read with PER_ROW)
-@group(0) @binding(6) var<storage, read_write> b_dx: array<f32>;
-@group(0) @binding(7) var<storage, read> b_w: array<f32>;     // [rows] weights (when weighted)
-
+// @entry backward
+// g [1]: the upstream gradient of the loss ([rows] with PER_ROW); denom [1] (not read with PER_ROW).
 @compute @workgroup_size(WG)
-fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
-  let r = wid.y * nwg.x + wid.x;
+fn backward(grid: Grid, lane: Lane) {
+  let r = grid_group(grid);
   if (r >= P.rows) { return; }
-  let lid = lane.index;
   let base = P.shift + r * P.v;
   let row = P.row0 + r;
-  let t = target_of(b_t[row]);
+  let t = target_of(targets[row]);
   var scale = 0.0; // a zero scale (no counted target, or a zero gradient) gives dx = 0
   if (PER_ROW == 1u) {
-    scale = b_g[row];
-  } else if (b_denom[0] != 0.0) {
-    scale = b_g[0] / b_denom[0];
-    if (P.weighted != 0u) { scale = scale * b_w[row]; }
+    scale = g[row];
+  } else if (denom[0] != 0.0) {
+    scale = g[0] / denom[0];
+    if (P.weighted != 0u) { scale = scale * w[row]; }
   }
   if (t < 0 || scale == 0.0) {
-    for (var j = lid; j < P.v; j += WG) { b_dx[base + j] = 0.0; }
+    for (var j = lane.index; j < P.v; j += WG) { dx[base + j] = 0.0; }
     return;
   }
-  let m = b_stats[2u * row];
-  let ls = b_stats[2u * row + 1u];
+  let m = stats[2u * row];
+  let ls = stats[2u * row + 1u];
   let tu = u32(t);
   var rest = 0.0; // sum of the probabilities of every column but the target
-  for (var j = lid; j < P.v; j += WG) {
-    let p = exp((b_x[base + j] - m) - ls);
+  for (var j = lane.index; j < P.v; j += WG) {
+    let p = exp((logits[base + j] - m) - ls);
     if (j == tu) { continue; }
     rest += p;
-    b_dx[base + j] = p * scale;
+    dx[base + j] = p * scale;
   }
   let others = row_sum(rest, lane);
-  if (lid == 0u) {
-    let pt = exp((b_x[base + tu] - m) - ls);
+  if (lane.index == 0u) {
+    let pt = exp((logits[base + tu] - m) - ls);
     var dt = pt - 1.0;
     if (pt > 0.5) { dt = -others; }
-    b_dx[base + tu] = dt * scale;
+    dx[base + tu] = dt * scale;
   }
 }

@@ -9,10 +9,7 @@
 // consecutive across tx (no bank conflicts), reads of the A block broadcast across tx, and the
 // stores to C are coalesced.
 //
-// The same contract as kernels/matmul.wgsl and matmul-tiled.ts (parameter block, bindings):
-//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
-//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
-//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when accumulate != 0)
+// The contract (parameters, bindings, indexing) is every matmul kernel's: kernels/matmul.ts.
 // Exact at any M, N, K: loads past an edge read 0 (the index is clamped, the value selected away),
 // stores past an edge are skipped. No shape is baked in: one pipeline per (tile, transposes).
 // On llvmpipe this kernel is slow (there every workgroup-memory access whose address is not a
@@ -20,7 +17,8 @@
 // tests run it there at small shapes (DeviceOptions.kernels = 'gpu'), and only small ones: Mesa ends
 // an invocation's loops after 65535 iterations in all, which this kernel's nested loops pass at K of
 // a few thousand.
-import type { Kernel } from './kernel.ts';
+import { kernel, variant, type Kernel } from './kernel.ts';
+import { matmulInterface } from './matmul.ts';
 
 export interface GpuMatmulTile {
   /** Rows and columns of C per workgroup. */
@@ -54,17 +52,11 @@ export function gpuTileName(t: GpuMatmulTile): string {
   return `${t.bm}x${t.bn}x${t.bk} ${t.tm}x${t.tn}`;
 }
 
-const cache = new Map<string, Kernel>();
-
 export function gpuMatmulKernel(tile: GpuMatmulTile, transA: boolean, transB: boolean): Kernel {
   const { bm, bn, bk, tm, tn } = tile;
   const name = `matmul_gpu_${bm}x${bn}x${bk}_${tm}x${tn}_${+transA}${+transB}`;
-  let kernel = cache.get(name);
-  if (!kernel) {
-    kernel = { name, code: generate(tile, transA, transB), entry: 'main' };
-    cache.set(name, kernel);
-  }
-  return kernel;
+  const iface = matmulInterface('read f32', 'read f32', 'read_write f32');
+  return variant(name, () => kernel(name, 'main', iface, generate(tile, transA, transB)));
 }
 
 /** Workgroup grid for C [batch, m, n]. */
@@ -93,18 +85,7 @@ function generate(tile: GpuMatmulTile, transA: boolean, transB: boolean): string
     : { kk: `e / ${bn}u`, j: `e % ${bn}u` }; // stored [K, N]: consecutive along N
   const aIndex = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
   const bIndex = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
-  return `struct Mm {
-  m: u32, n: u32, k: u32, lda: u32,
-  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
-  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
-  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-@group(0) @binding(0) var<uniform> P: Mm;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-
-// The blocks as [BK][BM] and [BK][BN]: a step's rank-1 update reads one row of each.
+  return `// The blocks as [BK][BM] and [BK][BN]: a step's rank-1 update reads one row of each.
 var<workgroup> As: array<f32, ${bk * bm}>;
 var<workgroup> Bs: array<f32, ${bk * bn}>;
 
@@ -173,21 +154,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 function loadBlocks(ahead: number, bk: number, la: number, lb: number, aCoord: { kk: string; i: string }, bCoord: { kk: string; j: string },
   aIndex: string, bIndex: string, threads: number): string {
   const k0 = ahead ? '(step + 1u)' : '0u';
+  // One operand: `count` elements per invocation into `reg`, its row (or column) g{x} from x0.
+  const operand = (count: number, x: 'i' | 'j', at: string, kk: string, edge: string, op: 'a' | 'b', index: string): string => `
+    for (var p = 0u; p < ${count}u; p++) {
+      let e = l + p * ${threads}u;
+      let g${x} = ${x}0 + ${at};
+      let gk = k0 + ${kk};
+      let ok = g${x} < ${edge} && gk < P.k;
+      r${op}[p] = select(0.0, ${op}[${op}base + select(0u, ${index}, ok)], ok);
+    }`;
+  const a = operand(la, 'i', aCoord.i, aCoord.kk, 'P.m', 'a', aIndex);
+  const b = operand(lb, 'j', bCoord.j, bCoord.kk, 'P.n', 'b', bIndex);
   return `{
-    let k0 = ${k0} * ${bk}u;
-    for (var p = 0u; p < ${la}u; p++) {
-      let e = l + p * ${threads}u;
-      let gi = i0 + ${aCoord.i};
-      let gk = k0 + ${aCoord.kk};
-      let ok = gi < P.m && gk < P.k;
-      ra[p] = select(0.0, a[abase + select(0u, ${aIndex}, ok)], ok);
-    }
-    for (var p = 0u; p < ${lb}u; p++) {
-      let e = l + p * ${threads}u;
-      let gj = j0 + ${bCoord.j};
-      let gk = k0 + ${bCoord.kk};
-      let ok = gj < P.n && gk < P.k;
-      rb[p] = select(0.0, b[bbase + select(0u, ${bIndex}, ok)], ok);
-    }
+    let k0 = ${k0} * ${bk}u;${a}${b}
   }`;
 }

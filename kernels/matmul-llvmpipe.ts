@@ -7,10 +7,9 @@
 //   (one lane loop fetches 4 floats).
 // - Every address in the K loop is a running offset plus a multiple of a row stride. Shapes,
 //   strides and offsets are runtime uniforms: baking the strides in as override constants (a
-//   pipeline per stride triple) measured no faster (28.6 vs 28.7 GFLOP/s per 2 CPU-seconds at 1024³
-//   and at 768x2304x1024 tn), so one pipeline serves every shape of a form, and the token count
-//   (M, or K of a weight gradient) may change from batch to batch without a compile. Only the
-//   accumulate flag is an override constant (ACC), so a plain store loads nothing.
+//   pipeline per stride triple) measured no faster, so one pipeline serves every shape of a form,
+//   and the token count (M, or K of a weight gradient) may change from batch to batch without a
+//   compile. Only the accumulate flag is an override constant (ACC), so a plain store loads nothing.
 // - The JIT does no unrolling and compiles at first dispatch: the body is unrolled here, once; the
 //   K tail mask (select) is emitted only for a K that is not a multiple of 4.
 // - FMAs run accumulator by accumulator (4 in a row on each): the accumulators spill, and this
@@ -19,23 +18,18 @@
 // and never stored; stores are guarded per row and per vec4 (vecC: N, LDC and the C offset multiples
 // of 4) or per float. Guards are lane masks on llvmpipe, so the interior pays almost nothing.
 //
-// The contract (parameter block, bindings, indexing) is that of kernels/matmul.wgsl:
-//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
-//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
-//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when ACC, an override constant here)
-// A vec4 operand (vecA, vecB, vecC) needs its stride, offset and batch stride to be multiples of 4;
-// the engine checks that before choosing one.
+// The contract (parameters, bindings, indexing) is every matmul kernel's (kernels/matmul.ts), but
+// for accumulating: here the override constant ACC.
 //
 // Texture operands (texA, texB): a vec4 operand may instead be read with textureLoad from an
 // rgba32float texture that holds a copy of the part of its window the dispatch reads (the engine
 // records that copy in the same submit). On llvmpipe a texel fetch is a vectorised gather while a
 // storage load with lane-varying addresses is a loop over the lanes, so on CPUs where that loop is
-// slow the texture wins by far: 2-core AMD EPYC family 26 model 2 (Zen 5, AVX-512), Mesa 22.3.6,
-// 1024³, same hour: storage 17-21 GFLOP/s, textures 31-37; the same machine with llvmpipe's
-// AVX-512 turned off (GALLIUM_OVERRIDE_CPU_CAPS=avx, code as for an AVX2-only CPU): storage 6.7,
-// textures 38-41. The summation order is the same whatever the operand source and tile, so every
-// choice gives the same bits.
-import { TEXTURE_ROW, type Kernel } from './kernel.ts';
+// slow the texture wins by far. The summation order is the same whatever the operand source and
+// tile, so every choice gives the same bits.
+// Measured: DESIGN.md, 'Matmul on llvmpipe'.
+import { kernel, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
+import { accumulate, MATMUL_PARAMS, transposedB } from './matmul.ts';
 
 export interface LlvmpipeVariant {
   /** Rows and columns of C per invocation (multiples of 4); workgroup size (x along N). */
@@ -70,33 +64,17 @@ export interface LlvmpipeChoice {
 const choice = (textures: boolean, tm: number, tn: number, wgx = 8, wgy = 1): LlvmpipeChoice => ({ tm, tn, wgx, wgy, textures });
 
 /** What the tuner (engine/tune/) times, by bucket ('large' products, medium ones too, 'thin' ones
- *  of a few rows, as in generation, 'scalar' ones whose operands both load floats), the most likely winners first,
- *  since a time budget may stop the list. The first is the built-in choice (WGPT_TUNE=off, a class
- *  not measured yet, and untuned small products): texture 32x16 is within 10-25% of the best large
- *  variant on both CPU classes below and compiles fastest (0.3-2 s cold against 4-6 s for 32x32 and
- *  64x16). Texture choices apply to vec4 operands only. Chosen from a sweep of 20 variants (\`wgpt
- *  tune --class-budget 300\` with the list widened, 2-core AMD EPYC family 26 model 2, Mesa 22.3.6,
- *  idle; GFLOP/s at 512x1024x768 nn / 512x768x1024 nt / 512x1024x1024 tn, thin at 16x1024x768 nn / nt):
- *  | variant              | AVX-512 (native)   | AVX2 code (GALLIUM_OVERRIDE_CPU_CAPS=avx) |
- *  | texture 32x16        | 39.2 / 40.6 / 41.6 | 32.8 / 38.1 / 31.6                        |
- *  | texture 32x32        | 41.4 / 42.7 / 44.0 | 45.1 / 42.9 / 43.4                        |
- *  | texture 64x16        | 38.1 / 45.3 / 46.6 | 37.9 / 36.7 / 36.4                        |
- *  | texture 16x32        | 40.6 / 39.4 / 40.0 | 40.6 / 34.4 / 42.0                        |
- *  | texture 16x16        | 40.3 / 38.4 / 42.4 | 37.6 / 35.6 / 32.5                        |
- *  | storage 32x16        | 23.2 / 28.9 / 26.0 |  7.5 /  7.5 /  7.8                        |
- *  | storage 64x16, 16x16 | 25.3 / 27.0 / 28.4 |  8.7 /  8.4 /  9.1                        |
- *  | texture 32x8, 64x8, 24x16, 48x16, 32x16 16x1: within the above; 32x16 4x2: about half       |
- *  | thin: texture 16x16  | 15.1 / 18.4        | 16.9 / 23.2                               |
- *  | thin: texture 16x32  | 19.0 / 21.0        | 16.6 / 22.5                               |
- *  | thin: texture 16x8   | 16.9 / 14.4        | 19.4 / 18.2                               |
- *  | thin: storage 16x16  | 14.2 / 16.4        |  5.5 /  5.5                               |
- *  | thin: texture 32x16, 8x32, 8x16, 4x32: below 16x16                                       |
- *  Storage stays a candidate: a newer Mesa makes storage loads several times cheaper. */
+ *  of a few rows, as in generation, 'scalar' ones whose operands both load floats), the most likely
+ *  winners first, since a time budget may stop the list. The first is the built-in choice
+ *  (WGPT_TUNE=off, a class not measured yet, and untuned small products): texture 32x16, close to
+ *  the best large variant and the fastest to compile. Texture choices apply to vec4 operands only;
+ *  storage stays a candidate, since a newer Mesa makes storage loads several times cheaper.
+ *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
 export const LLVMPIPE_CANDIDATES: Record<'large' | 'thin' | 'scalar', LlvmpipeChoice[]> = {
   large: [choice(true, 32, 16), choice(true, 32, 32), choice(false, 32, 16), choice(true, 16, 32), choice(true, 64, 16), choice(true, 16, 16)],
   thin: [choice(true, 16, 16), choice(true, 16, 32), choice(true, 16, 8), choice(false, 16, 16), choice(true, 16, 16, 16, 1)],
   // Both operands load floats (not worth textures): 16x16 runs as fast as 32x16 there and compiles
-  // 3x faster (2.4-2.9 vs 8-8.7 s CPU).
+  // faster.
   scalar: [choice(false, 16, 16), choice(false, 32, 16)],
 };
 
@@ -106,18 +84,18 @@ export function llvmpipeChoiceName(c: LlvmpipeChoice): string {
   return `${c.textures ? 'texture' : 'storage'} ${c.tm}x${c.tn}${wg}`;
 }
 
-const cache = new Map<string, Kernel>();
-
 export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
   const f = (x: boolean): number => +x;
   const tex = v.texA || v.texB ? `_x${f(!!v.texA)}${f(!!v.texB)}` : '';
   const name = `matmul_llvmpipe_${v.tm}x${v.tn}_${v.wgx}x${v.wgy}_t${f(v.transA)}${f(v.transB)}_v${f(v.vecA)}${f(v.vecB)}${f(v.vecC)}_k${f(v.kAligned)}${tex}`;
-  let kernel = cache.get(name);
-  if (!kernel) {
-    kernel = { name, code: generate(v), entry: 'main' };
-    cache.set(name, kernel);
-  }
-  return kernel;
+  if ((v.texA && !v.vecA) || (v.texB && !v.vecB)) throw new Error('a texture operand must be vec4-aligned');
+  // A texture operand is bound as a_tex (b_tex) and read through a function a (b), see generate.
+  const bindings: Record<string, BindingType> = {
+    [v.texA ? 'a_tex' : 'a']: v.texA ? 'texture' : v.vecA ? 'read vec4<f32>' : 'read f32',
+    [v.texB ? 'b_tex' : 'b']: v.texB ? 'texture' : v.vecB ? 'read vec4<f32>' : 'read f32',
+    c: v.vecC ? 'read_write vec4<f32>' : 'read_write f32',
+  };
+  return variant(name, () => kernel(name, 'main', { params: MATMUL_PARAMS, bindings, overrides: { ACC: false } }, generate(v)));
 }
 
 const LANE = ['x', 'y', 'z', 'w'];
@@ -130,29 +108,15 @@ function generate(v: LlvmpipeVariant): string {
   const e = (s: string): void => {
     L.push(s);
   };
-  const vt = (vec: boolean): string => (vec ? 'vec4<f32>' : 'f32');
-  if ((v.texA && !v.vecA) || (v.texB && !v.vecB)) throw new Error('a texture operand must be vec4-aligned');
   // A texture operand is read through a function of the same name as the buffer it replaces, so
   // the loads below are written once: `a(i)` is the i-th vec4 of the window (texel i, rows of
   // TEXTURE_ROW texels), `a[i]` the i-th element of a storage array.
-  const operand = (binding: number, name: string, vec: boolean, tex?: boolean): string => (tex
-    ? `@group(0) @binding(${binding}) var ${name}_tex: texture_2d<f32>;
-fn ${name}(i: u32) -> vec4<f32> { return textureLoad(${name}_tex, vec2<u32>(i & ${TEXTURE_ROW - 1}u, i >> ${Math.log2(TEXTURE_ROW)}u), 0); }`
-    : `@group(0) @binding(${binding}) var<storage, read> ${name}: array<${vt(vec)}>;`);
+  const texel = `vec2<u32>(i & ${TEXTURE_ROW - 1}u, i >> ${Math.log2(TEXTURE_ROW)}u)`;
+  for (const [name, tex] of [['a', v.texA], ['b', v.texB]] as const) {
+    if (tex) e(`fn ${name}(i: u32) -> vec4<f32> { return textureLoad(${name}_tex, ${texel}, 0); }`);
+  }
   const vload = (buf: 'a' | 'b', i: string): string => ((buf === 'a' ? v.texA : v.texB) ? `${buf}(${i})` : `${buf}[${i}]`);
-  e(`struct Mm {
-  m: u32, n: u32, k: u32, lda: u32,
-  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
-  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
-  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-override ACC: bool;
-@group(0) @binding(0) var<uniform> P: Mm;
-${operand(1, 'a', v.vecA, v.texA)}
-${operand(2, 'b', v.vecB, v.texB)}
-@group(0) @binding(3) var<storage, read_write> c: array<${vt(v.vecC)}>;
-
-@compute @workgroup_size(${wgx}, ${wgy})
+  e(`@compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i0 = gid.y * ${tm}u;
   let j0 = gid.x * ${tn}u;
@@ -206,18 +170,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     // Row s of Bᵀ as stored: one vec4 along K, then transposed in registers.
     for (let s = 0; s < tn; s++) e(`    let bt${s} = ${mask(load4('b', v.vecB, 'pb', `${s}u * ${ldb}`), 'kin')};`);
-    for (let kk = 0; kk < 4; kk++) {
-      for (let q = 0; q < tq; q++) {
-        const l = LANE[kk];
-        e(`    let b${kk}_${q} = vec4<f32>(bt${4 * q}.${l}, bt${4 * q + 1}.${l}, bt${4 * q + 2}.${l}, bt${4 * q + 3}.${l});`);
-      }
-    }
+    L.push(...transposedB(tq));
   }
-  for (let r = 0; r < tm; r++) {
-    for (let q = 0; q < tq; q++) {
-      for (let kk = 0; kk < 4; kk++) e(`    ${C(r, q)} = fma(vec4<f32>(${aval(r, kk)}), b${kk}_${q}, ${C(r, q)});`);
-    }
-  }
+  L.push(...accumulate(tm, tq, aval));
   // Advance the running offsets by one K step of 4.
   const stepA = v.transA ? `4u * ${lda}` : v.vecA ? '1u' : '4u';
   const stepB = v.transB ? (v.vecB ? '1u' : '4u') : `4u * ${ldb}`;

@@ -3,18 +3,13 @@
 // by 4, loading for each step TM*4 floats of A and TN*4 floats of B (as vec4 where the operand's
 // rows are 16-byte aligned, else as 4 scalars), then runs the FMAs accumulator by accumulator
 // (4 in a row on each), which keeps spilled accumulators' traffic low on a CPU "GPU".
-//
-// The same contract as kernels/matmul.wgsl (parameter block, bindings, indexing):
-//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
-//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
-//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when accumulate != 0)
+// The contract (parameters, bindings, indexing) is every matmul kernel's: kernels/matmul.ts.
 // Exact at any M, N, K: the K tail is masked (select) in the last step; rows and columns past M, N
 // are computed from whatever the loads return (an out-of-range load is defined to return some
 // in-bounds value or 0) and never stored. No early return for invocations past the edge either: on
 // llvmpipe a divergent return masks everything after it, and the JIT took longer.
-// A vec4 operand needs lda (ldb), its offset and its batch stride to be multiples of 4: the engine
-// checks that before choosing vec4 for it.
-import type { Kernel } from './kernel.ts';
+import { kernel, variant, type BindingType, type Kernel } from './kernel.ts';
+import { accumulate, matmulInterface, transposedB } from './matmul.ts';
 
 export interface MatmulTile {
   /** Rows of C per invocation (multiple of 4). */
@@ -29,21 +24,11 @@ export interface MatmulTile {
 /** Tile per backend: llvmpipe wants the largest register tile that pays (its JIT keeps a tile's
  *  accumulators in vector registers, does no loop unrolling, and gains nothing from shared memory);
  *  a real GPU a small one (a 32x16 tile per invocation would spill registers there).
- *  On llvmpipe the engine now runs kernels/matmul-llvmpipe.ts (vec4, unrolled guarded stores, no
- *  K mask when K % 4 == 0); this generator runs there only as setMatmulKernel('generic').
- *  Measured on the 2-core AVX-512 machine, cold compile in process CPU seconds, speed as GFLOP/s
- *  per 2 CPU-seconds (the machine was loaded 3-6x; see bench/matmul.ts --compare for wall figures):
- *  | kernel                                         | 1024³ nn | 768x2304x1024 tn | compile   |
- *  | this one, 16x16, scalar loads, runtime shapes   | 15.6     |                  | 3.4-4.0 s |
- *  | matmul-llvmpipe 32x16 (8x1 or 8x8 workgroups)   | 29-31    | 30-31            | 2.0-2.2 s |
- *  | the same with strides as override constants     | 28.6 (vs 28.7) | 28.6 (vs 28.8) | same |
- *  | matmul-llvmpipe 16x32 / 24x16 / 16x16           | 30 / 25 / 26 | 30 / 27 / 26 | 2.1 / 1.5 / 0.9 s |
- *  | matmul-llvmpipe 32x16, stores via a loop over an accumulator array | half | | 15 s |
- *  With every operand unaligned (floats only) 32x16 and 16x16 ran alike (13 / 16 nn / nt) and
- *  compiled in 8 vs 2.5 s: matmul-llvmpipe picks 16x16 there. Older AVX2 machine, 1024³: 32x16
- *  4.4-4.6 GFLOP/s, 16x16 3.6, 8x8 ~2, naive 0.9 (this generator). */
+ *  On llvmpipe the engine runs kernels/matmul-llvmpipe.ts (vec4, unrolled guarded stores, no K mask
+ *  when K % 4 == 0); this generator runs there only as overrideMatmul({ kernel: 'generic' }).
+ *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
 export const MATMUL_TILES: Record<'software' | 'gpu', MatmulTile> = {
-  // The 'generic' software tile: 32x16 is ~10% faster here but compiles 4-5x slower.
+  // The 'generic' software tile: 32x16 is a little faster here but compiles several times slower.
   software: { tm: 16, tn: 16, wgx: 8, wgy: 1 },
   gpu: { tm: 4, tn: 4, wgx: 16, wgy: 16 },
 };
@@ -57,17 +42,11 @@ export interface TiledVariant {
   vecB: boolean;
 }
 
-const cache = new Map<string, Kernel>();
-
 export function tiledMatmulKernel(v: TiledVariant): Kernel {
   const { tm, tn, wgx, wgy } = v.tile;
   const name = `matmul_tiled_${tm}x${tn}_${wgx}x${wgy}_${+v.transA}${+v.transB}${+v.vecA}${+v.vecB}`;
-  let kernel = cache.get(name);
-  if (!kernel) {
-    kernel = { name, code: generate(v), entry: 'main' };
-    cache.set(name, kernel);
-  }
-  return kernel;
+  const vec = (x: boolean): BindingType => (x ? 'read vec4<f32>' : 'read f32');
+  return variant(name, () => kernel(name, 'main', matmulInterface(vec(v.vecA), vec(v.vecB), 'read_write f32'), generate(v)));
 }
 
 const LANE = ['x', 'y', 'z', 'w'];
@@ -82,18 +61,7 @@ function generate(v: TiledVariant): string {
   const e = (s: string): void => {
     L.push(s);
   };
-  e(`struct Mm {
-  m: u32, n: u32, k: u32, lda: u32,
-  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
-  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
-  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-@group(0) @binding(0) var<uniform> P: Mm;
-@group(0) @binding(1) var<storage, read> a: array<${v.vecA ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> b: array<${v.vecB ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-
-@compute @workgroup_size(${wgx}, ${wgy})
+  e(`@compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i0 = gid.y * ${tm}u;
   let j0 = gid.x * ${tn}u;
@@ -141,18 +109,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     e(`    let bk = pb + k;`);
     for (let s = 0; s < tn; s++) e(`    let bt${s} = ${SEL(load4('b', v.vecB, s === 0 ? 'bk' : `bk + ${s}u * ldb`), 'kin')};`);
-    for (let kk = 0; kk < 4; kk++) {
-      for (let q = 0; q < tq; q++) {
-        const l = LANE[kk];
-        e(`    let b${kk}_${q} = vec4<f32>(bt${4 * q}.${l}, bt${4 * q + 1}.${l}, bt${4 * q + 2}.${l}, bt${4 * q + 3}.${l});`);
-      }
-    }
+    L.push(...transposedB(tq));
   }
-  for (let r = 0; r < tm; r++) {
-    for (let q = 0; q < tq; q++) {
-      for (let kk = 0; kk < 4; kk++) e(`    ${C(r, q)} = fma(vec4<f32>(${aval(r, kk)}), b${kk}_${q}, ${C(r, q)});`);
-    }
-  }
+  L.push(...accumulate(tm, tq, aval));
   e(`  }`);
   // Stores: a loop (not unrolled: every store is a branchy per-lane scatter, and unrolled ones
   // multiply the JIT's work) over the rows and columns inside the bounds.

@@ -1,22 +1,6 @@
-// C = op(A) · op(B) (+ C when ACC), batched. Simple and exact: each invocation computes a 4x4 block
-// of C with scalar loads. The engine's contract (shared by every matmul kernel):
-//   A(i,k) = a[a_off + batch*a_batch + (TRANS_A ? k*lda + i : i*lda + k)]
-//   B(k,j) = b[b_off + batch*b_batch + (TRANS_B ? j*ldb + k : k*ldb + j)]
-//   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]
-struct Mm {
-  m: u32, n: u32, k: u32, lda: u32,
-  ldb: u32, ldc: u32, a_batch: u32, b_batch: u32,
-  c_batch: u32, a_off: u32, b_off: u32, c_off: u32,
-  accumulate: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-
-@group(0) @binding(0) var<uniform> P: Mm;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// C = op(A) · op(B) (+ C when accumulate), batched: the benchmark's baseline. Simple and exact:
+// each invocation computes a 4x4 block of C with scalar loads. The contract (parameters, bindings,
+// indexing) is every matmul kernel's: kernels/matmul.ts.
 
 fn load_a(base: u32, i: u32, k: u32) -> f32 {
   if (i >= P.m || k >= P.k) { return 0.0; }

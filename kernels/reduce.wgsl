@@ -1,35 +1,18 @@
 // Sum over any set of axes (up to 4): each invocation owns one output element and adds the
 // reduced elements in a fixed order (deterministic; no float atomics in WGSL).
-// An input past one binding is reduced in windows (engine/ops/reduce.ts): x and y are bound from
+// An input past one binding is reduced in windows (engine/ops/sum-to.ts): x and y are bound from
 // aligned-down offsets (xshift, yshift elements in), and a window that continues a sum adds to y
 // (accum) instead of writing it. The engine also keeps each invocation under 4096 additions:
 // llvmpipe stops an invocation's loops after 65535 iterations in all, nested ones included
 // (Mesa's loop limiter), which silently cut a sum of 262000 ones to 65535.
-struct Reduce {
-  n: u32, o1: u32, o2: u32, o3: u32,      // output element count and extents of axes 1..3
-  st0: u32, st1: u32, st2: u32, st3: u32, // input strides of the 4 axes
-  r0: u32, r1: u32, r2: u32, r3: u32,     // reduced extents (1 where the axis is kept)
-  scale: f32, xshift: u32, yshift: u32, accum: u32,
-}
-
-override WG: u32 = 64;
-
-@group(0) @binding(0) var<uniform> P: Reduce;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+// Interface: kernels/reduce.ts.
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn main(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let i = grid_index(grid, lid);
   if (i >= P.n) { return; }
-  let c3 = i % P.o3;
-  let q2 = i / P.o3;
-  let c2 = q2 % P.o2;
-  let q1 = q2 / P.o2;
-  let c1 = q1 % P.o1;
-  let c0 = q1 / P.o1;
-  let base = P.xshift + c0 * P.st0 + c1 * P.st1 + c2 * P.st2 + c3 * P.st3;
+  let c = coords4(i, P.o1, P.o2, P.o3);
+  let base = P.xshift + c.x * P.st0 + c.y * P.st1 + c.z * P.st2 + c.w * P.st3;
   var acc = 0.0;
   for (var k0 = 0u; k0 < P.r0; k0++) {
     for (var k1 = 0u; k1 < P.r1; k1++) {

@@ -4,10 +4,8 @@
 // partials in the same order, so every invocation gets the same result). Where the workgroup is a
 // single subgroup (8 invocations a row on llvmpipe, whose subgroups are its 8 vector lanes) no
 // barrier runs at all. Same functions, same contract as rows.wgsl; the order of the additions
-// differs, so results may differ from the tree's in the last bits.
-enable subgroups;
-
-override ONE_SUBGROUP: bool = false;
+// differs, so results may differ from the tree's in the last bits. rowKernel (kernels/kernel.ts)
+// enables subgroups and declares ONE_SUBGROUP for this build.
 
 struct Lane {
   @builtin(local_invocation_index) index: u32,

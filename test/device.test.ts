@@ -3,6 +3,7 @@ import t from 'tap';
 import {
   add, closeDevice, DeviceLostError, GPUValidationError, matmul, openDevice, sum, Tensor, tidy,
 } from '../engine/index.ts';
+import { kernel } from '../kernels/kernel.ts';
 
 t.test('a binding over the limit is refused with a message naming both sizes', async (t) => {
   const device = await openDevice({ maxStorageBufferBindingSize: 1 << 20 });
@@ -12,8 +13,8 @@ t.test('a binding over the limit is refused with a message naming both sizes', a
   t.equal(await sum(big).item(), 300_000, 'a reduction past one binding runs in windows');
   const out = Tensor.empty([300_000]);
   t.throws(() => device.dispatch({
-    kernel: { name: 'noop', code: '@compute @workgroup_size(1) fn main() {}' },
-    params: [], bindings: [out.bind()], workgroups: [1], label: 'oversized test',
+    kernel: kernel('noop', 'main', { params: {}, bindings: { out: 'read_write f32' } }, '@compute @workgroup_size(1) fn main() {}'),
+    params: {}, bindings: [out.bind()], workgroups: [1], label: 'oversized test',
   }), { name: 'GPUValidationError', message: /1200000 bytes exceeds maxStorageBufferBindingSize \(1048576\)/ });
   // Element-wise ops over tensors past one binding run in windows and give exact values.
   const doubled = await add(big, big).toArray();

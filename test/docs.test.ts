@@ -33,5 +33,5 @@ t.test('DESIGN.md: the matmul tile tables, the tuner, its overrides and the bind
   for (const env of ['WGPT_MATMUL_TILE', 'WGPT_MATMUL_TEXTURES']) t.match(plan, new RegExp(env), `${env} is read where DESIGN.md says`);
   t.match(read('engine', 'tune', 'choices.ts'), /WGPT_TUNE/);
   t.match(design, /Bind groups are cached per \(pipeline, parameter slot, bound windows\)/);
-  t.match(read('engine', 'device.ts'), /private bindGroupFor\(/, 'the cache DESIGN.md describes');
+  t.match(read('engine', 'device', 'recorder.ts'), /private bindGroupFor\(/, 'the cache DESIGN.md describes');
 });

@@ -8,7 +8,7 @@ import {
   causalSelfAttention, crossEntropy, getDevice, layerNorm, matmul, softmax, Tensor,
 } from '../engine/index.ts';
 import { GPU_MATMUL_CANDIDATES, GPU_MATMUL_TILE, gpuTileName } from '../kernels/matmul-gpu.ts';
-import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
+import { overrideMatmul } from '../engine/ops/matmul-plan.ts';
 import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';
@@ -33,7 +33,7 @@ t.test('workgroup-memory matmul at ragged shapes, every transpose', async (t) =>
 });
 
 t.test('every GPU tile the tuner may choose: the f64 product in every transpose, and the default\'s bits', async (t) => {
-  t.teardown(() => forceMatmulCandidate(null));
+  t.teardown(() => overrideMatmul(null));
   for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
     const [m, n, k] = [70, 131, 37];
     const as = ta ? [k, m] : [m, k];
@@ -45,7 +45,7 @@ t.test('every GPU tile the tuner may choose: the f64 product in every transpose,
     const want = matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true);
     let first: Uint32Array | null = null;
     for (const tile of GPU_MATMUL_CANDIDATES) {
-      forceMatmulCandidate({ name: gpuTileName(tile), gpu: tile });
+      overrideMatmul({ candidate: { name: gpuTileName(tile), gpu: tile } });
       const C = matmul(A, B, { transA: ta, transB: tb });
       const got = (await C.toArray()) as Float32Array;
       C.dispose();
@@ -55,7 +55,7 @@ t.test('every GPU tile the tuner may choose: the f64 product in every transpose,
       if (first) t.same(bits, first, `${label}: the same bits as ${gpuTileName(GPU_MATMUL_TILE)}`);
       first ??= bits;
     }
-    forceMatmulCandidate(null);
+    overrideMatmul(null);
     A.dispose();
     B.dispose();
   }

@@ -6,14 +6,14 @@
 // VJP. On a GPU adapter the file checks the GPU tiles.
 import t from 'tap';
 import { matmul, Tensor } from '../engine/index.ts';
-import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
+import { overrideMatmul } from '../engine/ops/matmul-plan.ts';
 import { candidatesFor, type Candidate, type MatmulClass } from '../engine/tune/choices.ts';
 import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
 import { matmulRef } from './helpers/ref.ts';
 
 const device = await withDevice(t);
-t.teardown(() => forceMatmulCandidate(null));
+t.teardown(() => overrideMatmul(null));
 
 const cls = (vec: boolean, bucket: 'thin' | 'large'): MatmulClass => ({ kind: 'matmul', form: 'nn', vecA: vec, vecB: vec, bucket });
 const unique = (cs: Candidate[]): Candidate[] => [...new Map(cs.map((c) => [c.name, c])).values()];
@@ -35,14 +35,14 @@ async function product(c: Candidate | null, m: number, n: number, k: number, ta:
   const b = randn(k * n, 11 * m + n + k);
   const A = Tensor.fromData(a, as);
   const B = Tensor.fromData(b, bs);
-  forceMatmulCandidate(c);
+  overrideMatmul(c && { candidate: c });
   try {
     const C = matmul(A, B, { transA: ta, transB: tb });
     const got = (await C.toArray()) as Float32Array;
     for (const x of [A, B, C]) x.dispose();
     return { got, want: matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true) };
   } finally {
-    forceMatmulCandidate(null);
+    overrideMatmul(null);
   }
 }
 
@@ -63,8 +63,8 @@ t.test(`${candidates.length} candidates on ${device.kernelProfile} kernels: the 
 
 t.test('a forced non-default candidate: forward and VJP against float64 (finite differences)', async (t) => {
   const c = candidates[candidates.length - 1];
-  forceMatmulCandidate(c);
-  t.teardown(() => forceMatmulCandidate(null));
+  overrideMatmul({ candidate: c });
+  t.teardown(() => overrideMatmul(null));
   await checkOp(t, `matmul VJP, ${c.name}`, {
     inputs: [{ shape: [3, 21, 36] }, { shape: [36, 20] }],
     gpu: (a, b) => matmul(a, b),

@@ -5,7 +5,7 @@
 // products.
 import t from 'tap';
 import { matmul, noGrad, Tensor, tidy } from '../engine/index.ts';
-import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
+import { overrideMatmul } from '../engine/ops/matmul-plan.ts';
 import { candidatesFor } from '../engine/tune/choices.ts';
 import { TEXTURE_ROW } from '../kernels/kernel.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';
@@ -17,8 +17,8 @@ const device = await withDevice(t, { maxTextureDimension2D: 2 });
 const software = device.kernelProfile === 'software';
 const texture = candidatesFor(device.kernelProfile, { kind: 'matmul', form: 'nn', vecA: true, vecB: true, bucket: 'large' })
   .find((c) => c.name.startsWith('texture'));
-if (texture) forceMatmulCandidate(texture);
-t.teardown(() => forceMatmulCandidate(null));
+if (texture) overrideMatmul({ candidate: texture });
+t.teardown(() => overrideMatmul(null));
 
 async function check(m: number, n: number, k: number): Promise<string[]> {
   const a = randn(m * k, m);

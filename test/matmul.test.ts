@@ -6,7 +6,7 @@
 // A real GPU's kernel (kernels/matmul-gpu.ts) is checked in gpu-kernels.test.ts.
 import t from 'tap';
 import { getDevice, matmul } from '../engine/index.ts';
-import { setMatmulKernel } from '../engine/ops/matmul.ts';
+import { overrideMatmul } from '../engine/ops/matmul.ts';
 import { checkOp } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { withDevice } from './helpers/device.ts';
@@ -14,14 +14,14 @@ import { matmulRef } from './helpers/ref.ts';
 
 await withDevice(t);
 const tiles = [
-  { name: `${getDevice().backend} kernel and tile`, tile: null },
+  { name: `${getDevice().backend} kernel and tile`, tile: undefined },
   { name: 'small tile 8x8, 2x2 workgroups, vec4 loads', tile: { tm: 8, tn: 8, wgx: 2, wgy: 2 }, vec4: true },
 ];
 
 for (const { name, tile, vec4 } of tiles) {
   t.test(name, async (t) => {
-    setMatmulKernel('tiled', tile, vec4 ?? null);
-    t.teardown(() => setMatmulKernel('tiled'));
+    overrideMatmul(tile ? { tile, vec4 } : null);
+    t.teardown(() => overrideMatmul(null));
     // [m, n, k]: 65x129x33 and 33x7x129 have no dimension a multiple of 4 (scalar loads);
     // 520x64x100 has aligned rows in every layout (vec4 loads) and M just past 512.
     await checkTransposes(t, [[65, 129, 33], [33, 7, 129], [520, 64, 100]]);

@@ -40,7 +40,7 @@ t.test('100 forward + backward + update steps keep live bytes flat and create no
   }
   t.equal(device.counters.liveBytes, liveAt10, 'live bytes after step 100 equal those after step 10');
   t.equal(device.counters.buffersCreated, createdAt10, 'no GPU buffer created after warm-up');
-  // The same dispatches over the same pooled buffers reuse their bind groups (engine/device.ts).
+  // The same dispatches over the same pooled buffers reuse their bind groups (engine/device/recorder.ts).
   t.equal(device.counters.bindGroupsCreated, groupsAt10, 'no bind group created after warm-up');
   t.ok(losses[99] < losses[0] * 0.8, `the loss falls (${losses[0].toFixed(3)} -> ${losses[99].toFixed(3)})`);
 });

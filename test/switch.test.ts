@@ -1,7 +1,6 @@
-// The on/off environment switches share one parser (engine/switch.ts).
+// The on/off environment switches share one parser (engine/settings.ts).
 import t from 'tap';
-import { parseSwitch } from '../engine/switch.ts';
-import { parseTune } from '../engine/tune/choices.ts';
+import { parseSwitch, parseTune } from '../engine/settings.ts';
 
 t.test('on/1 and off/0 in any case; unset is on; anything else is refused in one line', async (t) => {
   for (const v of ['on', 'ON', '1', undefined]) t.equal(parseSwitch(v, 'WGPT_X'), true, `${v}`);

@@ -14,6 +14,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../engine/index.ts';
+import { setting } from '../engine/settings.ts';
 
 /** Written last into a generation, after its files are on disk. */
 const COMPLETE = '.complete';
@@ -21,7 +22,7 @@ const COMPLETE = '.complete';
 /** Test hook: WGPT_TEST_PAUSE_SAVE=<point> stops a save at that point (written, linked, renamed)
  *  and reports it on stderr, so a test can SIGKILL the process there. */
 async function pausePoint(point: string): Promise<void> {
-  if (process.env.WGPT_TEST_PAUSE_SAVE !== point) return;
+  if (setting('WGPT_TEST_PAUSE_SAVE') !== point) return;
   process.stderr.write(`wgpt: paused at save point ${point}\n`);
   await new Promise(() => setInterval(() => {}, 60_000));
 }

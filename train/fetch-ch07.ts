@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { wgptCacheDir } from '../engine/cache-dir.ts';
 import { WgptError } from '../engine/errors.ts';
+import { setting } from '../engine/settings.ts';
 import { loadInstructionData, type Entry } from './data.ts';
 
 export interface Dataset {
@@ -17,7 +18,7 @@ export interface Dataset {
   /** The cached file's name under the data cache. */
   filename: string;
   /** An environment variable that overrides the URL (tests point it at a local server). */
-  urlEnv: string;
+  urlEnv: 'WGPT_CH07_URL' | 'WGPT_CH07_DPO_URL';
 }
 
 const RASBT = 'https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch07';
@@ -70,7 +71,7 @@ export async function fetchDataset(name: DatasetName, options: FetchOptions = {}
   const ds: Dataset = DATASETS[name];
   if (!ds) throw new WgptError(`unknown data set "${name}": use one of ${Object.keys(DATASETS).join(', ')}`);
   const dir = options.cacheDir ?? defaultDataCacheDir();
-  const url = options.url ?? (process.env[ds.urlEnv] || ds.url);
+  const url = options.url ?? (setting(ds.urlEnv) || ds.url);
   const dest = join(dir, ds.filename);
   if (existsSync(dest) && sha256(readFileSync(dest)) === ds.sha256) return dest;
 

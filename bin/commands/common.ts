@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
-import { parseBackend } from '../../engine/adapter.ts';
+import { parseBackend } from '../../engine/settings.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';

@@ -1,10 +1,13 @@
-// wgpt info [--json]: the adapter chosen, its features, the limits in force, a matmul probe and the
-// matmul variants chosen for this machine.
+// wgpt info [--json]: the adapter chosen, its features, the limits in force, a matmul probe, the
+// matmul variants chosen for this machine and the WGPT_* settings in force.
 import { matmul, noGrad, Tensor, tidy, type Device } from '../../engine/index.ts';
+import { SETTINGS, settingsInForce } from '../../engine/settings.ts';
 import { tuningOf } from '../../engine/tune/choices.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
 
-const USAGE = `usage: wgpt info [--json]\n\n  --json                        print one JSON object\n${DEVICE_USAGE}`;
+const SETTINGS_USAGE = Object.entries(SETTINGS).map(([name, s]) => `  ${name.padEnd(28)} ${s.doc}`).join('\n');
+const USAGE = `usage: wgpt info [--json]\n\n  --json                        print one JSON object\n${DEVICE_USAGE}\n\n`
+  + `environment (wgpt info prints those set):\n${SETTINGS_USAGE}`;
 
 /** GFLOP/s of an n³ matmul, median of a few runs after one warm-up. */
 async function probe(device: Device, n: number): Promise<{ n: number; ms: number; gflops: number }> {
@@ -34,6 +37,7 @@ function tuningSummary(device: Device) {
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, { ...DEVICE_OPTIONS, json: { type: 'boolean', default: false } }, USAGE);
+  const settings = settingsInForce();
   await withDevice(values, async (device) => {
     const info = {
       backend: device.backend,
@@ -43,6 +47,7 @@ export async function run(argv: string[]): Promise<void> {
       limits: { ...device.limits },
       probe: { matmul: await probe(device, 512) },
       tuning: tuningSummary(device),
+      settings: Object.fromEntries(settings.map((s) => [s.name, s.value])),
     };
     if (values.json) {
       console.log(JSON.stringify(info, null, 2));
@@ -58,13 +63,15 @@ export async function run(argv: string[]): Promise<void> {
     const tn = info.tuning;
     if (!tn.enabled) {
       console.log('kernel variants: the built-in defaults (WGPT_TUNE=off)');
-      return;
+    } else {
+      console.log(`kernel variants in force (measured on this machine, kept in ${tn.file}; \`wgpt tune\` measures again):`);
+      for (const [cls, r] of Object.entries(tn.classes)) {
+        const g = r.speed[r.choice];
+        console.log(`  ${cls.padEnd(14)} ${r.choice}${g === undefined ? ' (not measured: built-in default)' : `, ${g.toFixed(1)} ${r.unit} at ${r.shape.join('x')}`}`);
+      }
+      console.log('  other classes: the built-in default until first met, then measured');
     }
-    console.log(`kernel variants in force (measured on this machine, kept in ${tn.file}; \`wgpt tune\` measures again):`);
-    for (const [cls, r] of Object.entries(tn.classes)) {
-      const g = r.speed[r.choice];
-      console.log(`  ${cls.padEnd(14)} ${r.choice}${g === undefined ? ' (not measured: built-in default)' : `, ${g.toFixed(1)} ${r.unit} at ${r.shape.join('x')}`}`);
-    }
-    console.log('  other classes: the built-in default until first met, then measured');
+    console.log(settings.length === 0 ? 'settings       none of the WGPT_* variables is set (wgpt info --help lists them)' : 'settings in force');
+    for (const s of settings) console.log(`  ${`${s.name}=${s.value}`.padEnd(36)} ${s.doc}`);
   });
 }

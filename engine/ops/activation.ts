@@ -1,29 +1,18 @@
 // GELU (tanh form) and the fused bias + GELU of the MLP, forward and VJP side by side.
 import { ShapeError } from '../errors.ts';
-import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
-import { sumTo } from './reduce.ts';
-import { assertF32, launch1d, maxBindingElems } from './util.ts';
-
-const GELU = wgsl('activation', 'gelu_forward');
-const GELU_BACKWARD = wgsl('activation', 'gelu_backward');
-const BIAS_GELU = wgsl('activation', 'bias_gelu_forward');
-const BIAS_GELU_BACKWARD = wgsl('activation', 'bias_gelu_backward');
-
-/** Runs an element-wise kernel over windows of `n` elements: windowed tensors first, then whole ones. */
-function eachWindow(n: number, run: (e0: number, count: number) => void): void {
-  const step = maxBindingElems(getDevice());
-  for (let e0 = 0; e0 < n; e0 += step) run(e0, Math.min(step, n - e0));
-}
+import { record, shapeStr, Tensor } from '../tensor.ts';
+import { BIAS_GELU, BIAS_GELU_BACKWARD, GELU, GELU_BACKWARD } from '../../kernels/activation.ts';
+import { sumTo } from './sum-to.ts';
+import { assertF32, eachWindow, launch1d } from './util.ts';
 
 /** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
 export function gelu(x: Tensor): Tensor {
   assertF32(x, 'gelu');
   const out = Tensor.empty(x.shape, 'f32', 'gelu');
-  eachWindow(x.size, (e0, n) => launch1d(GELU, n, [n, e0, 1, 0], [x.bind(e0, n), out.bind(e0, n)], 'gelu'));
+  eachWindow(x.size, (e0, n) => launch1d(GELU, n, { n }, [x.bind(e0, n), out.bind(e0, n)], 'gelu'));
   return record(out, 'gelu', [x], (g) => {
     const dx = Tensor.empty(x.shape, 'f32', 'gelu backward');
-    eachWindow(x.size, (e0, n) => launch1d(GELU_BACKWARD, n, [n, e0, 1, 0], [x.bind(e0, n), g.bind(e0, n), dx.bind(e0, n)], 'gelu backward'));
+    eachWindow(x.size, (e0, n) => launch1d(GELU_BACKWARD, n, { n }, [x.bind(e0, n), g.bind(e0, n), dx.bind(e0, n)], 'gelu backward'));
     return [dx];
   });
 }
@@ -37,10 +26,10 @@ export function biasGelu(x: Tensor, bias: Tensor): Tensor {
     throw new ShapeError(`biasGelu: x ${shapeStr(x.shape)} needs a bias of shape [${d}], got ${shapeStr(bias.shape)}`);
   }
   const out = Tensor.empty(x.shape, 'f32', 'biasGelu');
-  eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU, n, [n, e0, d, 0], [x.bind(e0, n), bias.bind(), out.bind(e0, n)], 'biasGelu'));
+  eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU, n, { n, base: e0, d }, [x.bind(e0, n), bias.bind(), out.bind(e0, n)], 'biasGelu'));
   return record(out, 'biasGelu', [x, bias], (g) => {
     const dx = Tensor.empty(x.shape, 'f32', 'biasGelu backward');
-    eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU_BACKWARD, n, [n, e0, d, 0],
+    eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU_BACKWARD, n, { n, base: e0, d },
       [x.bind(e0, n), bias.bind(), g.bind(e0, n), dx.bind(e0, n)], 'biasGelu backward'));
     const dbias = bias.requiresGrad ? sumTo(dx, bias.shape) : null;
     return [x.requiresGrad ? dx : (dx.dispose(), null), dbias];

@@ -4,19 +4,15 @@
 //   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // On llvmpipe a large parameter's four operands may be read from textures holding copies of their
 // windows (the tuner's choice per machine, engine/tune/): the embedding of a small model is most of
-// its optimizer step, and with llvmpipe's AVX2 code its storage loads cost 2.6x the copies plus
-// texture reads (86 vs 33 ms for 6.4M floats on the 2-core EPYC family 26 model 2, Mesa 22.3.6;
-// with its AVX-512 code storage wins, 19 vs 25 ms). Both compute the same bits.
+// its optimizer step, and on some CPUs its storage loads cost more than the copies plus texture
+// reads, on others less (DESIGN.md, 'The tuner's classes and rounds'). Both compute the same bits.
 import { ShapeError } from '../errors.ts';
 import { getDevice, noGrad, sameShape, shapeStr, type Tensor } from '../tensor.ts';
-import { TEXTURE_ROW, wgsl } from '../../kernels/kernel.ts';
+import { TEXTURE_ROW, type Params } from '../../kernels/kernel.ts';
+import { ADAMW1, ADAMW4, ADAMW4_TEXTURE } from '../../kernels/adamw.ts';
 import { chooseAdamw, type Candidate } from '../tune/choices.ts';
 import type { Binding, OperandTexture } from '../device.ts';
-import { assertF32, f32bits, launch1d, maxBindingElems } from './util.ts';
-
-const ADAMW4 = wgsl('adamw', 'adamw4');
-const ADAMW4_TEXTURE = wgsl('adamw', 'adamw4_texture');
-const ADAMW1 = wgsl('adamw', 'adamw1');
+import { assertF32, eachWindow, launch1d } from './util.ts';
 
 export interface AdamWOptions {
   lr: number;
@@ -29,8 +25,9 @@ export interface AdamWOptions {
 }
 
 /** One dispatch of AdamW's vec4 kernel over windows [param, grad, m, v] of n4 vec4s each, reading
- *  them from storage or (`textures`, where each window fits a texture) from copies in textures. */
-export function adamwDispatch(windows: Binding[], n4: number, scalars: number[], textures: boolean, label: string): void {
+ *  them from storage or (`textures`, where each window fits a texture) from copies in textures.
+ *  `scalars`: the step's (kernels/adamw.ts). */
+export function adamwDispatch(windows: Binding[], n4: number, scalars: Params, textures: boolean, label: string): void {
   const device = getDevice();
   const copies: OperandTexture[] = [];
   if (textures) {
@@ -41,10 +38,10 @@ export function adamwDispatch(windows: Binding[], n4: number, scalars: number[],
     }
   }
   if (copies.length === windows.length) {
-    launch1d(ADAMW4_TEXTURE, n4, [n4, 0, ...scalars], [...copies.map((c) => c.binding), windows[0], windows[2], windows[3]], label,
-      { ROW_LOG2: Math.log2(TEXTURE_ROW) });
+    const [p, , m, v] = windows;
+    launch1d(ADAMW4_TEXTURE, n4, { n: n4, off: 0, ...scalars }, [...copies.map((c) => c.binding), p, m, v], label);
   } else {
-    launch1d(ADAMW4, n4, [n4, 0, ...scalars], windows, label);
+    launch1d(ADAMW4, n4, { n: n4, off: 0, ...scalars }, windows, label);
   }
   // In reverse, as the matmul's: the next step takes each texture for the same operand.
   for (const c of copies.reverse()) c.release();
@@ -62,25 +59,21 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opt
     if (!sameShape(t.shape, param.shape)) throw new ShapeError(`adamwStep: ${what} has shape ${shapeStr(t.shape)}, param ${shapeStr(param.shape)}`);
   }
   if (!Number.isInteger(step) || step < 1) throw new ShapeError(`adamwStep: step must be an integer >= 1, got ${step}`);
-  const scalars = [
-    f32bits(1 - lr * wd), f32bits(lr / (1 - beta1 ** step)),
-    f32bits(beta1), f32bits(1 - beta1), f32bits(beta2), f32bits(1 - beta2),
-    f32bits(eps), f32bits(1 / Math.sqrt(1 - beta2 ** step)), 0, 0,
-  ];
+  const scalars = {
+    decay: 1 - lr * wd, step: lr / (1 - beta1 ** step),
+    b1: beta1, omb1: 1 - beta1, b2: beta2, omb2: 1 - beta2,
+    eps, rbc2: 1 / Math.sqrt(1 - beta2 ** step),
+  };
   const n = param.size;
   const label = `adamwStep ${shapeStr(param.shape)}`;
   const choice = candidate ?? chooseAdamw(getDevice(), n);
   const textures = 'adamwTextures' in choice && choice.adamwTextures;
-  noGrad(() => {
-    // Windows of whole vec4s (maxBindingElems is a multiple of the 256-byte offset alignment).
-    const chunk = maxBindingElems(getDevice());
-    for (let e0 = 0; e0 < n; e0 += chunk) {
-      const count = Math.min(chunk, n - e0);
-      const bindings = [param.bind(e0, count), grad.bind(e0, count), m.bind(e0, count), v.bind(e0, count)];
-      const n4 = Math.floor(count / 4);
-      if (n4 > 0) adamwDispatch(bindings, n4, scalars, textures, label);
-      const tail = count - 4 * n4;
-      if (tail > 0) launch1d(ADAMW1, tail, [tail, 4 * n4, ...scalars], bindings, label);
-    }
-  });
+  // Windows of whole vec4s (one binding's elements are a multiple of the 256-byte offset alignment).
+  noGrad(() => eachWindow(n, (e0, count) => {
+    const bindings = [param.bind(e0, count), grad.bind(e0, count), m.bind(e0, count), v.bind(e0, count)];
+    const n4 = Math.floor(count / 4);
+    if (n4 > 0) adamwDispatch(bindings, n4, scalars, textures, label);
+    const tail = count - 4 * n4;
+    if (tail > 0) launch1d(ADAMW1, tail, { n: tail, off: 4 * n4, ...scalars }, bindings, label);
+  }));
 }

@@ -3,10 +3,8 @@
 // No backward: the output is an integer index, constant almost everywhere.
 import { ShapeError } from '../errors.ts';
 import { shapeStr, Tensor } from '../tensor.ts';
-import { rowKernel } from '../../kernels/kernel.ts';
+import { ARGMAX } from '../../kernels/argmax.ts';
 import { assertF32, launchRows, rowWindows, rowWorkgroup } from './util.ts';
-
-const ARGMAX = rowKernel('argmax');
 
 /** x [..., V] -> i32 [...]: the index of the first maximum of each row. */
 export function argmax(x: Tensor): Tensor {
@@ -18,7 +16,7 @@ export function argmax(x: Tensor): Tensor {
   const out = Tensor.empty(x.shape.slice(0, -1), 'i32', 'argmax');
   // Rows of logits (50257 floats each) past one binding are bound in windows of whole rows.
   for (const w of rowWindows(rows, len)) {
-    launchRows(ARGMAX, w.rows, [w.rows, len, w.shift, w.row0], [x.bind(w.elem0, w.count), out.bind()],
+    launchRows(ARGMAX, w.rows, { rows: w.rows, len, shift: w.shift, row0: w.row0 }, [x.bind(w.elem0, w.count), out.bind()],
       `argmax ${shapeStr(x.shape)}`, rowWorkgroup(64));
   }
   return out;

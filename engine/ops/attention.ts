@@ -5,32 +5,24 @@
 // then one pass over query blocks for dQ and one over key blocks for dK and dV (deterministic).
 // Tensors larger than one binding are bound in windows of whole batch·heads.
 import { ShapeError } from '../errors.ts';
+import { setting } from '../settings.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
-import { grid1d, wgsl } from '../../kernels/kernel.ts';
-import { ATTENTION_TILES, attentionKernel, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
-import { assertF32, f32bits, recording } from './util.ts';
-import type { Binding } from '../device.ts';
+import { grid1d } from '../../kernels/kernel.ts';
+import { ATTENTION_TILES, attentionKernel, ROWDOT, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
+import { assertF32, perDevice, recording } from './util.ts';
+import type { Binding, Device } from '../device.ts';
 
-const ROWDOT = wgsl('attention', 'rowdot');
+const tileOverrides = perDevice<AttentionTile>();
 
-let tileOverride: AttentionTile | null = null;
-
-/** Overrides the per-backend tile (for tuning and tests); returns the previous override. */
-export function setAttentionTile(tile: AttentionTile | null): AttentionTile | null {
-  const prev = tileOverride;
-  tileOverride = tile;
-  return prev;
+/** Overrides the device's per-backend tile (for tuning and tests; null: clears); returns the
+ *  previous override. */
+export function setAttentionTile(tile: AttentionTile | null, device = getDevice()): AttentionTile | null {
+  return tileOverrides.set(tile, device);
 }
 
-/** WGPT_ATTENTION_TILE=RxCxWG overrides the per-backend tile (for tuning). */
-function tileFor(): AttentionTile {
-  if (tileOverride) return tileOverride;
-  const s = process.env.WGPT_ATTENTION_TILE;
-  if (s) {
-    const [r, c, wg] = s.split('x').map(Number);
-    return { r, c, wg };
-  }
-  return ATTENTION_TILES[getDevice().kernelProfile];
+/** The device's override, else WGPT_ATTENTION_TILE=RxCxWG (for tuning), else the backend's tile. */
+function tileFor(device: Device): AttentionTile {
+  return tileOverrides.get(device) ?? setting('WGPT_ATTENTION_TILE') ?? ATTENTION_TILES[device.kernelProfile];
 }
 
 /** A window of whole batch·heads: bh [bh0, bh0+nbh), with the element shifts of the aligned-down
@@ -85,14 +77,14 @@ export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const out = Tensor.empty(q.shape, 'f32', 'attention');
   if (out.size === 0) return out;
   const device = getDevice();
-  const tile = tileFor();
+  const tile = tileFor(device);
   const vec = dh % 4 === 0;
-  const scaleBits = f32bits(1 / Math.sqrt(dh));
+  const scale = 1 / Math.sqrt(dh);
   const save = recording(q, k, v);
   // L is only kept for the backward: without a tape a one-float placeholder is bound (never written).
   const lse = Tensor.empty([save ? bhTotal * T : 1], 'f32', 'attention L');
   const windows = headWindows(bhTotal, T, dh);
-  const params = (w: HeadWindow): number[] => [T, dh, w.nbh, scaleBits, w.shift, w.lshift, save ? 1 : 0, 0];
+  const params = (w: HeadWindow) => ({ t: T, dh, nbh: w.nbh, scale, shift: w.shift, lshift: w.lshift, save: save ? 1 : 0 });
   const run = (entry: AttentionEntry, w: HeadWindow, perInv: number, bindings: Binding[], label: string): void => {
     device.dispatch({
       kernel: attentionKernel(entry, tile, vec), label, params: params(w), bindings,

@@ -1,19 +1,13 @@
 // Dropout with a counter-based hash RNG (seed, element index) -> keep/drop; forward and VJP side by
 // side. The backward recomputes the mask from the seed: nothing is stored.
 import { WgptError } from '../errors.ts';
-import { getDevice, record, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
-import { assertF32, f32bits, launch1d, maxBindingElems } from './util.ts';
-
-const KERNEL = wgsl('dropout');
+import { record, Tensor } from '../tensor.ts';
+import { DROPOUT } from '../../kernels/dropout.ts';
+import { assertF32, eachWindow, launch1d } from './util.ts';
 
 function dropoutRaw(x: Tensor, threshold: number, scale: number, seed: number, label: string): Tensor {
   const out = Tensor.empty(x.shape, 'f32', label);
-  const step = maxBindingElems(getDevice());
-  for (let e0 = 0; e0 < x.size; e0 += step) {
-    const n = Math.min(step, x.size - e0);
-    launch1d(KERNEL, n, [n, e0, seed, threshold, f32bits(scale), 0, 0, 0], [x.bind(e0, n), out.bind(e0, n)], label);
-  }
+  eachWindow(x.size, (e0, n) => launch1d(DROPOUT, n, { n, base: e0, seed, threshold, scale }, [x.bind(e0, n), out.bind(e0, n)], label));
   return out;
 }
 

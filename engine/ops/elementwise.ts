@@ -1,16 +1,11 @@
 // Element-wise arithmetic with numpy broadcasting (up to 4 axes), forward and VJP side by side.
 import { ShapeError } from '../errors.ts';
 import { getDevice, numel, record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
-import { sumTo } from './reduce.ts';
-import { assertF32, f32bits, launch1d, maxBindingElems } from './util.ts';
+import { AFFINE, BINARY, BINARY_OPS, BINARY4, FILL } from '../../kernels/elementwise.ts';
+import { sumTo } from './sum-to.ts';
+import { assertF32, eachWindow, launch1d, maxBindingElems } from './util.ts';
 
-const BINARY = wgsl('elementwise', 'binary');
-const BINARY4 = wgsl('elementwise', 'binary4');
-const AFFINE = wgsl('unary', 'affine');
-const FILL = wgsl('unary', 'fill');
-const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
-type BinaryOp = keyof typeof OPS;
+type BinaryOp = keyof typeof BINARY_OPS;
 
 export function broadcastShape(a: readonly number[], b: readonly number[], op: string): number[] {
   const n = Math.max(a.length, b.length);
@@ -48,18 +43,19 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out4 = [...Array(4 - shape.length).fill(1), ...shape];
   const as = strides4(a.shape, out4);
   const bs = strides4(b.shape, out4);
-  const step = maxBindingElems(getDevice());
-  for (let e0 = 0; e0 < n; e0 += step) {
-    const count = Math.min(step, n - e0);
-    // An operand of the output's full size is bound as the same window; a broadcast one whole.
-    const aFull = a.size === n;
-    const bFull = b.size === n;
-    launch1d(BINARY, count, [count, e0, out4[1], out4[2], out4[3], aFull ? e0 : 0, bFull ? e0 : 0, 0, ...as, ...bs], [
+  // An operand of the output's full size is bound as the same window; a broadcast one whole.
+  const aFull = a.size === n;
+  const bFull = b.size === n;
+  eachWindow(n, (e0, count) => {
+    launch1d(BINARY, count, {
+      n: count, base: e0, s1: out4[1], s2: out4[2], s3: out4[3], a_base: aFull ? e0 : 0, b_base: bFull ? e0 : 0,
+      as0: as[0], as1: as[1], as2: as[2], as3: as[3], bs0: bs[0], bs1: bs[1], bs2: bs[2], bs3: bs[3],
+    }, [
       aFull ? a.bind(e0, count) : a.bind(),
       bFull ? b.bind(e0, count) : b.bind(),
       out.bind(e0, count),
-    ], `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`, { OP: OPS[op] });
-  }
+    ], `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`, { OP: BINARY_OPS[op] });
+  });
   return out;
 }
 
@@ -82,17 +78,17 @@ function binaryVec4(op: BinaryOp, a: Tensor, b: Tensor, out: Tensor): boolean {
   const pb = period(b.shape, out.shape);
   const fits = (p: number | null): p is number => p !== null && p % 4 === 0 && (p === n || p <= step);
   if (n % 4 !== 0 || step % 4 !== 0 || !fits(pa) || !fits(pb)) return false;
-  for (let e0 = 0; e0 < n; e0 += step) {
-    const count = Math.min(step, n - e0);
-    // A full-size operand is bound as the output's window; a repeating one whole.
-    const aFull = pa === n;
-    const bFull = pb === n;
-    launch1d(BINARY4, count / 4, [count / 4, e0, pa, aFull ? e0 : 0, pb, bFull ? e0 : 0, 0, 0], [
+  // A full-size operand is bound as the output's window; a repeating one whole.
+  const aFull = pa === n;
+  const bFull = pb === n;
+  eachWindow(n, (e0, count) => {
+    const params = { n4: count / 4, base: e0, a_period: pa, a_base: aFull ? e0 : 0, b_period: pb, b_base: bFull ? e0 : 0 };
+    launch1d(BINARY4, count / 4, params, [
       aFull ? a.bind(e0, count) : a.bind(),
       bFull ? b.bind(e0, count) : b.bind(),
       out.bind(e0, count),
-    ], `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`, { OP: OPS[op] });
-  }
+    ], `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`, { OP: BINARY_OPS[op] });
+  }, step);
   return true;
 }
 
@@ -134,11 +130,7 @@ export function div(a: Tensor, b: Tensor): Tensor {
 function affineRaw(x: Tensor, alpha: number, beta: number, label: string): Tensor {
   assertF32(x, label);
   const out = Tensor.empty(x.shape, 'f32', label);
-  const step = maxBindingElems(getDevice());
-  for (let e0 = 0; e0 < x.size; e0 += step) {
-    const count = Math.min(step, x.size - e0);
-    launch1d(AFFINE, count, [count, f32bits(alpha), f32bits(beta), 0], [x.bind(e0, count), out.bind(e0, count)], label);
-  }
+  eachWindow(x.size, (e0, count) => launch1d(AFFINE, count, { n: count, alpha, beta }, [x.bind(e0, count), out.bind(e0, count)], label));
   return out;
 }
 
@@ -160,11 +152,7 @@ export function full(shape: readonly number[], value: number): Tensor {
     if (n > 0) getDevice().clear(out.buffer, 0, n * 4, 'zeros');
     return out;
   }
-  const step = maxBindingElems(getDevice());
-  for (let e0 = 0; e0 < n; e0 += step) {
-    const count = Math.min(step, n - e0);
-    launch1d(FILL, count, [count, 0, f32bits(value), 0], [out.bind(e0, count)], 'fill');
-  }
+  eachWindow(n, (e0, count) => launch1d(FILL, count, { n: count, value }, [out.bind(e0, count)], 'fill'));
   return out;
 }
 

@@ -6,12 +6,9 @@
 // windows of whole rows.
 import { ShapeError, WgptError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { GATHER, SCATTER } from '../../kernels/embedding.ts';
 import { zeros } from './elementwise.ts';
-import { assertF32, launch1d, recording, rowWindows } from './util.ts';
-
-const GATHER = wgsl('embedding', 'gather');
-const SCATTER = wgsl('embedding', 'scatter');
+import { assertF32, launch1d, recording, rowWindows, type RowWindow } from './util.ts';
 
 interface Csr {
   uniq: Int32Array;
@@ -50,6 +47,9 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
   }
   const n = ids.size;
   const out = Tensor.empty([...ids.shape, d], 'f32', 'embedding');
+  const windows = (count: number, o: RowWindow, w: RowWindow) => ({
+    n: count, d, o_row0: o.row0, o_rows: o.rows, o_shift: o.shift, w_row0: w.row0, w_rows: w.rows, w_shift: w.shift,
+  });
   const wWindows = rowWindows(v, d);
   const oWindows = rowWindows(n, d);
   if (d > 0) {
@@ -59,7 +59,7 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
         for (let r = o.row0; r < o.row0 + o.rows && !any; r++) any = host[r] >= w.row0 && host[r] < w.row0 + w.rows;
         if (!any) continue;
         const count = o.rows * d;
-        launch1d(GATHER, count, [count, d, o.row0, o.rows, o.shift, w.row0, w.rows, w.shift, 0, 0, 0, 0],
+        launch1d(GATHER, count, windows(count, o, w),
           [ids.bind(), weight.bind(w.elem0, w.count), out.bind(o.elem0, o.count)], `embedding ${shapeStr(weight.shape)}`);
       }
     }
@@ -81,7 +81,7 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
       if (u1 > u0) {
         const count = (u1 - u0) * d;
         for (const o of oWindows) {
-          launch1d(SCATTER, count, [count, d, o.row0, o.rows, o.shift, w.row0, w.rows, w.shift, u0, 0, 0, 0],
+          launch1d(SCATTER, count, { ...windows(count, o, w), u0 },
             [uniq.bind(), offsets.bind(), positions.bind(), g.bind(o.elem0, o.count), dw.bind(w.elem0, w.count)],
             'embedding backward');
         }

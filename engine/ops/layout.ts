@@ -1,12 +1,9 @@
 // Shape ops: reshape (a view), permute/transpose, slice/split, concat; forward and VJP side by side.
 import { ShapeError } from '../errors.ts';
 import { numel, record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { AXIS_COPY, PERMUTE } from '../../kernels/layout.ts';
 import { zeros } from './elementwise.ts';
 import { axisOf, launch1d } from './util.ts';
-
-const PERMUTE = wgsl('layout', 'permute');
-const AXIS_COPY = wgsl('layout', 'axis_copy');
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const known = shape.filter((d) => d !== -1);
@@ -31,7 +28,9 @@ function permuteRaw(x: Tensor, perm: number[]): Tensor {
   const pad = 4 - x.ndim;
   const o4 = [...Array(pad).fill(1), ...outShape];
   const st4 = [...Array(pad).fill(0), ...perm.map((p) => inStrides[p])];
-  launch1d(PERMUTE, out.size, [out.size, o4[1], o4[2], o4[3], ...st4], [x.bind(), out.bind()], `permute ${shapeStr(x.shape)}`);
+  const [st0, st1, st2, st3] = st4;
+  const params = { n: out.size, o1: o4[1], o2: o4[2], o3: o4[3], st0, st1, st2, st3 };
+  launch1d(PERMUTE, out.size, params, [x.bind(), out.bind()], `permute ${shapeStr(x.shape)}`);
   return out;
 }
 
@@ -60,7 +59,7 @@ function axisCopy(src: Tensor, dst: Tensor, axis: number, srcStart: number, dstS
   const inner = numel(src.shape.slice(axis + 1));
   const n = outer * count * inner;
   if (n === 0) return;
-  launch1d(AXIS_COPY, n, [n, inner, count, src.shape[axis], srcStart, dst.shape[axis], dstStart, 0],
+  launch1d(AXIS_COPY, n, { n, inner, count, src_len: src.shape[axis], src_start: srcStart, dst_len: dst.shape[axis], dst_start: dstStart },
     [src.bind(), dst.bind()], `copy along axis ${axis}`);
 }
 

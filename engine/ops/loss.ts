@@ -3,12 +3,8 @@
 // than one binding (8 x 128 x 50257 floats) are processed in windows of rows.
 import { ShapeError, WgptError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { rowKernel } from '../../kernels/kernel.ts';
-import { assertF32, f32bits, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
-
-const FORWARD = rowKernel('loss', 'forward');
-const FINISH = rowKernel('loss', 'finish');
-const BACKWARD = rowKernel('loss', 'backward');
+import { CE_BACKWARD, CE_FINISH, CE_FORWARD } from '../../kernels/loss.ts';
+import { assertF32, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */
@@ -57,7 +53,7 @@ function rowsForward(logits: Tensor, targets: Tensor, weights: Tensor | undefine
   const stats = Tensor.empty([rows, 2], 'f32', `${label} max, log-sum`);
   const losses = Tensor.empty([rows], 'f32', `${label} rows`);
   for (const w of rowWindows(rows, v)) {
-    launchRows(FORWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, weights ? 1 : 0],
+    launchRows(CE_FORWARD, w.rows, { rows: w.rows, v, shift: w.shift, row0: w.row0, ignore, weighted: weights ? 1 : 0 },
       [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), losses.bind(), (weights ?? targets).bind()],
       `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
   }
@@ -82,7 +78,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const out = Tensor.empty([], 'f32', 'crossEntropy');
   const denom = Tensor.empty([1], 'f32', 'crossEntropy denominator');
   const useDenom = opts.denominator !== undefined;
-  launchRows(FINISH, 1, [rows, v, 0, 0, ignore >>> 0, useDenom ? 1 : 0, f32bits(opts.denominator ?? 0), weighted],
+  launchRows(CE_FINISH, 1, { rows, v, ignore, use_denom: useDenom ? 1 : 0, denom: opts.denominator ?? 0, weighted },
     [losses.bind(), targets.bind(), out.bind(), denom.bind(), (weights ?? targets).bind()], 'crossEntropy mean', rowWorkgroup(256));
   losses.dispose();
   if (!recording(logits)) {
@@ -93,7 +89,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   return record(out, 'crossEntropy', [logits], (g) => {
     const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropy backward');
     for (const w of rowWindows(rows, v)) {
-      launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, weighted],
+      launchRows(CE_BACKWARD, w.rows, { rows: w.rows, v, shift: w.shift, row0: w.row0, ignore, weighted },
         [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count), (weights ?? targets).bind()],
         'crossEntropy backward', rowWorkgroup(256));
     }
@@ -118,7 +114,7 @@ export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ig
     const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropyPerToken backward');
     for (const w of rowWindows(rows, v)) {
       // The mean's backward with PER_ROW: g holds one gradient per row, no denominator is read.
-      launchRows(BACKWARD, w.rows, [w.rows, v, w.shift, w.row0, ignore >>> 0, 0, 0, 0],
+      launchRows(CE_BACKWARD, w.rows, { rows: w.rows, v, shift: w.shift, row0: w.row0, ignore, weighted: 0 },
         [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), g.bind(), dx.bind(w.elem0, w.count), targets.bind()],
         'crossEntropyPerToken backward', rowWorkgroup(256), { PER_ROW: 1 });
     }

@@ -1,71 +1,60 @@
 // One matmul dispatch: which kernel runs it (the adapter kind's own, with the variant the tuner
-// chose for its class; or one forced for a test or a benchmark), and its operands bound as storage
-// windows or as textures holding a copy of them. engine/ops/matmul.ts splits products into such
-// dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts times candidates through here.
+// chose for its class; or what an override forces, for a test, a benchmark or tuning by hand), and
+// its operands bound as storage windows or as textures holding a copy of them. engine/ops/matmul.ts
+// splits products into such dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts
+// times candidates through here.
 import { getDevice } from '../tensor.ts';
-import { parseSwitch } from '../switch.ts';
-import { TEXTURE_ROW, wgsl, type Kernel } from '../../kernels/kernel.ts';
+import { setting } from '../settings.ts';
+import { TEXTURE_ROW, type Kernel } from '../../kernels/kernel.ts';
+import { NAIVE_MATMUL } from '../../kernels/matmul.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
 import { llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
 import { chooseCandidate, type Candidate } from '../tune/choices.ts';
-import type { Binding, OperandTexture, TextureBinding } from '../device.ts';
+import { perDevice } from './util.ts';
+import type { Binding, Device, OperandTexture, TextureBinding } from '../device.ts';
 
-const NAIVE = wgsl('matmul');
+/** What runs a device's products instead of the tuned choice of each class (tests, benchmarks).
+ *  Without one, every product runs the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts,
+ *  on a GPU kernels/matmul-gpu.ts) with the variant chosen for its class. WGPT_MATMUL_TILE sets
+ *  `tile` by hand, WGPT_MATMUL_TEXTURES whether llvmpipe's kernel reads vec4 operands as textures. */
+export interface MatmulOverride {
+  /** 'generic': kernels/matmul-tiled.ts on any backend (runtime shapes, one compile per transpose
+   *  form); 'naive': kernels/matmul.wgsl (the benchmark's baseline). */
+  kernel?: 'generic' | 'naive';
+  /** This register tile (on a GPU it runs kernels/matmul-tiled.ts). */
+  tile?: MatmulTile;
+  /** false: every operand loads floats. */
+  vec4?: boolean;
+  /** This candidate of the adapter's own kernel for every product. */
+  candidate?: Candidate;
+}
 
-/** 'tiled': the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts, on a GPU
- *  kernels/matmul-gpu.ts; a forced tile runs kernels/matmul-tiled.ts there), with the variant tuned
- *  for the product's class; 'generic': kernels/matmul-tiled.ts on any backend (runtime shapes, one
- *  compile per transpose form); 'naive': kernels/matmul.wgsl (the benchmark's baseline). */
-export type MatmulKind = 'tiled' | 'generic' | 'naive';
+const overrides = perDevice<MatmulOverride>();
 
-let kernelKind: MatmulKind = 'tiled';
-let tileOverride: MatmulTile | null = null;
-let vec4Override: boolean | null = null;
-let candidateOverride: Candidate | null = null;
+/** Sets (null: clears) the device's override; returns the previous one. */
+export function overrideMatmul(o: MatmulOverride | null, device = getDevice()): MatmulOverride | null {
+  return overrides.set(o, device);
+}
 
-/** Chooses the matmul kernel, its tile and whether operands may be loaded as vec4 (null: the
- *  kernel's default); returns the previous kind. */
-export function setMatmulKernel(kind: MatmulKind, tile: MatmulTile | null = null, vec4: boolean | null = null): MatmulKind {
-  const prev = kernelKind;
-  kernelKind = kind;
-  tileOverride = tile;
-  vec4Override = vec4;
-  return prev;
+/** The override in force: the device's, with WGPT_MATMUL_TILE's tile where it sets none. */
+function overrideOf(device: Device): MatmulOverride {
+  const o = overrides.get(device) ?? {};
+  const tile = o.tile ?? setting('WGPT_MATMUL_TILE');
+  return tile ? { ...o, tile } : o;
 }
 
 /** Whether products run llvmpipe's own kernel with vec4 loads (where the engine slices long K and
  *  pads unaligned operands for it). */
-export function llvmpipeVec4Kernel(): boolean {
-  return kernelKind === 'tiled' && getDevice().kernelProfile === 'software' && vec4Override !== false;
+export function llvmpipeVec4Kernel(device = getDevice()): boolean {
+  const o = overrideOf(device);
+  return !o.kernel && device.kernelProfile === 'software' && o.vec4 !== false;
 }
 
-/** Runs every product of the adapter's own kernel with this candidate (tests, benchmarks) instead
- *  of its class's choice; null restores the choices. Returns the previous one. */
-export function forceMatmulCandidate(c: Candidate | null): Candidate | null {
-  const prev = candidateOverride;
-  candidateOverride = c;
-  return prev;
-}
-
-/** Whether the class choices are in force (the adapter's own kernel, no tile forced), so
- *  measuring them means something. */
-export function matmulTunable(): boolean {
-  return kernelKind === 'tiled' && !tileOverride && !envTile() && !candidateOverride;
-}
-
-/** WGPT_MATMUL_TILE=TMxTNxWGXxWGY overrides the per-backend tile (for tuning by hand). */
-function envTile(): MatmulTile | null {
-  const s = process.env.WGPT_MATMUL_TILE;
-  if (!s) return null;
-  const [tm, tn, wgx, wgy] = s.split('x').map(Number);
-  return { tm, tn, wgx, wgy };
-}
-
-/** WGPT_MATMUL_TEXTURES=on|off overrides whether llvmpipe's kernel reads vec4 operands as textures. */
-function envTextures(): boolean | null {
-  const s = process.env.WGPT_MATMUL_TEXTURES;
-  return s ? parseSwitch(s, 'WGPT_MATMUL_TEXTURES') : null;
+/** Whether the class choices are in force (nothing overridden), so measuring them means something. */
+export function matmulTunable(device = getDevice()): boolean {
+  const o = overrideOf(device);
+  return !o.kernel && !o.tile && !o.candidate;
 }
 
 /** One dispatch's shape: sizes, strides, batch strides and element offsets (as in the kernels'
@@ -112,28 +101,29 @@ interface Plan {
  *  choice; `textures` false reads every operand from storage. */
 function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean, candidate: Candidate | null, textures: boolean): Plan {
   const { m: mm, n: nn, batches, lda, ldb, aBatch, bBatch, aOff, bOff } = s;
-  if (kernelKind === 'naive') {
-    return { kernel: NAIVE, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
-  }
   const device = getDevice();
+  const o = overrideOf(device);
+  if (o.kernel === 'naive') {
+    return { kernel: NAIVE_MATMUL, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
+  }
   const profile = device.kernelProfile;
-  const forced = tileOverride ?? envTile();
-  const choice = (vecA: boolean, vecB: boolean): Candidate => candidate ?? candidateOverride ?? chooseCandidate(device, mm, nn, s.k, transA, transB, vecA, vecB);
-  if (kernelKind === 'tiled' && profile === 'gpu' && !forced) {
+  const forced = o.tile;
+  const choice = (vecA: boolean, vecB: boolean): Candidate => candidate ?? o.candidate ?? chooseCandidate(device, mm, nn, s.k, transA, transB, vecA, vecB);
+  if (!o.kernel && profile === 'gpu' && !forced) {
     // A real GPU's kernel: workgroup-memory blocks, register tiles (kernels/matmul-gpu.ts).
     const c = choice(false, false);
     if (!('gpu' in c)) throw new Error(`matmul: ${c.name} is not a GPU tile`);
     return { kernel: gpuMatmulKernel(c.gpu, transA, transB), workgroups: gpuMatmulGrid(c.gpu, mm, nn, batches) };
   }
-  if (kernelKind === 'tiled' && profile === 'software') {
+  if (!o.kernel && profile === 'software') {
     // One pipeline per transpose form, alignment, operand source and accumulate flag; shapes at runtime.
-    const vector = vec4Override ?? true;
+    const vector = o.vec4 ?? true;
     const vecA = vector && by4(lda, aOff, aBatch);
     const vecB = vector && by4(ldb, bOff, bBatch);
     const c = choice(vecA, vecB);
     if (!('llvmpipe' in c)) throw new Error(`matmul: ${c.name} is not an llvmpipe variant`);
     const tile = forced ?? c.llvmpipe;
-    const tex = textures && (envTextures() ?? c.llvmpipe.textures);
+    const tex = textures && (setting('WGPT_MATMUL_TEXTURES') ?? c.llvmpipe.textures);
     const kernel = llvmpipeMatmulKernel({
       ...tile, transA, transB, vecA, vecB,
       vecC: vector && by4(s.ldc, s.cOff, s.cBatch, nn),
@@ -149,7 +139,7 @@ function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean, c
   const tile = forced ?? MATMUL_TILES[profile];
   // With this generator ('generic' on llvmpipe) scalar loads ran as fast as vec4 ones (measured),
   // and each variant is another multi-second compile: use vec4 only on a real GPU.
-  const vector = vec4Override ?? profile === 'gpu';
+  const vector = o.vec4 ?? profile === 'gpu';
   const vecA = vector && by4(lda, aOff, aBatch);
   const vecB = vector && by4(ldb, bOff, bBatch);
   return {
@@ -191,7 +181,10 @@ export function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boole
   }
   getDevice().dispatch({
     kernel: p.kernel, constants: p.constants, label, workgroups: p.workgroups,
-    params: [d.m, d.n, d.k, d.lda, d.ldb, d.ldc, d.aBatch, d.bBatch, d.cBatch, aOff, bOff, d.cOff, d.accumulate ? 1 : 0, 0, 0, 0],
+    params: {
+      m: d.m, n: d.n, k: d.k, lda: d.lda, ldb: d.ldb, ldc: d.ldc, a_batch: d.aBatch, b_batch: d.bBatch, c_batch: d.cBatch,
+      a_off: aOff, b_off: bOff, c_off: d.cOff, accumulate: d.accumulate ? 1 : 0,
+    },
     bindings: [a, b, d.c],
   });
   // Back to the pool: a later copy into one of them runs after this dispatch. In reverse, so the

@@ -3,14 +3,14 @@
 // GPT-2 (50257 x 768 floats, past the 128 MiB binding limit) works like any other matmul.
 import { ShapeError } from '../errors.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
-import { wgsl } from '../../kernels/kernel.ts';
+import { PAD, UNPAD } from '../../kernels/restride.ts';
 import { dispatchMatmul, llvmpipeVec4Kernel, up4, type MatmulDispatch } from './matmul-plan.ts';
 import { SMALL_WORK } from '../tune/choices.ts';
-import { sumTo } from './reduce.ts';
+import { sumTo } from './sum-to.ts';
 import { assertF32, recording } from './util.ts';
 import type { Binding } from '../device.ts';
 
-export { setMatmulKernel, type MatmulKind } from './matmul-plan.ts';
+export { overrideMatmul, type MatmulOverride } from './matmul-plan.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -31,8 +31,6 @@ function spans(n: number, step: number): [number, number][] {
   return out;
 }
 
-const PAD = wgsl('restride', 'pad');
-const UNPAD = wgsl('restride', 'unpad');
 const COPY_WG = 64;
 
 interface Rows {
@@ -46,22 +44,22 @@ interface Rows {
 function restride(toVec4: boolean, src: Binding, dst: Binding, batches: number, rows: number, cols: number, s: Rows, dd: Rows, acc: boolean): void {
   getDevice().dispatch({
     kernel: toVec4 ? PAD : UNPAD, constants: { WG: COPY_WG, ...(toVec4 ? {} : { ACC: acc ? 1 : 0 }) },
-    params: [rows, cols, 0, 0, s.off, s.ld, s.batch, dd.off, dd.ld, dd.batch, 0, 0],
+    params: { cols, s_off: s.off, s_ld: s.ld, s_batch: s.batch, d_off: dd.off, d_ld: dd.ld, d_batch: dd.batch },
     bindings: [src, dst], label: 'matmul restride', workgroups: [Math.ceil(up4(cols) / 4 / COPY_WG), rows, batches],
   });
 }
 
 /** On llvmpipe a product with a long K (the LM head's dx = dlogits·wte: K = 50257) is computed in
- *  slices of about this many: each invocation streams a strip of B over all of K (16 columns of
- *  rows 3 KB apart: a 150 MB span at K = 50257), which ran at 23.5 GFLOP/s where the same product
- *  in slices of ~2048 ran at 29-30 (1024-3072: 28.9-29.3, 8192: 25.2); shapes up to K = 4096 are
- *  not sliced (at K = 2304 and 3072 slicing measured the same within noise). */
+ *  slices of about this many: unsliced, each invocation streams a strip of B over all of K (16
+ *  columns of rows 3 KB apart: a 150 MB span at K = 50257), which ran markedly slower; shapes up to
+ *  K = 4096 are not sliced (no gain measured), so every GPT-2 layer keeps its summation order.
+ *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
 const K_CHUNK = 2048;
 
 /** On llvmpipe an operand whose rows are not 16-byte aligned (the LM head's 50257 columns) is loaded
  *  float by float and a C so stored is written float by float, at about half the speed of vec4
- *  (13-24 against ~31 GFLOP/s at the LM head's shapes): such an operand is first copied to rows
- *  padded to a multiple of 4 (zeros past the end), and such a C computed there and copied back. */
+ *  (DESIGN.md, 'Matmul on llvmpipe'): such an operand is first copied to rows padded to a multiple
+ *  of 4 (zeros past the end), and such a C computed there and copied back. */
 function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, label: string): void {
   const { maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxGroups } = getDevice().limits;
   const maxFloats = maxStorageBufferBindingSize / 4;

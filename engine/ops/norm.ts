@@ -3,13 +3,8 @@
 // reduction over the rows in a fixed order (deterministic).
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { rowKernel } from '../../kernels/kernel.ts';
-import { assertF32, f32bits, launch1d, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
-
-const FORWARD = rowKernel('norm', 'forward');
-const BACKWARD_DX = rowKernel('norm', 'backward_dx');
-// One invocation per column, no workgroup reduction: the tree build (the file needs a prelude).
-const BACKWARD_WB = rowKernel('norm', 'backward_wb').tree;
+import { LN_BACKWARD_DX, LN_BACKWARD_WB, LN_FORWARD } from '../../kernels/norm.ts';
+import { assertF32, launch1d, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
 /** (x - mean) / sqrt(var + eps) * weight + bias over the last axis; weight and bias are [D]. */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {
@@ -24,7 +19,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
   const rstd = Tensor.empty([rows], 'f32', 'layerNorm rstd');
   if (out.size > 0) {
     for (const w of rowWindows(rows, d)) {
-      launchRows(FORWARD, w.rows, [w.rows, d, w.shift, w.row0, f32bits(eps), 0, 0, 0],
+      launchRows(LN_FORWARD, w.rows, { rows: w.rows, d, shift: w.shift, row0: w.row0, eps },
         [x.bind(w.elem0, w.count), weight.bind(), bias.bind(), out.bind(w.elem0, w.count), mean.bind(), rstd.bind()],
         `layerNorm ${shapeStr(x.shape)}`, rowWorkgroup(64));
     }
@@ -40,7 +35,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape, 'f32', 'layerNorm dx');
       for (const w of windows) {
-        launchRows(BACKWARD_DX, w.rows, [w.rows, d, w.shift, w.row0, 0, 0, 0, 0],
+        launchRows(LN_BACKWARD_DX, w.rows, { rows: w.rows, d, shift: w.shift, row0: w.row0 },
           [x.bind(w.elem0, w.count), weight.bind(), g.bind(w.elem0, w.count), mean.bind(), rstd.bind(), dx.bind(w.elem0, w.count)],
           'layerNorm backward dx', rowWorkgroup(64));
       }
@@ -51,7 +46,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
       dw = Tensor.empty([d], 'f32', 'layerNorm dweight');
       db = Tensor.empty([d], 'f32', 'layerNorm dbias');
       windows.forEach((w, i) => {
-        launch1d(BACKWARD_WB, d, [w.rows, d, w.shift, w.row0, 0, i > 0 ? 1 : 0, 0, 0],
+        launch1d(LN_BACKWARD_WB, d, { rows: w.rows, d, shift: w.shift, row0: w.row0, accumulate: i > 0 ? 1 : 0 },
           [x.bind(w.elem0, w.count), g.bind(w.elem0, w.count), mean.bind(), rstd.bind(), dw!.bind(), db!.bind()],
           'layerNorm backward dweight/dbias');
       });

@@ -6,12 +6,10 @@
 // change nothing and a sequence gets the same numbers in a padded batch as alone.
 import { ShapeError, WgptError } from '../errors.ts';
 import { shapeStr, Tensor } from '../tensor.ts';
-import { rowKernel } from '../../kernels/kernel.ts';
+import { PADDED_SOFTMAX } from '../../kernels/softmax.ts';
 import { scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
-
-const PADDED_SOFTMAX = rowKernel('softmax', 'padded');
 
 /** Softmax over the last axis of scores [B, H, Tq, Tk], keeping for query i the keys
  *  [keyStart[b], Tk - Tq + i]; keyStart is i32 [B]. Forward only. */
@@ -27,7 +25,7 @@ export function paddedSoftmax(scores: Tensor, keyStart: Tensor): Tensor {
   const rows = b * h * tq;
   if (rows === 0 || tk === 0) return out;
   for (const w of rowWindows(rows, tk)) {
-    launchRows(PADDED_SOFTMAX, w.rows, [w.rows, tk, w.shift, w.row0, 0, tq, h * tq, 0],
+    launchRows(PADDED_SOFTMAX, w.rows, { rows: w.rows, len: tk, shift: w.shift, row0: w.row0, tq, rows_per_seq: h * tq },
       [scores.bind(w.elem0, w.count), out.bind(w.elem0, w.count), keyStart.bind()], `padded softmax ${shapeStr(scores.shape)}`, rowWorkgroup(64));
   }
   return out;

@@ -3,14 +3,11 @@
 // benchmark baseline for causalSelfAttention (flash attention, ops/attention.ts).
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { rowKernel } from '../../kernels/kernel.ts';
+import { SOFTMAX, SOFTMAX_BACKWARD } from '../../kernels/softmax.ts';
 import { scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { flashAttention } from './attention.ts';
 import { assertF32, launchRows, rowWindows, rowWorkgroup } from './util.ts';
-
-const FORWARD = rowKernel('softmax', 'forward');
-const BACKWARD = rowKernel('softmax', 'backward');
 
 export interface SoftmaxOptions {
   /** x is [.., T, T]: row i attends to j <= i only (the rest get probability 0). */
@@ -28,13 +25,13 @@ export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
   const rows = len === 0 ? 0 : x.size / len;
   const out = Tensor.empty(x.shape, 'f32', 'softmax');
   for (const w of rowWindows(rows, len)) {
-    launchRows(FORWARD, w.rows, [w.rows, len, w.shift, w.row0, causal ? 1 : 0, 0, 0, 0],
+    launchRows(SOFTMAX, w.rows, { rows: w.rows, len, shift: w.shift, row0: w.row0, causal: causal ? 1 : 0 },
       [x.bind(w.elem0, w.count), out.bind(w.elem0, w.count)], `softmax ${shapeStr(x.shape)}`, rowWorkgroup(64));
   }
   return record(out, causal ? 'softmax (causal)' : 'softmax', [x], (g) => {
     const dx = Tensor.empty(x.shape, 'f32', 'softmax backward');
     for (const w of rowWindows(rows, len)) {
-      launchRows(BACKWARD, w.rows, [w.rows, len, w.shift, w.row0, 0, 0, 0, 0],
+      launchRows(SOFTMAX_BACKWARD, w.rows, { rows: w.rows, len, shift: w.shift, row0: w.row0 },
         [out.bind(w.elem0, w.count), g.bind(w.elem0, w.count), dx.bind(w.elem0, w.count)], 'softmax backward', rowWorkgroup(64));
     }
     return [dx];

@@ -1,28 +1,38 @@
 // Small helpers shared by the ops: binding windows for tensors larger than one binding, 1-D launch.
-import { f32bits, type Binding, type Device, type TextureBinding } from '../device.ts';
+import type { Binding, Device, TextureBinding } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { getDevice, isGradEnabled, shapeStr, type Tensor } from '../tensor.ts';
-import { grid1d, WG, type Kernel, type RowKernel } from '../../kernels/kernel.ts';
-
-export { f32bits };
+import { grid1d, WG, type Kernel, type Params, type RowKernel } from '../../kernels/kernel.ts';
 
 /** The largest element count one binding may hold, rounded down to the offset alignment. */
-export function maxBindingElems(device: Device, elemsPerRow = 1): number {
+export function maxBindingElems(device: Device): number {
   const align = device.limits.minStorageBufferOffsetAlignment / 4;
-  const raw = Math.floor(device.limits.maxStorageBufferBindingSize / 4);
-  // Whole rows, and a row count whose byte offset stays aligned.
-  const rowAlign = align / gcd(align, elemsPerRow);
-  const rows = Math.floor(raw / elemsPerRow / rowAlign) * rowAlign;
-  return rows * elemsPerRow;
+  return Math.floor(device.limits.maxStorageBufferBindingSize / 4 / align) * align;
 }
 
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
+/** Runs `run` over windows of n elements, each at most what one binding holds (`step`): e0 is the
+ *  window's first element. */
+export function eachWindow(n: number, run: (e0: number, count: number) => void, step = maxBindingElems(getDevice())): void {
+  for (let e0 = 0; e0 < n; e0 += step) run(e0, Math.min(step, n - e0));
+}
+
+/** A value forced on one device (tests, benchmarks, tuning by hand): set() returns the previous
+ *  one; null clears it. */
+export function perDevice<T>(): { get(device: Device): T | null; set(value: T | null, device: Device): T | null } {
+  const values = new WeakMap<Device, T>();
+  return {
+    get: (device) => values.get(device) ?? null,
+    set: (value, device) => {
+      const prev = values.get(device) ?? null;
+      if (value === null) values.delete(device);
+      else values.set(device, value);
+      return prev;
+    },
+  };
 }
 
 /** Runs a 1-D kernel over n elements (WG invocations per workgroup). */
-export function launch1d(kernel: Kernel, n: number, params: number[], bindings: (Binding | TextureBinding)[], label: string,
+export function launch1d(kernel: Kernel, n: number, params: Params, bindings: (Binding | TextureBinding)[], label: string,
   constants: Record<string, number> = {}): void {
   const device = getDevice();
   device.dispatch({
@@ -74,7 +84,7 @@ export function rowWindows(rows: number, len: number, device = getDevice()): Row
 /** Runs a kernel with one workgroup of `wg` invocations per row (rows folded into 2-D past the
  *  per-dimension limit; shaders recover the row as wid.y * nwg.x + wid.x): the subgroup build of a
  *  row kernel where the device uses subgroups, else its tree build. */
-export function launchRows(kernel: RowKernel, rows: number, params: number[], bindings: Binding[], label: string,
+export function launchRows(kernel: RowKernel, rows: number, params: Params, bindings: Binding[], label: string,
   wg: number, constants: Record<string, number> = {}): void {
   const device = getDevice();
   const sub = device.subgroups;
@@ -91,8 +101,8 @@ export function recording(...inputs: Tensor[]): boolean {
 }
 
 /** Invocations per workgroup for the one-workgroup-per-row kernels (an override constant, chosen
- *  per adapter): on llvmpipe one 8-lane vector per row measured ~2x faster than 64 or 256 (fewer
- *  barrier switches); on a real GPU a wider group hides latency. */
+ *  per adapter): on llvmpipe one 8-lane vector per row was the fastest (fewer barrier switches;
+ *  DESIGN.md, 'Row kernels'); on a real GPU a wider group hides latency. */
 export function rowWorkgroup(gpuSize: number, device = getDevice()): number {
   return device.kernelProfile === 'software' ? 8 : gpuSize;
 }

@@ -10,7 +10,7 @@
 // the first step of a run on a new machine runs the defaults and every later step the choices.
 // Every candidate sums each output over K in the same order, so the switch changes no bit.
 import type { Device } from '../device.ts';
-import { parseSwitch } from '../switch.ts';
+import { setting } from '../settings.ts';
 import { GPU_MATMUL_CANDIDATES, gpuTileName, type GpuMatmulTile } from '../../kernels/matmul-gpu.ts';
 import { LLVMPIPE_CANDIDATES, llvmpipeChoiceName, type LlvmpipeChoice } from '../../kernels/matmul-llvmpipe.ts';
 import { loadTuneFile, machineKey, tuneFilePath, type ClassResult, type MachineKey } from './cache.ts';
@@ -43,10 +43,9 @@ export const SMALL_WORK = 1 << 22;
 /** At most this many rows of C make a 'thin' product (greedy decoding of a batch of prompts). */
 export const THIN_ROWS = 32;
 /** Products of more rows and fewer multiply-adds than this are 'medium' (a `tiny` or `small`
- *  model's layers), the rest 'large' (GPT-2's): the winners differ. With llvmpipe's AVX2 code
- *  (2-core EPYC family 26 model 2, Mesa 22.3.6) texture 16x16 won at tiny's 512x384x128 (31.9
- *  GFLOP/s, 32x32 19.7) and 32x32 at 512x1024x768 (32.3, 16x16 22.9); in one bucket, the first
- *  model a machine trained would have chosen for every later one. */
+ *  model's layers), the rest 'large' (GPT-2's): the winners differ, so in one bucket the first
+ *  model a machine trained would have chosen for every later one (measured: DESIGN.md, 'The
+ *  tuner's classes and rounds'). */
 export const MEDIUM_WORK = 1 << 27;
 
 /** Bumped when a kernel generator changes in a way that may change which candidate is fastest. */
@@ -124,18 +123,13 @@ export interface Tuning {
 
 const states = new WeakMap<Device, Tuning>();
 
-/** WGPT_TUNE: on (also when set empty) or off. */
-export function parseTune(value: string | undefined): boolean {
-  return parseSwitch(value || undefined, 'WGPT_TUNE', 'on (measure the matmul kernels once per machine) or off (the built-in defaults)');
-}
-
 /** The device's tuning state, made at first use: the cache file for this machine read once. */
 export function tuningOf(device: Device): Tuning {
   let s = states.get(device);
   if (!s) {
     const key = machineKey(device.adapterDescription, `${device.backend} (${device.featureLevel})`, device.kernelProfile, variantSet(device.kernelProfile));
     const file = tuneFilePath(key);
-    const enabled = parseTune(process.env.WGPT_TUNE);
+    const enabled = setting('WGPT_TUNE');
     const profile = device.kernelProfile;
     s = { enabled, key, file, results: new Map(), pending: new Map(), spentMs: 0, warnings: [], candidates: (cls) => candidatesFor(profile, cls) };
     if (enabled) {

@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { wgptCacheDir } from '../cache-dir.ts';
+import { setting } from '../settings.ts';
 import { machineKey, saveTuneFile, type ClassResult, type MachineKey } from './cache.ts';
-import { parseTune } from './choices.ts';
 
 export type SoftwareKind = 'software' | 'lavapipe';
 
@@ -65,7 +65,7 @@ export function saveSoftwareAdapterChoice(adapters: SoftwareAdapterFile['adapter
  *  still the one measured beside it. Null otherwise, and always with WGPT_TUNE=off (the tests), so
  *  nothing measured ever moves a test to another adapter. */
 export function preferredSoftwareAdapter(glDescription: string): { lavapipe: string } | null {
-  if (!parseTune(process.env.WGPT_TUNE)) return null;
+  if (!setting('WGPT_TUNE')) return null;
   let file: SoftwareAdapterFile;
   try {
     file = JSON.parse(readFileSync(softwareAdapterFile(), 'utf8')) as SoftwareAdapterFile;

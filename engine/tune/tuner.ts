@@ -1,21 +1,22 @@
 // The tuner: for each class of work (engine/tune/choices.ts: matmul products, AdamW on a large
 // parameter) it times the candidate variants on this adapter, keeps the fastest and writes it to
 // the machine's cache file, as Triton's autotune and cuBLASLt's heuristics do: the fastest kernel
-// depends on the CPU (llvmpipe's storage loads cost 7x more on an AVX2-only CPU than with AVX-512),
-// the Mesa version and the GPU, so it is measured where it runs, once.
+// depends on the CPU (llvmpipe's storage loads cost several times more with AVX2 code than with
+// AVX-512), the Mesa version and the GPU, so it is measured where it runs, once.
 //
 // Each candidate runs on the class's first shape met (a product clamped to at most 512x1024x1024,
 // AdamW to 4M floats, so one run takes milliseconds, not seconds): a first dispatch (the JIT
 // compile, which counts against the budget), then, once the process's other threads are quiet,
 // rounds in which every candidate runs in turn, timed to the GPU's completion (finish()); the
 // median of the rounds decides. The wait matters: Mesa writes each fresh compile into its disk
-// cache on a thread of its own, and rounds timed while it worked measured a cold first class
-// 30-45% low (AVX2 code on the 2-core EPYC: 19-25 against 33-45 GFLOP/s with the cache warm). A
+// cache on a thread of its own, and rounds timed while it worked measured a cold first class far
+// low (DESIGN.md, 'The tuner's classes and rounds'). A
 // process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
 // timed in order (the built-in default first) and the list stops where the next one's compile
 // would pass the class's budget.
-import { f32bits, type Binding, type Device } from '../device.ts';
+import type { Binding, Device } from '../device.ts';
 import { WgptError } from '../errors.ts';
+import { setting } from '../settings.ts';
 import { adamwDispatch } from '../ops/adamw.ts';
 import { dispatchMatmul, matmulTunable } from '../ops/matmul-plan.ts';
 import { saveTuneFile, type ClassResult } from './cache.ts';
@@ -68,7 +69,7 @@ export function standardClasses(device: Device): Pending[] {
 export async function retune(device: Device, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
   if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
-  if (!matmulTunable()) throw new WgptError('a matmul tile is forced (WGPT_MATMUL_TILE): unset it to measure the candidates');
+  if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, overrideMatmul): unset it to measure the candidates');
   const classes = new Map(standardClasses(device).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
@@ -84,11 +85,10 @@ export function tunePending(device: Device): Promise<void> | void {
   const s = tuningOf(device);
   if (!s.enabled || s.pending.size === 0) return;
   // With a matmul tile forced, the products' choices are not in force: nothing to measure.
-  const pending = [...s.pending.values()].filter((p) => p.cls.kind !== 'matmul' || matmulTunable());
+  const pending = [...s.pending.values()].filter((p) => p.cls.kind !== 'matmul' || matmulTunable(device));
   s.pending.clear();
   if (pending.length === 0) return;
-  const budget = process.env.WGPT_TUNE_BUDGET_S !== undefined ? Number(process.env.WGPT_TUNE_BUDGET_S) * 1000 : BUDGET_MS;
-  if (!(budget >= 0)) throw new WgptError(`WGPT_TUNE_BUDGET_S must be a number of seconds, got "${process.env.WGPT_TUNE_BUDGET_S}"`);
+  const budget = setting('WGPT_TUNE_BUDGET_S') ?? BUDGET_MS;
   return tuneClasses(device, pending, { budgetMs: Math.max(0, budget - s.spentMs) }).then(() => undefined);
 }
 
@@ -208,7 +208,7 @@ function adamwWorkload(device: Device, p: Pending): Workload {
   const n = Math.min(MAX_ADAMW, Math.ceil(p.n / 4) * 4);
   const { bindings, free } = buffers(device, [[n, 1], [n, 2], [n, 3], [n, 4]]);
   // Tiny steps, so the parameters stay real numbers over every run.
-  const scalars = [f32bits(1 - 1e-9), f32bits(1e-9), f32bits(0.9), f32bits(0.1), f32bits(0.999), f32bits(0.001), f32bits(1e-8), f32bits(1), 0, 0];
+  const scalars = { decay: 1 - 1e-9, step: 1e-9, b1: 0.9, omb1: 0.1, b2: 0.999, omb2: 0.001, eps: 1e-8, rbc2: 1 };
   return {
     // Read p, g, m, v; write p, m, v.
     shape: [1, n, 1], work: 7 * 4 * n, free,

@@ -1,6 +1,7 @@
 // Opens the software (or real) GPU once per test file and closes it when the file's tests end.
 import type { Test } from 'tap';
 import { closeDevice, openDevice, type Device, type DeviceOptions } from '../../engine/index.ts';
+import { setting } from '../../engine/settings.ts';
 
 export async function withDevice(t: Test, options: DeviceOptions = {}): Promise<Device> {
   const device = await openDevice(options);
@@ -13,7 +14,7 @@ export async function withDevice(t: Test, options: DeviceOptions = {}): Promise<
  *  readback waits for queued work: on the software GPU submit is synchronous and readbacks are
  *  nearly instant, which hides tests that end before their readbacks do (see test-hygiene). */
 export function slowReadbacks(device: Device): void {
-  const ms = Number(process.env.WGPT_TEST_READ_DELAY_MS ?? 0);
+  const ms = setting('WGPT_TEST_READ_DELAY_MS');
   if (!(ms > 0)) return;
   const read = device.read.bind(device);
   device.read = async (...args) => {

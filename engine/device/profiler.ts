@@ -6,7 +6,10 @@
 //   submitted alone and the submit's wall time is the kernel's;
 // - on a GPU without timestamps, each dispatch is submitted alone and timed from its submit (or the
 //   previous dispatch's completion, whichever is later) to its own completion (onSubmittedWorkDone).
-// A kernel's "ms" is then summed per name; "n" counts its dispatches.
+// A kernel's "ms" is then summed per name; "n" counts its dispatches. The profiler is a hook on
+// the recorder (recorder.ts): it is asked whether to submit before a dispatch (full), for the
+// dispatch's own timed pass (passTimestamps), after it (dispatched), and at every submit (resolve).
+import type { Kernel, Params } from '../../kernels/kernel.ts';
 
 export type ProfileMode = 'timestamp' | 'sync-submit' | 'completion';
 
@@ -39,7 +42,8 @@ export class Profiler {
   private pending: Promise<void>[] = [];
   private lastDone = 0;
 
-  constructor(private readonly gpu: GPUDevice, readonly mode: ProfileMode) {
+  /** `byShape`: WGPT_PROFILE=shapes, a kernel's figures split by its shape. */
+  constructor(private readonly gpu: GPUDevice, readonly mode: ProfileMode, private readonly byShape: boolean) {
     if (mode === 'timestamp') {
       this.querySet = gpu.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_QUERY_PAIRS, label: 'wgpt profile' });
       this.resolveBuffer = gpu.createBuffer({
@@ -50,7 +54,14 @@ export class Profiler {
     }
   }
 
-  add(key: string, ms: number): void {
+  /** The profile's name for a dispatch: the kernel, or by shape its first three parameters (the
+   *  shape, for most kernels) and batch count too. */
+  keyOf(kernel: Kernel, params: Params, z: number): string {
+    if (!this.byShape) return kernel.name;
+    return `${kernel.name} ${Object.keys(kernel.params).slice(0, 3).map((p) => params[p]).join('x')} z${z}`;
+  }
+
+  private add(key: string, ms: number): void {
     const e = this.entries.get(key) ?? { ms: 0, n: 0 };
     e.ms += ms;
     e.n++;
@@ -62,8 +73,10 @@ export class Profiler {
     return this.keys.length >= PROFILE_QUERY_PAIRS;
   }
 
-  /** timestamp mode: the timestampWrites of the next dispatch's own compute pass. */
-  passTimestamps(key: string): GPUComputePassTimestampWrites {
+  /** timestamp mode: the timestampWrites of the next dispatch's own compute pass; null in the
+   *  other modes (the dispatch joins the open pass). */
+  passTimestamps(key: string): GPUComputePassTimestampWrites | null {
+    if (this.mode !== 'timestamp') return null;
     const i = this.keys.length;
     this.keys.push(key);
     return { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
@@ -97,11 +110,20 @@ export class Profiler {
     };
   }
 
-  /** completion mode: times one submitted dispatch to its completion. */
-  watchCompletion(key: string, submittedAt: number): void {
+  /** After a dispatch is recorded: without timestamps it is submitted alone (`flush`) and timed.
+   *  On the software adapter submit is synchronous, so the flush's wall time is the kernel's; on a
+   *  GPU it is timed from its submit (or the previous dispatch's completion) to its completion. */
+  dispatched(key: string, flush: () => void): void {
+    if (this.mode === 'timestamp') return;
+    const t0 = performance.now();
+    flush();
+    if (this.mode === 'sync-submit') {
+      this.add(key, performance.now() - t0);
+      return;
+    }
     this.pending.push(this.gpu.queue.onSubmittedWorkDone().then(() => {
       const done = performance.now();
-      this.add(key, done - Math.max(submittedAt, this.lastDone));
+      this.add(key, done - Math.max(t0, this.lastDone));
       this.lastDone = done;
     }));
   }
@@ -113,10 +135,5 @@ export class Profiler {
       this.pending = [];
       await Promise.all(p);
     }
-  }
-
-  clear(): void {
-    this.entries.clear();
-    this.spans.length = 0;
   }
 }

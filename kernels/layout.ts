@@ -1,0 +1,14 @@
+// The entry points of kernels/layout.wgsl (kernels/kernel.ts: how an interface becomes WGSL).
+import { wgsl } from './kernel.ts';
+
+const XY = { x: 'read f32', y: 'read_write f32' } as const;
+
+/** n: output elements; o1..o3: the output's extents of axes 1..3; st0..st3: the input's strides,
+ *  in output axis order. */
+export const PERMUTE = wgsl('layout', 'permute', {
+  params: { n: 'u32', o1: 'u32', o2: 'u32', o3: 'u32', st0: 'u32', st1: 'u32', st2: 'u32', st3: 'u32' }, bindings: XY,
+});
+export const AXIS_COPY = wgsl('layout', 'axis_copy', {
+  params: { n: 'u32', inner: 'u32', count: 'u32', src_len: 'u32', src_start: 'u32', dst_len: 'u32', dst_start: 'u32' },
+  bindings: XY,
+});
