@@ -97,9 +97,7 @@ export class Device {
   /** Whether the row reductions (softmax, layer norm, cross-entropy, argmax) run their subgroup
    *  build (kernels/rows-subgroups.wgsl): where the device has `subgroups` unless turned off.
    *  Settable, so a benchmark or a test runs both builds on one device. */
-  get subgroups(): boolean {
-    return this.useSubgroups;
-  }
+  get subgroups(): boolean { return this.useSubgroups; }
 
   set subgroups(on: boolean) {
     if (on && !this.gpu.features.has('subgroups')) {
@@ -110,34 +108,19 @@ export class Device {
 
   /** With WGPT_PROFILE: GPU milliseconds and dispatch count per kernel (see device/profiler.ts);
    *  complete after `await finish()`. */
-  get profile(): Map<string, ProfileEntry> | null {
-    return this.profiler?.entries ?? null;
-  }
+  get profile(): Map<string, ProfileEntry> | null { return this.profiler?.entries ?? null; }
 
   /** With WGPT_PROFILE in timestamp mode: the latest dispatches' GPU timestamps, in submission
    *  order (complete after `await finish()`); null in the other modes. */
-  get profileSpans(): readonly ProfileSpan[] | null {
-    return this.profiler?.mode === 'timestamp' ? this.profiler.spans : null;
-  }
+  get profileSpans(): readonly ProfileSpan[] | null { return this.profiler?.mode === 'timestamp' ? this.profiler.spans : null; }
 
   /** How the profile is timed: 'timestamp' (GPU timestamps), 'sync-submit' or 'completion'. */
-  get profileMode(): string | null {
-    return this.profiler?.mode ?? null;
-  }
+  get profileMode(): string | null { return this.profiler?.mode ?? null; }
 
   // ---- memory (device/memory.ts) ----
-
-  allocate(bytes: number, label: string): { buffer: GPUBuffer; bytes: number } {
-    return this.memory.allocate(bytes, label);
-  }
-
-  release(buffer: GPUBuffer, cls: number): void {
-    this.memory.release(buffer, cls);
-  }
-
-  releasePooled(): void {
-    this.memory.releasePooled();
-  }
+  allocate(bytes: number, label: string): { buffer: GPUBuffer; bytes: number } { return this.memory.allocate(bytes, label); }
+  release(buffer: GPUBuffer, cls: number): void { this.memory.release(buffer, cls); }
+  releasePooled(): void { this.memory.releasePooled(); }
 
   /** An rgba32float texture holding a copy of the window `src` (a whole number of vec4s), texel i
    *  at (i % rowTexels, i / rowTexels); the copy is recorded in order with the dispatches around
@@ -154,55 +137,28 @@ export class Device {
   }
 
   // ---- recording (device/recorder.ts) ----
-
   upload(buffer: GPUBuffer, offsetBytes: number, data: ArrayBufferView, label: string): void {
     this.recorder.upload(buffer, offsetBytes, data, label);
   }
-
-  dispatch(d: Dispatch): void {
-    this.recorder.dispatch(d);
-  }
-
-  clear(buffer: GPUBuffer, offset: number, bytes: number, label: string): void {
-    this.recorder.clear(buffer, offset, bytes, label);
-  }
-
+  dispatch(d: Dispatch): void { this.recorder.dispatch(d); }
+  clear(buffer: GPUBuffer, offset: number, bytes: number, label: string): void { this.recorder.clear(buffer, offset, bytes, label); }
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number, label: string): void {
     this.recorder.copy(src, srcOffset, dst, dstOffset, bytes, label);
   }
-
   /** Submits everything recorded so far: not a completion barrier (see finish). */
-  flush(): void {
-    this.recorder.flush();
-  }
+  flush(): void { this.recorder.flush(); }
 
   // ---- waiting (device/sync.ts) ----
-
   /** Work to do at the next wait (a readback or finish()) before it: the matmul tuner. */
-  get beforeWait(): Sync['beforeWait'] {
-    return this.waits.beforeWait;
-  }
-
-  set beforeWait(work: Sync['beforeWait']) {
-    this.waits.beforeWait = work;
-  }
-
+  get beforeWait(): Sync['beforeWait'] { return this.waits.beforeWait; }
+  set beforeWait(work: Sync['beforeWait']) { this.waits.beforeWait = work; }
   read(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<ArrayBuffer> {
     return this.waits.read(buffer, offset, bytes, label);
   }
-
   /** The completion barrier: every timing of GPU work ends here or on a readback. */
-  finish(label = 'finish'): Promise<void> {
-    return this.waits.finish(label);
-  }
-
-  sync(label = 'sync'): Promise<void> {
-    return this.waits.sync(label);
-  }
-
-  get isLost(): boolean {
-    return this.faults.lost;
-  }
+  finish(label = 'finish'): Promise<void> { return this.waits.finish(label); }
+  sync(label = 'sync'): Promise<void> { return this.waits.sync(label); }
+  get isLost(): boolean { return this.faults.lost; }
 
   /** Destroys the device; every later call throws DeviceLostError. */
   destroy(): void {

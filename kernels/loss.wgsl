@@ -30,12 +30,6 @@ fn target_of(t: i32) -> i32 {
   return t;
 }
 
-// A weighted row's weight; 0 marks it ignored (its loss is 0, never 0 * loss).
-fn weigh(loss: f32, w: f32) -> f32 {
-  if (w == 0.0) { return 0.0; }
-  return w * loss;
-}
-
 // @entry forward
 // stats [rows, 2]: m, ls per row.
 @compute @workgroup_size(WG)
@@ -65,7 +59,8 @@ fn forward(grid: Grid, lane: Lane) {
     var loss = 0.0;
     if (t >= 0) {
       loss = (m0 - logits[base + u32(t)]) + ls;
-      if (P.weighted != 0u) { loss = weigh(loss, w[row]); }
+      // A weight of 0 marks the row ignored: its loss is 0, never 0 * loss (NaN for an infinite loss).
+      if (P.weighted != 0u) { loss = select(w[row] * loss, 0.0, w[row] == 0.0); }
     }
     losses[row] = loss;
   }

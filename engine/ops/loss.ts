@@ -42,14 +42,10 @@ function check(logits: Tensor, targets: Tensor, ignoreIndex: number, op: string)
   return { rows, v };
 }
 
-function checkWeights(weights: Tensor, rows: number, op: string): void {
-  assertF32(weights, `${op} weights`);
-  if (weights.size !== rows) throw new ShapeError(`${op}: weights ${shapeStr(weights.shape)} for ${rows} rows; give one weight per row`);
-}
-
 /** Per-row max and log-sum of exp(x - max) (the backward's stats) and loss (0 at ignored rows,
  *  times the row's weight when weighted). Unweighted, the weights' slot holds the targets (unread). */
-function rowsForward(logits: Tensor, targets: Tensor, weights: Tensor | undefined, rows: number, v: number, ignore: number, label: string): { stats: Tensor; losses: Tensor } {
+function rowsForward(logits: Tensor, targets: Tensor, weights: Tensor | undefined, rows: number, v: number, ignore: number,
+  label: string): { stats: Tensor; losses: Tensor } {
   const stats = Tensor.empty([rows, 2], 'f32', `${label} max, log-sum`);
   const losses = Tensor.empty([rows], 'f32', `${label} rows`);
   for (const w of rowWindows(rows, v)) {
@@ -58,6 +54,20 @@ function rowsForward(logits: Tensor, targets: Tensor, weights: Tensor | undefine
       `${label} ${shapeStr(logits.shape)}`, rowWorkgroup(256));
   }
   return { stats, losses };
+}
+
+/** dx = (softmax - onehot) * g / denom (times the row's weight), window by window. Without a
+ *  denominator: the per-token losses' backward, each row its own g[row] (PER_ROW; g fills the
+ *  denominator's unread slot). */
+function rowsBackward(logits: Tensor, targets: Tensor, stats: Tensor, g: Tensor, denom: Tensor | null, weights: Tensor | undefined,
+  rows: number, v: number, ignore: number, label: string): Tensor {
+  const dx = Tensor.empty(logits.shape, 'f32', `${label} backward`);
+  for (const w of rowWindows(rows, v)) {
+    launchRows(CE_BACKWARD, w.rows, { rows: w.rows, v, shift: w.shift, row0: w.row0, ignore, weighted: weights ? 1 : 0 },
+      [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), (denom ?? g).bind(), dx.bind(w.elem0, w.count),
+        (weights ?? targets).bind()], `${label} backward`, rowWorkgroup(256), denom ? undefined : { PER_ROW: 1 });
+  }
+  return dx;
 }
 
 /** Mean cross-entropy of logits [N, V] (or [..., V]) against i32 targets [N]: the sum over targets
@@ -72,12 +82,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     throw new WgptError(`crossEntropy: denominator ${opts.denominator} is not a finite number`);
   }
   const weights = opts.weights;
-  if (weights) checkWeights(weights, rows, 'crossEntropy');
-  const weighted = weights ? 1 : 0;
+  if (weights) {
+    assertF32(weights, 'crossEntropy weights');
+    if (weights.size !== rows) throw new ShapeError(`crossEntropy: weights ${shapeStr(weights.shape)} for ${rows} rows: give one per row`);
+  }
   const { stats, losses } = rowsForward(logits, targets, weights, rows, v, ignore, 'crossEntropy');
   const out = Tensor.empty([], 'f32', 'crossEntropy');
   const denom = Tensor.empty([1], 'f32', 'crossEntropy denominator');
   const useDenom = opts.denominator !== undefined;
+  const weighted = weights ? 1 : 0;
   launchRows(CE_FINISH, 1, { rows, v, ignore, use_denom: useDenom ? 1 : 0, denom: opts.denominator ?? 0, weighted },
     [losses.bind(), targets.bind(), out.bind(), denom.bind(), (weights ?? targets).bind()], 'crossEntropy mean', rowWorkgroup(256));
   losses.dispose();
@@ -86,15 +99,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     denom.dispose();
     return out;
   }
-  return record(out, 'crossEntropy', [logits], (g) => {
-    const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropy backward');
-    for (const w of rowWindows(rows, v)) {
-      launchRows(CE_BACKWARD, w.rows, { rows: w.rows, v, shift: w.shift, row0: w.row0, ignore, weighted },
-        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), denom.bind(), dx.bind(w.elem0, w.count), (weights ?? targets).bind()],
-        'crossEntropy backward', rowWorkgroup(256));
-    }
-    return [dx];
-  });
+  return record(out, 'crossEntropy', [logits],
+    (g) => [rowsBackward(logits, targets, stats, g, denom, weights, rows, v, ignore, 'crossEntropy')]);
 }
 
 /** Per-row cross-entropy, (max - logits[target]) + log-sum, shape logits.shape[:-1]; 0 at ignored
@@ -110,14 +116,6 @@ export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ig
     stats.dispose();
     return out;
   }
-  return record(out, 'crossEntropyPerToken', [logits], (g) => {
-    const dx = Tensor.empty(logits.shape, 'f32', 'crossEntropyPerToken backward');
-    for (const w of rowWindows(rows, v)) {
-      // The mean's backward with PER_ROW: g holds one gradient per row, no denominator is read.
-      launchRows(CE_BACKWARD, w.rows, { rows: w.rows, v, shift: w.shift, row0: w.row0, ignore, weighted: 0 },
-        [logits.bind(w.elem0, w.count), targets.bind(), stats.bind(), g.bind(), g.bind(), dx.bind(w.elem0, w.count), targets.bind()],
-        'crossEntropyPerToken backward', rowWorkgroup(256), { PER_ROW: 1 });
-    }
-    return [dx];
-  });
+  return record(out, 'crossEntropyPerToken', [logits],
+    (g) => [rowsBackward(logits, targets, stats, g, null, undefined, rows, v, ignore, 'crossEntropyPerToken')]);
 }
