@@ -1,9 +1,12 @@
 // The built-in fact world: the held-out half is truly held out (no question about a held-out person,
-// in any phrasing, in the finetuning split), every held-out answer is also a finetuning answer, and
-// the pretraining text states facts only (no question) in several phrasings.
+// in any phrasing, in the finetuning split), every held-out answer is also a finetuning answer, no
+// held-out person is a copy of a finetuning person (values paired independently per relation), and
+// the pretraining text states facts only (no question) in several phrasings, its validation text in
+// a wording of its own.
 import t from 'tap';
 import { splitData } from '../train/data.ts';
-import { biographies, FACT_TASKS, factWorld, generateFactData, statementPrompt } from '../train/facts.ts';
+import { nearestAnswerShare } from '../train/builtin-run.ts';
+import { biographies, FACT_TASKS, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt } from '../train/facts.ts';
 import { builtinText } from '../train/pretrain/builtin.ts';
 import { defaultTrainOptions } from '../train/presets.ts';
 
@@ -24,6 +27,35 @@ t.test('40 people, half held out, each value shared by one person on each side',
   }
 });
 
+t.test('no held-out person is a copy of a finetuning person: at most one shared fact, as chance pairing gives', async (t) => {
+  const finetuned = world.filter((p) => !p.heldOut);
+  let most = 0;
+  for (const h of world) for (const f of finetuned) if (h !== f) most = Math.max(most, sharedFacts(h, f));
+  t.equal(most, 1, 'the most facts any person shares with any finetuning person');
+  for (const h of heldOut) {
+    const partners = FACT_TASKS.map((task) => finetuned.filter((f) => f.facts[task] === h.facts[task]));
+    t.ok(partners.every((p) => p.length === 1), `${h.name}: each value shared with one finetuning person`);
+    t.equal(new Set(partners.map((p) => p[0].name)).size, FACT_TASKS.length, `${h.name}: a different one for each relation`);
+  }
+});
+
+t.test("the nearest finetuning person's answer is never the right one, and the summary's share counts it", async (t) => {
+  const questions = splits.test;
+  t.ok(questions.every((q) => nearestAnswer(q) !== q.output), 'no held-out answer is the nearest finetuning person\'s');
+  const h = heldOut[0];
+  const near = nearestFinetuned(h, 'job');
+  t.notOk(near.heldOut, 'a finetuning person');
+  t.ok(FACT_TASKS.filter((x) => x !== 'job').some((x) => near.facts[x] === h.facts[x]), 'sharing one of the other facts');
+  const right = questions.map((q) => ({ ...q, model_response: q.output }));
+  const copied = questions.map((q) => ({ ...q, model_response: nearestAnswer(q) }));
+  const share = nearestAnswerShare(right, copied);
+  t.equal(share.finetuned.accuracy, 0, 'right answers: none is the nearest person\'s');
+  t.equal(share.control.accuracy, 1, 'copied answers: all are');
+  t.same(Object.values(share.control.per_task).map((g) => g.n), [60, 60, 60], 'per relation');
+  t.equal(share.correct_answers.accuracy, 0, 'the right answers themselves');
+  t.equal(share.chance, 1 / 20, 'twenty values per relation');
+});
+
 t.test('no held-out person is asked about in the finetuning split; the test split asks about them only, each question once', async (t) => {
   t.notOk(splits.train.some((e) => mentions(e.instruction, heldOut)), 'train split: finetuning people only');
   t.ok([...splits.test, ...splits.val].every((e) => mentions(e.instruction, heldOut)), 'test and val: held-out people only');
@@ -42,5 +74,10 @@ t.test('the pretraining text states every fact in several phrasings and asks not
   t.ok(bios.every((b) => FACT_TASKS.every((task) => b.includes(anna.facts[task]))), 'each states every fact');
   t.ok(new Set(bios).size > 20, 'in many different wordings and orders');
   t.same(biographies(2, 5), biographies(2, 5), 'deterministic');
+  const sentences = (docs: string[]): Set<string> => new Set(docs.flatMap((d) => d.split(/(?<=\.) /)));
+  const train = sentences(text.documents);
+  const val = sentences(text.valDocuments!);
+  t.ok(val.size >= 3 * world.length, `the validation text states every fact (${val.size} sentences)`);
+  t.same([...val].filter((v) => train.has(v)), [], 'no validation sentence is in the training text');
   t.equal(statementPrompt({ instruction: `Where was ${anna.name} born?`, task: 'birth-city' }), `${anna.name} was born in`);
 });

@@ -11,22 +11,11 @@ import { collatePairs, type EncodedPair } from '../train/dpo/collate.ts';
 import { batchIds, sequenceLogProbs } from '../train/dpo/logprobs.ts';
 import { dpoBackward } from '../train/dpo/trainer.ts';
 import { withDevice } from './helpers/device.ts';
+import { assertGradClose } from './helpers/opcheck.ts';
 
 await withDevice(t);
 const dir = new URL('./golden/dpo/', import.meta.url).pathname;
 const skip = existsSync(`${dir}/golden.json`) ? false : 'no golden DPO data (run /usr/bin/python3 scripts/golden.py)';
-
-/** As golden-model.test.ts: each element within rtol of itself plus atol of the tensor's largest. */
-function assertGradClose(t: Test, got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-3, atol = 1e-6): void {
-  let scale = 0, worst = 0, at = 0;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  for (let i = 0; i < want.length; i++) {
-    const r = Math.abs(got[i] - want[i]) / (rtol * Math.abs(want[i]) + atol * scale);
-    if (r > worst) [worst, at] = [r, i];
-  }
-  t.equal(got.length, want.length, `${what}: length`);
-  t.ok(worst <= 1, `${what}: worst element ${worst.toFixed(3)} of its tolerance` + (worst > 1 ? ` (at ${at}: ${got[at]} vs ${want[at]})` : ''));
-}
 
 const close = (t: Test, got: number, want: number, tol: number, what: string): void => {
   t.ok(Math.abs(got - want) <= tol, `${what}: ${got} vs ${want}`);

@@ -10,7 +10,8 @@ import t from 'tap';
 import { adamwStep, closeDevice, matmul, noGrad, openDevice, Tensor, type Device } from '../engine/index.ts';
 import { forceMatmulCandidate } from '../engine/ops/matmul-plan.ts';
 import { cpuClass, loadTuneFile, machineKey, saveTuneFile, tuneFilePath } from '../engine/tune/cache.ts';
-import { ADAMW_TUNED, candidatesFor, classKey, classOf, parseClassKey, tuningOf, type MatmulClass } from '../engine/tune/choices.ts';
+import { ADAMW_TUNED, candidatesFor, chooseCandidate, classKey, classOf, engineClass, parseClassKey, tuningOf, type Candidate, type MatmulClass } from '../engine/tune/choices.ts';
+import { retune, standardClasses } from '../engine/tune/tuner.ts';
 import { kernelsDispatched } from './helpers/device.ts';
 import { randn } from './helpers/opcheck.ts';
 
@@ -136,6 +137,70 @@ t.test("the cache's choice is honoured, whichever candidate it names", async (t)
     t.not(names.join(), defNames.join(), `not the default ${def.name}`);
     [free, f2, f3].forEach((f) => f());
   });
+});
+
+t.test('the tuner chooses the faster of two candidates and the engine then runs it', async (t) => {
+  // A candidate made slow on purpose, first in the list, where the built-in default sits: a tuner
+  // that kept the default, or a cache not read, would run it. On llvmpipe: one invocation a
+  // workgroup and a 4x4 tile. On a GPU: one invocation a workgroup too, a lane of a warp (on an
+  // H200 a 16x16 1x1 tile was faster than 64x64 at this size, and 128x128 8x8 only 1.6x slower).
+  const saved = process.env.WGPT_TUNE_BUDGET_S;
+  process.env.WGPT_TUNE_BUDGET_S = '60';
+  t.teardown(() => {
+    process.env.WGPT_TUNE_BUDGET_S = saved;
+  });
+  await onDevice(async (d) => {
+    const s = tuningOf(d);
+    const cls = productClass(d);
+    const software = d.kernelProfile === 'software';
+    const fast = candidatesFor(d.kernelProfile, cls).find((c) => c.name === (software ? 'texture 32x16' : '32x64x16 2x4'))!;
+    const slow: Candidate = software
+      ? { name: 'slow storage 4x4 1x1', llvmpipe: { tm: 4, tn: 4, wgx: 1, wgy: 1, textures: false } }
+      : { name: 'slow 8x8x8 8x8', gpu: { bm: 8, bn: 8, bk: 8, tm: 8, tn: 8 } };
+    s.candidates = (c) => (c.kind === 'matmul' ? [slow, fast] : candidatesFor(d.kernelProfile, c));
+    s.results.clear();
+    const first = multiply(d);
+    t.equal(s.pending.size, 1, 'the class is pending');
+    await first.c.toArray();
+    const r = s.results.get(classKey(cls))!;
+    t.same(Object.keys(r.speed).sort(), [fast.name, slow.name].sort(), `both timed: ${JSON.stringify(r.speed)}`);
+    t.ok(r.speed[fast.name] > 2 * r.speed[slow.name], 'the slow candidate is slow');
+    t.equal(r.choice, fast.name, 'the faster one chosen');
+    const next = multiply(d);
+    forceMatmulCandidate(fast);
+    const forcedFast = multiply(d);
+    forceMatmulCandidate(null);
+    t.same(next.names, forcedFast.names, `the next product ran ${fast.name}`);
+    t.not(next.names.join(), first.names.join(), 'not what ran before the measurement (the slow default)');
+    [first, next, forcedFast].forEach((x) => x.free());
+  });
+});
+
+t.test('wgpt tune measures the classes under the keys the engine looks up, on either kernel set', async (t) => {
+  // GPT-2's products as the engine meets them (aligned operands): on the GPU kernels alignment does
+  // not split classes, so their keys are `ss` there; a table saved under `vv` would never be read.
+  const gpt2: Array<[number, number, number, boolean, boolean]> = [
+    [1024, 2304, 768, false, false], [1024, 768, 2304, false, true], [768, 2304, 1024, true, false],
+    [16, 2304, 768, false, false], [16, 50257, 768, false, true],
+  ];
+  for (const kernels of ['software', 'gpu'] as const) {
+    const d = await openDevice({ kernels });
+    try {
+      const s = tuningOf(d);
+      s.results.clear();
+      // A budget of 0: each class recorded with its default, nothing timed.
+      const measured = await retune(d, { budgetMs: 0, log: null });
+      const looked = gpt2.map(([m, n, k, ta, tb]) => classKey(engineClass(d, m, n, k, ta, tb, true, true).cls));
+      t.ok(looked.every((key) => measured.has(key)), `${kernels}: every key looked up was measured (${looked.join(', ')})`);
+      t.same([...measured.keys()].filter((k) => k !== 'adamw').sort(), [...new Set(looked)].sort(), `${kernels}: and nothing else`);
+      t.same(standardClasses(d).map((p) => classKey(p.cls)), [...measured.keys()], `${kernels}: the standard classes`);
+      for (const [m, n, k, ta, tb] of gpt2) chooseCandidate(d, m, n, k, ta, tb, true, true);
+      t.equal(s.pending.size, 0, `${kernels}: no GPT-2 product is left pending after wgpt tune`);
+      if (kernels === 'gpu') t.ok(looked.every((key) => / ss /.test(key)), 'storage operands on the GPU kernels');
+    } finally {
+      closeDevice(d);
+    }
+  }
 });
 
 t.test("a tiny model's products and GPT-2's are classes apart: the first model trained does not choose for the next", async (t) => {

@@ -10,11 +10,11 @@ import { loadGPT } from '../model/build.ts';
 import { generateBatch } from '../model/generate-batch.ts';
 import { decode, encode } from '../model/tokenizer.ts';
 import type { Entry } from './data.ts';
-import { statementPrompt } from './facts.ts';
+import { factWorld, FACT_TASKS, nearestAnswer, sharedFacts, statementPrompt } from './facts.ts';
 import { ensureBuiltinBase } from './pretrain/builtin.ts';
 import { controlTrainOptions, defaultTrainOptions } from './presets.ts';
 import { formatPrompt } from './prompts.ts';
-import type { ScoreGroup, ScoreReport } from './score.ts';
+import { scoreResponses, type ScoreGroup, type ScoreReport } from './score.ts';
 import { train, type TrainResult } from './trainer.ts';
 
 export const SUMMARY_FILE = 'summary.json';
@@ -36,9 +36,26 @@ export interface BaseExample {
   control_answer: string;
 }
 
+/** Held-out questions answered with the answer of the asker's nearest finetuning person (the one
+ *  sharing most of the asker's other facts; facts.ts nearestFinetuned), as a share (`accuracy`). */
+export interface NearestAnswerShare {
+  /** The finetuned model's responses. High: it hands on finetuning people's answers. */
+  finetuned: ExactMatch;
+  control: ExactMatch;
+  /** The right answers themselves: 0 in this world, where no held-out person shares a value of the
+   *  asked relation with the finetuning person nearest in the other two; 1 were held-out people
+   *  copies of finetuning people. */
+  correct_answers: ExactMatch;
+  /** The share a model answering with one of the relation's values at random would reach. */
+  chance: number;
+}
+
 export interface BuiltinSummary {
   heldout_exact_match: ExactMatch;
   control_exact_match: ExactMatch;
+  nearest_answer_share: NearestAnswerShare;
+  /** The fact world: its people, and the most facts a held-out person shares with any finetuning person. */
+  fact_world: { people: number; held_out: number; max_shared_facts: number };
   /** The base model itself on the held-out questions, before finetuning. */
   base_exact_match: ExactMatch | null;
   base_examples: BaseExample[];
@@ -55,6 +72,28 @@ export interface BuiltinRunResult {
 const exact = (r: ScoreReport | undefined): ExactMatch => ({
   n: r?.n ?? 0, correct: r?.correct ?? 0, accuracy: r?.accuracy ?? 0, rougeL: r?.rougeL ?? 0, per_task: r?.perTask ?? {},
 });
+
+/** The share of held-out questions whose response is the nearest finetuning person's answer. */
+export function nearestAnswerShare(finetuned: readonly Entry[], control: readonly Entry[]): NearestAnswerShare {
+  const world = factWorld();
+  const asNearest = (entries: readonly Entry[], response: (e: Entry) => string | undefined): ExactMatch =>
+    exact(scoreResponses(entries.map((e) => ({ ...e, model_response: response(e), output: nearestAnswer(e, world) }))));
+  const values = new Set(world.map((p) => p.facts[FACT_TASKS[0]])).size;
+  return {
+    finetuned: asNearest(finetuned, (e) => e.model_response),
+    control: asNearest(control, (e) => e.model_response),
+    correct_answers: asNearest(finetuned, (e) => e.output),
+    chance: 1 / values,
+  };
+}
+
+/** The most facts any held-out person shares with any finetuning person. */
+function maxSharedFacts(): number {
+  const world = factWorld();
+  let most = 0;
+  for (const h of world.filter((p) => p.heldOut)) for (const f of world.filter((p) => !p.heldOut)) most = Math.max(most, sharedFacts(h, f));
+  return most;
+}
 
 const responsesOf = (dir: string): Entry[] => JSON.parse(readFileSync(path.join(dir, 'test-responses.json'), 'utf8')) as Entry[];
 
@@ -94,11 +133,16 @@ export async function builtinRun(out: string, log: (line: string) => void = cons
   const control = await train({ ...controlTrainOptions(controlOut), ...(genBatch ? { genBatch } : {}) });
   const controlSeconds = seconds(t2);
   if (control.interrupted) return { finetuned, control, summary: null };
+  const finetunedResponses = responsesOf(out);
+  const controlResponses = responsesOf(controlOut);
+  const world = factWorld();
   const summary: BuiltinSummary = {
     heldout_exact_match: exact(finetuned.after),
     control_exact_match: exact(control.after),
+    nearest_answer_share: nearestAnswerShare(finetunedResponses, controlResponses),
+    fact_world: { people: world.length, held_out: world.filter((p) => p.heldOut).length, max_shared_facts: maxSharedFacts() },
     base_exact_match: finetuned.before ? exact(finetuned.before) : null,
-    base_examples: await baseExamples(baseDir, responsesOf(out), responsesOf(controlOut), opts.style),
+    base_examples: await baseExamples(baseDir, finetunedResponses, controlResponses, opts.style),
     seconds: { base_pretraining: baseSeconds, finetuning: finetuneSeconds, control: controlSeconds, total: seconds(started) },
     base_model: baseDir,
   };

@@ -156,14 +156,18 @@ const pct = (x: number): string => `${(100 * x).toFixed(0)}%`.padStart(4);
 
 function reportBuiltin(out: string, s: BuiltinSummary): void {
   console.log('\nheld-out exact match: questions about people the finetuning never asked about');
-  console.log(`  ${'task'.padEnd(12)} ${'base'.padStart(6)} ${'finetuned'.padStart(10)} ${'control'.padStart(8)}`);
-  const row = (name: string, b: ScoreGroup | undefined, f: ScoreGroup, c: ScoreGroup | undefined): void =>
-    console.log(`  ${name.padEnd(12)} ${(b ? pct(b.accuracy) : '-').padStart(6)} ${pct(f.accuracy).padStart(10)} ${(c ? pct(c.accuracy) : '-').padStart(8)}  (${f.n} questions)`);
+  console.log(`  ${'task'.padEnd(12)} ${'base'.padStart(6)} ${'finetuned'.padStart(10)} ${'control'.padStart(8)} ${'nearest'.padStart(8)}`);
+  const near = s.nearest_answer_share.finetuned;
+  const row = (name: string, b: ScoreGroup | undefined, f: ScoreGroup, c: ScoreGroup | undefined, n: ScoreGroup | undefined): void =>
+    console.log(`  ${name.padEnd(12)} ${(b ? pct(b.accuracy) : '-').padStart(6)} ${pct(f.accuracy).padStart(10)} ` +
+      `${(c ? pct(c.accuracy) : '-').padStart(8)} ${(n ? pct(n.accuracy) : '-').padStart(8)}  (${f.n} questions)`);
   for (const [task, f] of Object.entries(s.heldout_exact_match.per_task)) {
-    row(task, s.base_exact_match?.per_task[task], f, s.control_exact_match.per_task[task]);
+    row(task, s.base_exact_match?.per_task[task], f, s.control_exact_match.per_task[task], near.per_task[task]);
   }
-  row('overall', s.base_exact_match ?? undefined, s.heldout_exact_match, s.control_exact_match);
-  console.log('  (base: the pretrained model before finetuning; control: the same finetuning without pretraining)');
+  row('overall', s.base_exact_match ?? undefined, s.heldout_exact_match, s.control_exact_match, near);
+  console.log('  (base: the pretrained model before finetuning; control: the same finetuning without pretraining;');
+  console.log("   nearest: the finetuned model gave the answer of the finetuning person who shares most of the asker's other");
+  console.log(`   facts, ${pct(s.nearest_answer_share.chance).trim()} by chance; no held-out person shares more than ${s.fact_world.max_shared_facts} fact with a finetuning person)`);
   console.log('\nthe base model continues text; the finetuned model answers:');
   for (const e of s.base_examples) {
     console.log(`  Q: ${e.question}  (${e.answer})`);

@@ -117,6 +117,9 @@ export interface Tuning {
   /** Milliseconds this process has spent tuning (bounded by the tuner's budget). */
   spentMs: number;
   warnings: string[];
+  /** The candidates of a class on this device, the default first: candidatesFor the device's
+   *  kernel profile (a test may give a device others). */
+  candidates: (cls: TuneClass) => Candidate[];
 }
 
 const states = new WeakMap<Device, Tuning>();
@@ -133,7 +136,8 @@ export function tuningOf(device: Device): Tuning {
     const key = machineKey(device.adapterDescription, `${device.backend} (${device.featureLevel})`, device.kernelProfile, variantSet(device.kernelProfile));
     const file = tuneFilePath(key);
     const enabled = parseTune(process.env.WGPT_TUNE);
-    s = { enabled, key, file, results: new Map(), pending: new Map(), spentMs: 0, warnings: [] };
+    const profile = device.kernelProfile;
+    s = { enabled, key, file, results: new Map(), pending: new Map(), spentMs: 0, warnings: [], candidates: (cls) => candidatesFor(profile, cls) };
     if (enabled) {
       const warnings = s.warnings;
       for (const [k, r] of Object.entries(loadTuneFile(file, key, (msg) => {
@@ -146,13 +150,20 @@ export function tuningOf(device: Device): Tuning {
   return s;
 }
 
+/** The class the engine looks a product up under on this device, and whether it is tuned. On a
+ *  GPU the kernel loads floats whatever the alignment, so alignment does not split classes there.
+ *  The tuner measures the standard classes under the same keys (tuner.ts, standardClasses). */
+export function engineClass(device: Device, m: number, n: number, k: number, transA: boolean, transB: boolean,
+  vecA: boolean, vecB: boolean): { cls: MatmulClass; tuned: boolean } {
+  const gpu = device.kernelProfile === 'gpu';
+  return classOf(m, n, k, transA, transB, vecA && !gpu, vecB && !gpu);
+}
+
 /** The candidate to run for a product: the measured choice for its class, else the default (the
- *  class then marked for the tuner). On a GPU the kernel loads floats whatever the alignment, so
- *  alignment does not split classes there. */
+ *  class then marked for the tuner). */
 export function chooseCandidate(device: Device, m: number, n: number, k: number, transA: boolean, transB: boolean,
   vecA: boolean, vecB: boolean): Candidate {
-  const gpu = device.kernelProfile === 'gpu';
-  const { cls, tuned } = classOf(m, n, k, transA, transB, vecA && !gpu, vecB && !gpu);
+  const { cls, tuned } = engineClass(device, m, n, k, transA, transB, vecA, vecB);
   return choose(device, cls, tuned, { cls, m, n, k });
 }
 
@@ -165,8 +176,8 @@ export function chooseAdamw(device: Device, size: number): Candidate {
 /** The measured choice for a class, else its default, the class then marked for the tuner (where
  *  there is something to choose between). */
 function choose(device: Device, cls: TuneClass, tuned: boolean, pending: Pending): Candidate {
-  const all = candidatesFor(device.kernelProfile, cls);
   const s = tuningOf(device);
+  const all = s.candidates(cls);
   if (tuned && s.enabled && all.length > 1) {
     const key = classKey(cls);
     const chosen = s.results.get(key)?.choice;

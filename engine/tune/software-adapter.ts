@@ -24,7 +24,7 @@ export interface SoftwareAdapterFile {
 }
 
 /** The classes a training step spends its matmul time in: a layer's forward, input gradient and
- *  weight gradient (engine/tune/tuner.ts's STANDARD_CLASSES, large bucket). */
+ *  weight gradient (engine/tune/tuner.ts's standard products, large bucket, on the software kernels). */
 const TRAINING_CLASSES = ['nn vv large', 'nt vv large', 'tn vv large'];
 
 /** The training score of an adapter's tuning results: the harmonic mean of the chosen variants'

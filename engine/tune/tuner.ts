@@ -19,7 +19,7 @@ import { WgptError } from '../errors.ts';
 import { adamwDispatch } from '../ops/adamw.ts';
 import { dispatchMatmul, matmulTunable } from '../ops/matmul-plan.ts';
 import { saveTuneFile, type ClassResult } from './cache.ts';
-import { candidatesFor, classKey, parseClassKey, tuningOf, type Candidate, type MatmulClass, type Pending } from './choices.ts';
+import { classKey, engineClass, parseClassKey, tuningOf, type Candidate, type MatmulClass, type Pending } from './choices.ts';
 
 /** WGPT_TUNE_BUDGET_S changes it (the tests' runs use a few seconds). */
 const BUDGET_MS = 60_000;
@@ -43,25 +43,33 @@ export interface TuneOptions {
   log?: ((line: string) => void) | null;
 }
 
-/** The classes a GPT-2 run meets, at GPT-2 small's shapes for 1024 tokens (each clamped when
- *  timed): a linear layer's forward, input gradient and weight gradient, and greedy decoding of 16
- *  prompts (a layer, and the LM head's h·Wteᵀ). `wgpt tune` measures these and any class this
- *  machine's cache holds. */
-export const STANDARD_CLASSES: Pending[] = [
-  { cls: { kind: 'matmul', form: 'nn', vecA: true, vecB: true, bucket: 'large' }, m: 1024, n: 2304, k: 768 },
-  { cls: { kind: 'matmul', form: 'nt', vecA: true, vecB: true, bucket: 'large' }, m: 1024, n: 768, k: 2304 },
-  { cls: { kind: 'matmul', form: 'tn', vecA: true, vecB: true, bucket: 'large' }, m: 768, n: 2304, k: 1024 },
-  { cls: { kind: 'matmul', form: 'nn', vecA: true, vecB: true, bucket: 'thin' }, m: 16, n: 2304, k: 768 },
-  { cls: { kind: 'matmul', form: 'nt', vecA: true, vecB: true, bucket: 'thin' }, m: 16, n: 50257, k: 768 },
-  { cls: { kind: 'adamw' }, m: 1, n: 50257 * 768, k: 1 },
+/** The products a GPT-2 run meets, at GPT-2 small's shapes for 1024 tokens (each clamped when
+ *  timed), every operand vec4-aligned: a linear layer's forward, input gradient and weight
+ *  gradient, and greedy decoding of 16 prompts (a layer, and the LM head's h·Wteᵀ). */
+const STANDARD_PRODUCTS: Array<[m: number, n: number, k: number, transA: boolean, transB: boolean]> = [
+  [1024, 2304, 768, false, false],
+  [1024, 768, 2304, false, true],
+  [768, 2304, 1024, true, false],
+  [16, 2304, 768, false, false],
+  [16, 50257, 768, false, true],
 ];
+
+/** The classes `wgpt tune` measures on this device: the standard products under the keys the
+ *  engine looks them up by (engineClass: on a GPU alignment does not split classes), and AdamW on
+ *  GPT-2's embedding; those with one candidate only are left out. */
+export function standardClasses(device: Device): Pending[] {
+  const products = STANDARD_PRODUCTS.map(([m, n, k, ta, tb]): Pending => ({ cls: engineClass(device, m, n, k, ta, tb, true, true).cls, m, n, k }));
+  const all: Pending[] = [...products, { cls: { kind: 'adamw' }, m: 1, n: 50257 * 768, k: 1 }];
+  const s = tuningOf(device);
+  return all.filter((p) => s.candidates(p.cls).length > 1);
+}
 
 /** Measures again every standard class and every class in the cache (`wgpt tune`). */
 export async function retune(device: Device, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
   if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
   if (!matmulTunable()) throw new WgptError('a matmul tile is forced (WGPT_MATMUL_TILE): unset it to measure the candidates');
-  const classes = new Map(STANDARD_CLASSES.filter((p) => candidatesFor(device.kernelProfile, p.cls).length > 1).map((p) => [classKey(p.cls), p]));
+  const classes = new Map(standardClasses(device).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
     if (cls && !classes.has(key)) classes.set(key, { cls, m: r.shape[0], n: r.shape[1], k: r.shape[2] });
@@ -98,7 +106,7 @@ export async function tuneClasses(device: Device, classes: Pending[], opts: Tune
   }
   for (const p of classes) {
     const left = budget - (performance.now() - start);
-    const candidates = candidatesFor(device.kernelProfile, p.cls);
+    const candidates = s.candidates(p.cls);
     const result = left > 0
       ? await timeClass(device, p, candidates, Math.min(left, opts.classBudgetMs ?? CLASS_BUDGET_MS))
       : null;

@@ -44,13 +44,18 @@ export function randn(n: number, seed: number, scale = 1): Float64Array {
   return out;
 }
 
-/** Largest violation of |got - want| <= atol + rtol*|want|, as a ratio (<= 1 passes). */
+/** Largest violation of |got - want| <= atol + rtol*|want|, as a ratio (<= 1 passes). A NaN or an
+ *  infinity on either side is a violation of ratio Infinity (the first one is reported), as is a
+ *  length mismatch (at -1): a comparison that skipped NaN would pass a kernel that writes NaN. */
 export function worst(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): { ratio: number; at: number } {
+  if (got.length !== want.length) return { ratio: Infinity, at: -1 };
   let ratio = 0;
   let at = -1;
   for (let i = 0; i < want.length; i++) {
-    const r = Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i]));
-    if (!(r <= ratio)) {
+    if (!Number.isFinite(got[i]) || !Number.isFinite(want[i])) return { ratio: Infinity, at: i };
+    const diff = Math.abs(got[i] - want[i]);
+    const r = diff === 0 ? 0 : diff / (atol + rtol * Math.abs(want[i]));
+    if (r > ratio) {
       ratio = r;
       at = i;
     }
@@ -61,7 +66,32 @@ export function worst(got: ArrayLike<number>, want: ArrayLike<number>, atol: num
 export function assertClose(t: Test, got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, what: string): void {
   t.equal(got.length, want.length, `${what}: length`);
   const { ratio, at } = worst(got, want, atol, rtol);
-  t.ok(ratio <= 1, `${what}: max error ratio ${ratio.toFixed(3)}` + (ratio > 1 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
+  t.ok(ratio <= 1, `${what}: max error ratio ${ratio.toFixed(3)}` + (ratio > 1 && at >= 0 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
+}
+
+/** The largest finite |want[i]|: the scale of a tensor's absolute tolerance (a NaN in want is
+ *  worst()'s to report, not a reason for an infinite tolerance). */
+export function finiteScale(want: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) if (Number.isFinite(want[i])) scale = Math.max(scale, Math.abs(want[i]));
+  return scale;
+}
+
+/** Every element within rtol of itself plus atol of the tensor's largest (for values that are ~0
+ *  by cancellation): the golden gradients' check. A bound on max|g| alone leaves most of a head's
+ *  rows unchecked. */
+export function assertGradClose(t: Test, got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-3, atol = 1e-6): void {
+  t.equal(got.length, want.length, `${what}: length`);
+  const { ratio, at } = worst(got, want, atol * finiteScale(want), rtol);
+  let ng = 0;
+  let nw = 0;
+  for (let i = 0; i < Math.min(got.length, want.length); i++) {
+    ng += got[i] ** 2;
+    nw += want[i] ** 2;
+  }
+  const normErr = (Math.sqrt(ng) - Math.sqrt(nw)) / Math.sqrt(nw);
+  t.ok(ratio <= 1, `${what}: worst element ${ratio.toFixed(3)} of its tolerance, norm ${normErr.toExponential(2)} relative` +
+    (ratio > 1 && at >= 0 ? ` (at ${at}: ${got[at]} vs ${want[at]})` : ''));
 }
 
 export async function checkOp(t: Test, name: string, spec: OpCheck): Promise<void> {

@@ -13,7 +13,8 @@ import { pretrain, type PretrainText } from './trainer.ts';
 const BUILTIN_RENDERINGS = 40;
 
 /** The built-in pretraining text: biographies only, never a question. The validation text is
- *  another draw of biographies of the same people (the facts are the same; their wording is not).
+ *  biographies of the same people written in each relation's validation statement, a wording the
+ *  training text never uses, so no validation sentence is one the model read.
  *  The output vocabulary also holds the tokens of every fact question in every prompt style, so
  *  that instruction finetuning of this base can predict its response header. */
 export function builtinText(): PretrainText {
@@ -23,7 +24,7 @@ export function builtinText(): PretrainText {
   return {
     source: 'built-in biographies',
     documents: biographies(BUILTIN_RENDERINGS, 1),
-    valDocuments: biographies(2, 2),
+    valDocuments: biographies(2, 2, factWorld(), true),
     extraVocab: [...extra],
   };
 }
@@ -33,7 +34,9 @@ export async function ensureBuiltinBase(log: (line: string) => void = console.er
   // Sampled before and after: two held-out people's statements, to see the facts arrive.
   const prompts = factWorld().filter((p) => p.heldOut).slice(0, 2).map((p) => statementPrompt({ instruction: p.name, task: 'birth-city' }));
   const options = { ...BUILTIN_PRETRAIN, prompts };
-  return cachedModel('builtin-base', { ...options, renderings: BUILTIN_RENDERINGS }, async (dir) => {
+  // The facts are part of the recipe: a base pretrained on another world is made again.
+  const facts = factWorld().map((p) => [p.name, ...Object.values(p.facts)]);
+  return cachedModel('builtin-base', { ...options, renderings: BUILTIN_RENDERINGS, facts, validation: 'held-out statements' }, async (dir) => {
     log(`no built-in base model in the cache: pretraining it on the built-in biographies first (${BUILTIN_PRETRAIN.maxSteps} steps, about five minutes on 2 CPU cores)`);
     const r = await pretrain({ ...options, out: dir }, builtinText);
     if (r.interrupted) throw new WgptError('interrupted while pretraining the built-in base model; run the command again to start it over');

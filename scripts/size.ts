@@ -1,0 +1,61 @@
+// The size gate CI runs (tinygrad's sz.py in spirit): lines of source per folder, and a failure
+// where the engine and its kernels pass ENGINE_LIMIT lines together or any source file passes
+// FILE_LIMIT. A small engine is a readable one; a file past FILE_LIMIT wants splitting.
+//   npx tsx scripts/size.ts [--json]
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+export const ENGINE_LIMIT = 6000;
+export const FILE_LIMIT = 400;
+export const ROOMS = ['bin', 'train', 'model', 'engine', 'kernels', 'bench', 'scripts', 'test'];
+const SOURCE = /\.(ts|mts|js|wgsl|sh|py)$/;
+
+const root = path.join(import.meta.dirname, '..');
+
+function files(dir: string): string[] {
+  return readdirSync(path.join(root, dir)).flatMap((name) => {
+    const rel = path.join(dir, name);
+    if (name === 'node_modules' || name.startsWith('.')) return [];
+    return statSync(path.join(root, rel)).isDirectory() ? files(rel) : SOURCE.test(name) ? [rel] : [];
+  });
+}
+
+const lines = (file: string): number => readFileSync(path.join(root, file), 'utf8').split('\n').filter((l, i, all) => i < all.length - 1 || l !== '').length;
+
+export interface SizeReport {
+  rooms: Record<string, { files: number; lines: number }>;
+  engine_and_kernels: number;
+  over_limit: Array<{ file: string; lines: number }>;
+}
+
+export function sizeReport(): SizeReport {
+  const rooms: SizeReport['rooms'] = {};
+  const over: SizeReport['over_limit'] = [];
+  for (const room of ROOMS) {
+    const list = files(room);
+    let total = 0;
+    for (const f of list) {
+      const n = lines(f);
+      total += n;
+      if (n > FILE_LIMIT) over.push({ file: f, lines: n });
+    }
+    rooms[room] = { files: list.length, lines: total };
+  }
+  return { rooms, engine_and_kernels: rooms.engine.lines + rooms.kernels.lines, over_limit: over };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = sizeReport();
+  if (process.argv.includes('--json')) console.log(JSON.stringify(r, null, 2));
+  else {
+    console.log('room       files   lines');
+    for (const [room, { files: n, lines: l }] of Object.entries(r.rooms)) console.log(`${room.padEnd(10)} ${String(n).padStart(5)} ${String(l).padStart(7)}`);
+    console.log(`engine + kernels: ${r.engine_and_kernels} lines (limit ${ENGINE_LIMIT})`);
+  }
+  const bad = [
+    ...(r.engine_and_kernels >= ENGINE_LIMIT ? [`engine + kernels hold ${r.engine_and_kernels} lines, the limit is ${ENGINE_LIMIT}: make the engine smaller, not the limit larger`] : []),
+    ...r.over_limit.map((o) => `${o.file} has ${o.lines} lines, over ${FILE_LIMIT}: split it by concern`),
+  ];
+  for (const b of bad) console.error(`size gate: ${b}`);
+  process.exit(bad.length > 0 ? 1 : 0);
+}
