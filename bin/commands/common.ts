@@ -6,7 +6,7 @@ import { parseBackend } from '../../engine/adapter.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';
-import { readTrainState } from '../../train/checkpoint.ts';
+import { readTrainState } from '../../train/run/checkpoint.ts';
 
 export const DEVICE_OPTIONS = {
   backend: { type: 'string', default: 'auto' },

@@ -3,10 +3,10 @@
 // absent) on preference pairs of the built-in tasks, held-out preference accuracy before and after.
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { readTrainState } from '../../train/checkpoint.ts';
-import { ensureBuiltinSft } from '../../train/dpo/builtin.ts';
+import { readTrainState } from '../../train/run/checkpoint.ts';
+import { ensureBuiltinSft } from '../../train/dpo/pairs.ts';
 import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores } from '../../train/dpo/trainer.ts';
-import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
+import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';

@@ -2,12 +2,12 @@
 // against the references, offline; optionally a judge model through an Ollama-style /api/chat).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
-import { encodeEntry } from '../../train/collate.ts';
-import { splitData, validateEntries, type Entry } from '../../train/data.ts';
-import { judgeResponses } from '../../train/judge.ts';
-import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/responses.ts';
-import { scoreResponses } from '../../train/score.ts';
-import { evaluateLoss, loadEntries } from '../../train/trainer.ts';
+import { encodeEntry } from '../../train/data/collate.ts';
+import { splitData, validateEntries, type Entry } from '../../train/data/entries.ts';
+import { judgeResponses } from '../../train/eval/judge.ts';
+import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/eval/responses.ts';
+import { scoreResponses } from '../../train/eval/score.ts';
+import { evaluateLoss, loadEntries } from '../../train/sft/trainer.ts';
 import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, intOption, loadModelOption, MODEL_OPTIONS, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [options]

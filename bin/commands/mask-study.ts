@@ -2,17 +2,17 @@
 // --plw, the prompt-loss-weight study: weights × seeds as a sweep, one table with the seed spread.
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { maskStudy, type StudyOptions } from '../../train/mask-study.ts';
-import { LOSS_MASK_NAMES } from '../../train/collate.ts';
-import { checkResponseLength, RESPONSE_LENGTHS } from '../../train/fact-responses.ts';
-import { plwRun, type PlwRunOptions } from '../../train/plw-run.ts';
-import { writePlwReport } from '../../train/plw-report.ts';
-import { parseWeights, planStudy, readStudyResults, studyGrid, studySeeds } from '../../train/plw-study.ts';
-import { ensureBuiltinBase } from '../../train/pretrain/builtin.ts';
+import { maskStudy, type StudyOptions } from '../../train/study/mask-study.ts';
+import { LOSS_MASK_NAMES } from '../../train/data/collate.ts';
+import { checkResponseLength, RESPONSE_LENGTHS } from '../../train/data/fact-responses.ts';
+import { plwRun, type PlwRunOptions } from '../../train/study/plw-run.ts';
+import { writePlwReport } from '../../train/study/plw-report.ts';
+import { parseWeights, planStudy, readStudyResults, studyGrid, studySeeds } from '../../train/study/plw-study.ts';
+import { ensureBuiltinBase } from '../../train/builtin/base.ts';
 import { maskStudyMetrics } from '../../train/sweep/metrics.ts';
 import { runLocal } from '../../train/sweep/local.ts';
 import type { Scalar, SweepSpec } from '../../train/sweep/spec.ts';
-import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
+import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, selfWgpt, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt mask-study [--model FILE|DIR|NAME] [--data FILE|ch07] [options]

@@ -4,12 +4,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { readTrainState } from '../../train/checkpoint.ts';
-import { ensureBuiltinBase } from '../../train/pretrain/builtin.ts';
+import { readTrainState } from '../../train/run/checkpoint.ts';
+import { ensureBuiltinBase } from '../../train/builtin/base.ts';
 import { CORPUS_NAMES } from '../../train/pretrain/corpus.ts';
-import type { LoopRow } from '../../train/loop.ts';
+import type { LoopRow } from '../../train/run/loop.ts';
 import { checkPretrainOptions, pretrain, textOf, type PretrainOptions, type PretrainResult, type Sample } from '../../train/pretrain/trainer.ts';
-import { PRETRAIN_BASE } from '../../train/presets.ts';
+import { PRETRAIN_BASE } from '../../train/sft/presets.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
 import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';

@@ -2,15 +2,15 @@
 // built-in default: the tiny model from scratch on generated tasks whose answers a program checks.
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { readTrainState } from '../../train/checkpoint.ts';
-import { checkPromptLossWeight } from '../../train/collate.ts';
-import { train, type TrainOptions, type TrainResult } from '../../train/trainer.ts';
+import { readTrainState } from '../../train/run/checkpoint.ts';
+import { checkPromptLossWeight } from '../../train/data/collate.ts';
+import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
-import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
-import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin-run.ts';
-import { TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/presets.ts';
-import type { ScoreGroup } from '../../train/score.ts';
+import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
+import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin/run.ts';
+import { TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/sft/presets.ts';
+import type { ScoreGroup } from '../../train/eval/score.ts';
 import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt train [options]

@@ -2,12 +2,12 @@
 // fact stated in several phrasings and orders, made once into the cache ($WGPT_CACHE/builtin-base)
 // by `wgpt pretrain` with no options or by the first `wgpt train` default run that needs it.
 import { WgptError } from '../../engine/errors.ts';
-import { cachedModel } from '../cache.ts';
-import { encodeEntry } from '../collate.ts';
-import { biographies, factPools, factWorld, statementPrompt } from '../facts.ts';
-import { BUILTIN_PRETRAIN } from '../presets.ts';
-import { STYLES } from '../prompts.ts';
-import { pretrain, type PretrainText } from './trainer.ts';
+import { cachedModel } from './cache.ts';
+import { encodeEntry } from '../data/collate.ts';
+import { biographies, factPools, factWorld, statementPrompt } from '../data/facts.ts';
+import { BUILTIN_PRETRAIN } from '../sft/presets.ts';
+import { STYLES } from '../data/prompts.ts';
+import { pretrain, type PretrainText } from '../pretrain/trainer.ts';
 
 /** How many biographies of each person the text holds (each a fresh draw of phrasings and order). */
 const BUILTIN_RENDERINGS = 40;

@@ -5,8 +5,8 @@
 // cleaned up on the next call. A copy made by another recipe (an older wgpt) is made again.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { wgptCacheDir } from '../engine/cache-dir.ts';
-import { replaceDirAtomically } from './atomic-dir.ts';
+import { wgptCacheDir } from '../../engine/cache-dir.ts';
+import { replaceDirAtomically } from '../run/atomic-dir.ts';
 
 export function cacheDir(name: string): string {
   return path.join(wgptCacheDir(), name);

@@ -6,16 +6,16 @@
 // beside the finetuned model's answers.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadGPT } from '../model/build.ts';
-import { generateBatch } from '../model/generate-batch.ts';
-import { decode, encode } from '../model/tokenizer.ts';
-import type { Entry } from './data.ts';
-import { factWorld, FACT_TASKS, nearestAnswer, sharedFacts, statementPrompt } from './facts.ts';
-import { ensureBuiltinBase } from './pretrain/builtin.ts';
-import { controlTrainOptions, defaultTrainOptions } from './presets.ts';
-import { formatPrompt } from './prompts.ts';
-import { scoreResponses, type ScoreGroup, type ScoreReport } from './score.ts';
-import { train, type TrainResult } from './trainer.ts';
+import { loadGPT } from '../../model/build.ts';
+import { generateBatch } from '../../model/generate-batch.ts';
+import { decode, encode } from '../../model/tokenizer.ts';
+import type { Entry } from '../data/entries.ts';
+import { factWorld, FACT_TASKS, nearestAnswer, sharedFacts, statementPrompt } from '../data/facts.ts';
+import { ensureBuiltinBase } from './base.ts';
+import { controlTrainOptions, defaultTrainOptions } from '../sft/presets.ts';
+import { formatPrompt } from '../data/prompts.ts';
+import { scoreResponses, type ScoreGroup, type ScoreReport } from '../eval/score.ts';
+import { train, type TrainResult } from '../sft/trainer.ts';
 
 export const SUMMARY_FILE = 'summary.json';
 

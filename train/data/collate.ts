@@ -1,9 +1,9 @@
 // Tokenizing entries and collating them into (inputs, targets) batches, exactly as chapter 7's
 // `custom_collate_fn` does, plus the pluggable loss masks. Every masking decision lives in
 // LOSS_MASKS + collate() so the training loop and the GPU loss never special-case a strategy.
-import { WgptError } from '../engine/errors.ts';
-import { encode, END_OF_TEXT } from '../model/tokenizer.ts';
-import type { Entry } from './data.ts';
+import { WgptError } from '../../engine/errors.ts';
+import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
+import type { Entry } from './entries.ts';
 import { formatPrompt, formatResponse, responseHeader } from './prompts.ts';
 
 /** PyTorch's cross_entropy ignore_index; the loss skips targets with this value. */

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { wgptCacheDir } from '../engine/cache-dir.ts';
-import { WgptError } from '../engine/errors.ts';
-import { loadInstructionData, type Entry } from './data.ts';
+import { wgptCacheDir } from '../../engine/cache-dir.ts';
+import { WgptError } from '../../engine/errors.ts';
+import { loadInstructionData, type Entry } from './entries.ts';
 
 export interface Dataset {
   /** What error messages call it. */

@@ -8,7 +8,7 @@
 // only as pretraining text, never as a question, so answering them after instruction finetuning
 // shows the finetuning taught the model to use what it already knew, not the facts themselves.
 import { drawEntries, type SyntheticEntry } from './synthetic.ts';
-import { Rng, shuffledIndices } from './loader.ts';
+import { Rng, shuffledIndices } from '../run/loader.ts';
 
 const FIRST = ['Anna', 'Tom', 'Maria', 'David', 'Lucy', 'Peter', 'Sarah', 'John', 'Emma', 'Paul', 'Laura', 'Mark', 'Julia', 'Kevin',
   'Alice', 'Brian', 'Helen', 'Eric', 'Grace', 'Frank', 'Rose', 'Henry', 'Clara', 'Oscar', 'Diana', 'Victor', 'Nina', 'Felix', 'Irene',

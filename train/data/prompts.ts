@@ -1,7 +1,7 @@
 // Prompt styles for instruction finetuning. The strings are exactly those of chapter 7 of
 // "Build a Large Language Model (From Scratch)": a model finetuned with one style must be prompted
 // with byte-identical text, so nothing here may be reworded.
-import type { Entry } from './data.ts';
+import type { Entry } from './entries.ts';
 
 export const STYLES = ['alpaca', 'phi3'] as const;
 export type PromptStyle = (typeof STYLES)[number];

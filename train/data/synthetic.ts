@@ -16,8 +16,8 @@
 //    the held-out set measures whether the skill generalises to inputs never seen. 'repeat' is a
 //    'template' task: copying a word never seen as an answer is out of reach of a from-scratch
 //    model in minutes (its output row was never trained).
-import type { Entry } from './data.ts';
-import { Rng, shuffledIndices } from './loader.ts';
+import type { Entry } from './entries.ts';
+import { Rng, shuffledIndices } from '../run/loader.ts';
 
 export interface SyntheticEntry extends Entry {
   input: string;

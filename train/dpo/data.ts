@@ -3,8 +3,8 @@
 // field, one line each, like train/data.ts.
 import { readFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
-import type { Entry } from '../data.ts';
-import { fetchDataset, isDatasetName } from '../fetch-ch07.ts';
+import type { Entry } from '../data/entries.ts';
+import { fetchDataset, isDatasetName } from '../data/datasets.ts';
 
 export interface PreferenceEntry extends Entry {
   chosen: string;

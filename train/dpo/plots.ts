@@ -2,8 +2,8 @@
 // seen above), and the reward margin, train and validation, against the step
 // (reward-margin-plot.svg/.png).
 import path from 'node:path';
-import { lineChart, writeChart } from '../charts.ts';
-import { writeLossPlot } from '../plot.ts';
+import { lineChart, writeChart } from '../run/charts.ts';
+import { writeLossPlot } from '../run/plot.ts';
 import type { DpoMetricsRow } from './trainer.ts';
 
 export async function writeDpoPlots(dir: string, rows: readonly DpoMetricsRow[]): Promise<void> {

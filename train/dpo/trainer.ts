@@ -13,23 +13,23 @@ import { loadGPT, saveGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { initLora } from '../../model/lora.ts';
 import { saveAdapters } from '../../model/peft.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../checkpoint.ts';
-import { loraBaseName, loraOf } from '../lora-options.ts';
-import { requireNonEmpty, splitData } from '../data.ts';
-import { DataLoader, trainLoader } from '../loader.ts';
-import { AdamW } from '../optim.ts';
-import { Progress } from '../progress.ts';
-import { checkStyle } from '../prompts.ts';
-import { generateResponses } from '../responses.ts';
-import { scoreResponses, type ScoreReport } from '../score.ts';
-import { syntheticPreferences, withModelMistakes } from './builtin.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../run/checkpoint.ts';
+import { loraBaseName, loraOf } from '../run/lora-options.ts';
+import { requireNonEmpty, splitData } from '../data/entries.ts';
+import { DataLoader, trainLoader } from '../run/loader.ts';
+import { AdamW } from '../run/optim.ts';
+import { Progress } from '../run/progress.ts';
+import { checkStyle } from '../data/prompts.ts';
+import { generateResponses } from '../eval/responses.ts';
+import { scoreResponses, type ScoreReport } from '../eval/score.ts';
+import { syntheticPreferences, withModelMistakes } from './pairs.ts';
 import { checkDpoMask, collatePairs, encodePair, type DpoBatch, type EncodedPair } from './collate.ts';
 import { loadPreferences, type PreferenceEntry } from './data.ts';
 import { dpoLoss, type DpoLoss } from './loss.ts';
 import { batchIds, sequenceLogProbs } from './logprobs.ts';
 import { writeDpoPlots } from './plots.ts';
-import { MetricsLog } from '../metrics-log.ts';
-import { StopSignals } from '../stop-signals.ts';
+import { MetricsLog } from '../run/metrics-log.ts';
+import { StopSignals } from '../run/stop-signals.ts';
 
 export interface DpoOptions {
   /** A preference JSON file, 'ch07-dpo' (fetched), or null for the built-in synthetic pairs. */

@@ -1,10 +1,10 @@
 // One batch, one forward and backward: the loss, how many targets it counted, and every
 // parameter's gradient (by Hugging Face name). The masking study and `wgpt grads` build on this.
-import { backward, keep, tidy, WgptError } from '../engine/index.ts';
-import type { GPT } from '../model/gpt.ts';
-import { collate, encodeEntry, IGNORE_INDEX, type Batch } from './collate.ts';
-import type { Entry } from './data.ts';
-import { batchLoss } from './step.ts';
+import { backward, keep, tidy, WgptError } from '../../engine/index.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { collate, encodeEntry, IGNORE_INDEX, type Batch } from '../data/collate.ts';
+import type { Entry } from '../data/entries.ts';
+import { batchLoss } from '../run/step.ts';
 
 export interface GradientReport {
   loss: number;

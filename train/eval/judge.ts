@@ -1,7 +1,7 @@
 // Optional LLM judge, as in chapter 7: asks an Ollama-compatible /api/chat endpoint to score each
 // model response 0–100. Nothing else depends on it; the programmatic scores are in score.ts.
-import type { Entry } from './data.ts';
-import { formatPrompt } from './prompts.ts';
+import type { Entry } from '../data/entries.ts';
+import { formatPrompt } from '../data/prompts.ts';
 
 export const DEFAULT_JUDGE_URL = 'http://localhost:11434/api/chat';
 export const DEFAULT_JUDGE_MODEL = 'llama3';

@@ -1,12 +1,12 @@
 // Greedy responses for instruction entries, extracted as the chapter does (prompt and response
 // header removed, stripped), in the chapter's output format: each entry plus `model_response`.
-import { generate } from '../model/generate.ts';
-import { DEFAULT_GEN_BATCH, generateBatch } from '../model/generate-batch.ts';
-import type { GPT } from '../model/gpt.ts';
-import { decode, encode } from '../model/tokenizer.ts';
-import type { Entry } from './data.ts';
-import { formatPrompt, responseHeader } from './prompts.ts';
-import { GenerationProgress } from './progress.ts';
+import { generate } from '../../model/generate.ts';
+import { DEFAULT_GEN_BATCH, generateBatch } from '../../model/generate-batch.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { decode, encode } from '../../model/tokenizer.ts';
+import type { Entry } from '../data/entries.ts';
+import { formatPrompt, responseHeader } from '../data/prompts.ts';
+import { GenerationProgress } from '../run/progress.ts';
 import { extractResponse } from './score.ts';
 
 export { DEFAULT_GEN_BATCH };

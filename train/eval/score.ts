@@ -1,8 +1,8 @@
 // Programmatic scoring of generated responses against reference outputs: exact match, ROUGE-L F1
 // and per-task accuracy (for synthetic data with a `task`). No model needed, unlike judge.ts.
-import { END_OF_TEXT_STRING } from '../model/tokenizer.ts';
-import type { Entry } from './data.ts';
-import { checkStyle } from './prompts.ts';
+import { END_OF_TEXT_STRING } from '../../model/tokenizer.ts';
+import type { Entry } from '../data/entries.ts';
+import { checkStyle } from '../data/prompts.ts';
 
 /** Exact-match normalisation: trim surrounding whitespace and case-fold (toLowerCase). Nothing
  *  else: punctuation and inner spacing still count, so "2 5 7" ≠ "2 5 7." and "257". */

@@ -13,7 +13,7 @@
 // those renames) as generation 0.
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { WgptError } from '../engine/index.ts';
+import { WgptError } from '../../engine/index.ts';
 
 /** Written last into a generation, after its files are on disk. */
 const COMPLETE = '.complete';

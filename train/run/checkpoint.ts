@@ -4,11 +4,11 @@
 // checkpoint under its name; a leftover of an interrupted save is cleaned up on `--resume`.
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { WgptError } from '../engine/index.ts';
-import { loadGPT, saveGPT } from '../model/build.ts';
-import type { GPT } from '../model/gpt.ts';
-import { hasAdapters, loadAdapters, saveAdapters } from '../model/peft.ts';
-import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
+import { WgptError } from '../../engine/index.ts';
+import { loadGPT, saveGPT } from '../../model/build.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { hasAdapters, loadAdapters, saveAdapters } from '../../model/peft.ts';
+import { readSafetensors, writeSafetensors } from '../../model/safetensors.ts';
 import type { LoaderState } from './loader.ts';
 import { recoverDir, replaceDirAtomically } from './atomic-dir.ts';
 import type { AdamW } from './optim.ts';

@@ -3,9 +3,9 @@
 // line, an evaluation row every N steps (the chapter's 0-based rule), a checkpoint at each epoch's
 // end, and Ctrl-C/SIGTERM asking it to stop after the current step. What differs (how a batch is
 // made, what an evaluation measures, what happens between steps) comes in as functions.
-import { WgptError } from '../engine/index.ts';
-import type { GPT } from '../model/gpt.ts';
-import type { Batch } from './collate.ts';
+import { WgptError } from '../../engine/index.ts';
+import type { GPT } from '../../model/gpt.ts';
+import type { Batch } from '../data/collate.ts';
 import type { DataLoader } from './loader.ts';
 import type { MetricsLog } from './metrics-log.ts';
 import type { AdamW } from './optim.ts';

@@ -2,10 +2,10 @@
 // before anything is loaded or written, and what the adapter's config names as its base model.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { WgptError } from '../engine/index.ts';
-import { isConfigName } from '../model/config.ts';
-import { HF_MODELS } from '../model/download.ts';
-import { loraSpec, parseLoraTargets, type LoraSpec } from '../model/lora.ts';
+import { WgptError } from '../../engine/index.ts';
+import { isConfigName } from '../../model/config.ts';
+import { HF_MODELS } from '../../model/download.ts';
+import { loraSpec, parseLoraTargets, type LoraSpec } from '../../model/lora.ts';
 
 /** The options of a run that LoRA reads (null and undefined both mean "not given"). */
 export interface LoraOptions {

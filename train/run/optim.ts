@@ -1,6 +1,6 @@
 // AdamW with torch.optim.AdamW semantics, one fused dispatch per parameter (engine adamwStep).
 // Holds the moment estimates; their state goes into checkpoints so a resumed run continues exactly.
-import { adamwStep, keep, noGrad, Tensor, zeros } from '../engine/index.ts';
+import { adamwStep, keep, noGrad, Tensor, zeros } from '../../engine/index.ts';
 
 export interface AdamWOptions {
   lr: number;

@@ -1,8 +1,8 @@
 // One optimizer step on one batch, and the batch loss it differentiates: shared by the training
 // loop (train/loop.ts), evaluation and the masking study.
-import { backward, keep, Tensor, tidy } from '../engine/index.ts';
-import type { GPT } from '../model/gpt.ts';
-import type { Batch } from './collate.ts';
+import { backward, keep, Tensor, tidy } from '../../engine/index.ts';
+import type { GPT } from '../../model/gpt.ts';
+import type { Batch } from '../data/collate.ts';
 import type { AdamW } from './optim.ts';
 
 /** The loss of one collated batch (dropout on when `train`, seeded by `seed`; weighted when the

@@ -1,6 +1,6 @@
 // wgpt train's option sets: the base every run starts from and the named presets. Here rather than
 // in bin/ so that `wgpt dpo` can train the built-in SFT model with exactly `wgpt train`'s default.
-import type { PretrainOptions } from './pretrain/trainer.ts';
+import type { PretrainOptions } from '../pretrain/trainer.ts';
 import type { TrainOptions } from './trainer.ts';
 
 export const TRAIN_PRESETS: Record<string, Partial<TrainOptions>> = {

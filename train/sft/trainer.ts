@@ -3,30 +3,30 @@
 // directory with metrics, the loss plot, the weights and the test split's responses.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { keep, tidy, WgptError } from '../engine/index.ts';
-import { loadGPT, saveGPT } from '../model/build.ts';
-import type { GPT } from '../model/gpt.ts';
-import { initLora } from '../model/lora.ts';
-import { saveAdapters, saveMerged } from '../model/peft.ts';
-import { loraBaseName, loraOf } from './lora-options.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
-import { END_OF_TEXT } from '../model/tokenizer.ts';
-import { checkPromptLossWeight, collate, encodeEntry, getLossMask, type EncodedEntry } from './collate.ts';
-import { loadInstructionData, requireNonEmpty, splitData, type Entry } from './data.ts';
-import { loadCh07 } from './fetch-ch07.ts';
-import { DataLoader, trainLoader } from './loader.ts';
-import { AdamW } from './optim.ts';
-import { batchLoss } from './step.ts';
-import { writeLossPlot } from './plot.ts';
-import { Progress } from './progress.ts';
-import { checkStyle } from './prompts.ts';
-import { generateResponses, sampleResponse } from './responses.ts';
-import { scoreResponses, type ScoreReport } from './score.ts';
-import { checkSchedule } from './schedule.ts';
-import { generateSyntheticData } from './synthetic.ts';
-import { generateFactData } from './facts.ts';
-import { MetricsLog } from './metrics-log.ts';
-import { trainingLoop, type LoopRow } from './loop.ts';
+import { keep, tidy, WgptError } from '../../engine/index.ts';
+import { loadGPT, saveGPT } from '../../model/build.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { initLora } from '../../model/lora.ts';
+import { saveAdapters, saveMerged } from '../../model/peft.ts';
+import { loraBaseName, loraOf } from '../run/lora-options.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../run/checkpoint.ts';
+import { END_OF_TEXT } from '../../model/tokenizer.ts';
+import { checkPromptLossWeight, collate, encodeEntry, getLossMask, type EncodedEntry } from '../data/collate.ts';
+import { loadInstructionData, requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
+import { loadCh07 } from '../data/datasets.ts';
+import { DataLoader, trainLoader } from '../run/loader.ts';
+import { AdamW } from '../run/optim.ts';
+import { batchLoss } from '../run/step.ts';
+import { writeLossPlot } from '../run/plot.ts';
+import { Progress } from '../run/progress.ts';
+import { checkStyle } from '../data/prompts.ts';
+import { generateResponses, sampleResponse } from '../eval/responses.ts';
+import { scoreResponses, type ScoreReport } from '../eval/score.ts';
+import { checkSchedule } from '../run/schedule.ts';
+import { generateSyntheticData } from '../data/synthetic.ts';
+import { generateFactData } from '../data/facts.ts';
+import { MetricsLog } from '../run/metrics-log.ts';
+import { trainingLoop, type LoopRow } from '../run/loop.ts';
 
 export interface TrainOptions {
   /** A JSON file, 'ch07' (the chapter's data, fetched), 'facts' (questions about the built-in fact

@@ -3,19 +3,19 @@
 // for all of them (the response-only loss on val) and with scores of generated responses.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy, WgptError } from '../engine/index.ts';
-import { loadGPT } from '../model/build.ts';
-import type { GPT } from '../model/gpt.ts';
-import { barChart, lineChart, writeChart } from './charts.ts';
-import { collate, encodeEntry, getLossMask, IGNORE_INDEX, REGIONS, targetRegions, type EncodedEntry, type Region } from './collate.ts';
-import { requireNonEmpty, splitData } from './data.ts';
-import { gradientsOf, l2 } from './grads.ts';
-import { trainLoader } from './loader.ts';
-import { AdamW } from './optim.ts';
-import { generateResponses } from './responses.ts';
-import { scoreResponses } from './score.ts';
-import { trainStep } from './step.ts';
-import { evaluateLoss, loadEntries } from './trainer.ts';
+import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy, WgptError } from '../../engine/index.ts';
+import { loadGPT } from '../../model/build.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { barChart, lineChart, writeChart } from '../run/charts.ts';
+import { collate, encodeEntry, getLossMask, IGNORE_INDEX, REGIONS, targetRegions, type EncodedEntry, type Region } from '../data/collate.ts';
+import { requireNonEmpty, splitData } from '../data/entries.ts';
+import { gradientsOf, l2 } from '../eval/grads.ts';
+import { trainLoader } from '../run/loader.ts';
+import { AdamW } from '../run/optim.ts';
+import { generateResponses } from '../eval/responses.ts';
+import { scoreResponses } from '../eval/score.ts';
+import { trainStep } from '../run/step.ts';
+import { evaluateLoss, loadEntries } from '../sft/trainer.ts';
 
 export interface StudyOptions {
   model: string;

@@ -5,7 +5,7 @@
 // runs' results, so a tiny grid checks them; writePlwReport adds the plot and the files.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { spreadPanels, writeChart } from './charts.ts';
+import { spreadPanels, writeChart } from '../run/charts.ts';
 import type { DataLengths, PlwRunResult } from './plw-run.ts';
 
 /** What the table shows of a run, and which way is better (null: neither, a diagnostic). */

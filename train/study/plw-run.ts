@@ -10,25 +10,25 @@
 // gathers the table). No checkpoint: a stopped run starts again.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { WgptError } from '../engine/index.ts';
-import { loadGPT } from '../model/build.ts';
-import type { GPT } from '../model/gpt.ts';
-import { checkPromptLossWeight, collate, encodeEntry, IGNORE_INDEX, type Batch, type EncodedEntry } from './collate.ts';
-import { requireNonEmpty, splitData, type Entry } from './data.ts';
-import { withResponseLength } from './fact-responses.ts';
-import { gradientsOf, l2 } from './grads.ts';
-import { trainLoader } from './loader.ts';
+import { WgptError } from '../../engine/index.ts';
+import { loadGPT } from '../../model/build.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { checkPromptLossWeight, collate, encodeEntry, IGNORE_INDEX, type Batch, type EncodedEntry } from '../data/collate.ts';
+import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
+import { withResponseLength } from '../data/fact-responses.ts';
+import { gradientsOf, l2 } from '../eval/grads.ts';
+import { trainLoader } from '../run/loader.ts';
 import { accumulate } from './mask-study.ts';
-import { AdamW } from './optim.ts';
-import { ensureBuiltinBase } from './pretrain/builtin.ts';
-import { Progress } from './progress.ts';
-import { checkStyle } from './prompts.ts';
-import { generateResponses } from './responses.ts';
-import { learningRate } from './schedule.ts';
-import { scoreResponses } from './score.ts';
-import { trainStep } from './step.ts';
-import type { SyntheticEntry } from './synthetic.ts';
-import { evaluateLoss, loadEntries, outputVocabOf } from './trainer.ts';
+import { AdamW } from '../run/optim.ts';
+import { ensureBuiltinBase } from '../builtin/base.ts';
+import { Progress } from '../run/progress.ts';
+import { checkStyle } from '../data/prompts.ts';
+import { generateResponses } from '../eval/responses.ts';
+import { learningRate } from '../run/schedule.ts';
+import { scoreResponses } from '../eval/score.ts';
+import { trainStep } from '../run/step.ts';
+import type { SyntheticEntry } from '../data/synthetic.ts';
+import { evaluateLoss, loadEntries, outputVocabOf } from '../sft/trainer.ts';
 
 export const PLW_RUN_FILE = 'plw-run.json';
 

@@ -5,12 +5,12 @@
 // skips what is done and writes the table from every finished run.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { WgptError } from '../engine/errors.ts';
-import { checkPromptLossWeight } from './collate.ts';
+import { WgptError } from '../../engine/errors.ts';
+import { checkPromptLossWeight } from '../data/collate.ts';
 import { PLW_RUN_FILE, type PlwRunResult } from './plw-run.ts';
-import { expandGrid, readPlan, RUNS_FILE, writePlan } from './sweep/plan.ts';
-import type { PlannedRun, Scalar, SweepSpec } from './sweep/spec.ts';
-import { currentStatus } from './sweep/state.ts';
+import { expandGrid, readPlan, RUNS_FILE, writePlan } from '../sweep/plan.ts';
+import type { PlannedRun, Scalar, SweepSpec } from '../sweep/spec.ts';
+import { currentStatus } from '../sweep/state.ts';
 
 /** Parses --plw: comma-separated weights, each from 0 to 1, none twice. */
 export function parseWeights(list: string): number[] {
