@@ -8,7 +8,7 @@ import { splitData } from '../train/data/entries.ts';
 import { nearestAnswerShare } from '../train/builtin/run.ts';
 import { biographies, FACT_TASKS, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt } from '../train/data/facts.ts';
 import { builtinText } from '../train/builtin/base.ts';
-import { defaultTrainOptions } from '../train/sft/presets.ts';
+import { defaultTrainOptions } from '../train/builtin/recipes.ts';
 
 const world = factWorld();
 const data = generateFactData({ seed: 123, count: defaultTrainOptions('', '').syntheticCount });

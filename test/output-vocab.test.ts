@@ -11,7 +11,7 @@ import { getConfig } from '../model/config.ts';
 import { generate } from '../model/generate.ts';
 import { generateSyntheticData } from '../train/data/synthetic.ts';
 import { encodeEntry } from '../train/data/collate.ts';
-import { outputVocabOf } from '../train/sft/trainer.ts';
+import { outputVocabOf } from '../train/data/collate.ts';
 import { withDevice } from './helpers/device.ts';
 
 await withDevice(t);

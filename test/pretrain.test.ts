@@ -14,7 +14,7 @@ import { dpo } from '../train/dpo/trainer.ts';
 import { blockBatch, blockCount, splitTokens, tokenStream } from '../train/pretrain/blocks.ts';
 import { readTextCorpus, untagBrown } from '../train/pretrain/corpus.ts';
 import { pretrain, type PretrainOptions } from '../train/pretrain/trainer.ts';
-import { PRETRAIN_BASE } from '../train/sft/presets.ts';
+import { PRETRAIN_BASE } from '../train/pretrain/presets.ts';
 import { generateSyntheticData } from '../train/data/synthetic.ts';
 import { train } from '../train/sft/trainer.ts';
 import { withDevice } from './helpers/device.ts';

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { readTrainState } from '../../train/run/checkpoint.ts';
-import { ensureBuiltinSft } from '../../train/dpo/pairs.ts';
+import { ensureBuiltinSft } from '../../train/builtin/sft.ts';
 import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores } from '../../train/dpo/trainer.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';

@@ -7,7 +7,8 @@ import { splitData, validateEntries, type Entry } from '../../train/data/entries
 import { judgeResponses } from '../../train/eval/judge.ts';
 import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/eval/responses.ts';
 import { scoreResponses } from '../../train/eval/score.ts';
-import { evaluateLoss, loadEntries } from '../../train/sft/trainer.ts';
+import { loadEntries } from '../../train/data/load.ts';
+import { evaluateLoss } from '../../train/eval/loss.ts';
 import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, intOption, loadModelOption, MODEL_OPTIONS, parse, positiveIntOption, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [options]

@@ -1,7 +1,7 @@
 // wgpt grads: loss, counted targets and every parameter's gradient norm for one batch.
 import { WgptError } from '../../engine/errors.ts';
 import { batchOf, gradientReport, parseExamples } from '../../train/eval/grads.ts';
-import { loadEntries } from '../../train/sft/trainer.ts';
+import { loadEntries } from '../../train/data/load.ts';
 import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, loadModelOption, MODEL_OPTIONS, parse, withDevice } from './common.ts';
 
 const USAGE = `usage: wgpt grads --model FILE|DIR|NAME --data FILE|ch07|synthetic --examples A-B --mask none|prompt [options]

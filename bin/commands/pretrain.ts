@@ -9,7 +9,7 @@ import { ensureBuiltinBase } from '../../train/builtin/base.ts';
 import { CORPUS_NAMES } from '../../train/pretrain/corpus.ts';
 import type { LoopRow } from '../../train/run/loop.ts';
 import { checkPretrainOptions, pretrain, textOf, type PretrainOptions, type PretrainResult, type Sample } from '../../train/pretrain/trainer.ts';
-import { PRETRAIN_BASE } from '../../train/sft/presets.ts';
+import { PRETRAIN_BASE } from '../../train/pretrain/presets.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
 import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';

@@ -5,7 +5,7 @@ import { WgptError } from '../../engine/errors.ts';
 import { cachedModel } from './cache.ts';
 import { encodeEntry } from '../data/collate.ts';
 import { biographies, factPools, factWorld, statementPrompt } from '../data/facts.ts';
-import { BUILTIN_PRETRAIN } from '../sft/presets.ts';
+import { BUILTIN_PRETRAIN } from './recipes.ts';
 import { STYLES } from '../data/prompts.ts';
 import { pretrain, type PretrainText } from '../pretrain/trainer.ts';
 

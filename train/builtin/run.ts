@@ -12,7 +12,7 @@ import { decode, encode } from '../../model/tokenizer.ts';
 import type { Entry } from '../data/entries.ts';
 import { factWorld, FACT_TASKS, nearestAnswer, sharedFacts, statementPrompt } from '../data/facts.ts';
 import { ensureBuiltinBase } from './base.ts';
-import { controlTrainOptions, defaultTrainOptions } from '../sft/presets.ts';
+import { controlTrainOptions, defaultTrainOptions } from './recipes.ts';
 import { formatPrompt } from '../data/prompts.ts';
 import { scoreResponses, type ScoreGroup, type ScoreReport } from '../eval/score.ts';
 import { train, type TrainResult } from '../sft/trainer.ts';

@@ -5,6 +5,7 @@ import { WgptError } from '../../engine/errors.ts';
 import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
 import type { Entry } from './entries.ts';
 import { formatPrompt, formatResponse, responseHeader } from './prompts.ts';
+import type { Batch } from '../run/step.ts';
 
 /** PyTorch's cross_entropy ignore_index; the loss skips targets with this value. */
 export const IGNORE_INDEX = -100;
@@ -70,6 +71,28 @@ export function getLossMask(name: string): LossMask {
   return LOSS_MASKS[name as LossMaskName];
 }
 
+/** The sorted token ids of every entry's training text plus <|endoftext|>: the output vocabulary
+ *  of `--output-vocab data`. A from-scratch model then learns in a softmax of a few hundred
+ *  tokens instead of 50257: every unused token no longer pulls the shared head (Adam moves even
+ *  a tiny gradient by ~lr), and the LM head's work shrinks by the same factor. */
+export function outputVocabOf(entries: readonly Entry[], style: string): number[] {
+  const ids = new Set<number>([END_OF_TEXT]);
+  for (const e of entries) for (const id of encodeEntry(e, style).ids) ids.add(id);
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** Encodes every entry of a split (`encode`: encodeEntry, or a preference pair's encodePair),
+ *  refusing one whose prompt alone fills the model's context: it would have no target to learn. */
+export function encodeSplit<E, R extends { promptLength: number }>(entries: readonly E[], encode: (e: E) => R, contextLength: number, split: string): R[] {
+  return entries.map((e, i) => {
+    const enc = encode(e);
+    if (enc.promptLength >= contextLength) {
+      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; shorten it or use a model with a longer context`);
+    }
+    return enc;
+  });
+}
+
 export interface CollateOptions {
   mask?: string;
   /** Truncate inputs/targets to this many positions, after padding and pad masking. null = never. */
@@ -81,20 +104,6 @@ export interface CollateOptions {
    *  mask ignores) count with weight W, every other counted target with 1; null/absent: no weights.
    *  W = 0 gives the prompt mask's loss and gradients, W = 1 the unmasked ones, bit for bit. */
   promptLossWeight?: number | null;
-}
-
-export interface Batch {
-  inputs: Int32Array; // batch × seqLen, row-major
-  targets: Int32Array; // batch × seqLen, row-major, IGNORE_INDEX where ignored
-  batch: number;
-  seqLen: number;
-  /** Divide the summed cross-entropy of the non-ignored targets by this (with `weights`: the
-   *  weighted sum, and this is the sum of the counted targets' weights). */
-  lossDenominator: number;
-  /** Per target (batch × seqLen, row-major), with a prompt-loss weight: W in the prompt, 1 elsewhere. */
-  weights?: Float32Array;
-  /** How many targets are IGNORE_INDEX because they are padding (not prompt masking). */
-  padTargets: number;
 }
 
 type Item = readonly number[] | EncodedEntry;

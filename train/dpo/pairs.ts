@@ -1,21 +1,15 @@
-// `wgpt dpo` with no arguments: DPO on preference pairs made from the built-in fact questions
-// (train/facts.ts), starting from the built-in SFT model (`wgpt train`'s default finetuning of the
-// built-in base model; both trained once into the cache when absent). A pair's chosen answer is
-// the entry's right answer, its rejected one the answer of another entry (of the same task for
-// every other pair): wrong, but made of tokens the SFT model's output vocabulary holds.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+// The built-in preference pairs (`wgpt dpo` with no --data): made from the built-in fact
+// questions (train/data/facts.ts). A pair's chosen answer is the entry's right answer, its rejected
+// one the answer of another entry (of the same task for every other pair): wrong, but made of
+// tokens the SFT model's output vocabulary holds; or, with `--rejected model`, the SFT model's own
+// wrong answer (withModelMistakes).
 import { WgptError } from '../../engine/errors.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { cachedModel, RECIPE_FILE } from '../builtin/cache.ts';
-import { Rng } from '../run/loader.ts';
-import { ensureBuiltinBase } from '../builtin/base.ts';
-import { defaultTrainOptions } from '../sft/presets.ts';
 import { generateFactData } from '../data/facts.ts';
 import type { SyntheticEntry } from '../data/synthetic.ts';
 import { generateResponses } from '../eval/responses.ts';
 import { exactMatch } from '../eval/score.ts';
-import { train } from '../sft/trainer.ts';
+import { Rng } from '../run/loader.ts';
 import { encodePair } from './collate.ts';
 import type { PreferenceEntry } from './data.ts';
 
@@ -60,20 +54,4 @@ export async function withModelMistakes(model: GPT, pairs: readonly PreferenceEn
     return pair;
   });
   return { pairs: out, mistakes };
-}
-
-/** The built-in SFT model's directory ($WGPT_CACHE/builtin-sft): `wgpt train`'s default finetuning
- *  of the built-in base model (both made first when the cache has none of this recipe). */
-export async function ensureBuiltinSft(log: (line: string) => void = console.error): Promise<string> {
-  const base = await ensureBuiltinBase(log);
-  // The default run exactly, minus its before/after answers (they change no weight).
-  const opts = { ...defaultTrainOptions('', base), scoreBefore: false, maxNewTokens: 0, testLimit: 0 };
-  // The base's own recipe is part of this one: a new base makes a new SFT model.
-  const baseRecipe: unknown = JSON.parse(readFileSync(path.join(base, RECIPE_FILE), 'utf8'));
-  return cachedModel('builtin-sft', { ...opts, out: null, model: baseRecipe }, async (dir) => {
-    log('no built-in SFT model in the cache: training it first with wgpt train\'s default finetuning of the built-in base model');
-    const r = await train({ ...opts, out: dir });
-    if (r.interrupted) throw new WgptError('interrupted while training the built-in SFT model; run wgpt dpo again to start it over');
-    log(`built-in SFT model trained (final val loss ${r.metrics.at(-1)?.val_loss.toFixed(3)})`);
-  });
 }

@@ -24,6 +24,7 @@ import { generateResponses } from '../eval/responses.ts';
 import { scoreResponses, type ScoreReport } from '../eval/score.ts';
 import { syntheticPreferences, withModelMistakes } from './pairs.ts';
 import { checkDpoMask, collatePairs, encodePair, type DpoBatch, type EncodedPair } from './collate.ts';
+import { encodeSplit } from '../data/collate.ts';
 import { loadPreferences, type PreferenceEntry } from './data.ts';
 import { dpoLoss, type DpoLoss } from './loss.ts';
 import { batchIds, sequenceLogProbs } from './logprobs.ts';
@@ -213,16 +214,6 @@ export async function loadPairs(opts: DpoOptions): Promise<PreferenceEntry[]> {
   return opts.data === null ? syntheticPreferences(opts.seed, opts.syntheticCount) : loadPreferences(opts.data);
 }
 
-function encodeAll(entries: readonly PreferenceEntry[], style: string, contextLength: number, split: string): EncodedPair[] {
-  return entries.map((e, i) => {
-    const enc = encodePair(e, style);
-    if (enc.promptLength >= contextLength) {
-      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; shorten it or use a model with a longer context`);
-    }
-    return enc;
-  });
-}
-
 /** Checks every option that can be checked before anything is loaded or written. */
 export function checkDpoOptions(opts: DpoOptions): void {
   checkStyle(opts.style);
@@ -295,9 +286,9 @@ async function run(opts: DpoOptions, splits: { train: PreferenceEntry[]; test: P
   model: GPT, ref: Reference, opt: AdamW, state: TrainState | null): Promise<DpoResult> {
   const ctx = model.config.contextLength;
   const allowedMaxLength = Math.min(1024, ctx);
-  const trainItems = encodeAll(splits.train, opts.style, ctx, 'train');
-  const valItems = encodeAll(splits.val, opts.style, ctx, 'validation');
-  const testItems = encodeAll(splits.test, opts.style, ctx, 'test');
+  const trainItems = encodeSplit(splits.train, (e) => encodePair(e, opts.style), ctx, 'train');
+  const valItems = encodeSplit(splits.val, (e) => encodePair(e, opts.style), ctx, 'validation');
+  const testItems = encodeSplit(splits.test, (e) => encodePair(e, opts.style), ctx, 'test');
   // Every selected token must be one the model can predict (an output vocabulary of the data's tokens).
   for (const item of [...trainItems, ...valItems, ...testItems]) model.targetColumns([...item.chosen, ...item.rejected]);
   const loader = trainLoader(trainItems, opts.batchSize, opts.seed);

@@ -2,9 +2,9 @@
 // parameter's gradient (by Hugging Face name). The masking study and `wgpt grads` build on this.
 import { backward, keep, tidy, WgptError } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { collate, encodeEntry, IGNORE_INDEX, type Batch } from '../data/collate.ts';
+import { collate, encodeEntry, IGNORE_INDEX } from '../data/collate.ts';
 import type { Entry } from '../data/entries.ts';
-import { batchLoss } from '../run/step.ts';
+import { batchLoss, type Batch } from '../run/step.ts';
 
 export interface GradientReport {
   loss: number;

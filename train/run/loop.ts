@@ -5,7 +5,7 @@
 // made, what an evaluation measures, what happens between steps) comes in as functions.
 import { WgptError } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import type { Batch } from '../data/collate.ts';
+import type { Batch } from './step.ts';
 import type { DataLoader } from './loader.ts';
 import type { MetricsLog } from './metrics-log.ts';
 import type { AdamW } from './optim.ts';

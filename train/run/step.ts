@@ -2,8 +2,23 @@
 // loop (train/loop.ts), evaluation and the masking study.
 import { backward, keep, Tensor, tidy } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import type { Batch } from '../data/collate.ts';
 import type { AdamW } from './optim.ts';
+
+/** A batch as the loss takes it: instruction data (data/collate.ts) and packed text (pretrain/blocks.ts)
+ *  both come as this. */
+export interface Batch {
+  inputs: Int32Array; // batch × seqLen, row-major
+  targets: Int32Array; // batch × seqLen, row-major, -100 (IGNORE_INDEX) where ignored
+  batch: number;
+  seqLen: number;
+  /** Divide the summed cross-entropy of the non-ignored targets by this (with `weights`: the
+   *  weighted sum, and this is the sum of the counted targets' weights). */
+  lossDenominator: number;
+  /** Per target (batch × seqLen, row-major), with a prompt-loss weight: W in the prompt, 1 elsewhere. */
+  weights?: Float32Array;
+  /** How many targets are -100 because they are padding (not prompt masking). */
+  padTargets: number;
+}
 
 /** The loss of one collated batch (dropout on when `train`, seeded by `seed`; weighted when the
  *  batch carries a prompt-loss weight's per-target weights). */

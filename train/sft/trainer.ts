@@ -3,30 +3,27 @@
 // directory with metrics, the loss plot, the weights and the test split's responses.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { keep, tidy, WgptError } from '../../engine/index.ts';
+import { WgptError } from '../../engine/index.ts';
 import { loadGPT, saveGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { initLora } from '../../model/lora.ts';
 import { saveAdapters, saveMerged } from '../../model/peft.ts';
-import { loraBaseName, loraOf } from '../run/lora-options.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../run/checkpoint.ts';
-import { END_OF_TEXT } from '../../model/tokenizer.ts';
-import { checkPromptLossWeight, collate, encodeEntry, getLossMask, type EncodedEntry } from '../data/collate.ts';
-import { loadInstructionData, requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
-import { loadCh07 } from '../data/datasets.ts';
-import { DataLoader, trainLoader } from '../run/loader.ts';
-import { AdamW } from '../run/optim.ts';
-import { batchLoss } from '../run/step.ts';
-import { writeLossPlot } from '../run/plot.ts';
-import { Progress } from '../run/progress.ts';
+import { checkPromptLossWeight, collate, encodeEntry, encodeSplit, getLossMask, outputVocabOf } from '../data/collate.ts';
+import { requireNonEmpty, splitData } from '../data/entries.ts';
+import { loadEntries } from '../data/load.ts';
 import { checkStyle } from '../data/prompts.ts';
+import { evaluateLoss } from '../eval/loss.ts';
 import { generateResponses, sampleResponse } from '../eval/responses.ts';
 import { scoreResponses, type ScoreReport } from '../eval/score.ts';
-import { checkSchedule } from '../run/schedule.ts';
-import { generateSyntheticData } from '../data/synthetic.ts';
-import { generateFactData } from '../data/facts.ts';
-import { MetricsLog } from '../run/metrics-log.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../run/checkpoint.ts';
+import { trainLoader } from '../run/loader.ts';
 import { trainingLoop, type LoopRow } from '../run/loop.ts';
+import { loraBaseName, loraOf } from '../run/lora-options.ts';
+import { MetricsLog } from '../run/metrics-log.ts';
+import { AdamW } from '../run/optim.ts';
+import { writeLossPlot } from '../run/plot.ts';
+import { Progress } from '../run/progress.ts';
+import { checkSchedule } from '../run/schedule.ts';
 
 export interface TrainOptions {
   /** A JSON file, 'ch07' (the chapter's data, fetched), 'facts' (questions about the built-in fact
@@ -76,16 +73,6 @@ export interface TrainOptions {
   merge?: boolean;
 }
 
-/** The sorted token ids of every entry's training text plus <|endoftext|>: the output vocabulary
- *  of `--output-vocab data`. A from-scratch model then learns in a softmax of a few hundred
- *  tokens instead of 50257: every unused token no longer pulls the shared head (Adam moves even
- *  a tiny gradient by ~lr), and the LM head's work shrinks by the same factor. */
-export function outputVocabOf(entries: readonly Entry[], style: string): number[] {
-  const ids = new Set<number>([END_OF_TEXT]);
-  for (const e of entries) for (const id of encodeEntry(e, style).ids) ids.add(id);
-  return [...ids].sort((a, b) => a - b);
-}
-
 /** A row of metrics.jsonl. */
 export type MetricsRow = LoopRow;
 
@@ -97,41 +84,6 @@ export interface TrainResult {
   secondsPerStep: number;
   tokensPerSecond: number;
   interrupted: boolean;
-}
-
-export async function loadEntries(data: string | null, seed: number, syntheticCount: number): Promise<Entry[]> {
-  if (data === null) return generateSyntheticData({ seed, count: syntheticCount });
-  if (data === 'ch07') return loadCh07();
-  if (data === 'facts') return generateFactData({ seed, count: syntheticCount });
-  return loadInstructionData(data);
-}
-
-/** Mean of the per-batch mean losses over the first `maxBatches` batches (the chapter's calc_loss_loader),
- *  each under `mask` (and the prompt-loss weight, when given: the run's own objective). */
-export async function evaluateLoss(model: GPT, items: readonly EncodedEntry[], batchSize: number, maxBatches: number,
-  mask: string, allowedMaxLength: number, promptLossWeight: number | null = null): Promise<number> {
-  const loader = new DataLoader(items, { batchSize });
-  const n = Math.min(maxBatches, loader.length);
-  if (n === 0) return NaN;
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const batch = collate(loader.nextBatch()!, { mask, allowedMaxLength, promptLossWeight });
-    const loss = tidy(() => keep(batchLoss(model, batch)));
-    total += await loss.item();
-    loss.dispose();
-  }
-  return total / n;
-}
-
-/** Encodes every entry, refusing those whose prompt alone fills the context. */
-function encodeAll(entries: readonly Entry[], style: string, contextLength: number, split: string): EncodedEntry[] {
-  return entries.map((e, i) => {
-    const enc = encodeEntry(e, style);
-    if (enc.promptLength >= contextLength) {
-      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; shorten it or use a model with a longer context`);
-    }
-    return enc;
-  });
 }
 
 export async function train(opts: TrainOptions, resumeDir: string | null = null): Promise<TrainResult> {
@@ -174,8 +126,8 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   }
   const ctx = model.config.contextLength;
   const allowedMaxLength = Math.min(1024, ctx);
-  const trainItems = encodeAll(splits.train, opts.style, ctx, 'train');
-  const valItems = encodeAll(splits.val, opts.style, ctx, 'validation');
+  const trainItems = encodeSplit(splits.train, (e) => encodeEntry(e, opts.style), ctx, 'train');
+  const valItems = encodeSplit(splits.val, (e) => encodeEntry(e, opts.style), ctx, 'validation');
   const loader = trainLoader(trainItems, opts.batchSize, opts.seed);
   if (state) loader.setState(state.loader);
 

@@ -15,7 +15,8 @@ import { AdamW } from '../run/optim.ts';
 import { generateResponses } from '../eval/responses.ts';
 import { scoreResponses } from '../eval/score.ts';
 import { trainStep } from '../run/step.ts';
-import { evaluateLoss, loadEntries } from '../sft/trainer.ts';
+import { loadEntries } from '../data/load.ts';
+import { evaluateLoss } from '../eval/loss.ts';
 
 export interface StudyOptions {
   model: string;

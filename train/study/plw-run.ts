@@ -13,7 +13,7 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { checkPromptLossWeight, collate, encodeEntry, IGNORE_INDEX, type Batch, type EncodedEntry } from '../data/collate.ts';
+import { checkPromptLossWeight, collate, encodeEntry, IGNORE_INDEX, outputVocabOf, type EncodedEntry } from '../data/collate.ts';
 import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
 import { withResponseLength } from '../data/fact-responses.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
@@ -26,9 +26,10 @@ import { checkStyle } from '../data/prompts.ts';
 import { generateResponses } from '../eval/responses.ts';
 import { learningRate } from '../run/schedule.ts';
 import { scoreResponses } from '../eval/score.ts';
-import { trainStep } from '../run/step.ts';
+import { trainStep, type Batch } from '../run/step.ts';
 import type { SyntheticEntry } from '../data/synthetic.ts';
-import { evaluateLoss, loadEntries, outputVocabOf } from '../sft/trainer.ts';
+import { loadEntries } from '../data/load.ts';
+import { evaluateLoss } from '../eval/loss.ts';
 
 export const PLW_RUN_FILE = 'plw-run.json';
 
