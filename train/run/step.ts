@@ -1,7 +1,8 @@
-// One optimizer step on one batch, and the batch loss it differentiates: shared by the training
-// loop (train/loop.ts), evaluation and the masking study.
+// One optimizer step on one batch, and the batch loss it differentiates: the step of train and
+// pretrain in the shared loop (loop.ts), and the loss of evaluation and the studies.
 import { backward, keep, Tensor, tidy } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
+import type { StepResult } from './loop.ts';
 import type { AdamW } from './optim.ts';
 
 /** A batch as the loss takes it: instruction data (data/collate.ts) and packed text (pretrain/blocks.ts)
@@ -41,4 +42,13 @@ export async function trainStep(model: GPT, opt: AdamW, batch: Batch, seed: numb
   const value = await loss.item();
   loss.dispose();
   return value;
+}
+
+/** The loop's step for batches the loss takes as they are (instruction data, packed text): the
+ *  loader's items made into a batch, one optimizer step, every position of it a token read. */
+export function lossStep<T>(model: GPT, opt: AdamW, makeBatch: (items: T[]) => Batch): (items: T[], step: number) => Promise<StepResult> {
+  return async (items, step) => {
+    const batch = makeBatch(items);
+    return { loss: await trainStep(model, opt, batch, step), tokens: batch.batch * batch.seqLen };
+  };
 }
