@@ -17,7 +17,7 @@ t.test('deterministic, seeded, valid entries', async (t) => {
   for (const n of perTask.values()) t.ok(Math.abs(n - 500 / SYNTHETIC_TASKS.length) <= 2, 'balanced tasks');
 });
 
-// The answers, written out here rather than read from train/synthetic.ts.
+// The answers, written out here rather than read from train/data/synthetic.ts.
 const CAPITAL: Record<string, string> = {
   France: 'Paris', Germany: 'Berlin', Italy: 'Rome', Spain: 'Madrid', Japan: 'Tokyo', China: 'Beijing',
   Russia: 'Moscow', Egypt: 'Cairo', Peru: 'Lima', Greece: 'Athens', Norway: 'Oslo', Cuba: 'Havana',

@@ -1,4 +1,4 @@
-// The built-in base model: `tiny` pretrained on biographies of the fact world (train/facts.ts), each
+// The built-in base model: `tiny` pretrained on biographies of the fact world (train/data/facts.ts), each
 // fact stated in several phrasings and orders, made once into the cache ($WGPT_CACHE/builtin-base)
 // by `wgpt pretrain` with no options or by the first `wgpt train` default run that needs it.
 import { WgptError } from '../../engine/errors.ts';

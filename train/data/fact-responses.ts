@@ -1,7 +1,7 @@
 // The prompt-loss-weight study's data knob: the fact world's questions with shorter or longer
 // answers, so the instruction/response length ratio (which the papers say decides whether the
 // prompt's loss matters) can be varied on the same questions. It rewrites generateFactData's
-// entries without touching the fact world itself (train/facts.ts):
+// entries without touching the fact world itself (facts.ts):
 //   short  the plain answer's last two words, the value and the word before it ("in Paris."): a
 //          few tokens, the prompts many times longer. The value alone would start the answer
 //          without a space, "Paris" where the biographies have " Paris": a token the base never

@@ -1,6 +1,6 @@
 // Preference data for DPO: Alpaca entries with a `chosen` and a `rejected` answer (the DPO
 // notebook's instruction-data-with-preference.json). Validation is strict and names the entry and
-// field, one line each, like train/data.ts.
+// field, one line each, like train/data/entries.ts.
 import { readFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
 import type { Entry } from '../data/entries.ts';

@@ -1,7 +1,7 @@
 // `wgpt pretrain`: next-token training on plain text, as nanoGPT does it. The text is packed into
 // blocks (blocks.ts); the loop, checkpoints, Ctrl-C, metrics.jsonl and the loss plot are every
-// trainer's (train/run/setup.ts); sampled continuations of a few prompts are printed and saved in samples.jsonl
-// before training, every --sample-every steps and at the end. The result is a plain GPT-2 model
+// trainer's (run/setup.ts); sampled continuations of a few prompts are printed and saved in
+// samples.jsonl before training, every --sample-every steps and at the end. The result is a plain GPT-2 model
 // directory: `wgpt train --model DIR`, `wgpt generate` and transformers load it.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -44,7 +44,7 @@ export interface PretrainOptions {
   prompts: string[];
   sampleTokens: number;
   seed: number;
-  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in trainer.ts). */
+  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in data/collate.ts). */
   outputVocab: string;
   dropout?: number;
 }

@@ -1,4 +1,4 @@
-// A run's metrics.jsonl, shared by train and dpo: one JSON row per evaluation, appended as it is
+// A run's metrics.jsonl, every trainer's: one JSON row per evaluation, appended as it is
 // made (a crash loses no row before it), read back whole when a run resumes.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Ctrl-C and preemption for the training loops (train, dpo): SIGINT or SIGTERM asks the loop to stop
+// Ctrl-C and preemption for the training loop (loop.ts): SIGINT or SIGTERM asks the loop to stop
 // after its current step and save the checkpoint `--resume` continues from. SIGTERM too: schedulers
 // preempt with it (Slurm requeue, Kubernetes eviction) and kill a grace period later, time enough
 // to save.

@@ -1,6 +1,7 @@
-// The finetuning loop of chapter 7: AdamW over shuffled, collated batches; train and val loss
-// every few steps; a greedy sample after each epoch; checkpoints that resume bit for bit; the run
-// directory with metrics, the loss plot, the weights and the test split's responses.
+// `wgpt train`: the instruction finetuning of chapter 7 on every trainer's run (run/setup.ts):
+// AdamW over shuffled, collated batches; train and val loss every few steps; a greedy sample after
+// each epoch; checkpoints that resume bit for bit; the run directory with metrics, the loss plot,
+// the weights and the test split's responses.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
@@ -21,7 +22,7 @@ import { lossStep } from '../run/step.ts';
 
 export interface TrainOptions {
   /** A JSON file, 'ch07' (the chapter's data, fetched), 'facts' (questions about the built-in fact
-   *  world, train/facts.ts), or null for the built-in synthetic tasks. */
+   *  world, train/data/facts.ts), or null for the built-in synthetic tasks. */
   data: string | null;
   model: string;
   fromScratch: boolean;

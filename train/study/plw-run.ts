@@ -6,7 +6,7 @@
 //   - the gradient norms of the prompt's and of the response's mean loss on fixed train batches,
 //     before and after training (how hard each region pulls, and whether they pull together);
 //   - the data's instruction/response length ratio, the quantity the papers say decides the outcome.
-// The result is plw-run.json in the run directory (the sweep reads it back, train/plw-study.ts
+// The result is plw-run.json in the run directory (the sweep reads it back, plw-study.ts
 // gathers the table). No checkpoint: a stopped run starts again.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // `wgpt mask-study --plw LIST --seeds N`: the prompt-loss-weight study as a sweep. Each (weight,
-// seed) is one run of `wgpt mask-study --plw W --seed S --seeds 1` (train/plw-run.ts) in the
+// seed) is one run of `wgpt mask-study --plw W --seed S --seeds 1` (plw-run.ts) in the
 // study's directory, planned and run through `wgpt sweep`'s machinery: the local pool by default,
 // or planned only, for `wgpt sweep run DIR --scheduler slurm|k8s`. Running the same command again
 // skips what is done and writes the table from every finished run.
