@@ -46,10 +46,12 @@ export interface RunResult extends LoopResult {
 }
 
 export class TrainingRun<T, Row extends LoopRow> {
-  private loader: DataLoader<T> | null = null;
-  private plan: RunPlan = { epochs: 0, maxSteps: null };
-  private log_: MetricsLog<Row> | null = null;
-  private progress_: Progress | null = null;
+  // Set by begin(), once the data are read and checked.
+  /** metrics.jsonl: empty for a fresh run, read back for a resumed one. */
+  metrics!: MetricsLog<Row>;
+  progress!: Progress;
+  private loader!: DataLoader<T>;
+  private plan!: RunPlan;
 
   private constructor(private readonly setup: RunSetup, readonly model: GPT, readonly opt: AdamW, readonly state: TrainState | null) {}
 
@@ -84,19 +86,7 @@ export class TrainingRun<T, Row extends LoopRow> {
 
   /** The steps the run makes in all (its learning-rate schedule ends there). */
   get totalSteps(): number {
-    if (!this.loader) throw new Error('TrainingRun: begin() first');
     return Math.min(this.plan.epochs * this.loader.length, this.plan.maxSteps ?? Infinity);
-  }
-
-  /** metrics.jsonl: empty for a fresh run, read back for a resumed one. */
-  get metrics(): MetricsLog<Row> {
-    if (!this.log_) throw new Error('TrainingRun: begin() first');
-    return this.log_;
-  }
-
-  get progress(): Progress {
-    if (!this.progress_) throw new Error('TrainingRun: begin() first');
-    return this.progress_;
   }
 
   /** Once the data are read and checked: the loader where the checkpoint left it, the run
@@ -106,8 +96,8 @@ export class TrainingRun<T, Row extends LoopRow> {
     this.loader = loader;
     this.plan = plan;
     mkdirSync(this.setup.out, { recursive: true });
-    this.log_ = new MetricsLog<Row>(this.setup.out, this.resumed);
-    this.progress_ = new Progress(this.startStep);
+    this.metrics = new MetricsLog<Row>(this.setup.out, this.resumed);
+    this.progress = new Progress(this.startStep);
   }
 
   /** A line above the progress bar. */
@@ -118,7 +108,7 @@ export class TrainingRun<T, Row extends LoopRow> {
   /** Starts the progress line's clock again, so time left counts training only (after scoring
    *  the model before training). */
   restartProgress(): void {
-    this.progress_ = new Progress(this.startStep);
+    this.progress = new Progress(this.startStep);
   }
 
   /** "trainable parameters: N of M", with LoRA the adapters' shape and what stays frozen. */
@@ -131,7 +121,6 @@ export class TrainingRun<T, Row extends LoopRow> {
   }
 
   checkpoint(step: number, tokensSeen: number): Promise<void> {
-    if (!this.loader) throw new Error('TrainingRun: begin() first');
     return saveTrainingCheckpoint(this.setup.out, this.model, this.opt, {
       step, tokensSeen, loader: this.loader.getState(), options: this.setup.options as Record<string, unknown>,
     });
@@ -140,7 +129,6 @@ export class TrainingRun<T, Row extends LoopRow> {
   /** The shared loop from where the run stands, then its checkpoint; an interrupted run says how
    *  to continue. */
   async loop(hooks: LoopHooks<T, Row> & { schedule: { lr: number; lrSchedule?: string; warmupSteps?: number }; evalEvery: number }): Promise<RunResult> {
-    if (!this.loader) throw new Error('TrainingRun: begin() first');
     const r = await trainingLoop<T, Row>({
       ...hooks, opt: this.opt, loader: this.loader, epochs: this.plan.epochs, totalSteps: this.totalSteps,
       startStep: this.startStep, tokensSeen: this.state?.tokensSeen ?? 0, progress: this.progress, metrics: this.metrics,
