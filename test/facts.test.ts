@@ -6,7 +6,9 @@
 import t from 'tap';
 import { splitData } from '../train/data/entries.ts';
 import { nearestAnswerShare } from '../train/builtin/run.ts';
-import { biographies, FACT_TASKS, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt } from '../train/data/facts.ts';
+import {
+  biographies, FACT_TASKS, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt,
+} from '../train/data/facts.ts';
 import { builtinText } from '../train/builtin/base.ts';
 import { defaultTrainOptions } from '../train/builtin/recipes.ts';
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { applyFlags, flagValues, parseArgsOptions, resumeOptions, type Entry } from '../bin/commands/flags.ts';
+import { applyFlags, flagValues, parseArgsOptions, resumeOptions, type Entry, type RawValues } from '../bin/commands/flags.ts';
 import { FLAGS as DPO_FLAGS } from '../bin/commands/dpo.ts';
 import { FLAGS as PRETRAIN_FLAGS } from '../bin/commands/pretrain.ts';
 import { FLAGS as TRAIN_FLAGS } from '../bin/commands/train.ts';
@@ -34,10 +34,11 @@ t.test('every command: --help names every flag its parser takes, and nothing els
 });
 
 /** The values of an argument list under a table, as a command sees them. */
-const valuesOf = (table: readonly Entry<never>[], args: Record<string, string | boolean>): Record<string, unknown> => flagValues(table, args);
+const valuesOf = (table: readonly Entry<never>[], args: RawValues): Record<string, unknown> => flagValues(table, args);
 
 t.test('a flag sets the option its entry names, with the value of its kind', async (t) => {
-  const values = valuesOf(TRAIN_FLAGS, { lr: '1e-4', 'lora-rank': '4', 'prompt-loss-weight': '0.5', 'from-scratch': true, out: '/tmp/x', 'gen-batch': '3' });
+  const given = { lr: '1e-4', 'lora-rank': '4', 'prompt-loss-weight': '0.5', 'from-scratch': true, out: '/tmp/x', 'gen-batch': '3' };
+  const values = valuesOf(TRAIN_FLAGS, given);
   const opts = applyFlags<TrainOptions>(TRAIN_FLAGS, values, { ...TRAIN_BASE, out: 'given' });
   t.equal(opts.lr, 1e-4);
   t.equal(opts.loraRank, 4);
@@ -50,7 +51,7 @@ t.test('a flag sets the option its entry names, with the value of its kind', asy
   t.throws(() => valuesOf(TRAIN_FLAGS, { 'batch-size': '2.5' }), /^--batch-size must be an integer, got "2\.5"$/);
   t.throws(() => valuesOf(TRAIN_FLAGS, { 'gen-batch': '0' }), /^--gen-batch must be at least 1, got 0$/);
   t.throws(() => valuesOf(DPO_FLAGS, { 'test-limit': '-2' }), /^--test-limit must be 0 \(no test responses\) or more, got -2$/);
-  const prompts = valuesOf(PRETRAIN_FLAGS, { prompt: ['Once', 'The'] } as unknown as Record<string, string>);
+  const prompts = valuesOf(PRETRAIN_FLAGS, { prompt: ['Once', 'The'] });
   t.same(applyFlags(PRETRAIN_FLAGS, prompts, PRETRAIN_BASE).prompts, ['Once', 'The'], '--prompt, repeated, is the prompts list');
 });
 
@@ -78,10 +79,12 @@ t.test('resumed options: checked entry by entry; how far to go may change, the r
   const here = { command: 'train', dir: 'runs/a' };
   const { lr: _lr, ...noLr } = saved;
   t.throws(() => resumeOptions(TRAIN_FLAGS, noLr, {}, here),
-    /^runs\/a: its checkpoint's options lack "lr" \(--lr\), which every wgpt train run saves: resume it with the command that made it, or start the run again without --resume$/);
+    new RegExp('^runs/a: its checkpoint\'s options lack "lr" \\(--lr\\), which every wgpt train run saves: ' +
+      'resume it with the command that made it, or start the run again without --resume$'));
   t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, batchSize: '8' }, {}, here), /"batchSize" \(--batch-size\) = "8", not an integer:/);
   t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, data: 3 }, {}, here), /"data" \(--data\) = 3, not a string or null:/);
-  t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, scoreBefore: 'no' }, {}, here), /"scoreBefore" = "no", not true or false:/, 'an option no flag sets');
+  t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, scoreBefore: 'no' }, {}, here), /"scoreBefore" = "no", not true or false:/,
+    'an option no flag sets');
   t.ok(resumeOptions(TRAIN_FLAGS, { ...saved, warmupSteps: undefined }, {}, here), 'an option older checkpoints lack is optional');
   const values = valuesOf(TRAIN_FLAGS, { epochs: '5', 'max-steps': '40', lr: '5e-5', 'prompt-loss-weight': '0.1' });
   const opts = resumeOptions<TrainOptions>(TRAIN_FLAGS, saved, values, here);
@@ -90,7 +93,8 @@ t.test('resumed options: checked entry by entry; how far to go may change, the r
   t.equal(opts.lr, 5e-5, 'a kept option given again with its value is accepted (a sweep task passes every flag again)');
   t.throws(() => resumeOptions(TRAIN_FLAGS, saved, valuesOf(TRAIN_FLAGS, { lr: '1e-3' }), here),
     /^--lr 0\.001: runs\/a was trained with --lr 0\.00005 and resumes with it; leave the flag out$/);
-  t.throws(() => resumeOptions(TRAIN_FLAGS, saved, valuesOf(TRAIN_FLAGS, { untie: true }), here), /^--untie: runs\/a was trained with no --untie/);
+  t.throws(() => resumeOptions(TRAIN_FLAGS, saved, valuesOf(TRAIN_FLAGS, { untie: true }), here),
+    /^--untie: runs\/a was trained with no --untie/);
 });
 
 t.test('wgpt train --resume of a checkpoint with a broken option: one line, before any device or data', async (t) => {
@@ -99,12 +103,13 @@ t.test('wgpt train --resume of a checkpoint with a broken option: one line, befo
   mkdirSync(path.join(run, 'checkpoint'), { recursive: true });
   const { maxNewTokens: _m, ...options } = { ...TRAIN_BASE, out: run };
   writeFileSync(path.join(run, 'checkpoint', 'state.json'), JSON.stringify({ step: 3, tokensSeen: 0, loader: {}, options }));
-  for (const command of ['train', 'dpo', 'pretrain']) {
+  for (const command of ['train', 'dpo', 'pretrain'] as const) {
     const r = wgpt(command, '--resume', run);
     t.equal(r.code, 1, `wgpt ${command}`);
     t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
-    const missing = command === 'train' ? '"maxNewTokens" \\(--max-new-tokens\\)' : command === 'dpo' ? '"beta" \\(--beta\\)' : '"config" \\(--config\\)';
-    t.match(r.stderr, new RegExp(`^wgpt ${command}: .*run: its checkpoint's options lack ${missing}, which every wgpt ${command} run saves: ` +
-      'resume it with the command that made it, or start the run again without --resume\\n$'));
+    // The first entry of each table the saved train options lack.
+    const missing = { train: '"maxNewTokens" \\(--max-new-tokens\\)', dpo: '"beta" \\(--beta\\)', pretrain: '"config" \\(--config\\)' };
+    t.match(r.stderr, new RegExp(`^wgpt ${command}: .*run: its checkpoint's options lack ${missing[command]}, ` +
+      `which every wgpt ${command} run saves: resume it with the command that made it, or start the run again without --resume\\n$`));
   }
 });

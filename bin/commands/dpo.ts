@@ -9,7 +9,7 @@ import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores }
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
 import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
-import { applyFlags, flagsFor, INT, intAtLeast, NUMBER, own, parseFlags, shown, POSITIVE_INT, SWITCH, TEXT, usageText } from './flags.ts';
+import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, usageText } from './flags.ts';
 
 const f = flagsFor<DpoOptions>();
 
@@ -20,7 +20,8 @@ export const FLAGS = [
     'instruction-data-with-preference.json (fetched, sha256 checked)', { nullable: true }),
   f.set('beta', 'beta', NUMBER, 'X', `(${B.beta})  strength of the pull towards the reference`),
   f.set('sft-weight', 'sftWeight', NUMBER, 'W', 'add W times the chosen answers\' negative log-likelihood per token to the\n' +
-    'loss (0: plain DPO; built-in run 1), so preferring the chosen answer\ncannot come from making both answers unlikely', { optional: true }),
+    'loss (0: plain DPO; built-in run 1), so preferring the chosen answer\ncannot come from making both answers unlikely',
+  { optional: true }),
   f.set('lr', 'lr', NUMBER, 'X', `(${shown(B.lr)})`),
   f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${shown(B.weightDecay)})`),
   f.set('epochs', 'epochs', INT, 'N', `(${B.epochs})`, { onResume: 'change' }),
@@ -39,8 +40,7 @@ export const FLAGS = [
   f.set('style', 'style', TEXT, 'alpaca|phi3', `prompt style (${B.style})`),
   f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
   f.set('max-new-tokens', 'maxNewTokens', INT, 'N', `test responses (${B.maxNewTokens})`),
-  f.set('test-limit', 'testLimit', intAtLeast(0, '0 (no test responses)'), 'N', 'respond to at most N test entries at the end (all; 0: none)',
-    { nullable: true }),
+  f.set('test-limit', 'testLimit', TEST_LIMIT, 'N', 'respond to at most N test entries at the end (all; 0: none)', { nullable: true }),
   f.set('gen-batch', 'genBatch', POSITIVE_INT, 'N', `test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)`,
     { optional: true, onResume: 'change' }),
   own('out', TEXT, 'DIR', 'run directory (default runs/dpo-<time>)'),

@@ -56,7 +56,8 @@ export async function run(argv: string[]): Promise<void> {
     await withDevice(values, async () => {
       const model = await loadModelOption(values);
       const items = entries.map((e) => encodeEntry(e, values.style!));
-      report.loss = await evaluateLoss(model, items, values['batch-size'] ?? 8, Infinity, values.mask!, Math.min(1024, model.config.contextLength));
+      const allowedMaxLength = Math.min(1024, model.config.contextLength);
+      report.loss = await evaluateLoss(model, items, values['batch-size'] ?? 8, Infinity, values.mask!, allowedMaxLength);
       if (!responses) {
         responses = await generateResponses(model, entries, values.style!, values['max-new-tokens'] ?? 256, {
           batchSize: genBatch, label: `${split} responses`,

@@ -50,16 +50,21 @@ export function intAtLeast(min: number, words = String(min)): Kind<number> {
     ...INT, what: `an integer of at least ${min}`, is: (v) => Number.isInteger(v) && (v as number) >= min,
     parse(given, flag) {
       const n = INT.parse(given, flag);
-      if (n < min) throw new WgptError(min === 1 ? `--${flag} must be at least 1, got ${n}` : `--${flag} must be ${words} or more, got ${n}`);
-      return n;
+      if (n >= min) return n;
+      throw new WgptError(min === 1 ? `--${flag} must be at least 1, got ${n}` : `--${flag} must be ${words} or more, got ${n}`);
     },
   };
 }
 
 export const POSITIVE_INT = intAtLeast(1);
 
+/** train's and dpo's --test-limit: 0 means no test responses. */
+export const TEST_LIMIT = intAtLeast(0, '0 (no test responses)');
+
 /** A bare flag: given is true (never false: leave it out). */
-export const SWITCH: Kind<boolean> = { type: 'boolean', parse: (given) => given === true, is: (v) => typeof v === 'boolean', what: 'true or false' };
+export const SWITCH: Kind<boolean> = {
+  type: 'boolean', parse: (given) => given === true, is: (v) => typeof v === 'boolean', what: 'true or false',
+};
 
 /** A flag given once per value (--prompt A --prompt B). */
 export const TEXTS: Kind<string[]> = {
@@ -150,8 +155,11 @@ export function usageText(...parts: (string | readonly Entry<never>[])[]): strin
   return parts.map((p) => (typeof p === 'string' ? p : p.filter((e) => e.flag !== undefined).flatMap(flagLines).join('\n'))).join('\n');
 }
 
+/** parseArgs's values: the text given, true for a switch, a list for a repeatable flag. */
+export type RawValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
 /** Turns parseArgs's values into the table's kinds (each a one-line error naming its flag). */
-export function flagValues<T extends readonly Entry<never>[]>(table: T, raw: Record<string, string | boolean | (string | boolean)[] | undefined>): FlagValues<T> {
+export function flagValues<T extends readonly Entry<never>[]>(table: T, raw: RawValues): FlagValues<T> {
   const values: Record<string, unknown> = {};
   for (const e of table) {
     const given = e.flag === undefined ? undefined : raw[e.flag];
@@ -196,8 +204,10 @@ export function resumeOptions<O extends object>(table: readonly Entry<O>[], save
     const given = values[e.flag];
     if (e.onResume === 'change') opts[e.key] = given;
     else if (!same(given, saved[e.key])) {
-      const was = saved[e.key] === undefined || saved[e.key] === null || saved[e.key] === false ? `no --${e.flag}` : `--${e.flag} ${show(saved[e.key])}`;
-      throw new WgptError(`--${e.flag}${e.kind.type === 'boolean' ? '' : ` ${show(given)}`}: ${o.dir} was trained with ${was} and resumes with it; leave the flag out`);
+      const kept = saved[e.key];
+      const was = kept === undefined || kept === null || kept === false ? `no --${e.flag}` : `--${e.flag} ${show(kept)}`;
+      const asked = `--${e.flag}${e.kind.type === 'boolean' ? '' : ` ${show(given)}`}`;
+      throw new WgptError(`${asked}: ${o.dir} was trained with ${was} and resumes with it; leave the flag out`);
     }
   }
   return opts as O;
@@ -206,7 +216,7 @@ export function resumeOptions<O extends object>(table: readonly Entry<O>[], save
 /** The flags of a command line: one-line errors for what parseArgs refuses, --help prints `usage`
  *  and exits. `values` holds each flag's value of its kind, `raw` the text as given. */
 export function parseFlags<T extends readonly Entry<never>[]>(argv: string[], table: T, usage: string): {
-  values: FlagValues<T>; raw: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[];
+  values: FlagValues<T>; raw: RawValues; positionals: string[];
 } {
   let parsed;
   try {

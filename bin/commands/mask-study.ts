@@ -38,7 +38,8 @@ const STUDY_FLAGS = [
 /** Flags only the prompt-loss-weight study takes (--plw with the rest). */
 const PLW_FLAGS = [
   own('plw', TEXT, 'LIST', 'prompt-loss weights, each 0..1 (0: the prompt mask, 1: no mask)'),
-  own('seeds', POSITIVE_INT, 'N', 'seeds per weight: --seed, --seed + 1, ... (3); one weight and one seed is\none run, in this process (plw-run.json in --out)'),
+  own('seeds', POSITIVE_INT, 'N', 'seeds per weight: --seed, --seed + 1, ... (3); one weight and one seed is\n' +
+    'one run, in this process (plw-run.json in --out)'),
   own('response-length', TEXT, 'short|plain|long', 'the fact world\'s answers: the value and the word before it\n' +
     '("in Paris."), a sentence (plain, as generated), or the sentence and two\nbiographies of the person (longer than the prompts)'),
   own('jobs', POSITIVE_INT, 'N', 'runs at once in the local pool (1: one adapter)'),
@@ -86,7 +87,8 @@ export async function run(argv: string[]): Promise<void> {
     style: values.style!, seed: values.seed ?? 123, batchSize: values['batch-size'] ?? (builtInData ? 4 : 8),
     batches: values.batches ?? 2, lr: values.lr ?? (fromScratch ? 3e-3 : 5e-5), weightDecay: 0.1,
     evalBatches: values['eval-batches'] ?? 3, heldOut: values['held-out'] ?? 27,
-    maxNewTokens: values['max-new-tokens'] ?? (builtInData ? 8 : 64), syntheticCount: 2000, genBatch: values['gen-batch'] ?? DEFAULT_GEN_BATCH,
+    maxNewTokens: values['max-new-tokens'] ?? (builtInData ? 8 : 64), syntheticCount: 2000,
+    genBatch: values['gen-batch'] ?? DEFAULT_GEN_BATCH,
   };
   await withDevice(values, async () => {
     await maskStudy(opts);
@@ -110,7 +112,8 @@ function runOptions(values: Values, weight: number, out: string): PlwRunOptions 
     model, fromScratch, data, responseLength, promptLossWeight: weight, seed: values.seed ?? 123,
     steps: positive(values.steps, 'steps') ?? 100, batchSize: positive(values['batch-size'], 'batch-size') ?? 8,
     lr: values.lr ?? (model === 'builtin' ? 1e-3 : fromScratch ? 3e-3 : 5e-5), warmupSteps: 10, weightDecay: 0.1,
-    style: values.style!, evalBatches: positive(values['eval-batches'], 'eval-batches') ?? null, gradBatches: positive(values.batches, 'batches') ?? 4,
+    style: values.style!, evalBatches: positive(values['eval-batches'], 'eval-batches') ?? null,
+    gradBatches: positive(values.batches, 'batches') ?? 4,
     heldOut: values['held-out'] ?? null, maxNewTokens: values['max-new-tokens'] ?? null,
     syntheticCount: 1800, genBatch: values['gen-batch'] ?? DEFAULT_GEN_BATCH, out,
   };

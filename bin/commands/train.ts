@@ -11,7 +11,7 @@ import { TRAIN_BASE, TRAIN_PRESETS } from '../../train/sft/presets.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
 import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
-import { applyFlags, flagsFor, INT, intAtLeast, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEXT, usageText } from './flags.ts';
+import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, usageText } from './flags.ts';
 
 const f = flagsFor<TrainOptions>();
 const B = TRAIN_BASE;
@@ -30,12 +30,14 @@ export const FLAGS = [
   f.set('lr', 'lr', NUMBER, 'X', `(${shown(B.lr)}; the built-in run ${shown(defaultTrainOptions('', '').lr)})`),
   f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${B.weightDecay})`),
   f.set('dropout', 'dropout', NUMBER, 'P', '(the model\'s; 0 for presets)', { optional: true }),
-  f.set('lr-schedule', 'lrSchedule', TEXT, 'constant|cosine', `(${B.lrSchedule}, as the chapter; cosine decays to lr/10 at the last step)`, { optional: true }),
+  f.set('lr-schedule', 'lrSchedule', TEXT, 'constant|cosine', `(${B.lrSchedule}, as the chapter; cosine decays to lr/10 at the last step)`,
+    { optional: true }),
   f.set('warmup-steps', 'warmupSteps', INT, 'N', `linear warm-up from 0 (${B.warmupSteps})`, { optional: true }),
   f.set('output-vocab', 'outputVocab', TEXT, 'all|data', 'the softmax over the whole vocabulary (all), or only over the tokens of\n' +
     'the data and <|endoftext|> (data: saved with the model, used by generate)', { optional: true }),
   f.set('mask', 'mask', TEXT, 'none|prompt|pad-in-mean', `loss mask (${B.mask})`),
-  f.set('prompt-loss-weight', 'promptLossWeight', NUMBER, 'W', '0..1: the prompt\'s targets count W times in the loss, the response\'s once\n' +
+  f.set('prompt-loss-weight', 'promptLossWeight', NUMBER, 'W',
+    '0..1: the prompt\'s targets count W times in the loss, the response\'s once\n' +
     '(mean = sum(w·loss)/sum(w)); 0 is --mask prompt, 1 no mask, bit for bit.\nWith --mask none only; a resumed run keeps its own',
   { optional: true, nullable: true }),
   f.set('style', 'style', TEXT, 'alpaca|phi3', `prompt style (${B.style})`),
@@ -43,17 +45,18 @@ export const FLAGS = [
   f.set('eval-batches', 'evalBatches', INT, 'N', `batches per evaluation (${B.evalBatches})`),
   f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
   f.set('max-new-tokens', 'maxNewTokens', INT, 'N', `test responses (${B.maxNewTokens})`),
-  f.set('test-limit', 'testLimit', intAtLeast(0, '0 (no test responses)'), 'N', 'respond to at most N test entries at the end (all; 0: none)',
-    { optional: true, nullable: true }),
+  f.set('test-limit', 'testLimit', TEST_LIMIT, 'N', 'respond to at most N test entries at the end (all; 0: none)', { optional: true, nullable: true }),
   f.set('gen-batch', 'genBatch', POSITIVE_INT, 'N', `test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)`,
     { optional: true, onResume: 'change' }),
-  f.set('synthetic-count', 'syntheticCount', INT, 'N', `entries of the built-in tasks without --data, or of --data facts (${B.syntheticCount})`),
+  f.set('synthetic-count', 'syntheticCount', INT, 'N',
+    `entries of the built-in tasks without --data, or of --data facts (${B.syntheticCount})`),
   f.set('lora-rank', 'loraRank', INT, 'R', 'LoRA: train rank-R adapters (PEFT layout, adapter_model.safetensors) on a\n' +
     'frozen base model instead of every weight (exercise 7.4; the book uses 16)', { optional: true, nullable: true }),
   f.set('lora-alpha', 'loraAlpha', NUMBER, 'A', 'the adapters\' scale is A/R (default A = R)', { optional: true }),
   f.set('lora-targets', 'loraTargets', TEXT, 'LIST', 'layers to adapt: attn (c_attn, attn.c_proj), mlp (c_fc, mlp.c_proj), head\n' +
     '(the LM head); default attn,mlp', { optional: true }),
-  f.set('merge', 'merge', SWITCH, null, 'with --lora-rank, also write the merged model.safetensors + config.json', { optional: true, onResume: 'change' }),
+  f.set('merge', 'merge', SWITCH, null, 'with --lora-rank, also write the merged model.safetensors + config.json',
+    { optional: true, onResume: 'change' }),
   own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
   own('preset', TEXT, 'ch07', 'the chapter\'s run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5'),
   f.saved('scoreBefore', SWITCH),
@@ -76,7 +79,8 @@ type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
 
 export async function run(argv: string[]): Promise<number> {
   const { values, raw } = parseFlags(argv, FLAGS, USAGE);
-  if (values.resume === undefined && values.data === undefined && values.model === undefined && values.preset === undefined) return runBuiltin(values, raw);
+  const builtin = values.resume === undefined && values.data === undefined && values.model === undefined && values.preset === undefined;
+  if (builtin) return runBuiltin(values, raw);
   const opts = values.resume !== undefined ? await resumedOptions(FLAGS, values, 'train', values.resume) : freshOptions(values);
   // How many test prompts run together changes speed only, so a resumed run may change it too.
   opts.genBatch ??= DEFAULT_GEN_BATCH;
@@ -90,8 +94,11 @@ export async function run(argv: string[]): Promise<number> {
 /** A new run's options: the base, a preset over it, the flags over both. */
 function freshOptions(values: Values): TrainOptions {
   const preset = values.preset;
-  if (preset !== undefined && !Object.hasOwn(TRAIN_PRESETS, preset)) throw new WgptError(`unknown preset "${preset}": use ${Object.keys(TRAIN_PRESETS).join(', ')}`);
-  const opts = applyFlags<TrainOptions>(FLAGS, values, { ...TRAIN_BASE, ...(preset ? TRAIN_PRESETS[preset] : {}), out: values.out ?? defaultOut() });
+  if (preset !== undefined && !Object.hasOwn(TRAIN_PRESETS, preset)) {
+    throw new WgptError(`unknown preset "${preset}": use ${Object.keys(TRAIN_PRESETS).join(', ')}`);
+  }
+  const base = { ...TRAIN_BASE, ...(preset ? TRAIN_PRESETS[preset] : {}), out: values.out ?? defaultOut() };
+  const opts = applyFlags<TrainOptions>(FLAGS, values, base);
   if (opts.promptLossWeight !== undefined && opts.promptLossWeight !== null) checkPromptLossWeight(opts.promptLossWeight, opts.mask);
   if ((values['lora-alpha'] !== undefined || values['lora-targets'] !== undefined) && opts.loraRank === undefined) {
     throw new WgptError('--lora-alpha and --lora-targets need --lora-rank');

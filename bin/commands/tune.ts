@@ -12,10 +12,12 @@ import { NUMBER, own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 /** The flags of wgpt tune: its usage and its parser are made from them. */
 export const FLAGS = [
   own('adapters', SWITCH, null, 'measure on both software adapters, GL llvmpipe and Vulkan lavapipe, and keep\n' +
-    'the one whose matmul kernels train faster as the one `--backend auto` takes\nwhere there is no GPU (GL until measured; lavapipe needs Mesa >= 24)',
+    'the one whose matmul kernels train faster as the one `--backend auto` takes\n' +
+    'where there is no GPU (GL until measured; lavapipe needs Mesa >= 24)',
   { default: false }),
   own('json', TEXT, 'FILE', 'also write the results as JSON'),
-  own('class-budget', NUMBER, 'S', 'seconds per class (default 20): the candidates are timed in order until\nthe next one\'s compile would pass it'),
+  own('class-budget', NUMBER, 'S', 'seconds per class (default 20): the candidates are timed in order until\n' +
+    'the next one\'s compile would pass it'),
   ...DEVICE_FLAGS,
 ] as const;
 

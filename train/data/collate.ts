@@ -83,11 +83,13 @@ export function outputVocabOf(entries: readonly Entry[], style: string): number[
 
 /** Encodes every entry of a split (`encode`: encodeEntry, or a preference pair's encodePair),
  *  refusing one whose prompt alone fills the model's context: it would have no target to learn. */
-export function encodeSplit<E, R extends { promptLength: number }>(entries: readonly E[], encode: (e: E) => R, contextLength: number, split: string): R[] {
+export function encodeSplit<E, R extends { promptLength: number }>(entries: readonly E[], encode: (e: E) => R, contextLength: number,
+  split: string): R[] {
   return entries.map((e, i) => {
     const enc = encode(e);
     if (enc.promptLength >= contextLength) {
-      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; shorten it or use a model with a longer context`);
+      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; ` +
+        'shorten it or use a model with a longer context');
     }
     return enc;
   });

@@ -123,7 +123,7 @@ export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Pr
   const checked = splitData(entries);
   requireNonEmpty(checked.train, 'train');
   requireNonEmpty(checked.val, 'validation');
-  const run = await TrainingRun.start<EncodedPair, DpoMetricsRow>({
+  const run: DpoRun = await TrainingRun.start({
     out: opts.out, options: opts, resumeDir, lora: loraOf(opts), seed: opts.seed, lr: opts.lr, weightDecay: opts.weightDecay,
     loadModel: () => loadGPT(opts.model),
   });
@@ -155,10 +155,11 @@ async function builtinPairs(opts: DpoOptions, model: GPT, entries: PreferenceEnt
 }
 
 type PairSplits = { train: PreferenceEntry[]; test: PreferenceEntry[]; val: PreferenceEntry[] };
+type DpoRun = TrainingRun<EncodedPair, DpoMetricsRow>;
 
 /** The run on the shared loop: DPO's step (pairs against the reference) and its evaluation rows
  *  (losses, rewards and their margins, the chosen answers' NLL), scored before and after. */
-async function prefer(opts: DpoOptions, splits: PairSplits, run: TrainingRun<EncodedPair, DpoMetricsRow>, ref: Reference): Promise<DpoResult> {
+async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Reference): Promise<DpoResult> {
   const { model } = run;
   const ctx = model.config.contextLength;
   const allowedMaxLength = Math.min(1024, ctx);
@@ -176,7 +177,8 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: TrainingRun<Enc
   const before: DpoScores = run.resumed && existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')).before ?? {} : {};
   if (opts.scoreBefore && !run.resumed && testItems.length > 0) {
     before.preference = await preferenceAccuracy(model, testItems, opts.batchSize, opts.mask, allowedMaxLength);
-    run.log(`before DPO: held-out preference accuracy ${pct(before.preference.accuracy)} (${before.preference.correct}/${before.preference.n})`);
+    const p = before.preference;
+    run.log(`before DPO: held-out preference accuracy ${pct(p.accuracy)} (${p.correct}/${p.n})`);
     if (opts.maxNewTokens > 0 && testLimited.length > 0) {
       const exact = scoreResponses(await respond('before DPO: test responses'));
       before.exact = exact;
@@ -203,8 +205,8 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: TrainingRun<Enc
         train_sft_loss: tr.sft, val_sft_loss: va.sft,
       };
     },
-    describe: (row) => `, train reward margin ${row.train_reward_margin.toFixed(3)}, val reward margin ${row.val_reward_margin.toFixed(3)}, ` +
-      `val chosen NLL ${row.val_sft_loss.toFixed(3)}`,
+    describe: (row) => `, train reward margin ${row.train_reward_margin.toFixed(3)}, ` +
+      `val reward margin ${row.val_reward_margin.toFixed(3)}, val chosen NLL ${row.val_sft_loss.toFixed(3)}`,
   });
   const after: DpoScores = {};
   const result = { steps: r.step, metrics: run.metrics.rows, before, after, secondsPerStep: r.secondsPerStep };

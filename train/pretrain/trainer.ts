@@ -175,11 +175,13 @@ async function trainOnText(o: PretrainOptions, source: string, splits: TokenSpli
       if (o.sampleEvery > 0 && step % o.sampleEvery === 0 && step < run.totalSteps) await showSamples(step);
     },
   });
-  const result = { steps: r.step, metrics: run.metrics.rows, samples, secondsPerStep: r.secondsPerStep, tokensPerSecond: r.tokensPerSecond };
+  const { secondsPerStep, tokensPerSecond } = r;
+  const result = { steps: r.step, metrics: run.metrics.rows, samples, secondsPerStep, tokensPerSecond };
   if (r.interrupted) return { ...result, interrupted: true };
   if (run.metrics.rows.at(-1)?.step !== r.step - 1) {
     // The last step is evaluated too, so a run reports where it ended (train's rule may skip it).
-    run.metrics.append({ step: r.step - 1, epoch: loader.epoch + loader.cursor / loader.length, tokens_seen: r.tokensSeen, ...(await losses()), elapsed_s: r.seconds });
+    const epoch = loader.epoch + loader.cursor / loader.length;
+    run.metrics.append({ step: r.step - 1, epoch, tokens_seen: r.tokensSeen, ...(await losses()), elapsed_s: r.seconds });
   }
   await run.saveModel(null);
   await run.plotLosses();

@@ -11,7 +11,7 @@ import { initLora, type LoraSpec } from '../../model/lora.ts';
 import { saveAdapters, saveMerged } from '../../model/peft.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from './checkpoint.ts';
 import type { DataLoader } from './loader.ts';
-import { trainingLoop, type LoopHooks, type LoopResult, type LoopRow } from './loop.ts';
+import { trainingLoop, type LoopHooks, type LoopOptions, type LoopResult, type LoopRow } from './loop.ts';
 import { MetricsLog } from './metrics-log.ts';
 import { AdamW } from './optim.ts';
 import { writeLossPlot } from './plot.ts';
@@ -128,7 +128,7 @@ export class TrainingRun<T, Row extends LoopRow> {
 
   /** The shared loop from where the run stands, then its checkpoint; an interrupted run says how
    *  to continue. */
-  async loop(hooks: LoopHooks<T, Row> & { schedule: { lr: number; lrSchedule?: string; warmupSteps?: number }; evalEvery: number }): Promise<RunResult> {
+  async loop(hooks: LoopHooks<T, Row> & Pick<LoopOptions<T, Row>, 'schedule' | 'evalEvery'>): Promise<RunResult> {
     const r = await trainingLoop<T, Row>({
       ...hooks, opt: this.opt, loader: this.loader, epochs: this.plan.epochs, totalSteps: this.totalSteps,
       startStep: this.startStep, tokensSeen: this.state?.tokensSeen ?? 0, progress: this.progress, metrics: this.metrics,

@@ -6,7 +6,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
-import { checkPromptLossWeight, collate, encodeEntry, encodeSplit, getLossMask, outputVocabOf, type EncodedEntry } from '../data/collate.ts';
+import {
+  checkPromptLossWeight, collate, encodeEntry, encodeSplit, getLossMask, outputVocabOf, type EncodedEntry,
+} from '../data/collate.ts';
 import { requireNonEmpty, splitData, type Splits } from '../data/entries.ts';
 import { loadEntries } from '../data/load.ts';
 import { checkStyle } from '../data/prompts.ts';
