@@ -4,7 +4,7 @@
 import { backward, closeDevice, keep, noGrad, openDevice, Tensor, tidy } from '../engine/index.ts';
 import { randomGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
-import { AdamW } from '../train/optim.ts';
+import { AdamW } from '../train/run/optim.ts';
 
 const name = process.argv[2] ?? 'gpt2';
 const device = await openDevice();

@@ -5,7 +5,7 @@ import { backward, Tensor, tidy } from '../engine/index.ts';
 import { currentOrOpenDevice } from './common.ts';
 import { randomGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
-import { AdamW } from '../train/optim.ts';
+import { AdamW } from '../train/run/optim.ts';
 const { device } = await currentOrOpenDevice();
 const [name, B, T] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
 const seen = new Map<string, number>();

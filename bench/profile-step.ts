@@ -7,7 +7,7 @@ import { backward, closeDevice, openDevice, Tensor, tidy } from '../engine/index
 import { setting } from '../engine/settings.ts';
 import { randomGPT } from '../model/build.ts';
 import { initLora, loraSpec } from '../model/lora.ts';
-import { AdamW } from '../train/optim.ts';
+import { AdamW } from '../train/run/optim.ts';
 import { peerBatch } from './peers/weights.ts';
 import { SEED, STEP_CONFIGS } from './step.ts';
 

@@ -2,7 +2,7 @@
 // one table per suite and a chart (SVG, and PNG where @resvg/resvg-js is installed) beside it.
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
-import { barChart, writeChart } from '../train/charts.ts';
+import { barChart, writeChart } from '../train/run/charts.ts';
 import { fmt, type BenchRow, type Machine } from './common.ts';
 
 export interface BenchReport {

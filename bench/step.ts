@@ -17,7 +17,7 @@ import { loadGPT } from '../model/build.ts';
 import type { GPTConfig } from '../model/config.ts';
 import { writeHFConfig } from '../model/hf-names.ts';
 import { initLora, loraParamCount, loraSpec, type LoraSpec } from '../model/lora.ts';
-import { AdamW } from '../train/optim.ts';
+import { AdamW } from '../train/run/optim.ts';
 import { blasNote, errorText, isError, logRow, median, type BenchRow } from './common.ts';
 import { peerBatch, SMALL_CONFIG, writePeerFiles, type PeerConfig } from './peers/weights.ts';
 import { torchAvailable, torchStep } from './peers/torch.ts';

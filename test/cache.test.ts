@@ -5,7 +5,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cachedModel, cacheDir } from '../train/cache.ts';
+import { cachedModel, cacheDir } from '../train/builtin/cache.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'wgpt-cache-test-'));
 process.env.WGPT_CACHE = root;

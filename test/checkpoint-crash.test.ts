@@ -6,7 +6,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { train, type TrainOptions } from '../train/trainer.ts';
+import { train, type TrainOptions } from '../train/sft/trainer.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 
@@ -70,7 +70,7 @@ t.test('an old-layout run that crashed between its two renames is recovered', as
   rmSync(path.join(run, 'checkpoint.old-4242', '.complete'));
   t.notOk(existsSync(ck), 'no checkpoint under its name');
   const lines: string[] = [];
-  const { readTrainState } = await import('../train/checkpoint.ts');
+  const { readTrainState } = await import('../train/run/checkpoint.ts');
   t.equal((await readTrainState(run, (l) => lines.push(l))).step, 2);
   t.match(lines.join('\n'), /recovered .*checkpoint from checkpoint\.old-4242/);
   const r = await train({ ...quiet, out: run, maxSteps: 6 }, run);

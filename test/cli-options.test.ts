@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getConfig } from '../model/config.ts';
 import { randomGPT, saveGPT } from '../model/build.ts';
-import { train } from '../train/trainer.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
+import { train } from '../train/sft/trainer.ts';
+import { generateSyntheticData } from '../train/data/synthetic.ts';
 import { withDevice } from './helpers/device.ts';
 
 const cli = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');

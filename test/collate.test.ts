@@ -1,10 +1,10 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { collate, encodeEntry, getLossMask, IGNORE_INDEX, LOSS_MASKS, targetRegions } from '../train/collate.ts';
+import { collate, encodeEntry, getLossMask, IGNORE_INDEX, LOSS_MASKS, targetRegions } from '../train/data/collate.ts';
 import { decode, encode } from '../model/tokenizer.ts';
-import { formatPrompt } from '../train/prompts.ts';
-import { loadInstructionData } from '../train/data.ts';
+import { formatPrompt } from '../train/data/prompts.ts';
+import { loadInstructionData } from '../train/data/entries.ts';
 
 const rows = (a: Int32Array, seqLen: number): number[][] => {
   const out: number[][] = [];

@@ -2,13 +2,13 @@
 // the selection under --mask prompt and none, truncation), the loss and its gradient against
 // values worked by hand, one-line validation errors, and the built-in synthetic pairs.
 import t from 'tap';
-import { IGNORE_INDEX } from '../train/collate.ts';
+import { IGNORE_INDEX } from '../train/data/collate.ts';
 import { collatePairs, encodePair, type EncodedPair } from '../train/dpo/collate.ts';
-import { syntheticPreferences } from '../train/dpo/builtin.ts';
+import { syntheticPreferences } from '../train/dpo/pairs.ts';
 import { validatePreferences } from '../train/dpo/data.ts';
 import { dpoLoss, negLogSigmoid, sigmoid } from '../train/dpo/loss.ts';
-import { generateFactData } from '../train/facts.ts';
-import { outputVocabOf } from '../train/trainer.ts';
+import { generateFactData } from '../train/data/facts.ts';
+import { outputVocabOf } from '../train/data/collate.ts';
 import { encode } from '../model/tokenizer.ts';
 
 const PAD = 50256;

@@ -4,11 +4,13 @@
 // the pretraining text states facts only (no question) in several phrasings, its validation text in
 // a wording of its own.
 import t from 'tap';
-import { splitData } from '../train/data.ts';
-import { nearestAnswerShare } from '../train/builtin-run.ts';
-import { biographies, FACT_TASKS, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt } from '../train/facts.ts';
-import { builtinText } from '../train/pretrain/builtin.ts';
-import { defaultTrainOptions } from '../train/presets.ts';
+import { splitData } from '../train/data/entries.ts';
+import { nearestAnswerShare } from '../train/builtin/run.ts';
+import {
+  biographies, FACT_TASKS, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt,
+} from '../train/data/facts.ts';
+import { builtinText } from '../train/builtin/base.ts';
+import { defaultTrainOptions } from '../train/builtin/recipes.ts';
 
 const world = factWorld();
 const data = generateFactData({ seed: 123, count: defaultTrainOptions('', '').syntheticCount });

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CH07_SHA256, DATASETS, defaultDataCacheDir, fetchCh07, fetchDataset, loadCh07, sha256 } from '../train/fetch-ch07.ts';
+import { CH07_SHA256, DATASETS, defaultDataCacheDir, fetchCh07, fetchDataset, loadCh07, sha256 } from '../train/data/datasets.ts';
 
 const SHARED = fileURLToPath(new URL('../../shared/data/instruction-data.json', import.meta.url));
 const skip = existsSync(SHARED) ? false : `reference file absent: ${SHARED}`;

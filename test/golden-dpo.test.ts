@@ -9,7 +9,7 @@ import { loadGPT } from '../model/build.ts';
 import { readSafetensors } from '../model/safetensors.ts';
 import { collatePairs, type EncodedPair } from '../train/dpo/collate.ts';
 import { batchIds, sequenceLogProbs } from '../train/dpo/logprobs.ts';
-import { dpoBackward } from '../train/dpo/trainer.ts';
+import { dpoBackward } from '../train/dpo/step.ts';
 import { withDevice } from './helpers/device.ts';
 import { assertGradClose } from './helpers/opcheck.ts';
 

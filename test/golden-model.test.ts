@@ -10,7 +10,7 @@ import { loadGPT } from '../model/build.ts';
 import type { GPT } from '../model/gpt.ts';
 import { loadAdapters } from '../model/peft.ts';
 import { readSafetensors } from '../model/safetensors.ts';
-import { AdamW } from '../train/optim.ts';
+import { AdamW } from '../train/run/optim.ts';
 import { assertClose, assertGradClose } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createServer } from 'node:http';
-import { judgePrompt, judgeResponses, parseChatReply, parseScore, queryModel } from '../train/judge.ts';
+import { judgePrompt, judgeResponses, parseChatReply, parseScore, queryModel } from '../train/eval/judge.ts';
 
 const entry = { instruction: 'Rewrite the sentence using a simile.', input: 'The car is very fast.', output: 'The car is as fast as lightning.', model_response: 'The car is as fast as a bullet.' };
 

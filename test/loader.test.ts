@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DataLoader, Rng, evalLoader, shuffledIndices, trainLoader } from '../train/loader.ts';
+import { DataLoader, Rng, evalLoader, shuffledIndices, trainLoader } from '../train/run/loader.ts';
 
 const items = Array.from({ length: 10 }, (_, i) => i);
 

@@ -12,7 +12,7 @@ import { getConfig } from '../model/config.ts';
 import { initLora, LoraAdapters, loraDelta, loraModules, loraParamCount, loraSpec, parseLoraTargets } from '../model/lora.ts';
 import { loadAdapters, readAdapterConfig, saveAdapters } from '../model/peft.ts';
 import { readSafetensorsHeader, writeSafetensors } from '../model/safetensors.ts';
-import { train, type TrainOptions } from '../train/trainer.ts';
+import { train, type TrainOptions } from '../train/sft/trainer.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 import { checkOp } from './helpers/opcheck.ts';

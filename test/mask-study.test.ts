@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomGPT, saveGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
-import { collate, encodeEntry, IGNORE_INDEX, type Batch } from '../train/collate.ts';
-import { countTargets, gradientsOf, parseExamples } from '../train/grads.ts';
-import { accumulate, cosine, maskStudy, type StudyOptions } from '../train/mask-study.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
+import { collate, encodeEntry, IGNORE_INDEX } from '../train/data/collate.ts';
+import type { Batch } from '../train/run/step.ts';
+import { countTargets, gradientsOf, parseExamples } from '../train/eval/grads.ts';
+import { accumulate, cosine, maskStudy, type StudyOptions } from '../train/study/mask-study.ts';
+import { generateSyntheticData } from '../train/data/synthetic.ts';
 import { withDevice } from './helpers/device.ts';
 
 await withDevice(t);

@@ -9,9 +9,9 @@ import { backward, noGrad, Tensor, tidy } from '../engine/index.ts';
 import { loadGPT, randomGPT, saveGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
 import { generate } from '../model/generate.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
-import { encodeEntry } from '../train/collate.ts';
-import { outputVocabOf } from '../train/trainer.ts';
+import { generateSyntheticData } from '../train/data/synthetic.ts';
+import { encodeEntry } from '../train/data/collate.ts';
+import { outputVocabOf } from '../train/data/collate.ts';
 import { withDevice } from './helpers/device.ts';
 
 await withDevice(t);

@@ -2,7 +2,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lossPlotSvg, niceTicks, svgToPng, writeLossPlot } from '../train/plot.ts';
+import { lossPlotSvg, niceTicks, svgToPng, writeLossPlot } from '../train/run/plot.ts';
 
 const series = {
   epochsSeen: [0, 0.5, 1, 1.5, 2],

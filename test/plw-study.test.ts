@@ -6,12 +6,12 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { collate, encodeEntry, IGNORE_INDEX } from '../train/collate.ts';
-import { RESPONSE_LENGTHS, withResponseLength } from '../train/fact-responses.ts';
-import { factWorld, generateFactData } from '../train/facts.ts';
-import { dataLengths, regionBatch, type PlwRunResult } from '../train/plw-run.ts';
-import { plwMarkdownTable, plwTable, summarize } from '../train/plw-report.ts';
-import { parseWeights } from '../train/plw-study.ts';
+import { collate, encodeEntry, IGNORE_INDEX } from '../train/data/collate.ts';
+import { RESPONSE_LENGTHS, withResponseLength } from '../train/data/fact-responses.ts';
+import { factWorld, generateFactData } from '../train/data/facts.ts';
+import { dataLengths, regionBatch, type PlwRunResult } from '../train/study/plw-run.ts';
+import { plwMarkdownTable, plwTable, summarize } from '../train/study/plw-report.ts';
+import { parseWeights } from '../train/study/plw-study.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 

@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadGPT } from '../model/build.ts';
 import { END_OF_TEXT, encode } from '../model/tokenizer.ts';
-import { syntheticPreferences } from '../train/dpo/builtin.ts';
+import { syntheticPreferences } from '../train/dpo/pairs.ts';
 import { dpo } from '../train/dpo/trainer.ts';
 import { blockBatch, blockCount, splitTokens, tokenStream } from '../train/pretrain/blocks.ts';
 import { readTextCorpus, untagBrown } from '../train/pretrain/corpus.ts';
 import { pretrain, type PretrainOptions } from '../train/pretrain/trainer.ts';
-import { PRETRAIN_BASE } from '../train/presets.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
-import { train } from '../train/trainer.ts';
+import { PRETRAIN_BASE } from '../train/pretrain/presets.ts';
+import { generateSyntheticData } from '../train/data/synthetic.ts';
+import { train } from '../train/sft/trainer.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 

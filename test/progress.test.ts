@@ -1,7 +1,7 @@
 // Progress lines: on a pipe, plain lines (the first update, then at most every quietEveryMs, and
 // the final state once); on a TTY, one bar redrawn in place.
 import t from 'tap';
-import { GenerationProgress } from '../train/progress.ts';
+import { GenerationProgress } from '../train/run/progress.ts';
 
 function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; out: string[] } {
   const out: string[] = [];

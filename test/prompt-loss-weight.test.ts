@@ -11,10 +11,10 @@ import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy } from '../engine/i
 import { randomGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
 import type { GPT } from '../model/gpt.ts';
-import { collate, encodeEntry, IGNORE_INDEX, type Batch, type EncodedEntry } from '../train/collate.ts';
-import { gradientsOf } from '../train/grads.ts';
-import { generateSyntheticData } from '../train/synthetic.ts';
-import { outputVocabOf } from '../train/trainer.ts';
+import { collate, encodeEntry, IGNORE_INDEX, outputVocabOf, type EncodedEntry } from '../train/data/collate.ts';
+import type { Batch } from '../train/run/step.ts';
+import { gradientsOf } from '../train/eval/grads.ts';
+import { generateSyntheticData } from '../train/data/synthetic.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 

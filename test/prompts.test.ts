@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ALPACA_PREAMBLE, STYLES, checkStyle, formatPrompt, formatResponse, formatTraining, promptPieces } from '../train/prompts.ts';
+import { ALPACA_PREAMBLE, STYLES, checkStyle, formatPrompt, formatResponse, formatTraining, promptPieces } from '../train/data/prompts.ts';
 import { encode } from '../model/tokenizer.ts';
 
 const withInput = { instruction: 'Convert to passive voice.', input: 'The cat ate the fish.', output: 'The fish was eaten by the cat.' };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { learningRate } from '../train/schedule.ts';
+import { learningRate } from '../train/run/schedule.ts';
 
 t.test('constant: the chapter recipe, lr at every step', async (t) => {
   for (const s of [0, 1, 100]) t.equal(learningRate(s, { lr: 5e-5, schedule: 'constant', warmupSteps: 0, totalSteps: 10 }), 5e-5);

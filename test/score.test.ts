@@ -1,6 +1,6 @@
 import t from 'tap';
-import { exactMatch, extractResponse, normalizeAnswer, rougeL, rougeTokens, scoreResponses } from '../train/score.ts';
-import { formatPrompt } from '../train/prompts.ts';
+import { exactMatch, extractResponse, normalizeAnswer, rougeL, rougeTokens, scoreResponses } from '../train/eval/score.ts';
+import { formatPrompt } from '../train/data/prompts.ts';
 
 t.test('exact match trims and case-folds only', async (t) => {
   t.ok(exactMatch('  PARIS\n', 'Paris'));

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { generateSyntheticData, SYNTHETIC_TASKS, syntheticPools } from '../train/synthetic.ts';
-import { splitData, validateEntries } from '../train/data.ts';
-import { encodeEntry } from '../train/collate.ts';
+import { generateSyntheticData, SYNTHETIC_TASKS, syntheticPools } from '../train/data/synthetic.ts';
+import { splitData, validateEntries } from '../train/data/entries.ts';
+import { encodeEntry } from '../train/data/collate.ts';
 
 const key = (e: { instruction: string; input?: string }): string => `${e.instruction}\u0000${e.input ?? ''}`;
 
@@ -17,7 +17,7 @@ t.test('deterministic, seeded, valid entries', async (t) => {
   for (const n of perTask.values()) t.ok(Math.abs(n - 500 / SYNTHETIC_TASKS.length) <= 2, 'balanced tasks');
 });
 
-// The answers, written out here rather than read from train/synthetic.ts.
+// The answers, written out here rather than read from train/data/synthetic.ts.
 const CAPITAL: Record<string, string> = {
   France: 'Paris', Germany: 'Berlin', Italy: 'Rome', Spain: 'Madrid', Japan: 'Tokyo', China: 'Beijing',
   Russia: 'Moscow', Egypt: 'Cairo', Peru: 'Lima', Greece: 'Athens', Norway: 'Oslo', Cuba: 'Havana',

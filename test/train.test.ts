@@ -4,8 +4,8 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { replaceDirAtomically } from '../train/checkpoint.ts';
-import { train, type TrainOptions } from '../train/trainer.ts';
+import { replaceDirAtomically } from '../train/run/checkpoint.ts';
+import { train, type TrainOptions } from '../train/sft/trainer.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 

@@ -2,12 +2,23 @@
 // suites in bench/*.ts, with the peers (jax-js and TensorFlow.js on WebGPU, PyTorch CPU/CUDA) beside wgpt where installed.
 import { matmul, noGrad, Tensor, tidy, WgptError, type Device } from '../../engine/index.ts';
 import { kernelChoices, machine, timeRuns, type BenchRow } from '../../bench/common.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
+import { DEVICE_FLAGS, withDevice } from './common.ts';
+import { own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 
 const SUITES = ['matmul', 'kernels', 'step', 'generate', 'all', 'adapters'] as const;
 type Suite = (typeof SUITES)[number];
 
-const USAGE = `usage: wgpt bench matmul|kernels|step|generate|all|adapters [--json FILE] [--md FILE] [--quick]
+/** The flags of wgpt bench: its usage and its parser are made from them. */
+export const FLAGS = [
+  own('json', TEXT, 'FILE', 'write {date, machine, peak, results: [rows]}'),
+  own('md', TEXT, 'FILE', 'write a markdown report (tables, machine, date) and its charts beside it'),
+  own('quick', SWITCH, null, 'fewer shapes and runs; no gpt2 training step', { default: false }),
+  own('configs', TEXT, 'LIST', 'step: only these of small, gpt2, gpt2-medium (e.g. --configs gpt2)'),
+  own('no-peers', SWITCH, null, 'step: wgpt alone (full finetuning and LoRA r16), no peer processes', { default: false }),
+  ...DEVICE_FLAGS,
+] as const;
+
+const USAGE = usageText(`usage: wgpt bench matmul|kernels|step|generate|all|adapters [--json FILE] [--md FILE] [--quick]
 
   matmul     wgpt matmul at 1024³ and GPT-2 small shapes (3 forms), jax-js, tfjs-webgpu and torch beside it
   kernels    attention (causalSelfAttention vs attentionComposed), cross-entropy (fused vs composed), and the
@@ -17,13 +28,7 @@ const USAGE = `usage: wgpt bench matmul|kernels|step|generate|all|adapters [--js
   all        all of the above (RESULTS.md: npm run bench:results)
   adapters   the software adapters side by side, each with its Mesa version (GL llvmpipe, and lavapipe and GL
              on the Mesa copy of scripts/mesa-copy.sh where present): matmul GFLOP/s and a small step
-
-  --json FILE                   write {date, machine, peak, results: [rows]}
-  --md FILE                     write a markdown report (tables, machine, date) and its charts beside it
-  --quick                       fewer shapes and runs; no gpt2 training step
-  --configs LIST                step: only these of small, gpt2, gpt2-medium (e.g. --configs gpt2)
-  --no-peers                    step: wgpt alone (full finetuning and LoRA r16), no peer processes
-${DEVICE_USAGE}`;
+`, FLAGS);
 
 /** GFLOP/s of a 1024³ matmul (median of 3 after a warm-up): the peak when the matmul suite is not run. */
 async function probePeak(device: Device): Promise<number> {
@@ -40,19 +45,12 @@ async function probePeak(device: Device): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, {
-    ...DEVICE_OPTIONS,
-    json: { type: 'string' },
-    md: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    configs: { type: 'string' },
-    'no-peers': { type: 'boolean', default: false },
-  }, USAGE);
+  const { values, positionals } = parseFlags(argv, FLAGS, USAGE);
   const suite = positionals[0] as Suite | undefined;
   if (!suite || !SUITES.includes(suite) || positionals.length > 1) {
     throw new WgptError(`bench: give one of ${SUITES.join(', ')}${suite ? ` (got "${positionals.join(' ')}")` : ''}\n\n${USAGE}`);
   }
-  const quick = values.quick;
+  const quick = values.quick === true;
   if (suite === 'adapters') {
     // One process per adapter: no device here.
     const { adaptersSuite, writeAdaptersJson } = await import('../../bench/adapters.ts');

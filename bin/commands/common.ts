@@ -1,78 +1,44 @@
-// Options every GPU command shares, and helpers for parsing them.
+// What the commands share: the device flags every GPU command takes, the model flags, opening the
+// device, loading --model/--adapter, and the parts of a resumable training command (its default
+// run directory, its resumed options, its sweep spec).
 import path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
 import { parseBackend } from '../../engine/settings.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';
-import { readTrainState } from '../../train/checkpoint.ts';
+import { readTrainState } from '../../train/run/checkpoint.ts';
+import type { SweepSpec } from '../../train/sweep/spec.ts';
+import { INT, own, parseArgsOptions, resumeOptions, SWITCH, TEXT, type Entry } from './flags.ts';
 
-export const DEVICE_OPTIONS = {
-  backend: { type: 'string', default: 'auto' },
-  'max-binding': { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+/** -h/--help: every command's. */
+export const HELP = own('help', SWITCH, null, 'this text', { short: 'h', default: false });
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    // node's messages span lines ("... is ambiguous.\nDid you forget ..."): one line, as every error.
-    throw new WgptError(`${(e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see --help)`);
-  }
-  if ((parsed.values as Record<string, unknown>).help) {
-    console.log(usage);
-    process.exit(0);
-  }
-  return parsed;
-}
+/** The flags of every GPU command (last in its table, so they close its usage). */
+export const DEVICE_FLAGS = [
+  own('backend', TEXT, 'auto|gpu|software|lavapipe', 'adapter to use (default auto: a real GPU, else the software GPU; env\n' +
+    'WGPT_BACKEND); lavapipe: Mesa >= 24\'s Vulkan driver, a GPU\'s code path on the CPU', { default: 'auto' }),
+  own('max-binding', INT, 'BYTES', 'cap storage bindings below the adapter\'s limit (exercises the sliced paths)'),
+  HELP,
+] as const;
 
-export function intOption(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new WgptError(`--${name} must be an integer, got "${value}"`);
-  return n;
-}
-
-export function positiveIntOption(value: string | undefined, name: string, fallback: number): number {
-  const n = intOption(value, name, fallback);
-  if (n < 1) throw new WgptError(`--${name} must be at least 1, got ${n}`);
-  return n;
-}
-
-export function numberOption(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new WgptError(`--${name} must be a number, got "${value}"`);
-  return n;
-}
+/** --model, --adapter, --from-scratch of the commands that load a model (generate, eval, grads). */
+export const MODEL_FLAGS = [
+  own('model', TEXT, 'FILE|DIR|NAME', 'weights (model.safetensors dir or file) or a size name'),
+  own('adapter', TEXT, 'DIR', 'LoRA adapters (adapter_model.safetensors, PEFT layout) on top of --model\n' +
+    '(default --model: the adapter\'s base_model_name_or_path)'),
+  own('from-scratch', SWITCH, null, 'random weights for a size name'),
+] as const;
 
 /** Opens the device from --backend / --max-binding, runs fn, always closes the device. */
-export async function withDevice<T>(values: { backend?: string; 'max-binding'?: string }, fn: (d: Device) => Promise<T>): Promise<T> {
-  const device = await openDevice({
-    backend: parseBackend(values.backend),
-    maxStorageBufferBindingSize: values['max-binding'] ? intOption(values['max-binding'], 'max-binding', 0) : undefined,
-  });
+export async function withDevice<T>(values: { backend?: string; 'max-binding'?: number }, fn: (d: Device) => Promise<T>): Promise<T> {
+  const device = await openDevice({ backend: parseBackend(values.backend), maxStorageBufferBindingSize: values['max-binding'] });
   try {
     return await fn(device);
   } finally {
     closeDevice(device);
   }
 }
-
-export const DEVICE_USAGE = `  --backend auto|gpu|software|lavapipe
-                                adapter to use (default auto: a real GPU, else the software GPU; env
-                                WGPT_BACKEND); lavapipe: Mesa >= 24's Vulkan driver, a GPU's code path on the CPU
-  --max-binding BYTES           cap storage bindings below the adapter's limit (exercises the sliced paths)`;
-
-export const MODEL_OPTIONS = {
-  model: { type: 'string' }, adapter: { type: 'string' }, 'from-scratch': { type: 'boolean' },
-} as const;
-
-export const ADAPTER_USAGE = `  --adapter DIR        LoRA adapters (adapter_model.safetensors, PEFT layout) on top of --model
-                       (default --model: the adapter's base_model_name_or_path)`;
 
 /** --model (a directory, .safetensors file or size name), with --adapter's LoRA weights on it. */
 export async function loadModelOption(values: { model?: string; adapter?: string; 'from-scratch'?: boolean }): Promise<GPT> {
@@ -91,6 +57,17 @@ export async function loadModelOption(values: { model?: string; adapter?: string
   return model;
 }
 
+/** A run directory under runs/ named by the time (prefix: the command, e.g. dpo-). */
+export const defaultOut = (prefix = ''): string => path.join('runs', `${prefix}${new Date().toISOString().replace(/[:.]/g, '-')}`);
+
+/** The options a run in `dir` was started with, checked against the command's table, with the
+ *  flags a resumed run may change applied; the run continues in `dir`. */
+export async function resumedOptions<O extends object>(table: readonly Entry<O>[], values: Record<string, unknown>, command: string,
+  dir: string): Promise<O> {
+  const state = await readTrainState(dir);
+  return { ...resumeOptions(table, state.options, values, { command, dir }), out: dir };
+}
+
 /** The step of the checkpoint in a run directory of train, pretrain or dpo (their sweep specs),
  *  or null where there is none yet. */
 export async function checkpointStepOf(dir: string): Promise<number | null> {
@@ -100,6 +77,11 @@ export async function checkpointStepOf(dir: string): Promise<number | null> {
     if (e instanceof WgptError) return null; // no checkpoint yet: start from scratch
     throw e;
   }
+}
+
+/** How `wgpt sweep` runs a command that resumes from the checkpoint in its --out (train, pretrain, dpo). */
+export function resumableSweep(table: readonly Entry<never>[], metrics: SweepSpec['metrics']): SweepSpec {
+  return { options: parseArgsOptions(table), outFlag: 'out', resumeFlag: 'resume', metrics, checkpointStep: checkpointStepOf };
 }
 
 /** This node's wgpt, for children (a sweep's tasks) and for Slurm nodes sharing this filesystem. */

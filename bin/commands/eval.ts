@@ -2,36 +2,41 @@
 // against the references, offline; optionally a judge model through an Ollama-style /api/chat).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
-import { encodeEntry } from '../../train/collate.ts';
-import { splitData, validateEntries, type Entry } from '../../train/data.ts';
-import { judgeResponses } from '../../train/judge.ts';
-import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/responses.ts';
-import { scoreResponses } from '../../train/score.ts';
-import { evaluateLoss, loadEntries } from '../../train/trainer.ts';
-import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, intOption, loadModelOption, MODEL_OPTIONS, parse, positiveIntOption, withDevice } from './common.ts';
+import { encodeEntry } from '../../train/data/collate.ts';
+import { splitData, validateEntries, type Entry } from '../../train/data/entries.ts';
+import { judgeResponses } from '../../train/eval/judge.ts';
+import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/eval/responses.ts';
+import { scoreResponses } from '../../train/eval/score.ts';
+import { loadEntries } from '../../train/data/load.ts';
+import { evaluateLoss } from '../../train/eval/loss.ts';
+import { DEVICE_FLAGS, loadModelOption, MODEL_FLAGS, withDevice } from './common.ts';
+import { INT, own, parseFlags, POSITIVE_INT, SWITCH, TEXT, usageText } from './flags.ts';
 
-const USAGE = `usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [options]
+/** The flags of wgpt eval: its usage and its parser are made from them. */
+export const FLAGS = [
+  own('data', TEXT, 'FILE|ch07', 'instruction data (the built-in tasks without it)'),
+  own('split', TEXT, 'test|val|train', 'which split of --data (default test)', { default: 'test' }),
+  own('responses', TEXT, 'FILE', 'score these responses (entries with model_response) instead of generating'),
+  own('save-responses', TEXT, 'FILE', 'write the generated responses (the chapter\'s format)'),
+  own('max-new-tokens', INT, 'N', '(256)'),
+  own('style', TEXT, 'alpaca|phi3', '(alpaca)', { default: 'alpaca' }),
+  own('mask', TEXT, 'none|prompt', 'loss mask (none)', { default: 'none' }),
+  own('batch-size', INT, 'N', '(8)'),
+  own('seed', INT, 'N', 'of the built-in tasks (123)'),
+  own('gen-batch', POSITIVE_INT, 'N', `prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)`),
+  own('judge', TEXT, 'URL', 'also score with a judge model at an Ollama-compatible /api/chat URL'),
+  own('judge-model', TEXT, 'NAME', '(llama3)'),
+  own('json', SWITCH, null, 'print one JSON object', { default: false }),
+  ...MODEL_FLAGS,
+  ...DEVICE_FLAGS,
+] as const;
 
-  --split test|val|train   which split of --data (default test; the built-in tasks without --data)
-  --responses FILE         score these responses (entries with model_response) instead of generating
-  --save-responses FILE    write the generated responses (the chapter's format)
-  --max-new-tokens N       (256)      --style alpaca|phi3   --mask none|prompt   --batch-size N (8)
-  --gen-batch N            prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
-  --judge URL              also score with a judge model at an Ollama-compatible /api/chat URL
-  --judge-model NAME       (llama3)   --json   print one JSON object
-${ADAPTER_USAGE}
-${DEVICE_USAGE}`;
+const USAGE = usageText('usage: wgpt eval --model FILE|DIR|NAME [--data FILE|ch07] [options]\n', FLAGS);
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
-    ...DEVICE_OPTIONS, ...MODEL_OPTIONS,
-    data: { type: 'string' }, split: { type: 'string', default: 'test' }, responses: { type: 'string' },
-    'save-responses': { type: 'string' }, 'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' },
-    mask: { type: 'string', default: 'none' }, 'batch-size': { type: 'string' }, judge: { type: 'string' },
-    'judge-model': { type: 'string' }, json: { type: 'boolean', default: false }, seed: { type: 'string' }, 'gen-batch': { type: 'string' },
-  }, USAGE);
+  const { values } = parseFlags(argv, FLAGS, USAGE);
   const split = values.split as 'test' | 'val' | 'train';
-  const genBatch = positiveIntOption(values['gen-batch'], 'gen-batch', DEFAULT_GEN_BATCH);
+  const genBatch = values['gen-batch'] ?? DEFAULT_GEN_BATCH;
   if (!['test', 'val', 'train'].includes(split)) throw new WgptError(`--split must be test, val or train, got "${split}"`);
   const report: Record<string, unknown> = { split };
 
@@ -46,14 +51,15 @@ export async function run(argv: string[]): Promise<void> {
     responses = validateEntries(parsed, values.responses);
   }
   if (values.model || values.adapter) {
-    const entries = splitData(await loadEntries(values.data ?? null, intOption(values.seed, 'seed', 123), 2000))[split];
+    const entries = splitData(await loadEntries(values.data ?? null, values.seed ?? 123, 2000))[split];
     if (entries.length === 0) throw new WgptError(`the ${split} split is empty`);
     await withDevice(values, async () => {
       const model = await loadModelOption(values);
       const items = entries.map((e) => encodeEntry(e, values.style!));
-      report.loss = await evaluateLoss(model, items, intOption(values['batch-size'], 'batch-size', 8), Infinity, values.mask!, Math.min(1024, model.config.contextLength));
+      const allowedMaxLength = Math.min(1024, model.config.contextLength);
+      report.loss = await evaluateLoss(model, items, values['batch-size'] ?? 8, Infinity, values.mask!, allowedMaxLength);
       if (!responses) {
-        responses = await generateResponses(model, entries, values.style!, intOption(values['max-new-tokens'], 'max-new-tokens', 256), {
+        responses = await generateResponses(model, entries, values.style!, values['max-new-tokens'] ?? 256, {
           batchSize: genBatch, label: `${split} responses`,
         });
         if (values['save-responses']) writeFileSync(values['save-responses'], JSON.stringify(responses, null, 2));

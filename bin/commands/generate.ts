@@ -2,23 +2,25 @@
 import { WgptError } from '../../engine/errors.ts';
 import { generate } from '../../model/generate.ts';
 import { encode, StreamingDecoder } from '../../model/tokenizer.ts';
-import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, intOption, loadModelOption, MODEL_OPTIONS, numberOption, parse, withDevice } from './common.ts';
+import { DEVICE_FLAGS, loadModelOption, MODEL_FLAGS, withDevice } from './common.ts';
+import { INT, NUMBER, own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 
-const USAGE = `usage: wgpt generate --model FILE|DIR|NAME --prompt TEXT [options]
+/** The flags of wgpt generate: its usage and its parser are made from them. */
+export const FLAGS = [
+  own('prompt', TEXT, 'TEXT', 'the text to continue'),
+  own('max-new-tokens', INT, 'N', '(50)'),
+  own('temperature', NUMBER, 'T', '(0 = greedy)'),
+  own('top-k', INT, 'K', 'sample among the K most likely tokens'),
+  own('seed', INT, 'S', '(0)'),
+  own('no-cache', SWITCH, null, 'recompute the whole context per token'),
+  ...MODEL_FLAGS,
+  ...DEVICE_FLAGS,
+] as const;
 
-  --max-new-tokens N   (50)            --temperature T   (0 = greedy)
-  --top-k K            sample among the K most likely tokens
-  --seed S             (0)             --no-cache        recompute the whole context per token
-  --from-scratch       random weights for a size name
-${ADAPTER_USAGE}
-${DEVICE_USAGE}`;
+const USAGE = usageText('usage: wgpt generate --model FILE|DIR|NAME --prompt TEXT [options]\n', FLAGS);
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
-    ...DEVICE_OPTIONS, ...MODEL_OPTIONS,
-    prompt: { type: 'string' }, 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' },
-    'top-k': { type: 'string' }, seed: { type: 'string' }, 'no-cache': { type: 'boolean' },
-  }, USAGE);
+  const { values } = parseFlags(argv, FLAGS, USAGE);
   if (!values.model && !values.adapter) throw new WgptError('give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
   if (values.prompt === undefined) throw new WgptError('give --prompt TEXT');
   await withDevice(values, async () => {
@@ -27,10 +29,10 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(values.prompt!);
     const t0 = performance.now();
     const out = await generate(model, encode(values.prompt!), {
-      maxNewTokens: intOption(values['max-new-tokens'], 'max-new-tokens', 50),
-      temperature: numberOption(values.temperature, 'temperature', 0),
-      topK: values['top-k'] ? intOption(values['top-k'], 'top-k', 0) : undefined,
-      seed: intOption(values.seed, 'seed', 0),
+      maxNewTokens: values['max-new-tokens'] ?? 50,
+      temperature: values.temperature ?? 0,
+      topK: values['top-k'],
+      seed: values.seed ?? 0,
       cache: !values['no-cache'],
       onToken: (id) => process.stdout.write(decoder.push(id)),
     });

@@ -1,28 +1,32 @@
 // wgpt grads: loss, counted targets and every parameter's gradient norm for one batch.
 import { WgptError } from '../../engine/errors.ts';
-import { batchOf, gradientReport, parseExamples } from '../../train/grads.ts';
-import { loadEntries } from '../../train/trainer.ts';
-import { ADAPTER_USAGE, DEVICE_OPTIONS, DEVICE_USAGE, loadModelOption, MODEL_OPTIONS, parse, withDevice } from './common.ts';
+import { batchOf, gradientReport, parseExamples } from '../../train/eval/grads.ts';
+import { loadEntries } from '../../train/data/load.ts';
+import { DEVICE_FLAGS, loadModelOption, MODEL_FLAGS, withDevice } from './common.ts';
+import { own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 
-const USAGE = `usage: wgpt grads --model FILE|DIR|NAME --data FILE|ch07|synthetic --examples A-B --mask none|prompt [options]
+/** The flags of wgpt grads: its usage and its parser are made from them. */
+export const FLAGS = [
+  own('data', TEXT, 'FILE|ch07|synthetic', 'instruction JSON, the chapter\'s data, or the built-in tasks'),
+  own('examples', TEXT, 'A-B', 'the entries of the batch, inclusive (e.g. 0-7)'),
+  own('mask', TEXT, 'none|prompt', 'loss mask (none)', { default: 'none' }),
+  own('style', TEXT, 'alpaca|phi3', '(alpaca)', { default: 'alpaca' }),
+  own('json', SWITCH, null, 'one JSON object: loss, count, gradNorms, globalNorm', { default: false }),
+  ...MODEL_FLAGS,
+  ...DEVICE_FLAGS,
+] as const;
+
+const USAGE = usageText(`usage: wgpt grads --model FILE|DIR|NAME --data FILE|ch07|synthetic --examples A-B --mask none|prompt [options]
 
 Entries A..B (inclusive) are tokenized and collated exactly as training does, as one batch; one
 forward and backward. Prints the loss, the count of targets that are not -100, each parameter's
 gradient L2 norm (Hugging Face names) and the global norm. --data synthetic: the built-in
-synthetic tasks (seed 123, 2000 entries), as \`wgpt train\` uses without --data.
-
-  --style alpaca|phi3   (alpaca)        --json   one JSON object: loss, count, gradNorms, globalNorm
-  --from-scratch        random weights for a size name
-${ADAPTER_USAGE}
-                        (then the gradients are the adapters' A and B: the base is frozen)
-${DEVICE_USAGE}`;
+synthetic tasks (seed 123, 2000 entries), as \`wgpt train\` uses without --data. With --adapter
+the gradients are the adapters' A and B: the base is frozen.
+`, FLAGS);
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
-    ...DEVICE_OPTIONS, ...MODEL_OPTIONS,
-    data: { type: 'string' }, examples: { type: 'string' }, mask: { type: 'string', default: 'none' },
-    style: { type: 'string', default: 'alpaca' }, json: { type: 'boolean', default: false },
-  }, USAGE);
+  const { values } = parseFlags(argv, FLAGS, USAGE);
   if (!values.model && !values.adapter) throw new WgptError('give --model (or --adapter DIR, whose adapter_config.json names its base)');
   if (!values.data) throw new WgptError('give --data FILE (instruction JSON), ch07 (the chapter\'s data) or synthetic (the built-in tasks)');
   if (!values.examples) throw new WgptError('give --examples A-B (inclusive, e.g. 0-7)');

@@ -3,11 +3,14 @@
 import { matmul, noGrad, Tensor, tidy, type Device } from '../../engine/index.ts';
 import { SETTINGS, settingsInForce } from '../../engine/settings.ts';
 import { tuningOf } from '../../engine/tune/choices.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, parse, withDevice } from './common.ts';
+import { DEVICE_FLAGS, withDevice } from './common.ts';
+import { own, parseFlags, SWITCH, usageText } from './flags.ts';
+
+/** The flags of wgpt info: its usage and its parser are made from them. */
+export const FLAGS = [own('json', SWITCH, null, 'print one JSON object', { default: false }), ...DEVICE_FLAGS] as const;
 
 const SETTINGS_USAGE = Object.entries(SETTINGS).map(([name, s]) => `  ${name.padEnd(28)} ${s.doc}`).join('\n');
-const USAGE = `usage: wgpt info [--json]\n\n  --json                        print one JSON object\n${DEVICE_USAGE}\n\n`
-  + `environment (wgpt info prints those set):\n${SETTINGS_USAGE}`;
+const USAGE = `${usageText('usage: wgpt info [--json]\n', FLAGS)}\n\nenvironment (wgpt info prints those set):\n${SETTINGS_USAGE}`;
 
 /** GFLOP/s of an n³ matmul, median of a few runs after one warm-up. */
 async function probe(device: Device, n: number): Promise<{ n: number; ms: number; gflops: number }> {
@@ -36,7 +39,7 @@ function tuningSummary(device: Device) {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { ...DEVICE_OPTIONS, json: { type: 'boolean', default: false } }, USAGE);
+  const { values } = parseFlags(argv, FLAGS, USAGE);
   const settings = settingsInForce();
   await withDevice(values, async (device) => {
     const info = {

@@ -2,80 +2,81 @@
 // --plw, the prompt-loss-weight study: weights × seeds as a sweep, one table with the seed spread.
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { maskStudy, type StudyOptions } from '../../train/mask-study.ts';
-import { LOSS_MASK_NAMES } from '../../train/collate.ts';
-import { checkResponseLength, RESPONSE_LENGTHS } from '../../train/fact-responses.ts';
-import { plwRun, type PlwRunOptions } from '../../train/plw-run.ts';
-import { writePlwReport } from '../../train/plw-report.ts';
-import { parseWeights, planStudy, readStudyResults, studyGrid, studySeeds } from '../../train/plw-study.ts';
-import { ensureBuiltinBase } from '../../train/pretrain/builtin.ts';
-import { maskStudyMetrics } from '../../train/sweep/metrics.ts';
+import { ensureBuiltinBase } from '../../train/builtin/base.ts';
+import { LOSS_MASK_NAMES } from '../../train/data/collate.ts';
+import { checkResponseLength } from '../../train/data/fact-responses.ts';
+import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
+import { maskStudy, type StudyOptions } from '../../train/study/mask-study.ts';
+import { writePlwReport } from '../../train/study/plw-report.ts';
+import { plwRun, type PlwRunOptions } from '../../train/study/plw-run.ts';
+import { parseWeights, planStudy, readStudyResults, studyGrid, studySeeds } from '../../train/study/plw-study.ts';
 import { runLocal } from '../../train/sweep/local.ts';
+import { maskStudyMetrics } from '../../train/sweep/metrics.ts';
 import type { Scalar, SweepSpec } from '../../train/sweep/spec.ts';
-import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, selfWgpt, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, selfWgpt, withDevice } from './common.ts';
+import { INT, NUMBER, own, parseArgsOptions, parseFlags, POSITIVE_INT, SWITCH, TEXT, usageText } from './flags.ts';
 
-const USAGE = `usage: wgpt mask-study [--model FILE|DIR|NAME] [--data FILE|ch07] [options]
+/** Flags of both studies (the defaults in brackets: the prompt-loss-weight study's). */
+const STUDY_FLAGS = [
+  own('model', TEXT, 'FILE|DIR|NAME', 'the model (tiny from scratch; --plw: builtin on facts, else tiny from scratch)'),
+  own('data', TEXT, 'FILE|ch07', 'the data (the built-in tasks; --plw: facts, the fact world\'s questions)'),
+  own('strategies', TEXT, 'LIST', `comma-separated loss masks (default ${LOSS_MASK_NAMES.join(',')})`),
+  own('steps', INT, 'N', 'training steps per strategy (default 30; --plw: 100 per run)'),
+  own('out', TEXT, 'DIR', 'where report.md, study.json and the charts go (default runs/mask-study-<time>;\n' +
+    '--plw: the study\'s sweep directory, runs/plw-study-<time>)'),
+  own('batches', INT, 'N', 'train batches for the gradient comparison (2; --plw: 4)'),
+  own('batch-size', INT, 'N', '(4 on the built-in tasks, else the chapter\'s 8; --plw: 8)'),
+  own('lr', NUMBER, 'X', '(3e-3 from scratch, else 5e-5; --plw on the built-in base: 1e-3)'),
+  own('held-out', INT, 'N', 'entries scored after training (27; --plw: the whole test split)'),
+  own('eval-batches', INT, 'N', 'val batches for the comparable loss (3; --plw: the whole val split)'),
+  own('max-new-tokens', INT, 'N', '(8 on the built-in tasks, else 64; --plw on facts: the longest answer + 4)'),
+  own('style', TEXT, 'alpaca|phi3', 'prompt style (alpaca)', { default: 'alpaca' }),
+  own('seed', INT, 'N', '(123)'),
+  own('from-scratch', SWITCH, null, 'random GPT-2 init for a size name'),
+  own('gen-batch', POSITIVE_INT, 'N', `held-out prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)`),
+] as const;
+
+/** Flags only the prompt-loss-weight study takes (--plw with the rest). */
+const PLW_FLAGS = [
+  own('plw', TEXT, 'LIST', 'prompt-loss weights, each 0..1 (0: the prompt mask, 1: no mask)'),
+  own('seeds', POSITIVE_INT, 'N', 'seeds per weight: --seed, --seed + 1, ... (3); one weight and one seed is\n' +
+    'one run, in this process (plw-run.json in --out)'),
+  own('response-length', TEXT, 'short|plain|long', 'the fact world\'s answers: the value and the word before it\n' +
+    '("in Paris."), a sentence (plain, as generated), or the sentence and two\nbiographies of the person (longer than the prompts)'),
+  own('jobs', POSITIVE_INT, 'N', 'runs at once in the local pool (1: one adapter)'),
+  own('plan-only', SWITCH, null, 'plan the runs in --out and stop: start them with wgpt sweep run DIR\n' +
+    '--scheduler slurm|k8s, then run this command again for the table'),
+] as const;
+
+/** The flags of wgpt mask-study: its usage and its parser are made from them. */
+export const FLAGS = [...STUDY_FLAGS, ...PLW_FLAGS, ...DEVICE_FLAGS] as const;
+
+const USAGE = usageText(`usage: wgpt mask-study [--model FILE|DIR|NAME] [--data FILE|ch07] [options]
        wgpt mask-study --plw 0,0.01,0.1,0.5,1 --seeds N [--data facts|ch07|FILE] [options]
 
 With no options: the tiny model (random init) on the built-in tasks, about five minutes on 2 CPU
 cores (30 steps of 4 per strategy; unmasked steps cost ~5x masked ones: every position goes
 through the 50257-wide LM head).
-
-  --strategies LIST   comma-separated loss masks (default ${LOSS_MASK_NAMES.join(',')})
-  --steps N           training steps per strategy (default 30; --plw: 100 per run)
-  --out DIR           where report.md, study.json and the charts go (default runs/mask-study-<time>;
-                      --plw: the study's sweep directory, runs/plw-study-<time>)
-  --batches N         train batches for the gradient comparison (2; --plw: 4)
-  --batch-size N      (4 on the built-in tasks, else the chapter's 8; --plw: 8)
-  --lr X              (3e-3 from scratch, else 5e-5; --plw on the built-in base: 1e-3)
-  --held-out N        entries scored after training (27; --plw: the whole test split)
-  --eval-batches N    val batches for the comparable loss (3; --plw: the whole val split)
-  --max-new-tokens N  (8 on the built-in tasks, else 64; --plw on facts: the longest answer + 4)
-  --style alpaca|phi3    --seed N (123)   --from-scratch
-  --gen-batch N       held-out prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
-
+`, STUDY_FLAGS, `
 The prompt-loss-weight study (Huerta-Enochian & Ko 2024; Shi et al. 2024): each weight W trains
 with the prompt's targets weighted W (wgpt train --prompt-loss-weight), from the same model, on
 each seed; per run the response-only val loss, held-out exact match and ROUGE-L, the gradient
 norms of the prompt's and the response's loss; one table (mean ± sd [min-max] over seeds, whether
 the differences exceed the seed spread) and one plot, plw-study.md/.json/.png in --out. Default
-data: the fact world's questions, finetuned from the built-in base model (made when absent).
-  --plw LIST          prompt-loss weights, each 0..1 (0: the prompt mask, 1: no mask)
-  --seeds N           seeds per weight: --seed, --seed + 1, ... (3); one weight and one seed is
-                      one run, in this process (plw-run.json in --out)
-  --data facts|ch07|FILE  (facts)     --model builtin|DIR|NAME  (builtin on facts, else tiny from scratch)
-  --response-length short|plain|long  the fact world's answers: the value and the word before it
-                      ("in Paris."), a sentence (plain, as generated), or the sentence and two
-                      biographies of the person (longer than the prompts)
-  --jobs N            runs at once in the local pool (1: one adapter)
-  --plan-only         plan the runs in --out and stop: start them with wgpt sweep run DIR
-                      --scheduler slurm|k8s, then run this command again for the table
-${DEVICE_USAGE}`;
-
-/** The flags of wgpt mask-study, exported so `wgpt sweep plan` checks a grid against the real parser. */
-export const OPTIONS = {
-  ...DEVICE_OPTIONS,
-  model: { type: 'string' }, data: { type: 'string' }, strategies: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' },
-  batches: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'held-out': { type: 'string' },
-  'max-new-tokens': { type: 'string' }, style: { type: 'string', default: 'alpaca' }, seed: { type: 'string' },
-  'from-scratch': { type: 'boolean' }, 'eval-batches': { type: 'string' }, 'gen-batch': { type: 'string' },
-  plw: { type: 'string' }, seeds: { type: 'string' }, 'response-length': { type: 'string' }, jobs: { type: 'string' },
-  'plan-only': { type: 'boolean' },
-} as const;
+data: the fact world's questions, finetuned from the built-in base model (made when absent).`, PLW_FLAGS, '', DEVICE_FLAGS);
 
 /** How `wgpt sweep` runs a study: it has no checkpoint, so a stopped study starts again. */
-export const SWEEP: SweepSpec = { options: OPTIONS, outFlag: 'out', resumeFlag: null, checkpointStep: async () => null, metrics: maskStudyMetrics };
+export const SWEEP: SweepSpec = {
+  options: parseArgsOptions(FLAGS), outFlag: 'out', resumeFlag: null, checkpointStep: async () => null, metrics: maskStudyMetrics,
+};
 
-type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
-const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '-');
-/** Flags only the prompt-loss-weight study takes. */
-const PLW_ONLY = ['seeds', 'response-length', 'jobs', 'plan-only'] as const;
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
+type Raw = ReturnType<typeof parseFlags<typeof FLAGS>>['raw'];
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse(argv, OPTIONS, USAGE);
-  if (values.plw !== undefined) return plwStudy(values);
-  const stray = PLW_ONLY.find((k) => values[k] !== undefined);
+  const { values, raw } = parseFlags(argv, FLAGS, USAGE);
+  if (values.plw !== undefined) return plwStudy(values, raw);
+  const stray = PLW_FLAGS.map((e) => e.flag).find((k) => values[k] !== undefined);
   if (stray) throw new WgptError(`--${stray} belongs to the prompt-loss-weight study: give --plw too (e.g. --plw 0,0.01,0.1,0.5,1)`);
   const model = values.model ?? 'tiny';
   const fromScratch = values['from-scratch'] || values.model === undefined;
@@ -83,13 +84,12 @@ export async function run(argv: string[]): Promise<void> {
   const opts: StudyOptions = {
     model, fromScratch, data: values.data ?? null,
     strategies: (values.strategies ?? LOSS_MASK_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
-    steps: intOption(values.steps, 'steps', 30),
-    out: values.out ?? path.join('runs', `mask-study-${stamp()}`),
-    style: values.style!, seed: intOption(values.seed, 'seed', 123), batchSize: intOption(values['batch-size'], 'batch-size', builtInData ? 4 : 8),
-    batches: intOption(values.batches, 'batches', 2), lr: numberOption(values.lr, 'lr', fromScratch ? 3e-3 : 5e-5), weightDecay: 0.1,
-    evalBatches: intOption(values['eval-batches'], 'eval-batches', 3), heldOut: intOption(values['held-out'], 'held-out', 27),
-    maxNewTokens: intOption(values['max-new-tokens'], 'max-new-tokens', builtInData ? 8 : 64), syntheticCount: 2000,
-    genBatch: positiveIntOption(values['gen-batch'], 'gen-batch', DEFAULT_GEN_BATCH),
+    steps: values.steps ?? 30, out: values.out ?? defaultOut('mask-study-'),
+    style: values.style!, seed: values.seed ?? 123, batchSize: values['batch-size'] ?? (builtInData ? 4 : 8),
+    batches: values.batches ?? 2, lr: values.lr ?? (fromScratch ? 3e-3 : 5e-5), weightDecay: 0.1,
+    evalBatches: values['eval-batches'] ?? 3, heldOut: values['held-out'] ?? 27,
+    maxNewTokens: values['max-new-tokens'] ?? (builtInData ? 8 : 64), syntheticCount: 2000,
+    genBatch: values['gen-batch'] ?? DEFAULT_GEN_BATCH,
   };
   await withDevice(values, async () => {
     await maskStudy(opts);
@@ -107,23 +107,24 @@ function runOptions(values: Values, weight: number, out: string): PlwRunOptions 
   if (values['response-length'] !== undefined && data !== 'facts') throw new WgptError(`--response-length applies to the fact world (--data facts), not to --data ${data}`);
   const responseLength = values['response-length'] ?? (data === 'facts' ? 'plain' : null);
   if (responseLength !== null) checkResponseLength(responseLength);
-  const optional = (v: string | undefined, name: string): number | null => (v === undefined ? null : positiveIntOption(v, name, 1));
+  // The mask study takes these as integers; a run of the weight study needs at least 1 of each.
+  const positive = (v: number | undefined, flag: string): number | undefined => (v === undefined ? v : POSITIVE_INT.parse(String(v), flag));
   return {
-    model, fromScratch, data, responseLength, promptLossWeight: weight, seed: intOption(values.seed, 'seed', 123),
-    steps: positiveIntOption(values.steps, 'steps', 100), batchSize: positiveIntOption(values['batch-size'], 'batch-size', 8),
-    lr: numberOption(values.lr, 'lr', model === 'builtin' ? 1e-3 : fromScratch ? 3e-3 : 5e-5), warmupSteps: 10, weightDecay: 0.1,
-    style: values.style!, evalBatches: optional(values['eval-batches'], 'eval-batches'), gradBatches: positiveIntOption(values.batches, 'batches', 4),
-    heldOut: values['held-out'] === undefined ? null : intOption(values['held-out'], 'held-out', 0),
-    maxNewTokens: values['max-new-tokens'] === undefined ? null : intOption(values['max-new-tokens'], 'max-new-tokens', 0),
-    syntheticCount: 1800, genBatch: positiveIntOption(values['gen-batch'], 'gen-batch', DEFAULT_GEN_BATCH), out,
+    model, fromScratch, data, responseLength, promptLossWeight: weight, seed: values.seed ?? 123,
+    steps: positive(values.steps, 'steps') ?? 100, batchSize: positive(values['batch-size'], 'batch-size') ?? 8,
+    lr: values.lr ?? (model === 'builtin' ? 1e-3 : fromScratch ? 3e-3 : 5e-5), warmupSteps: 10, weightDecay: 0.1,
+    style: values.style!, evalBatches: positive(values['eval-batches'], 'eval-batches') ?? null,
+    gradBatches: positive(values.batches, 'batches') ?? 4,
+    heldOut: values['held-out'] ?? null, maxNewTokens: values['max-new-tokens'] ?? null,
+    syntheticCount: 1800, genBatch: values['gen-batch'] ?? DEFAULT_GEN_BATCH, out,
   };
 }
 
-async function plwStudy(values: Values): Promise<void> {
+async function plwStudy(values: Values, raw: Raw): Promise<void> {
   if (values.strategies !== undefined) throw new WgptError('--strategies compares the loss masks; --plw studies the prompt-loss weight: give one of them');
   const weights = parseWeights(values.plw!);
-  const nSeeds = positiveIntOption(values.seeds, 'seeds', 3);
-  const out = values.out ?? path.join('runs', `plw-study-${stamp()}`);
+  const nSeeds = values.seeds ?? 3;
+  const out = values.out ?? defaultOut('plw-study-');
   const probe = runOptions(values, weights[0], out); // checks every flag before anything starts
   if (weights.length === 1 && nSeeds === 1) {
     await withDevice(values, async () => {
@@ -133,8 +134,8 @@ async function plwStudy(values: Values): Promise<void> {
     return;
   }
   // Every other flag the user gave goes to each run as given; the study sets W, the seed and --out.
-  const own = new Set(['plw', 'seeds', 'seed', 'out', 'jobs', 'plan-only', 'help']);
-  const fixed = Object.fromEntries(Object.entries(values).filter(([k, v]) => !own.has(k) && v !== undefined)) as Record<string, Scalar>;
+  const ours = new Set(['plw', 'seeds', 'seed', 'out', 'jobs', 'plan-only', 'help']);
+  const fixed = Object.fromEntries(Object.entries(raw).filter(([k, v]) => !ours.has(k) && v !== undefined)) as Record<string, Scalar>;
   const seeds = studySeeds(probe.seed, nSeeds);
   const runs = planStudy(out, studyGrid(weights, seeds, fixed), SWEEP);
   const command = `wgpt mask-study ${process.argv.slice(3).join(' ')}`;
@@ -146,7 +147,7 @@ async function plwStudy(values: Values): Promise<void> {
   const started = performance.now();
   // The built-in base is made once here, not by the first runs at the same time.
   if (probe.model === 'builtin') await withDevice(values, () => ensureBuiltinBase());
-  const pool = await runLocal(out, runs, { jobs: positiveIntOption(values.jobs, 'jobs', 1), wgpt: selfWgpt() });
+  const pool = await runLocal(out, runs, { jobs: values.jobs ?? 1, wgpt: selfWgpt() });
   const { results, done } = readStudyResults(out, runs);
   const data = probe.data === 'facts' ? `the fact world's questions (${probe.responseLength} answers)` : `\`${probe.data}\``;
   const md = await writePlwReport(out, results, {

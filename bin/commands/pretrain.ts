@@ -4,17 +4,47 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { readTrainState } from '../../train/checkpoint.ts';
-import { ensureBuiltinBase } from '../../train/pretrain/builtin.ts';
+import { ensureBuiltinBase } from '../../train/builtin/base.ts';
 import { CORPUS_NAMES } from '../../train/pretrain/corpus.ts';
-import type { LoopRow } from '../../train/loop.ts';
+import { PRETRAIN_BASE as B } from '../../train/pretrain/presets.ts';
 import { checkPretrainOptions, pretrain, textOf, type PretrainOptions, type PretrainResult, type Sample } from '../../train/pretrain/trainer.ts';
-import { PRETRAIN_BASE } from '../../train/presets.ts';
-import type { SweepSpec } from '../../train/sweep/spec.ts';
+import type { LoopRow } from '../../train/run/loop.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
-import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, shown, SWITCH, TEXT, TEXTS, usageText } from './flags.ts';
 
-const USAGE = `usage: wgpt pretrain --data FILE.txt|DIR|NAME [options]
+const f = flagsFor<PretrainOptions>();
+
+/** The flags of wgpt pretrain and the options they set; `wgpt sweep plan` checks a grid against them. */
+export const FLAGS = [
+  f.set('data', 'data', TEXT, 'FILE|DIR|NAME', 'a .txt file, a directory of .txt files (each a document; a literal\n' +
+    `<|endoftext|> also separates documents), or a corpus: ${CORPUS_NAMES.join(', ')}`, { nullable: true }),
+  f.set('model', 'model', TEXT, 'NAME|DIR', 'a size (tiny, mini: always from scratch; gpt2... with --from-scratch) or\n' +
+    `weights to continue from (default ${B.model})`),
+  f.set('config', 'config', TEXT, 'FILE', 'a Hugging Face GPT-2 config.json: a from-scratch model of that shape', { nullable: true }),
+  f.set('from-scratch', 'fromScratch', SWITCH, null, 'random GPT-2 init for a GPT-2 size name'),
+  own('out', TEXT, 'DIR', 'run directory (default runs/pretrain-<time>)'),
+  f.set('block-size', 'blockSize', INT, 'N', `tokens per training sequence (${B.blockSize}; at most the model's context)`),
+  f.set('batch-size', 'batchSize', INT, 'N', `(${B.batchSize})`),
+  f.set('epochs', 'epochs', INT, 'N', `(${B.epochs})`, { onResume: 'change' }),
+  f.set('max-steps', 'maxSteps', INT, 'N', 'stop at global step N', { nullable: true, onResume: 'change' }),
+  f.set('lr', 'lr', NUMBER, 'X', `(${shown(B.lr)})`),
+  f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${shown(B.weightDecay)})`),
+  f.set('lr-schedule', 'lrSchedule', TEXT, 'constant|cosine', `(${B.lrSchedule}: to lr/10 at the last step)`),
+  f.set('warmup-steps', 'warmupSteps', INT, 'N', `(${B.warmupSteps})`),
+  f.set('eval-every', 'evalEvery', INT, 'N', `evaluate every N steps (${B.evalEvery})`),
+  f.set('eval-batches', 'evalBatches', INT, 'N', `batches per evaluation (${B.evalBatches})`),
+  f.set('sample-every', 'sampleEvery', INT, 'N', 'sampled continuations of the prompts every N steps (0: before and after only)'),
+  f.set('prompt', 'prompts', TEXTS, 'TEXT', `a prompt to sample (repeatable; default "${B.prompts[0]}")`),
+  f.set('sample-tokens', 'sampleTokens', INT, 'N', `tokens per sample (${B.sampleTokens})`),
+  f.set('output-vocab', 'outputVocab', TEXT, 'all|data', 'the whole vocabulary (all), or only the tokens of the text (data)'),
+  f.set('dropout', 'dropout', NUMBER, 'P', '(0)', { optional: true }),
+  f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
+  own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
+  ...DEVICE_FLAGS,
+] as const;
+
+const USAGE = usageText(`usage: wgpt pretrain --data FILE.txt|DIR|NAME [options]
 
 Next-token training on plain text, as nanoGPT does it: the text is tokenized with the GPT-2 BPE
 (documents joined with <|endoftext|>), packed into blocks, and a GPT-2 is trained to predict each
@@ -22,77 +52,27 @@ next token; a validation split is held out. The run directory holds a model that
 --model, wgpt generate and Hugging Face transformers load.
 With no options: builds the built-in base model (the one \`wgpt train\` finetunes by default;
 pretrained on built-in biographies into $WGPT_CACHE/builtin-base when absent) and reports it.
-
-  --data FILE|DIR|NAME    a .txt file, a directory of .txt files (each a document; a literal
-                          <|endoftext|> also separates documents), or a corpus: ${CORPUS_NAMES.join(', ')}
-  --model NAME|DIR        a size (tiny, mini: always from scratch; gpt2... with --from-scratch) or
-                          weights to continue from (default tiny)
-  --config FILE           a Hugging Face GPT-2 config.json: a from-scratch model of that shape
-  --from-scratch          random GPT-2 init for a GPT-2 size name
-  --out DIR               run directory (default runs/pretrain-<time>)
-  --block-size N          tokens per training sequence (${PRETRAIN_BASE.blockSize}; at most the model's context)
-  --batch-size N          (${PRETRAIN_BASE.batchSize})                 --epochs N  (${PRETRAIN_BASE.epochs})   --max-steps N  stop at global step N
-  --lr X                  (${PRETRAIN_BASE.lr})             --weight-decay X  (${PRETRAIN_BASE.weightDecay})
-  --lr-schedule constant|cosine  (${PRETRAIN_BASE.lrSchedule}: to lr/10 at the last step)   --warmup-steps N  (${PRETRAIN_BASE.warmupSteps})
-  --eval-every N          (${PRETRAIN_BASE.evalEvery})                --eval-batches N  (${PRETRAIN_BASE.evalBatches})
-  --sample-every N        sampled continuations of the prompts every N steps (0: before and after only)
-  --prompt TEXT           a prompt to sample (repeatable; default "${PRETRAIN_BASE.prompts[0]}")
-  --sample-tokens N       tokens per sample (${PRETRAIN_BASE.sampleTokens})
-  --output-vocab all|data the whole vocabulary (all), or only the tokens of the text (data)
-  --dropout P             (0)                   --seed N  (${PRETRAIN_BASE.seed})
-  --resume DIR            continue a run from its checkpoint, bit for bit
-${DEVICE_USAGE}`;
-
-/** The flags of wgpt pretrain, exported so `wgpt sweep plan` checks a grid against the real parser. */
-export const OPTIONS = {
-  ...DEVICE_OPTIONS,
-  data: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' }, 'from-scratch': { type: 'boolean' },
-  out: { type: 'string' }, 'block-size': { type: 'string' }, 'batch-size': { type: 'string' }, epochs: { type: 'string' },
-  'max-steps': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' }, 'lr-schedule': { type: 'string' },
-  'warmup-steps': { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' },
-  'sample-every': { type: 'string' }, prompt: { type: 'string', multiple: true }, 'sample-tokens': { type: 'string' },
-  'output-vocab': { type: 'string' }, dropout: { type: 'string' }, seed: { type: 'string' }, resume: { type: 'string' },
-} as const;
+`, FLAGS);
 
 /** How `wgpt sweep` runs, resumes and reads a pretrain run. */
-export const SWEEP: SweepSpec = {
-  options: OPTIONS, outFlag: 'out', resumeFlag: 'resume', metrics: pretrainMetrics,
-  checkpointStep: checkpointStepOf,
-};
+export const SWEEP = resumableSweep(FLAGS, pretrainMetrics);
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, OPTIONS, USAGE);
-  const given = Object.keys(values).filter((k) => !(k in DEVICE_OPTIONS));
-  if (given.length === 0) {
+  const { values, raw } = parseFlags(argv, FLAGS, USAGE);
+  const device = new Set(DEVICE_FLAGS.map((e) => e.flag) as string[]);
+  if (Object.keys(raw).every((k) => device.has(k))) {
     // The built-in base: cached, so this reports it (and builds it the first time).
     const dir = await withDevice(values, () => ensureBuiltinBase());
     reportBuiltin(dir);
     return 0;
   }
   let opts: PretrainOptions;
-  if (values.resume) {
-    const state = await readTrainState(values.resume);
-    opts = { ...(state.options as unknown as PretrainOptions), out: values.resume };
-  } else {
+  if (values.resume !== undefined) opts = await resumedOptions(FLAGS, values, 'pretrain', values.resume);
+  else {
     if (values.data === undefined) throw new WgptError(`pretrain needs --data FILE.txt|DIR|${CORPUS_NAMES.join('|')} (or no options at all, for the built-in base model)`);
     if (values.config !== undefined && values.model !== undefined) throw new WgptError('give --model or --config, not both');
-    const b = PRETRAIN_BASE;
-    opts = {
-      ...b, data: values.data, model: values.model ?? b.model, config: values.config ?? null, fromScratch: values['from-scratch'] ?? false,
-      out: values.out ?? path.join('runs', `pretrain-${new Date().toISOString().replace(/[:.]/g, '-')}`),
-      blockSize: intOption(values['block-size'], 'block-size', b.blockSize), batchSize: intOption(values['batch-size'], 'batch-size', b.batchSize),
-      lr: numberOption(values.lr, 'lr', b.lr), weightDecay: numberOption(values['weight-decay'], 'weight-decay', b.weightDecay),
-      lrSchedule: values['lr-schedule'] ?? b.lrSchedule, warmupSteps: intOption(values['warmup-steps'], 'warmup-steps', b.warmupSteps),
-      evalEvery: intOption(values['eval-every'], 'eval-every', b.evalEvery), evalBatches: intOption(values['eval-batches'], 'eval-batches', b.evalBatches),
-      sampleEvery: intOption(values['sample-every'], 'sample-every', b.sampleEvery), prompts: values.prompt ?? b.prompts,
-      sampleTokens: intOption(values['sample-tokens'], 'sample-tokens', b.sampleTokens), outputVocab: values['output-vocab'] ?? b.outputVocab,
-      seed: intOption(values.seed, 'seed', b.seed), epochs: b.epochs, maxSteps: b.maxSteps,
-      ...(values.dropout !== undefined ? { dropout: numberOption(values.dropout, 'dropout', 0) } : {}),
-    };
+    opts = applyFlags<PretrainOptions>(FLAGS, values, { ...B, out: values.out ?? defaultOut('pretrain-') });
   }
-  // How far to go may change on --resume.
-  opts.epochs = intOption(values.epochs, 'epochs', opts.epochs);
-  if (values['max-steps'] !== undefined) opts.maxSteps = intOption(values['max-steps'], 'max-steps', 0);
   checkPretrainOptions(opts);
   const result = await withDevice(values, () => pretrain(opts, textOf(opts.data!), values.resume ?? null));
   report(opts, result);

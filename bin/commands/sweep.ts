@@ -11,7 +11,8 @@ import { countLine, gather, statusTable, writeSweepReport } from '../../train/sw
 import { submitSbatch, writeSbatch } from '../../train/sweep/slurm.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { runTask, taskIndex } from '../../train/sweep/task.ts';
-import { intOption, parse, selfWgpt } from './common.ts';
+import { HELP, selfWgpt } from './common.ts';
+import { INT, own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 
 /** The commands a sweep can run; each module exports its SWEEP spec. Adding one is one line. */
 const SWEEPABLE: Record<string, () => Promise<{ SWEEP: SweepSpec }>> = {
@@ -23,7 +24,31 @@ const SWEEPABLE: Record<string, () => Promise<{ SWEEP: SweepSpec }>> = {
 /** Named in the sweep's design but not built yet: a clear message instead of "unknown". */
 const NOT_YET: string[] = [];
 
-const USAGE = `usage: wgpt sweep plan --command train|pretrain|mask-study|dpo --grid FILE.json --out DIR
+/** The flags of wgpt sweep: its usage and its parser are made from them. */
+export const FLAGS = [
+  own('command', TEXT, 'NAME', 'plan: the command to run (train, pretrain, mask-study, dpo)'),
+  own('grid', TEXT, 'FILE.json', 'plan: the grid'),
+  own('out', TEXT, 'DIR', 'plan: the sweep directory'),
+  own('scheduler', TEXT, 'local|slurm|k8s', 'run: where the runs go (local)', { default: 'local' }),
+  own('jobs', INT, 'N', 'run: runs at once (local: 1; slurm, k8s: all)'),
+  own('submit', SWITCH, null, 'run, slurm: call sbatch', { default: false }),
+  own('partition', TEXT, 'P', 'run, slurm: the partition'),
+  own('time', TEXT, 'T', 'run, slurm: the time limit'),
+  own('gres', TEXT, 'G', 'run, slurm: generic resources (e.g. gpu:1)'),
+  own('cpus-per-task', INT, 'N', 'run, slurm: CPUs per task'),
+  own('image', TEXT, 'IMAGE', 'run, k8s: a container image with wgpt installed (required)'),
+  own('volume', TEXT, 'CLAIM', 'run, k8s: the persistent volume claim holding the sweep directory (required)'),
+  own('mount', TEXT, 'PATH', 'run, k8s: where the volume is mounted (/sweep)', { default: '/sweep' }),
+  own('gpus', INT, 'N', 'run, k8s: GPUs per pod (0)'),
+  own('name', TEXT, 'NAME', 'run: the job\'s name'),
+  own('wgpt', TEXT, 'CMD', 'run, task: how the nodes start wgpt (default: this node and checkout; k8s: wgpt)'),
+  own('index', TEXT, 'I', 'task: the line of runs.jsonl (default SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)'),
+  own('over', TEXT, 'AXIS', 'report: the axis to take mean ± sd over (seed)'),
+  own('metric', TEXT, 'NAME', 'report: the metric to chart'),
+  HELP,
+] as const;
+
+const USAGE = usageText(`usage: wgpt sweep plan --command train|pretrain|mask-study|dpo --grid FILE.json --out DIR
        wgpt sweep run DIR [--scheduler local|slurm|k8s] [--jobs N] [options]
        wgpt sweep status DIR
        wgpt sweep report DIR [--over AXIS] [--metric NAME]
@@ -44,16 +69,8 @@ status   which runs are done, running, stopped, failed, pending
 report   DIR/report.md, DIR/sweep.json and a chart: final metrics by every axis but --over
          (default seed), mean ± sd over it
 task     runs one line of runs.jsonl (index from --index, SLURM_ARRAY_TASK_ID or
-         JOB_COMPLETION_INDEX): what the pool, the sbatch script and the k8s Job call`;
-
-const OPTIONS = {
-  command: { type: 'string' }, grid: { type: 'string' }, out: { type: 'string' },
-  scheduler: { type: 'string', default: 'local' }, jobs: { type: 'string' }, submit: { type: 'boolean', default: false },
-  partition: { type: 'string' }, time: { type: 'string' }, gres: { type: 'string' }, 'cpus-per-task': { type: 'string' },
-  image: { type: 'string' }, volume: { type: 'string' }, mount: { type: 'string', default: '/sweep' }, gpus: { type: 'string' },
-  name: { type: 'string' }, wgpt: { type: 'string' }, index: { type: 'string' }, over: { type: 'string' }, metric: { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+         JOB_COMPLETION_INDEX): what the pool, the sbatch script and the k8s Job call
+`, FLAGS);
 
 async function specOf(command: string | undefined): Promise<SweepSpec> {
   if (command === undefined) throw new WgptError(`sweep plan needs --command: one of ${Object.keys(SWEEPABLE).join(', ')}`);
@@ -69,7 +86,7 @@ function needDir(dir: string | undefined, sub: string): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, OPTIONS, USAGE);
+  const { values, positionals } = parseFlags(argv, FLAGS, USAGE);
   const [sub, dirArg, extra] = positionals;
   if (extra !== undefined) throw new WgptError(`sweep: unexpected argument "${extra}"; see wgpt sweep --help`);
   const wgpt = values.wgpt?.trim().split(/\s+/);
@@ -88,7 +105,7 @@ export async function run(argv: string[]): Promise<number> {
       const dir = needDir(dirArg, 'run');
       const { plan, runs } = readPlan(dir);
       await specOf(plan.command); // a plan made by another version must still name a sweepable command
-      const jobs = intOption(values.jobs, 'jobs', values.scheduler === 'local' ? 1 : runs.length);
+      const jobs = values.jobs ?? (values.scheduler === 'local' ? 1 : runs.length);
       if (jobs < 1) throw new WgptError('--jobs must be at least 1');
       if (values.scheduler === 'local') {
         if (jobs > availableParallelism()) console.error(`note: ${jobs} jobs on ${availableParallelism()} CPU cores share one GPU adapter`);
@@ -99,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
       if (values.scheduler === 'slurm') {
         const file = writeSbatch(dir, {
           runs: runs.length, maxParallel: jobs, wgpt: wgpt ?? selfWgpt(), jobName: values.name ?? 'wgpt-sweep', partition: values.partition,
-          time: values.time, gres: values.gres, cpusPerTask: values['cpus-per-task'] ? intOption(values['cpus-per-task'], 'cpus-per-task', 1) : undefined,
+          time: values.time, gres: values.gres, cpusPerTask: values['cpus-per-task'],
         });
         if (!values.submit) {
           console.log(`wrote ${file}: submit with sbatch ${file} (or add --submit)`);
@@ -111,7 +128,7 @@ export async function run(argv: string[]): Promise<number> {
       if (values.scheduler === 'k8s') {
         const file = writeK8sJob(dir, {
           runs: runs.length, maxParallel: jobs, name: values.name ?? jobName(dir), image: values.image ?? '', claim: values.volume ?? '',
-          mountPath: values.mount!, wgpt: wgpt ?? ['wgpt'], gpus: intOption(values.gpus, 'gpus', 0),
+          mountPath: values.mount!, wgpt: wgpt ?? ['wgpt'], gpus: values.gpus ?? 0,
         });
         console.log(`wrote ${file}: copy ${dir} onto volume ${values.volume} and run kubectl apply -f ${file}`);
         return 0;

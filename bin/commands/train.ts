@@ -2,134 +2,88 @@
 // built-in default: the tiny model from scratch on generated tasks whose answers a program checks.
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { readTrainState } from '../../train/checkpoint.ts';
-import { checkPromptLossWeight } from '../../train/collate.ts';
-import { train, type TrainOptions, type TrainResult } from '../../train/trainer.ts';
+import { defaultTrainOptions } from '../../train/builtin/recipes.ts';
+import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin/run.ts';
+import { checkPromptLossWeight } from '../../train/data/collate.ts';
+import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
+import type { ScoreGroup } from '../../train/eval/score.ts';
+import { TRAIN_BASE, TRAIN_PRESETS } from '../../train/sft/presets.ts';
+import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
-import type { SweepSpec } from '../../train/sweep/spec.ts';
-import { DEFAULT_GEN_BATCH } from '../../train/responses.ts';
-import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin-run.ts';
-import { TRAIN_BASE as BASE, TRAIN_PRESETS as PRESETS } from '../../train/presets.ts';
-import type { ScoreGroup } from '../../train/score.ts';
-import { checkpointStepOf, DEVICE_OPTIONS, DEVICE_USAGE, intOption, numberOption, parse, positiveIntOption, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, usageText } from './flags.ts';
 
-const USAGE = `usage: wgpt train [options]
+const f = flagsFor<TrainOptions>();
+const B = TRAIN_BASE;
+
+/** The flags of wgpt train and the options they set; `wgpt sweep plan` checks a grid against them. */
+export const FLAGS = [
+  f.set('data', 'data', TEXT, 'FILE|ch07|facts', 'Alpaca-style JSON (instruction, input, output), the chapter\'s data (fetched),\n' +
+    'or the built-in run\'s questions about its fact world (train/data/facts.ts)', { nullable: true }),
+  f.set('model', 'model', TEXT, 'FILE|DIR|NAME', 'weights (model.safetensors dir or file) or a size: tiny, mini, gpt2, gpt2-medium, ...'),
+  f.set('from-scratch', 'fromScratch', SWITCH, null, 'random GPT-2 init for a size name (tiny and mini always are)'),
+  f.set('untie', 'untie', SWITCH, null, 'give the model a separate LM head, a copy of wte (the chapter does)'),
+  own('out', TEXT, 'DIR', 'run directory (default runs/<time>)'),
+  f.set('epochs', 'epochs', INT, 'N', `passes over the training data (${B.epochs}; chapter: 2)`, { onResume: 'change' }),
+  f.set('max-steps', 'maxSteps', INT, 'N', 'stop at global step N', { nullable: true, onResume: 'change' }),
+  f.set('batch-size', 'batchSize', INT, 'N', `(${B.batchSize})`),
+  f.set('lr', 'lr', NUMBER, 'X', `(${shown(B.lr)}; the built-in run ${shown(defaultTrainOptions('', '').lr)})`),
+  f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${B.weightDecay})`),
+  f.set('dropout', 'dropout', NUMBER, 'P', '(the model\'s; 0 for presets)', { optional: true }),
+  f.set('lr-schedule', 'lrSchedule', TEXT, 'constant|cosine', `(${B.lrSchedule}, as the chapter; cosine decays to lr/10 at the last step)`,
+    { optional: true }),
+  f.set('warmup-steps', 'warmupSteps', INT, 'N', `linear warm-up from 0 (${B.warmupSteps})`, { optional: true }),
+  f.set('output-vocab', 'outputVocab', TEXT, 'all|data', 'the softmax over the whole vocabulary (all), or only over the tokens of\n' +
+    'the data and <|endoftext|> (data: saved with the model, used by generate)', { optional: true }),
+  f.set('mask', 'mask', TEXT, 'none|prompt|pad-in-mean', `loss mask (${B.mask})`),
+  f.set('prompt-loss-weight', 'promptLossWeight', NUMBER, 'W',
+    '0..1: the prompt\'s targets count W times in the loss, the response\'s once\n' +
+    '(mean = sum(w·loss)/sum(w)); 0 is --mask prompt, 1 no mask, bit for bit.\nWith --mask none only; a resumed run keeps its own',
+  { optional: true, nullable: true }),
+  f.set('style', 'style', TEXT, 'alpaca|phi3', `prompt style (${B.style})`),
+  f.set('eval-every', 'evalEvery', INT, 'N', `evaluate every N steps (${B.evalEvery})`),
+  f.set('eval-batches', 'evalBatches', INT, 'N', `batches per evaluation (${B.evalBatches})`),
+  f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
+  f.set('max-new-tokens', 'maxNewTokens', INT, 'N', `test responses (${B.maxNewTokens})`),
+  f.set('test-limit', 'testLimit', TEST_LIMIT, 'N', 'respond to at most N test entries at the end (all; 0: none)', { optional: true, nullable: true }),
+  f.set('gen-batch', 'genBatch', POSITIVE_INT, 'N', `test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)`,
+    { optional: true, onResume: 'change' }),
+  f.set('synthetic-count', 'syntheticCount', INT, 'N',
+    `entries of the built-in tasks without --data, or of --data facts (${B.syntheticCount})`),
+  f.set('lora-rank', 'loraRank', INT, 'R', 'LoRA: train rank-R adapters (PEFT layout, adapter_model.safetensors) on a\n' +
+    'frozen base model instead of every weight (exercise 7.4; the book uses 16)', { optional: true, nullable: true }),
+  f.set('lora-alpha', 'loraAlpha', NUMBER, 'A', 'the adapters\' scale is A/R (default A = R)', { optional: true }),
+  f.set('lora-targets', 'loraTargets', TEXT, 'LIST', 'layers to adapt: attn (c_attn, attn.c_proj), mlp (c_fc, mlp.c_proj), head\n' +
+    '(the LM head); default attn,mlp', { optional: true }),
+  f.set('merge', 'merge', SWITCH, null, 'with --lora-rank, also write the merged model.safetensors + config.json',
+    { optional: true, onResume: 'change' }),
+  own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
+  own('preset', TEXT, 'ch07', 'the chapter\'s run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5'),
+  f.saved('scoreBefore', SWITCH),
+  ...DEVICE_FLAGS,
+] as const;
+
+const USAGE = usageText(`usage: wgpt train [options]
 
 With no options: the built-in run. The built-in base model (tiny, pretrained on biographies of
 made-up people; \`wgpt pretrain\` makes it into the cache when absent) is finetuned on questions
 about half of those people and answers questions about the other half, whose facts it saw only as
 text; a model that was never pretrained gets the same finetuning as the control. Held-out exact
 match per task for both, and summary.json in the run directory. Takes only --out and --gen-batch.
-
-  --data FILE|ch07|facts  Alpaca-style JSON (instruction, input, output), the chapter's data (fetched),
-                          or the built-in run's questions about its fact world (train/facts.ts)
-  --model FILE|DIR|NAME   weights (model.safetensors dir or file) or a size: tiny, mini, gpt2, gpt2-medium, ...
-  --from-scratch          random GPT-2 init for a size name (tiny and mini always are)
-  --untie                 give the model a separate LM head, a copy of wte (the chapter does)
-  --out DIR               run directory (default runs/<time>)
-  --epochs N              (chapter: 2)          --max-steps N     stop at global step N
-  --batch-size N          (8)                   --lr X            (5e-5; default run 3e-3)
-  --weight-decay X        (0.1)                 --dropout P       (the model's; 0 for presets)
-  --lr-schedule constant|cosine  (constant, as the chapter; cosine decays to lr/10 at the last step)
-  --warmup-steps N        linear warm-up from 0 (0)
-  --output-vocab all|data the softmax over the whole vocabulary (all), or only over the tokens of
-                          the data and <|endoftext|> (data: saved with the model, used by generate)
-  --mask none|prompt|pad-in-mean  loss mask (none)
-  --prompt-loss-weight W  0..1: the prompt's targets count W times in the loss, the response's once
-                          (mean = sum(w·loss)/sum(w)); 0 is --mask prompt, 1 no mask, bit for bit.
-                          With --mask none only; a resumed run keeps its own
-  --style alpaca|phi3     prompt style (alpaca)
-  --eval-every N          (5)                   --eval-batches N  (5)
-  --seed N                (123)                 --max-new-tokens N  test responses (256)
-  --test-limit N          respond to at most N test entries at the end (all; 0: none)
-  --gen-batch N           test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)
-  --lora-rank R           LoRA: train rank-R adapters (PEFT layout, adapter_model.safetensors) on a
-                          frozen base model instead of every weight (exercise 7.4; the book uses 16)
-  --lora-alpha A          the adapters' scale is A/R (default A = R)
-  --lora-targets LIST     layers to adapt: attn (c_attn, attn.c_proj), mlp (c_fc, mlp.c_proj), head
-                          (the LM head); default attn,mlp
-  --merge                 with --lora-rank, also write the merged model.safetensors + config.json
-  --resume DIR            continue a run from its checkpoint, bit for bit
-  --preset ch07           the chapter's run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5
-${DEVICE_USAGE}`;
-
-/** The flags of wgpt train, exported so `wgpt sweep plan` checks a grid against the real parser. */
-export const OPTIONS = {
-  ...DEVICE_OPTIONS,
-  data: { type: 'string' }, model: { type: 'string' }, 'from-scratch': { type: 'boolean' }, untie: { type: 'boolean' },
-  out: { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' }, 'batch-size': { type: 'string' },
-  lr: { type: 'string' }, 'weight-decay': { type: 'string' }, dropout: { type: 'string' }, mask: { type: 'string' },
-  style: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-batches': { type: 'string' }, seed: { type: 'string' },
-  'max-new-tokens': { type: 'string' }, resume: { type: 'string' }, preset: { type: 'string' }, 'synthetic-count': { type: 'string' },
-  'test-limit': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' }, 'output-vocab': { type: 'string' },
-  'gen-batch': { type: 'string' }, 'lora-rank': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-targets': { type: 'string' },
-  merge: { type: 'boolean' }, 'prompt-loss-weight': { type: 'string' },
-} as const;
+`, FLAGS);
 
 /** How `wgpt sweep` runs, resumes and reads a train run. */
-export const SWEEP: SweepSpec = {
-  options: OPTIONS, outFlag: 'out', resumeFlag: 'resume', metrics: trainMetrics,
-  checkpointStep: checkpointStepOf,
-};
+export const SWEEP = resumableSweep(FLAGS, trainMetrics);
+
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, OPTIONS, USAGE);
-  if (values.resume === undefined && values.data === undefined && values.model === undefined && values.preset === undefined) return runBuiltin(values);
-
-  let opts: TrainOptions;
-  if (values.resume) {
-    // A resumed run keeps its options; only how far to go may change.
-    const state = await readTrainState(values.resume);
-    opts = { ...(state.options as unknown as TrainOptions), out: values.resume };
-    if (values['prompt-loss-weight'] !== undefined) {
-      const asked = numberOption(values['prompt-loss-weight'], 'prompt-loss-weight', 0);
-      const saved = opts.promptLossWeight ?? null;
-      if (asked !== saved) {
-        throw new WgptError(`--prompt-loss-weight ${values['prompt-loss-weight']}: ${values.resume} was trained with ${saved === null ? 'no prompt-loss weight' : `--prompt-loss-weight ${saved}`} and resumes with it; leave the flag out`);
-      }
-    }
-  } else {
-    const presetName = values.preset;
-    if (presetName !== undefined && (presetName === 'default' || !PRESETS[presetName])) throw new WgptError(`unknown preset "${presetName}": use ch07`);
-    opts = { ...BASE, ...(presetName ? PRESETS[presetName] : {}) };
-    if (values.data !== undefined) opts.data = values.data;
-    if (values.model !== undefined) opts.model = values.model;
-    if (values['from-scratch']) opts.fromScratch = true;
-    if (values.untie) opts.untie = true;
-    opts.out = values.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
-    opts.batchSize = intOption(values['batch-size'], 'batch-size', opts.batchSize);
-    opts.lr = numberOption(values.lr, 'lr', opts.lr);
-    opts.lrSchedule = values['lr-schedule'] ?? opts.lrSchedule;
-    opts.outputVocab = values['output-vocab'] ?? opts.outputVocab;
-    opts.warmupSteps = intOption(values['warmup-steps'], 'warmup-steps', opts.warmupSteps ?? 0);
-    opts.weightDecay = numberOption(values['weight-decay'], 'weight-decay', opts.weightDecay);
-    if (values.dropout !== undefined) opts.dropout = numberOption(values.dropout, 'dropout', 0);
-    opts.mask = values.mask ?? opts.mask;
-    if (values['prompt-loss-weight'] !== undefined) {
-      opts.promptLossWeight = numberOption(values['prompt-loss-weight'], 'prompt-loss-weight', 0);
-      checkPromptLossWeight(opts.promptLossWeight, opts.mask);
-    }
-    opts.style = values.style ?? opts.style;
-    opts.evalEvery = intOption(values['eval-every'], 'eval-every', opts.evalEvery);
-    opts.evalBatches = intOption(values['eval-batches'], 'eval-batches', opts.evalBatches);
-    opts.seed = intOption(values.seed, 'seed', opts.seed);
-    opts.maxNewTokens = intOption(values['max-new-tokens'], 'max-new-tokens', opts.maxNewTokens);
-    opts.syntheticCount = intOption(values['synthetic-count'], 'synthetic-count', opts.syntheticCount);
-    if (values['test-limit'] !== undefined) opts.testLimit = intOption(values['test-limit'], 'test-limit', 0);
-    if (values['lora-rank'] !== undefined) opts.loraRank = intOption(values['lora-rank'], 'lora-rank', 0);
-    if (values['lora-alpha'] !== undefined) opts.loraAlpha = numberOption(values['lora-alpha'], 'lora-alpha', 0);
-    if (values['lora-targets'] !== undefined) opts.loraTargets = values['lora-targets'];
-    if ((values['lora-alpha'] !== undefined || values['lora-targets'] !== undefined) && opts.loraRank === undefined) {
-      throw new WgptError('--lora-alpha and --lora-targets need --lora-rank');
-    }
-    if ((opts.testLimit ?? 0) < 0) throw new WgptError(`--test-limit must be 0 (no test responses) or more, got ${opts.testLimit}`);
-  }
-  opts.epochs = intOption(values.epochs, 'epochs', opts.epochs);
+  const { values, raw } = parseFlags(argv, FLAGS, USAGE);
+  const builtin = values.resume === undefined && values.data === undefined && values.model === undefined && values.preset === undefined;
+  if (builtin) return runBuiltin(values, raw);
+  const opts = values.resume !== undefined ? await resumedOptions(FLAGS, values, 'train', values.resume) : freshOptions(values);
   // How many test prompts run together changes speed only, so a resumed run may change it too.
-  opts.genBatch = positiveIntOption(values['gen-batch'], 'gen-batch', opts.genBatch ?? DEFAULT_GEN_BATCH);
-  // The merged model is only an extra output, so a resumed run may ask for it too.
-  if (values.merge) opts.merge = true;
-  if (values['max-steps'] !== undefined) opts.maxSteps = intOption(values['max-steps'], 'max-steps', 0);
+  opts.genBatch ??= DEFAULT_GEN_BATCH;
   if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1) throw new WgptError('--batch-size, --epochs and --eval-every must be at least 1');
 
   const result = await withDevice(values, () => train(opts, values.resume ?? null));
@@ -137,16 +91,30 @@ export async function run(argv: string[]): Promise<number> {
   return result.interrupted ? 130 : 0;
 }
 
+/** A new run's options: the base, a preset over it, the flags over both. */
+function freshOptions(values: Values): TrainOptions {
+  const preset = values.preset;
+  if (preset !== undefined && !Object.hasOwn(TRAIN_PRESETS, preset)) {
+    throw new WgptError(`unknown preset "${preset}": use ${Object.keys(TRAIN_PRESETS).join(', ')}`);
+  }
+  const base = { ...TRAIN_BASE, ...(preset ? TRAIN_PRESETS[preset] : {}), out: values.out ?? defaultOut() };
+  const opts = applyFlags<TrainOptions>(FLAGS, values, base);
+  if (opts.promptLossWeight !== undefined && opts.promptLossWeight !== null) checkPromptLossWeight(opts.promptLossWeight, opts.mask);
+  if ((values['lora-alpha'] !== undefined || values['lora-targets'] !== undefined) && opts.loraRank === undefined) {
+    throw new WgptError('--lora-alpha and --lora-targets need --lora-rank');
+  }
+  return opts;
+}
+
 /** The built-in run: only where it writes and how many answers it generates at once may change. */
-async function runBuiltin(values: ReturnType<typeof parse<typeof OPTIONS>>['values']): Promise<number> {
-  const allowed = new Set(['out', 'gen-batch', ...Object.keys(DEVICE_OPTIONS)]);
-  const other = Object.keys(values).filter((k) => !allowed.has(k));
+async function runBuiltin(values: Values, raw: Record<string, unknown>): Promise<number> {
+  const allowed = new Set(['out', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
+  const other = Object.keys(raw).filter((k) => !allowed.has(k));
   if (other.length > 0) {
     throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) takes only --out and --gen-batch`);
   }
-  if (values['gen-batch'] !== undefined) positiveIntOption(values['gen-batch'], 'gen-batch', 1);
-  const out = values.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
-  const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch'] === undefined ? undefined : Number(values['gen-batch'])));
+  const out = values.out ?? defaultOut();
+  const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch']));
   if (r.summary) reportBuiltin(out, r.summary);
   else console.log(`\ninterrupted: run wgpt train again to start the built-in run over (${out})`);
   return r.finetuned.interrupted || r.control?.interrupted ? 130 : 0;

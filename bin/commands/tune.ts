@@ -6,23 +6,29 @@ import { cpuClass, type ClassResult } from '../../engine/tune/cache.ts';
 import { tuningOf } from '../../engine/tune/choices.ts';
 import { retune, ROUNDS } from '../../engine/tune/tuner.ts';
 import { saveSoftwareAdapterChoice, softwareAdapterFile, trainingScore, type SoftwareAdapterFile, type SoftwareKind } from '../../engine/tune/software-adapter.ts';
-import { DEVICE_OPTIONS, DEVICE_USAGE, numberOption, parse, withDevice } from './common.ts';
+import { DEVICE_FLAGS, withDevice } from './common.ts';
+import { NUMBER, own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 
-const USAGE = `usage: wgpt tune [--json FILE] [--class-budget S] [--adapters]
+/** The flags of wgpt tune: its usage and its parser are made from them. */
+export const FLAGS = [
+  own('adapters', SWITCH, null, 'measure on both software adapters, GL llvmpipe and Vulkan lavapipe, and keep\n' +
+    'the one whose matmul kernels train faster as the one `--backend auto` takes\n' +
+    'where there is no GPU (GL until measured; lavapipe needs Mesa >= 24)',
+  { default: false }),
+  own('json', TEXT, 'FILE', 'also write the results as JSON'),
+  own('class-budget', NUMBER, 'S', 'seconds per class (default 20): the candidates are timed in order until\n' +
+    'the next one\'s compile would pass it'),
+  ...DEVICE_FLAGS,
+] as const;
+
+const USAGE = usageText(`usage: wgpt tune [--json FILE] [--class-budget S] [--adapters]
 
 Measures every matmul variant for the product classes a GPT-2 run meets and those this machine
 has met before (and AdamW's operand source on the software GPU), prints the speed per variant
 and class with the choice, and keeps the choices in the cache ($WGPT_CACHE or ~/.cache/wgpt,
 under tune/), where every later run finds them. Runs measure a class by themselves the first
 time they meet it; this command measures all again.
-
-  --adapters           measure on both software adapters, GL llvmpipe and Vulkan lavapipe, and keep
-                       the one whose matmul kernels train faster as the one \`--backend auto\` takes
-                       where there is no GPU (GL until measured; lavapipe needs Mesa >= 24)
-  --json FILE          also write the results as JSON
-  --class-budget S     seconds per class (default 20): the candidates are timed in order until
-                       the next one's compile would pass it
-${DEVICE_USAGE}`;
+`, FLAGS);
 
 /** Variants down, classes across, speeds in the cells (GFLOP/s, GB/s for AdamW), the choice in the
  *  last row. */
@@ -81,10 +87,8 @@ async function measureAdapters(classBudgetMs: number): Promise<{ adapters: Softw
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
-    ...DEVICE_OPTIONS, json: { type: 'string' }, 'class-budget': { type: 'string' }, adapters: { type: 'boolean', default: false },
-  }, USAGE);
-  const classBudgetMs = numberOption(values['class-budget'], 'class-budget', 20) * 1000;
+  const { values } = parseFlags(argv, FLAGS, USAGE);
+  const classBudgetMs = (values['class-budget'] ?? 20) * 1000;
   if (values.adapters) {
     if (values.backend !== 'auto') throw new WgptError('--adapters measures both software adapters: drop --backend');
     const out = await measureAdapters(classBudgetMs);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomGPT, saveGPT } from '../../model/build.ts';
 import { getConfig } from '../../model/config.ts';
-import { generateSyntheticData } from '../../train/synthetic.ts';
+import { generateSyntheticData } from '../../train/data/synthetic.ts';
 
 export interface MicroRun {
   /** The temp folder holding both. */

@@ -14,8 +14,8 @@
 // `wgpt train --mask prompt` does, so the response header is scored in both.
 import { WgptError } from '../../engine/errors.ts';
 import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
-import { IGNORE_INDEX } from '../collate.ts';
-import { formatPrompt, formatResponse, responseHeader } from '../prompts.ts';
+import { IGNORE_INDEX } from '../data/collate.ts';
+import { formatPrompt, formatResponse, responseHeader } from '../data/prompts.ts';
 import type { PreferenceEntry } from './data.ts';
 
 export const DPO_MASKS = ['prompt', 'answer', 'none'] as const;

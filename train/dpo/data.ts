@@ -1,10 +1,10 @@
 // Preference data for DPO: Alpaca entries with a `chosen` and a `rejected` answer (the DPO
 // notebook's instruction-data-with-preference.json). Validation is strict and names the entry and
-// field, one line each, like train/data.ts.
+// field, one line each, like train/data/entries.ts.
 import { readFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
-import type { Entry } from '../data.ts';
-import { fetchDataset, isDatasetName } from '../fetch-ch07.ts';
+import type { Entry } from '../data/entries.ts';
+import { fetchDataset, isDatasetName } from '../data/datasets.ts';
 
 export interface PreferenceEntry extends Entry {
   chosen: string;

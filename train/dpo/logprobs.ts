@@ -5,7 +5,7 @@
 // so the gradient of each π reaches its tokens through the matmul without a kernel of its own.
 import { crossEntropyPerToken, embedding, matmul, reshape, scale, Tensor, WgptError } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { IGNORE_INDEX } from '../collate.ts';
+import { IGNORE_INDEX } from '../data/collate.ts';
 import type { DpoBatch } from './collate.ts';
 
 /** π [rows] for token ids [rows, T] and targets [rows, T] (IGNORE_INDEX where not selected). A

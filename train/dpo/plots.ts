@@ -1,16 +1,17 @@
-// The DPO run's plots: its loss as train's loss plot (loss-plot.svg/.png, epochs below and tokens
-// seen above), and the reward margin, train and validation, against the step
-// (reward-margin-plot.svg/.png).
+// The DPO run's reward margin, train and validation, against the step (reward-margin-plot.svg/.png);
+// its loss plot is every trainer's (run/setup.ts, titled "DPO loss").
 import path from 'node:path';
-import { lineChart, writeChart } from '../charts.ts';
-import { writeLossPlot } from '../plot.ts';
-import type { DpoMetricsRow } from './trainer.ts';
+import { lineChart, writeChart } from '../run/charts.ts';
 
-export async function writeDpoPlots(dir: string, rows: readonly DpoMetricsRow[]): Promise<void> {
-  await writeLossPlot(path.join(dir, 'loss-plot.svg'), {
-    epochsSeen: rows.map((m) => m.epoch), tokensSeen: rows.map((m) => m.tokens_seen),
-    trainLosses: rows.map((m) => m.train_loss), valLosses: rows.map((m) => m.val_loss), title: 'DPO loss',
-  });
+/** The fields of a metrics.jsonl row (trainer.ts's DpoMetricsRow) the chart reads: named here, so this
+ *  file and the trainer do not import each other. */
+export interface MarginRow {
+  step: number;
+  train_reward_margin: number;
+  val_reward_margin: number;
+}
+
+export async function writeRewardMarginPlot(dir: string, rows: readonly MarginRow[]): Promise<void> {
   await writeChart(path.join(dir, 'reward-margin-plot'), lineChart('DPO reward margin (chosen - rejected)', 'step', 'reward margin', {
     train: rows.map((m) => [m.step, m.train_reward_margin]),
     validation: rows.map((m) => [m.step, m.val_reward_margin]),

@@ -5,7 +5,7 @@
 // which is why this does not go through collate() (it ignores every <|endoftext|> target but one).
 import { WgptError } from '../../engine/errors.ts';
 import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
-import type { Batch } from '../collate.ts';
+import type { Batch } from '../run/step.ts';
 
 export interface TokenSplits {
   train: Int32Array;

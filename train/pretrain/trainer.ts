@@ -1,26 +1,22 @@
 // `wgpt pretrain`: next-token training on plain text, as nanoGPT does it. The text is packed into
-// blocks (blocks.ts); the loop, checkpoints, Ctrl-C, metrics.jsonl and the loss plot are train's
-// (train/loop.ts); sampled continuations of a few prompts are printed and saved in samples.jsonl
-// before training, every --sample-every steps and at the end. The result is a plain GPT-2 model
+// blocks (blocks.ts); the loop, checkpoints, Ctrl-C, metrics.jsonl and the loss plot are every
+// trainer's (run/setup.ts); sampled continuations of a few prompts are printed and saved in
+// samples.jsonl before training, every --sample-every steps and at the end. The result is a plain GPT-2 model
 // directory: `wgpt train --model DIR`, `wgpt generate` and transformers load it.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { keep, tidy, WgptError } from '../../engine/index.ts';
-import { loadGPT, randomGPT, saveGPT } from '../../model/build.ts';
+import { loadGPT, randomGPT } from '../../model/build.ts';
 import { validateConfig } from '../../model/config.ts';
 import { generateBatch } from '../../model/generate-batch.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { fromHFConfig, readHFConfig } from '../../model/hf-names.ts';
 import { decode, encode, END_OF_TEXT } from '../../model/tokenizer.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainState } from '../checkpoint.ts';
-import { DataLoader } from '../loader.ts';
-import { trainingLoop, type LoopRow } from '../loop.ts';
-import { MetricsLog } from '../metrics-log.ts';
-import { AdamW } from '../optim.ts';
-import { writeLossPlot } from '../plot.ts';
-import { Progress } from '../progress.ts';
-import { checkSchedule } from '../schedule.ts';
-import { batchLoss } from '../step.ts';
+import { DataLoader } from '../run/loader.ts';
+import type { LoopRow } from '../run/loop.ts';
+import { checkSchedule } from '../run/schedule.ts';
+import { TrainingRun } from '../run/setup.ts';
+import { batchLoss, lossStep } from '../run/step.ts';
 import { blockBatch, blockCount, splitTokens, type TokenSplits } from './blocks.ts';
 import { readTextCorpus } from './corpus.ts';
 
@@ -48,7 +44,7 @@ export interface PretrainOptions {
   prompts: string[];
   sampleTokens: number;
   seed: number;
-  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in trainer.ts). */
+  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in data/collate.ts). */
   outputVocab: string;
   dropout?: number;
 }
@@ -135,86 +131,62 @@ export async function pretrain(o: PretrainOptions, text: () => PretrainText, res
   const corpus = text();
   const splits: TokenSplits = splitTokens(corpus.documents, o.blockSize, corpus.valDocuments);
   const vocab = o.outputVocab === 'data' ? [...new Set([...splits.train, ...splits.val, END_OF_TEXT, ...(corpus.extraVocab ?? [])])].sort((a, b) => a - b) : undefined;
-  const makeOpt = (m: GPT): AdamW => new AdamW([...m.trainable().values()], { lr: o.lr, weightDecay: o.weightDecay });
-  let model: GPT;
-  let opt: AdamW;
-  let state: TrainState | null = null;
-  if (resumeDir) ({ model, opt, state } = await loadTrainingCheckpoint(resumeDir, makeOpt));
-  else {
-    model = await loadModel(o, vocab);
-    opt = makeOpt(model);
-  }
+  const run = await TrainingRun.start<number, LoopRow>({
+    out: o.out, options: o, resumeDir, seed: o.seed, lr: o.lr, weightDecay: o.weightDecay, loadModel: () => loadModel(o, vocab),
+  });
   try {
-    if (o.blockSize > model.config.contextLength) {
-      throw new WgptError(`--block-size ${o.blockSize} is longer than the model's context of ${model.config.contextLength}`);
+    if (o.blockSize > run.model.config.contextLength) {
+      throw new WgptError(`--block-size ${o.blockSize} is longer than the model's context of ${run.model.config.contextLength}`);
     }
-    return await run(o, corpus.source, splits, model, opt, state);
+    return await trainOnText(o, corpus.source, splits, run);
   } finally {
-    model.dispose();
-    opt.dispose();
+    run.dispose();
   }
 }
 
-async function run(o: PretrainOptions, source: string, splits: TokenSplits, model: GPT, opt: AdamW, state: TrainState | null): Promise<PretrainResult> {
+async function trainOnText(o: PretrainOptions, source: string, splits: TokenSplits, run: TrainingRun<number, LoopRow>): Promise<PretrainResult> {
+  const { model } = run;
   const blocks = Array.from({ length: blockCount(splits.train, o.blockSize) }, (_, i) => i);
   if (blocks.length < o.batchSize) throw new WgptError(`the text makes ${blocks.length} training blocks of ${o.blockSize} tokens, fewer than --batch-size ${o.batchSize}`);
   const loader = new DataLoader(blocks, { batchSize: o.batchSize, shuffle: true, dropLast: true, seed: o.seed });
-  if (state) loader.setState(state.loader);
-  mkdirSync(o.out, { recursive: true });
-  const metrics = new MetricsLog<LoopRow>(o.out, state !== null);
+  run.begin(loader, o);
   const samplesFile = path.join(o.out, 'samples.jsonl');
-  if (!state) writeFileSync(samplesFile, '');
-  const startStep = state?.step ?? 0;
-  const totalSteps = Math.min(o.epochs * loader.length, o.maxSteps ?? Infinity);
-  const progress = new Progress(startStep);
+  if (!run.resumed) writeFileSync(samplesFile, '');
   const samples: Sample[] = [];
   const showSamples = async (step: number): Promise<void> => {
     for (const s of await sample(model, o, step)) {
       samples.push(s);
       appendFileSync(samplesFile, `${JSON.stringify(s)}\n`);
-      progress.log(`sample at step ${step}: ${JSON.stringify(s.prompt + s.text)}`);
+      run.log(`sample at step ${step}: ${JSON.stringify(s.prompt + s.text)}`);
     }
   };
-  progress.log(`${source}: ${splits.train.length.toLocaleString('en-US')} training tokens (${blocks.length} blocks of ${o.blockSize}), ` +
+  run.log(`${source}: ${splits.train.length.toLocaleString('en-US')} training tokens (${blocks.length} blocks of ${o.blockSize}), ` +
     `${splits.val.length.toLocaleString('en-US')} validation tokens (${splits.valRule}); ${model.parameterCount().toLocaleString('en-US')} parameters` +
     `${model.config.outputVocab ? `, an output vocabulary of ${model.config.outputVocab.length} tokens` : ''}`);
-  if (!state) await showSamples(0);
-  const checkpoint = (step: number, tokensSeen: number): Promise<void> => saveTrainingCheckpoint(o.out, model, opt, {
-    step, tokensSeen, loader: loader.getState(), options: o as unknown as Record<string, unknown>,
+  if (!run.resumed) await showSamples(0);
+  const losses = async (): Promise<Pick<LoopRow, 'train_loss' | 'val_loss'>> => ({
+    train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
   });
-  const r = await trainingLoop({
-    model, opt, loader, epochs: o.epochs, totalSteps, step: startStep, tokensSeen: state?.tokensSeen ?? 0, schedule: o,
-    evalEvery: o.evalEvery, progress, metrics,
-    makeBatch: (items) => blockBatch(splits.train, items, o.blockSize),
-    evaluate: async () => ({ train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches) }),
+  const r = await run.loop({
+    schedule: o, evalEvery: o.evalEvery,
+    step: lossStep(model, run.opt, (items) => blockBatch(splits.train, items, o.blockSize)),
+    evaluate: losses,
     afterStep: async (step) => {
-      if (o.sampleEvery > 0 && step % o.sampleEvery === 0 && step < totalSteps) await showSamples(step);
+      if (o.sampleEvery > 0 && step % o.sampleEvery === 0 && step < run.totalSteps) await showSamples(step);
     },
-    checkpoint,
   });
-  await checkpoint(r.step, r.tokensSeen);
-  const timing = { secondsPerStep: r.seconds / Math.max(r.step - startStep, 1), tokensPerSecond: r.stepTokens / r.seconds };
-  if (r.interrupted) {
-    progress.log(`interrupted at step ${r.step}: checkpoint saved in ${path.join(o.out, 'checkpoint')}; continue with --resume ${o.out}`);
-    return { steps: r.step, metrics: metrics.rows, samples, ...timing, interrupted: true };
-  }
-  if (metrics.rows.at(-1)?.step !== r.step - 1) {
+  const { secondsPerStep, tokensPerSecond } = r;
+  const result = { steps: r.step, metrics: run.metrics.rows, samples, secondsPerStep, tokensPerSecond };
+  if (r.interrupted) return { ...result, interrupted: true };
+  if (run.metrics.rows.at(-1)?.step !== r.step - 1) {
     // The last step is evaluated too, so a run reports where it ended (train's rule may skip it).
-    metrics.append({
-      step: r.step - 1, epoch: loader.epoch + loader.cursor / loader.length, tokens_seen: r.tokensSeen,
-      train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
-      elapsed_s: r.seconds,
-    });
+    const epoch = loader.epoch + loader.cursor / loader.length;
+    run.metrics.append({ step: r.step - 1, epoch, tokens_seen: r.tokensSeen, ...(await losses()), elapsed_s: r.seconds });
   }
-  await saveGPT(model, o.out);
-  if (metrics.rows.length > 0) {
-    await writeLossPlot(path.join(o.out, 'loss-plot.svg'), {
-      epochsSeen: metrics.rows.map((m) => m.epoch), tokensSeen: metrics.rows.map((m) => m.tokens_seen),
-      trainLosses: metrics.rows.map((m) => m.train_loss), valLosses: metrics.rows.map((m) => m.val_loss),
-    });
-  }
+  await run.saveModel(null);
+  await run.plotLosses();
   await showSamples(r.step);
-  return { steps: r.step, metrics: metrics.rows, samples, ...timing, interrupted: false };
+  return { ...result, interrupted: false };
 }
 
 /** The text of --data (a file, directory or corpus name). */

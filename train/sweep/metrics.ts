@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { scoreResponses } from '../score.ts';
-import type { Entry } from '../data.ts';
+import { scoreResponses } from '../eval/score.ts';
+import type { Entry } from '../data/entries.ts';
 
 /** The last row of a run's metrics.jsonl. */
 function lastRow(runDir: string): Record<string, number> {

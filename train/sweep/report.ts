@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { barChart, writeChart } from '../charts.ts';
+import { barChart, writeChart } from '../run/charts.ts';
 import { readPlan } from './plan.ts';
 import type { PlannedRun, Scalar, SweepSpec } from './spec.ts';
 import { currentStatus, LOG_FILE, readState, type RunStatus } from './state.ts';

@@ -1,0 +1,211 @@
+// Tokenizing entries and collating them into (inputs, targets) batches, exactly as chapter 7's
+// `custom_collate_fn` does, plus the pluggable loss masks. Every masking decision lives in
+// LOSS_MASKS + collate() so the training loop and the GPU loss never special-case a strategy.
+import { WgptError } from '../../engine/errors.ts';
+import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
+import type { Entry } from './entries.ts';
+import { formatPrompt, formatResponse, responseHeader } from './prompts.ts';
+import type { Batch } from '../run/step.ts';
+
+/** PyTorch's cross_entropy ignore_index; the loss skips targets with this value. */
+export const IGNORE_INDEX = -100;
+export const DEFAULT_ALLOWED_MAX_LENGTH = 1024;
+
+export interface EncodedEntry {
+  /** Tokens of prompt + response header + output (no end token: collate appends it). */
+  ids: number[];
+  /** P: token count of formatPrompt(entry) encoded alone. */
+  promptLength: number;
+  /** Tokens the response header adds: encode(prompt + header).length - P. */
+  headerLength: number;
+}
+
+/** Data text is encoded with special tokens disabled (as tiktoken refuses them by default in the
+ *  chapter): a literal "<|endoftext|>" inside an entry must not become a real end token. */
+function encodeText(text: string): number[] {
+  return encode(text, false);
+}
+
+export function encodeEntry(entry: Entry, style: string): EncodedEntry {
+  const prompt = formatPrompt(entry, style);
+  const promptLength = encodeText(prompt).length;
+  const withHeader = encodeText(prompt + responseHeader(style)).length;
+  return { ids: encodeText(prompt + formatResponse(entry, style)), promptLength, headerLength: withHeader - promptLength };
+}
+
+/** A loss-mask strategy. The GPU loss needs only the targets (with IGNORE_INDEX) and the
+ *  denominator collate() returns: loss = Σ CE(target ≠ -100) / lossDenominator. */
+export interface LossMask {
+  description: string;
+  /** Also set targets[0 .. P-2] to IGNORE_INDEX (the prompt predicts nothing). */
+  maskPrompt: boolean;
+  /** Count the ignored padding positions in the mean's denominator (they add 0 to the sum). */
+  countPadsInMean: boolean;
+}
+
+export const LOSS_MASKS = {
+  none: {
+    description: 'chapter 7 default: every target except the extra pads (all but the first end token)',
+    maskPrompt: false,
+    countPadsInMean: false,
+  },
+  prompt: {
+    description: 'exercise 7.2: also ignore targets inside the prompt; header, output and end token stay',
+    maskPrompt: true,
+    countPadsInMean: false,
+  },
+  'pad-in-mean': {
+    description: 'same targets as none, but ignored pads count in the denominator (mean over all non-prompt slots), diluting the loss of short items',
+    maskPrompt: false,
+    countPadsInMean: true,
+  },
+} as const satisfies Record<string, LossMask>;
+
+export type LossMaskName = keyof typeof LOSS_MASKS;
+export const LOSS_MASK_NAMES = Object.keys(LOSS_MASKS) as LossMaskName[];
+
+export function getLossMask(name: string): LossMask {
+  if (!Object.hasOwn(LOSS_MASKS, name)) {
+    throw new Error(`unknown loss mask "${name}": expected one of ${LOSS_MASK_NAMES.join(', ')}`);
+  }
+  return LOSS_MASKS[name as LossMaskName];
+}
+
+/** The sorted token ids of every entry's training text plus <|endoftext|>: the output vocabulary
+ *  of `--output-vocab data`. A from-scratch model then learns in a softmax of a few hundred
+ *  tokens instead of 50257: every unused token no longer pulls the shared head (Adam moves even
+ *  a tiny gradient by ~lr), and the LM head's work shrinks by the same factor. */
+export function outputVocabOf(entries: readonly Entry[], style: string): number[] {
+  const ids = new Set<number>([END_OF_TEXT]);
+  for (const e of entries) for (const id of encodeEntry(e, style).ids) ids.add(id);
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** Encodes every entry of a split (`encode`: encodeEntry, or a preference pair's encodePair),
+ *  refusing one whose prompt alone fills the model's context: it would have no target to learn. */
+export function encodeSplit<E, R extends { promptLength: number }>(entries: readonly E[], encode: (e: E) => R, contextLength: number,
+  split: string): R[] {
+  return entries.map((e, i) => {
+    const enc = encode(e);
+    if (enc.promptLength >= contextLength) {
+      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; ` +
+        'shorten it or use a model with a longer context');
+    }
+    return enc;
+  });
+}
+
+export interface CollateOptions {
+  mask?: string;
+  /** Truncate inputs/targets to this many positions, after padding and pad masking. null = never. */
+  allowedMaxLength?: number | null;
+  padTokenId?: number;
+  /** Pad every row to at least this many positions (studies of how padding affects the loss). */
+  padToLength?: number;
+  /** The prompt-loss weight W in [0, 1] (mask none only): the prompt's targets (those the prompt
+   *  mask ignores) count with weight W, every other counted target with 1; null/absent: no weights.
+   *  W = 0 gives the prompt mask's loss and gradients, W = 1 the unmasked ones, bit for bit. */
+  promptLossWeight?: number | null;
+}
+
+type Item = readonly number[] | EncodedEntry;
+const idsOf = (item: Item): readonly number[] => (Array.isArray(item) ? item : (item as EncodedEntry).ids);
+
+export function collate(items: readonly Item[], options: CollateOptions = {}): Batch {
+  if (items.length === 0) throw new Error('collate: empty batch');
+  const mask = getLossMask(options.mask ?? 'none');
+  const plw = options.promptLossWeight ?? null;
+  if (plw !== null) checkPromptLossWeight(plw, options.mask ?? 'none');
+  const pad = options.padTokenId ?? END_OF_TEXT;
+  const allowed = options.allowedMaxLength === undefined ? DEFAULT_ALLOWED_MAX_LENGTH : options.allowedMaxLength;
+  // Longest item + 1 (its own end token); inputs/targets are one shorter than the padded row.
+  const paddedLen = Math.max(...items.map((it) => idsOf(it).length + 1), (options.padToLength ?? 0) + 1);
+  const fullLen = paddedLen - 1;
+  const seqLen = allowed === null ? fullLen : Math.min(fullLen, allowed);
+  if (seqLen < 1) throw new Error('collate: sequences are empty after truncation');
+  const batch = items.length;
+  const inputs = new Int32Array(batch * seqLen);
+  const targets = new Int32Array(batch * seqLen);
+  const weights = plw === null ? undefined : new Float32Array(batch * seqLen).fill(1);
+  // Summed in f64 from the f32 weights the kernel multiplies by (W = 0.1 is 0.100000001 there).
+  const w32 = plw === null ? 1 : Math.fround(plw);
+  let weightSum = 0;
+  let padTargets = 0;
+  let counted = 0;
+
+  items.forEach((item, b) => {
+    const ids = idsOf(item);
+    const padded = new Array<number>(paddedLen).fill(pad);
+    for (let i = 0; i < ids.length; i++) padded[i] = ids[i];
+    const inRow = padded.slice(0, -1);
+    const tgRow = padded.slice(1);
+    // Keep the first pad-valued target (the end token the model must learn) and ignore the rest.
+    // Like the chapter, "first" is the first pad id anywhere in the targets.
+    let seen = false;
+    const isPad = new Array<boolean>(fullLen).fill(false);
+    for (let t = 0; t < fullLen; t++) {
+      if (tgRow[t] !== pad) continue;
+      if (seen) {
+        tgRow[t] = IGNORE_INDEX;
+        isPad[t] = true;
+      }
+      seen = true;
+    }
+    // Targets 0..P-2 predict the prompt's tokens 1..P-1: the prompt mask's targets, W's here.
+    const promptTargets = mask.maskPrompt || weights ? promptTargetCount(item, mask.maskPrompt ? 'prompt masking needs' : 'the prompt-loss weight needs') : 0;
+    if (mask.maskPrompt) {
+      // Target P-1 is the first header token: it stays.
+      for (let t = 0; t < Math.min(promptTargets, fullLen); t++) {
+        tgRow[t] = IGNORE_INDEX;
+        isPad[t] = false;
+      }
+    }
+    for (let t = 0; t < seqLen; t++) {
+      inputs[b * seqLen + t] = inRow[t];
+      targets[b * seqLen + t] = tgRow[t];
+      if (weights && t < promptTargets) weights[b * seqLen + t] = w32;
+      if (tgRow[t] !== IGNORE_INDEX) {
+        counted++;
+        weightSum += t < promptTargets && weights ? w32 : 1;
+      } else if (isPad[t]) padTargets++;
+    }
+  });
+  const lossDenominator = weights ? weightSum : counted + (mask.countPadsInMean ? padTargets : 0);
+  return { inputs, targets, batch, seqLen, lossDenominator, padTargets, ...(weights ? { weights } : {}) };
+}
+
+/** How many leading targets of an item predict its prompt (P - 1). */
+function promptTargetCount(item: Item, what: string): number {
+  if (Array.isArray(item)) throw new Error(`collate: ${what} encodeEntry() items (with promptLength)`);
+  return Math.max(0, (item as EncodedEntry).promptLength - 1);
+}
+
+/** Refuses a prompt-loss weight outside [0, 1] or beside a mask other than none: --mask prompt is
+ *  W = 0 already, and pad-in-mean's denominator has no meaning for a weighted mean. */
+export function checkPromptLossWeight(w: number, mask: string): void {
+  if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 1) {
+    throw new WgptError(`--prompt-loss-weight must be a number from 0 to 1 (0: the prompt mask, 1: no mask), got ${w}`);
+  }
+  if (mask !== 'none') {
+    throw new WgptError(`--prompt-loss-weight weighs the prompt within the unmasked loss: give it with --mask none, not --mask ${mask} (--mask prompt is --prompt-loss-weight 0)`);
+  }
+}
+
+export const REGIONS = ['prompt', 'header', 'response', 'end', 'pad'] as const;
+export type Region = (typeof REGIONS)[number];
+
+/** Which part of the training text each target position predicts (row-major, batch × seqLen), using
+ *  the same padding and truncation as collate(). Target t predicts token t+1 of the padded row. */
+export function targetRegions(items: readonly EncodedEntry[], allowedMaxLength: number | null = DEFAULT_ALLOWED_MAX_LENGTH): Region[] {
+  if (items.length === 0) throw new Error('targetRegions: empty batch');
+  const fullLen = Math.max(...items.map((it) => it.ids.length));
+  const seqLen = allowedMaxLength === null ? fullLen : Math.min(fullLen, allowedMaxLength);
+  const out: Region[] = [];
+  for (const { ids, promptLength: P, headerLength: H } of items) {
+    for (let t = 0; t < seqLen; t++) {
+      const j = t + 1;
+      out.push(j < P ? 'prompt' : j < P + H ? 'header' : j < ids.length ? 'response' : j === ids.length ? 'end' : 'pad');
+    }
+  }
+  return out;
+}
