@@ -1,6 +1,6 @@
 // `wgpt bench generate`: greedy generation tokens/s with and without the KV cache, for random
 // weights of the gpt2 (124M) and tiny shapes: an 8-token prompt, 16 new tokens (no early stop).
-import { type Device } from '../engine/index.ts';
+import type { Device } from '../engine/index.ts';
 import { randomGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
 import { generate } from '../model/generate.ts';

@@ -2,6 +2,7 @@
 // and is loaded only when asked for, so `wgpt info` does not pay for the training code.
 import { setting } from '../engine/settings.ts';
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a command resolves to nothing, or to its exit code
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<void | number> }> }> = {
   info: { summary: 'the GPU adapter in use, its limits, and a matmul throughput probe', load: () => import('./commands/info.ts') },
   train: { summary: 'instruction finetuning (chapter 7); no options: the built-in default run', load: () => import('./commands/train.ts') },

@@ -63,7 +63,7 @@ export const LAVAPIPE_SETUP = 'install Mesa >= 24 with bash scripts/setup.sh --m
 async function lavapipeAdapter(profiling: boolean): Promise<GPUAdapter | null> {
   const adapter = await instance(['backend=vulkan'], profiling).requestAdapter({ featureLevel: 'core' });
   // Only Mesa's CPU driver: a machine with a real GPU and lavapipe both answers with the GPU here.
-  if (!adapter || !adapter.info?.isFallbackAdapter || !/llvmpipe/i.test(describe(adapter, ''))) return null;
+  if (!adapter?.info?.isFallbackAdapter || !/llvmpipe/i.test(describe(adapter, ''))) return null;
   return adapter;
 }
 

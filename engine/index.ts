@@ -33,7 +33,7 @@ export { softmax, attentionComposed, causalSelfAttention, type SoftmaxOptions } 
 export { flashAttention, setAttentionTile } from './ops/attention.ts';
 export { paddedAttention, paddedSoftmax } from './ops/padded-attention.ts';
 export { argmax } from './ops/argmax.ts';
-export { type AttentionTile } from '../kernels/attention.ts';
+export type { AttentionTile } from '../kernels/attention.ts';
 export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions } from './ops/loss.ts';
 export { dropout } from './ops/dropout.ts';
 export { embedding } from './ops/embedding.ts';

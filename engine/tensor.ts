@@ -182,13 +182,15 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
+  let nested = false;
   try {
     result = await fn();
   } finally {
-    const nested = scopes[scopes.length - 1] === scope;
+    nested = scopes[scopes.length - 1] === scope;
     scopes.splice(scopes.indexOf(scope), 1);
-    if (!nested) throw new WgptError('tidyAsync: scopes ended out of order (two async scopes ran interleaved)');
   }
+  // After the finally, so an error of fn's is the one thrown.
+  if (!nested) throw new WgptError('tidyAsync: scopes ended out of order (two async scopes ran interleaved)');
   return release(scope, result);
 }
 

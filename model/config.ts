@@ -48,7 +48,7 @@ export const CONFIGS = {
 export type ConfigName = keyof typeof CONFIGS;
 
 export function isConfigName(name: string): name is ConfigName {
-  return Object.prototype.hasOwnProperty.call(CONFIGS, name);
+  return Object.hasOwn(CONFIGS, name);
 }
 
 /** A fresh copy of a named preset, with optional overrides (e.g. `{ dropout: 0.1 }`). */

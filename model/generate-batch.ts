@@ -136,7 +136,7 @@ async function runBatch(model: GPT, seqs: Sequence[], opts: BatchGenerateOptions
         if (s.out.length >= maxNew) finish(s, counts);
       }
       // Leave the cache: stopped, or past the context (recomputed from now on).
-      if (cached && cached.seqs.some((s) => s.done || s.tokens.length > ctx)) cached = compact(cached, (s) => !s.done && s.tokens.length <= ctx);
+      if (cached?.seqs.some((s) => s.done || s.tokens.length > ctx)) cached = compact(cached, (s) => !s.done && s.tokens.length <= ctx);
       counts.partial = seqs.reduce((n, s) => n + (s.done ? 0 : s.out.length / maxNew), 0);
       opts.onProgress?.(counts);
     }

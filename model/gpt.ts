@@ -230,7 +230,7 @@ export class GPT {
     if (host) {
       const columns = this.targetColumns(host);
       const keep: number[] = [];
-      for (let i = 0; i < columns.length; i++) if (columns[i] !== IGNORE_INDEX && (!w || w[i] !== 0)) keep.push(i);
+      for (let i = 0; i < columns.length; i++) if (columns[i] !== IGNORE_INDEX && w?.[i] !== 0) keep.push(i);
       if (keep.length > 0 && keep.length < columns.length) {
         // A row gather with a deterministic scatter backward: the embedding op on the hidden states.
         rows = embedding(flat, Tensor.fromData(keep, [keep.length], 'i32'));

@@ -169,8 +169,8 @@ export function inferConfig(shapes: Map<string, number[]>, hf?: HFGPT2Config, so
   }
   const wte = shapes.get('wte.weight');
   const wpe = shapes.get('wpe.weight');
-  if (!wte || wte.length !== 2) throw new Error(`${source}: missing wte.weight [vocab, d]; cannot infer n_embd / vocab_size`);
-  if (!wpe || wpe.length !== 2) throw new Error(`${source}: missing wpe.weight [ctx, d]; cannot infer n_positions`);
+  if (wte?.length !== 2) throw new Error(`${source}: missing wte.weight [vocab, d]; cannot infer n_embd / vocab_size`);
+  if (wpe?.length !== 2) throw new Error(`${source}: missing wpe.weight [ctx, d]; cannot infer n_positions`);
   let maxLayer = -1;
   for (const name of shapes.keys()) {
     const m = /^h\.(\d+)\./.exec(name);

@@ -3,7 +3,7 @@
 // confident model (targets at p ~ 0.63-0.9996, logits -135..-19, as in a trained GPT-2), where an
 // f32 cross-entropy backward that loses digits of p - 1 shows; PEFT LoRA adapters on the tied model
 // (every Linear and the head, base frozen). Data from scripts/golden.py.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { backward, keep, Tensor, tidy } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';

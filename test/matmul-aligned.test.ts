@@ -4,7 +4,7 @@
 // and in binding windows (a 1 MiB cap here), and the copies really happen. A long K is computed in
 // slices accumulated into C (K_CHUNK), also exact.
 import t from 'tap';
-import { matmul, Tensor } from '../engine/index.ts';
+import { matmul, type Tensor } from '../engine/index.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';
 

@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type * as JAX from '@jax-js/jax';
 import { chooseAdapter } from '../../engine/adapter.ts';
-import { MATMUL_MODES, type Availability, type MatmulMode, type MatmulResult, type PeerError, type StepResult, type Timing } from './tfjs.ts';
+import { MATMUL_MODES, type Availability, type MatmulMode, type MatmulResult, type PeerError, type StepResult } from './tfjs.ts';
 import { buildTrainStep } from './jaxjs-gpt2.ts';
 import { checkReps, cpuNow, message, overBindingLimit, stats } from './measure.ts';
 import { mulberry32, peerBatch, peerWeights, streamSeed, validatePeerConfig, type PeerConfig } from './weights.ts';

@@ -218,13 +218,14 @@ export function resumeOptions<O extends object>(table: readonly Entry<O>[], save
 export function parseFlags<T extends readonly Entry<never>[]>(argv: string[], table: T, usage: string): {
   values: FlagValues<T>; raw: RawValues; positionals: string[];
 } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: parseArgsOptions(table), allowPositionals: true, strict: true });
-  } catch (e) {
-    // node's messages span lines ("... is ambiguous.\nDid you forget ..."): one line, as every error.
-    throw new WgptError(`${(e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see --help)`);
-  }
+  const parsed = (() => {
+    try {
+      return parseArgs({ args: argv, options: parseArgsOptions(table), allowPositionals: true, strict: true });
+    } catch (e) {
+      // node's messages span lines ("... is ambiguous.\nDid you forget ..."): one line, as every error.
+      throw new WgptError(`${(e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see --help)`);
+    }
+  })();
   if (parsed.values.help) {
     console.log(usage);
     process.exit(0);

@@ -78,7 +78,8 @@ export class Recorder {
     if (this.paramSlot === PARAM_SLOTS || this.profiler?.full) {
       this.counters.recordMs += performance.now() - started;
       this.flush();
-      return this.dispatch(d);
+      this.dispatch(d);
+      return;
     }
     const { pipeline, layout, id } = this.pipelineFor(d.kernel, d.constants, d.label);
     const slot = this.paramSlot++;

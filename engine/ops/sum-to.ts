@@ -82,7 +82,7 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g.view(shape);
   const pad = g.ndim - shape.length;
   if (pad < 0) throw new ShapeError(`sumTo: cannot sum ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
-  const keep = g.shape.map((d, i) => (i < pad ? 1 : shape[i - pad]));
+  const keep = g.shape.map((_d, i) => (i < pad ? 1 : shape[i - pad]));
   keep.forEach((d, i) => {
     if (d !== 1 && d !== g.shape[i]) throw new ShapeError(`sumTo: cannot sum ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
   });
