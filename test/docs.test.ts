@@ -35,3 +35,28 @@ t.test('DESIGN.md: the matmul tile tables, the tuner, its overrides and the bind
   t.match(design, /Bind groups are cached per \(pipeline, parameter slot, bound windows\)/);
   t.match(read('engine', 'device', 'recorder.ts'), /private bindGroupFor\(/, 'the cache DESIGN.md describes');
 });
+
+const ROOMS = ['bin', 'train', 'model', 'engine', 'kernels', 'bench', 'scripts', 'docs', 'test'];
+/** The folders of the tree a reader meets: every room and the folders one level inside it. */
+const folders = ROOMS.flatMap((room) => [room, ...readdirSync(path.join(root, room), { withFileTypes: true })
+  .filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => `${room}/${e.name}`)]);
+
+t.test("README's Layout names every folder, DESIGN.md every stage of train/ and part of engine/", async (t) => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const layout = readme.slice(readme.indexOf('## Layout'));
+  t.ok(folders.length > 20, `${folders.length} folders`);
+  t.same(folders.filter((f) => !layout.includes(`${f}/`)), [], 'every folder in the Layout section');
+  const design = readFileSync(path.join(root, 'docs', 'DESIGN.md'), 'utf8');
+  const parts = folders.filter((f) => /^(train|engine)\//.test(f));
+  t.same(parts.filter((f) => !design.includes(`${f}/`)), [], 'every folder of train/ and engine/ in DESIGN.md');
+});
+
+t.test('every path README.md and DESIGN.md name exists', async (t) => {
+  for (const doc of ['README.md', 'docs/DESIGN.md']) {
+    const text = readFileSync(path.join(root, doc), 'utf8');
+    const named = [...new Set(text.match(new RegExp(`\\b(${ROOMS.join('|')})/[\\w./-]*\\w`, 'g')) ?? [])]
+      .filter((p) => !/\.(json|jsonl|md|png|svg|safetensors|txt|bin)$/.test(p) || p.startsWith('docs/') || p.startsWith('bench/'));
+    t.ok(named.length > 10, `${doc}: ${named.length} paths`);
+    t.same(named.filter((p) => !existsSync(path.join(root, p))), [], `${doc}: no path that is not in the tree`);
+  }
+});
