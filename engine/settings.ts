@@ -54,12 +54,12 @@ function attentionTile(value: string | undefined): AttentionTile | null {
   return d && { r: d[0], c: d[1], wg: d[2] };
 }
 
-function tuneBudgetMs(value: string | undefined): number | null {
-  if (value === undefined) return null;
-  const ms = Number(value) * 1000;
-  if (!(ms >= 0)) throw new WgptError(`WGPT_TUNE_BUDGET_S must be a number of seconds, got "${value}"`);
+/** A parser of a number of `unit`s >= 0, returned in milliseconds (null where unset or empty). */
+const milliseconds = (name: string, unit: 'seconds' | 'milliseconds') => (value: string | undefined): number | null => {
+  const ms = value ? Number(value) * (unit === 'seconds' ? 1000 : 1) : null;
+  if (ms !== null && !(ms >= 0)) throw new WgptError(`${name} must be a number of ${unit}, got "${value}"`);
   return ms;
-}
+};
 
 const text = (value: string | undefined): string | undefined => value;
 
@@ -80,7 +80,7 @@ export const SETTINGS = {
     parse: (v: string | undefined) => parseSwitch(v, 'WGPT_SUBGROUPS'),
   },
   WGPT_TUNE: { doc: 'measure the kernel variants once per machine (on) or run the built-in defaults (off)', parse: parseTune },
-  WGPT_TUNE_BUDGET_S: { doc: 'seconds a process may spend measuring kernel variants (default 60)', parse: tuneBudgetMs },
+  WGPT_TUNE_BUDGET_S: { doc: 'seconds a process may spend measuring kernel variants (default 60)', parse: milliseconds('WGPT_TUNE_BUDGET_S', 'seconds') },
   WGPT_MATMUL_TILE: { doc: "TMxTNxWGXxWGY: the matmul's register tile and workgroup, by hand (no tuning)", parse: matmulTile },
   WGPT_MATMUL_TEXTURES: {
     doc: "on or off: llvmpipe's matmul reads vec4 operands from textures, by hand",
@@ -97,7 +97,7 @@ export const SETTINGS = {
   WGPT_DEBUG: { doc: 'any value: stack traces, and the CLI in the launching process (Dawn warnings shown)', parse: Boolean },
   WGPT_CLI_CHILD: { doc: 'set by bin/wgpt.js for its child (the launcher reads it before TypeScript loads)', parse: text, internal: true },
   WGPT_TEST_PAUSE_SAVE: { doc: 'tests: stop a checkpoint save at this point (written, linked, renamed)', parse: text },
-  WGPT_TEST_READ_DELAY_MS: { doc: 'tests: every readback this many ms slower, as on a real GPU', parse: (v: string | undefined) => Number(v ?? 0) },
+  WGPT_TEST_READ_DELAY_MS: { doc: 'tests: every readback this many ms slower, as on a real GPU', parse: milliseconds('WGPT_TEST_READ_DELAY_MS', 'milliseconds') },
 } satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;

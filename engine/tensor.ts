@@ -149,14 +149,17 @@ function collect(value: unknown, out: Set<Tensor>): void {
   }
 }
 
-/** Runs fn; every tensor created inside and not returned (or kept) is disposed when it ends.
- *  Returned tensors move to the enclosing scope. */
+/** Runs fn; every tensor created inside and not returned (or kept) is disposed when it ends, also
+ *  when fn throws. Returned tensors move to the enclosing scope. */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
   try {
     result = fn();
+  } catch (e) {
+    release(scope, undefined);
+    throw e;
   } finally {
     scopes.pop();
   }
@@ -185,6 +188,9 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   let nested = false;
   try {
     result = await fn();
+  } catch (e) {
+    if (scopes[scopes.length - 1] === scope) release(scope, undefined);
+    throw e;
   } finally {
     nested = scopes[scopes.length - 1] === scope;
     scopes.splice(scopes.indexOf(scope), 1);

@@ -51,7 +51,7 @@ export interface LlvmpipeVariant {
   texB?: boolean;
 }
 
-/** What the tuner chooses per matmul class (engine/tuner/): the tile, and whether vec4 operands
+/** What the tuner chooses per matmul class (engine/tune/): the tile, and whether vec4 operands
  *  are read as textures. */
 export interface LlvmpipeChoice {
   tm: number;

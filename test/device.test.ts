@@ -3,6 +3,7 @@ import t from 'tap';
 import {
   add, closeDevice, DeviceLostError, GPUValidationError, matmul, openDevice, sum, Tensor, tidy,
 } from '../engine/index.ts';
+import { Faults } from '../engine/device/faults.ts';
 import { kernel } from '../kernels/kernel.ts';
 
 t.test('a binding over the limit is refused with a message naming both sizes', async (t) => {
@@ -31,6 +32,17 @@ t.test('WebGPU validation errors surface at the next sync point', async (t) => {
   // The error is reported once; the device keeps working afterwards.
   const x = Tensor.fromData([1, 2, 3], [3]);
   t.same(Array.from(await add(x, x).toArray()), [2, 4, 6]);
+});
+
+t.test('an error scope whose work threw is still closed: later errors are not swallowed by it', async (t) => {
+  const device = await openDevice();
+  t.teardown(() => closeDevice(device));
+  const faults = new Faults(device.gpu);
+  t.throws(() => faults.scoped(['validation'], 'failing work', () => {
+    throw new Error('make failed');
+  }), /make failed/);
+  device.gpu.createBuffer({ size: 4, usage: 0 }); // invalid: in that scope, had it been left open
+  await t.rejects(device.sync('after a bad createBuffer'), GPUValidationError);
 });
 
 t.test('allocations the device refuses are clear errors', async (t) => {

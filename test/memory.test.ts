@@ -45,6 +45,22 @@ t.test('100 forward + backward + update steps keep live bytes flat and create no
   t.ok(losses[99] < losses[0] * 0.8, `the loss falls (${losses[0].toFixed(3)} -> ${losses[99].toFixed(3)})`);
 });
 
+t.test('tidy and tidyAsync free what fn made before it threw', async (t) => {
+  const x = Tensor.fromData(randn(64, 1), [64]);
+  const before = device.counters.liveBytes;
+  t.throws(() => tidy(() => {
+    mul(x, x);
+    throw new Error('fn failed');
+  }), /fn failed/);
+  t.equal(device.counters.liveBytes, before, 'tidy');
+  await t.rejects(tidyAsync(async () => {
+    mul(x, x);
+    await x.toArray();
+    throw new Error('fn failed');
+  }), /fn failed/);
+  t.equal(device.counters.liveBytes, before, 'tidyAsync');
+});
+
 t.test('tidyAsync: a readback between forward and backward, then everything made inside is freed', async (t) => {
   const w = param(Tensor.fromData(randn(8 * 4, 5, 0.3), [8, 4]));
   const x = Tensor.fromData(randn(3 * 8, 6), [3, 8]);

@@ -52,6 +52,10 @@ t.test('values as they were accepted before the table, and one-line refusals', a
   t.equal(withEnv('WGPT_TUNE_BUDGET_S', '2.5', () => setting('WGPT_TUNE_BUDGET_S')), 2500);
   t.equal(withEnv('WGPT_TUNE_BUDGET_S', undefined, () => setting('WGPT_TUNE_BUDGET_S')), null, 'unset: the tuner\'s default');
   t.throws(() => withEnv('WGPT_TUNE_BUDGET_S', 'soon', () => setting('WGPT_TUNE_BUDGET_S')), /^WGPT_TUNE_BUDGET_S must be a number of seconds, got "soon"$/);
+  t.equal(withEnv('WGPT_TUNE_BUDGET_S', '', () => setting('WGPT_TUNE_BUDGET_S')), null, 'empty is unset, not a budget of 0');
+  t.equal(withEnv('WGPT_TEST_READ_DELAY_MS', '5', () => setting('WGPT_TEST_READ_DELAY_MS')), 5);
+  t.throws(() => withEnv('WGPT_TEST_READ_DELAY_MS', 'abc', () => setting('WGPT_TEST_READ_DELAY_MS')),
+    /^WGPT_TEST_READ_DELAY_MS must be a number of milliseconds, got "abc"$/, 'not read as no delay');
   t.equal(withEnv('WGPT_BACKEND', 'LAVAPIPE', () => setting('WGPT_BACKEND')), 'lavapipe');
   t.equal(withEnv('WGPT_CACHE', '', () => setting('WGPT_CACHE')), '', 'empty: the default directory (wgptCacheDir)');
 });

@@ -147,7 +147,8 @@ t.test('the tuner chooses the faster of two candidates and the engine then runs 
   const saved = process.env.WGPT_TUNE_BUDGET_S;
   process.env.WGPT_TUNE_BUDGET_S = '60';
   t.teardown(() => {
-    process.env.WGPT_TUNE_BUDGET_S = saved;
+    if (saved === undefined) delete process.env.WGPT_TUNE_BUDGET_S;
+    else process.env.WGPT_TUNE_BUDGET_S = saved;
   });
   await onDevice(async (d) => {
     const s = tuningOf(d);
@@ -200,6 +201,19 @@ t.test('wgpt tune measures the classes under the keys the engine looks up, on ei
     } finally {
       closeDevice(d);
     }
+  }
+});
+
+t.test('WGPT_MATMUL_TEXTURES forces the operand source, so nothing is measured under it', async (t) => {
+  const saved = process.env.WGPT_MATMUL_TEXTURES;
+  process.env.WGPT_MATMUL_TEXTURES = 'on';
+  const d = await openDevice({ kernels: 'software' });
+  try {
+    await t.rejects(retune(d, { budgetMs: 0, log: null }), /a matmul override is in force \(WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES/);
+  } finally {
+    closeDevice(d);
+    if (saved === undefined) delete process.env.WGPT_MATMUL_TEXTURES;
+    else process.env.WGPT_MATMUL_TEXTURES = saved;
   }
 });
 

@@ -20,18 +20,21 @@ export class Faults {
   /** Runs `make` inside error scopes of these kinds; what they catch is recorded under `label`. */
   scoped<T>(filters: GPUErrorFilter[], label: string, make: () => T): T {
     for (const f of filters) this.gpu.pushErrorScope(f);
-    const made = make();
-    for (let i = 0; i < filters.length; i++) {
-      this.scopes.push(this.gpu.popErrorScope().then(
-        (err) => {
-          if (err) this.errors.push(`${label}: ${err.message}`);
-        },
-        (e: Error) => {
-          this.errors.push(`${label}: ${e.message}`);
-        },
-      ));
+    try {
+      return make();
+    } finally {
+      // Popped even where make() threw: a scope left open would swallow every later error.
+      for (let i = 0; i < filters.length; i++) {
+        this.scopes.push(this.gpu.popErrorScope().then(
+          (err) => {
+            if (err) this.errors.push(`${label}: ${err.message}`);
+          },
+          (e: Error) => {
+            this.errors.push(`${label}: ${e.message}`);
+          },
+        ));
+      }
     }
-    return made;
   }
 
   /** Waits for the scopes opened so far and throws the first error recorded since the last call

@@ -112,7 +112,9 @@ export class Memory {
     const cls = sizeClass(bytes);
     let buffer = this.readbacks.take(cls);
     if (!buffer) {
-      buffer = this.gpu.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      // Outside the budget (staging is short-lived), inside the scopes: the failed map throws their error.
+      buffer = this.faults.scoped(['out-of-memory', 'validation'], `allocating a ${cls}-byte readback buffer`,
+        () => this.gpu.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
       this.counters.buffersCreated++;
     }
     return { cls, buffer };

@@ -68,7 +68,7 @@ export class Profiler {
     this.entries.set(key, e);
   }
 
-  /** Whether the pass about to be recorded still has a timestamp pair free in this submit. */
+  /** Whether this submit's timestamp pairs are all taken (the recorder then submits first). */
   get full(): boolean {
     return this.keys.length >= PROFILE_QUERY_PAIRS;
   }

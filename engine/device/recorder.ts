@@ -102,7 +102,7 @@ export class Recorder {
   }
 
   /** Checks a binding window against the limits in force; a clear error instead of dropped work. */
-  checkBinding(b: Binding, label: string): void {
+  private checkBinding(b: Binding, label: string): void {
     const max = this.limits.maxStorageBufferBindingSize;
     if (b.size > max) {
       throw new GPUValidationError(

@@ -51,10 +51,12 @@ export function llvmpipeVec4Kernel(device = getDevice()): boolean {
   return !o.kernel && device.kernelProfile === 'software' && o.vec4 !== false;
 }
 
-/** Whether the class choices are in force (nothing overridden), so measuring them means something. */
+/** Whether the class choices are in force (nothing overridden), so measuring them means something:
+ *  WGPT_MATMUL_TEXTURES forces the operand source even on the tuner's own candidates, which would
+ *  then be timed as what they are not. */
 export function matmulTunable(device = getDevice()): boolean {
   const o = overrideOf(device);
-  return !o.kernel && !o.tile && !o.candidate;
+  return !o.kernel && !o.tile && !o.candidate && setting('WGPT_MATMUL_TEXTURES') === null;
 }
 
 /** One dispatch's shape: sizes, strides, batch strides and element offsets (as in the kernels'

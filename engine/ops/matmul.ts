@@ -10,7 +10,7 @@ import { sumTo } from './sum-to.ts';
 import { assertF32, recording } from './util.ts';
 import type { Binding } from '../device.ts';
 
-export { overrideMatmul, type MatmulOverride } from './matmul-plan.ts';
+export { overrideMatmul } from './matmul-plan.ts';
 
 export interface MatmulOptions {
   transA?: boolean;

@@ -82,7 +82,7 @@ export function rowWindows(rows: number, len: number, device = getDevice()): Row
 }
 
 /** Runs a kernel with one workgroup of `wg` invocations per row (rows folded into 2-D past the
- *  per-dimension limit; shaders recover the row as wid.y * nwg.x + wid.x): the subgroup build of a
+ *  per-dimension limit; shaders recover the row with the prelude's grid_group): the subgroup build of a
  *  row kernel where the device uses subgroups, else its tree build. */
 export function launchRows(kernel: RowKernel, rows: number, params: Params, bindings: Binding[], label: string,
   wg: number, constants: Record<string, number> = {}): void {

@@ -10,7 +10,7 @@
 // rounds in which every candidate runs in turn, timed to the GPU's completion (finish()); the
 // median of the rounds decides. The wait matters: Mesa writes each fresh compile into its disk
 // cache on a thread of its own, and rounds timed while it worked measured a cold first class far
-// low (DESIGN.md, 'The tuner's classes and rounds'). A
+// too low (DESIGN.md, 'The tuner's classes and rounds'). A
 // process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
 // timed in order (the built-in default first) and the list stops where the next one's compile
 // would pass the class's budget.
@@ -69,7 +69,7 @@ export function standardClasses(device: Device): Pending[] {
 export async function retune(device: Device, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
   if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
-  if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, overrideMatmul): unset it to measure the candidates');
+  if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES, overrideMatmul): unset it to measure the candidates');
   const classes = new Map(standardClasses(device).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
@@ -84,7 +84,7 @@ export async function retune(device: Device, opts: TuneOptions = {}): Promise<Ma
 export function tunePending(device: Device): Promise<void> | void {
   const s = tuningOf(device);
   if (!s.enabled || s.pending.size === 0) return;
-  // With a matmul tile forced, the products' choices are not in force: nothing to measure.
+  // With a matmul override in force, the products' choices are not in force: nothing to measure.
   const pending = [...s.pending.values()].filter((p) => p.cls.kind !== 'matmul' || matmulTunable(device));
   s.pending.clear();
   if (pending.length === 0) return;

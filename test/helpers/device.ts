@@ -14,7 +14,7 @@ export async function withDevice(t: Test, options: DeviceOptions = {}): Promise<
  *  readback waits for queued work: on the software GPU submit is synchronous and readbacks are
  *  nearly instant, which hides tests that end before their readbacks do (see test-hygiene). */
 export function slowReadbacks(device: Device): void {
-  const ms = setting('WGPT_TEST_READ_DELAY_MS');
+  const ms = setting('WGPT_TEST_READ_DELAY_MS') ?? 0;
   if (!(ms > 0)) return;
   const read = device.read.bind(device);
   device.read = async (...args) => {
