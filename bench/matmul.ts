@@ -191,10 +191,9 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
     // Dispatch cost: many tiny dispatches recorded into one pass, one submit.
     const n = 2000;
     const x = Tensor.fromData(new Float32Array(4), [4]);
-    const fill = FILL;
     const before = { ms: device.counters.recordMs, n: device.counters.dispatches };
     const raw = await time(device, () => device.dispatch({
-      kernel: fill, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
+      kernel: FILL, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch',
     }), runs, n);
     const recordUs = (1000 * (device.counters.recordMs - before.ms)) / (device.counters.dispatches - before.n);
     // The baseline: the same dispatch against Dawn directly, rounds interleaved with wgpt's.
@@ -206,7 +205,7 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
       bareUs.push((1000 * (await bare.run(n))) / n);
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
-        device.dispatch({ kernel: fill, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
+        device.dispatch({ kernel: FILL, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
       }
       await device.finish();
       oursUs.push((1000 * (performance.now() - t0)) / n);

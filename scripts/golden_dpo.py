@@ -13,7 +13,7 @@ from golden import CFG, GPT2, OUT, SEED, hf_config, init_params, write_safetenso
 
 
 # The DPO case (the chapter 7 bonus notebook's compute_dpo_loss_batch): the policy is the tied model
-# above, the reference a copy with every parameter moved by N(0, 0.02) (so rewards are not 0). Two
+# of scripts/golden.py, the reference a copy with every parameter moved by N(0, 0.02) (so rewards are not 0). Two
 # pairs of different lengths (prompt 4 and 3 tokens), each answer padded with 50256's stand-in (the
 # last id, 96) to the batch's max length + 1; a sequence's log-probability is the mean over the
 # targets that predict tokens at index >= its prompt length and < its own length (wgpt's --mask

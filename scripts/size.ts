@@ -4,6 +4,7 @@
 //   npx tsx scripts/size.ts [--json]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const ENGINE_LIMIT = 6000;
 export const FILE_LIMIT = 400;
@@ -44,7 +45,7 @@ export function sizeReport(): SizeReport {
   return { rooms, engine_and_kernels: rooms.engine.lines + rooms.kernels.lines, over_limit: over };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const r = sizeReport();
   if (process.argv.includes('--json')) console.log(JSON.stringify(r, null, 2));
   else {

@@ -3,7 +3,7 @@
 // options are checked against the same table (a missing or mistyped one is one line naming it).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { applyFlags, flagValues, parseArgsOptions, resumeOptions, type Entry, type RawValues } from '../bin/commands/flags.ts';
@@ -28,7 +28,12 @@ t.test('every command: --help names every flag its parser takes, and nothing els
     const { FLAGS } = (await import(`../bin/commands/${command}.ts`)) as { FLAGS: readonly Entry<never>[] };
     const r = wgpt(command, '--help');
     t.equal(r.code, 0, `${command} --help`);
-    const shown = new Set([...r.stdout.matchAll(/^ {2}(?:-\w, )?--([a-z][a-z-]*)/gm)].map((m) => m[1]));
+    const lines = [...r.stdout.matchAll(/^ {2}(?:-\w, )?--([a-z][a-z-]*)/gm)].map((m) => m[1]);
+    const shown = new Set(lines);
+    t.equal(lines.length, shown.size, `wgpt ${command}: no flag listed twice`);
+    const flags = FLAGS.flatMap((e) => (e.flag ? [e.flag] : []));
+    t.equal(new Set(flags).size, flags.length, `wgpt ${command}: no flag twice in its table`);
+    t.notMatch(r.stdout, /^ +--[a-z-]+ [A-Z]+ +--[a-z]/m, `wgpt ${command}: no prose line of flags beside the table`);
     t.same([...shown].sort(), Object.keys(parseArgsOptions(FLAGS)).sort(), `wgpt ${command}: the usage lists exactly the parser's flags`);
   }
 });
@@ -85,7 +90,8 @@ t.test('resumed options: checked entry by entry; how far to go may change, the r
   t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, data: 3 }, {}, here), /"data" \(--data\) = 3, not a string or null:/);
   t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, scoreBefore: 'no' }, {}, here), /"scoreBefore" = "no", not true or false:/,
     'an option no flag sets');
-  t.ok(resumeOptions(TRAIN_FLAGS, { ...saved, warmupSteps: undefined }, {}, here), 'an option older checkpoints lack is optional');
+  t.equal(resumeOptions<TrainOptions>(TRAIN_FLAGS, { ...saved, warmupSteps: undefined }, {}, here).warmupSteps, undefined,
+    'an option older checkpoints lack is optional');
   const values = valuesOf(TRAIN_FLAGS, { epochs: '5', 'max-steps': '40', lr: '5e-5', 'prompt-loss-weight': '0.1' });
   const opts = resumeOptions<TrainOptions>(TRAIN_FLAGS, saved, values, here);
   t.equal(opts.epochs, 5, '--epochs changes');
@@ -99,6 +105,7 @@ t.test('resumed options: checked entry by entry; how far to go may change, the r
 
 t.test('wgpt train --resume of a checkpoint with a broken option: one line, before any device or data', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'wgpt-flags-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const run = path.join(dir, 'run');
   mkdirSync(path.join(run, 'checkpoint'), { recursive: true });
   const { maxNewTokens: _m, ...options } = { ...TRAIN_BASE, out: run };

@@ -1,4 +1,4 @@
-// DPO against PyTorch (scripts/golden.py, export_dpo): the tied golden model as the policy, a
+// DPO against PyTorch (scripts/golden_dpo.py, export_dpo): the tied golden model as the policy, a
 // perturbed copy as the reference, two pairs of different lengths under --mask prompt; each
 // sequence's mean log-prob, the rewards, the loss and every parameter's gradient. Without torch:
 // with policy = reference the loss is ln 2 and every margin 0.

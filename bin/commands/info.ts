@@ -9,7 +9,7 @@ import { own, parseFlags, SWITCH, usageText } from './flags.ts';
 /** The flags of wgpt info: its usage and its parser are made from them. */
 export const FLAGS = [own('json', SWITCH, null, 'print one JSON object', { default: false }), ...DEVICE_FLAGS] as const;
 
-const SETTINGS_USAGE = Object.entries(SETTINGS).map(([name, s]) => `  ${name.padEnd(28)} ${s.doc}`).join('\n');
+const SETTINGS_USAGE = Object.entries(SETTINGS).filter(([, s]) => !('internal' in s)).map(([name, s]) => `  ${name.padEnd(28)} ${s.doc}`).join('\n');
 const USAGE = `${usageText('usage: wgpt info [--json]\n', FLAGS)}\n\nenvironment (wgpt info prints those set):\n${SETTINGS_USAGE}`;
 
 /** GFLOP/s of an n³ matmul, median of a few runs after one warm-up. */

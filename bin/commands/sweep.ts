@@ -21,8 +21,6 @@ const SWEEPABLE: Record<string, () => Promise<{ SWEEP: SweepSpec }>> = {
   'mask-study': () => import('./mask-study.ts'),
   dpo: () => import('./dpo.ts'),
 };
-/** Named in the sweep's design but not built yet: a clear message instead of "unknown". */
-const NOT_YET: string[] = [];
 
 /** The flags of wgpt sweep: its usage and its parser are made from them. */
 export const FLAGS = [
@@ -61,10 +59,7 @@ plan     the grid is one JSON object of the command's flags (no dashes): a list 
 run      local (default): N child processes here (--jobs, default 1: one GPU adapter per machine,
          or the software GPU); done runs are skipped, stopped ones resume from their checkpoint.
          slurm: writes DIR/sweep.sbatch (array job, %N at once, --requeue); --submit calls sbatch.
-           --partition P  --time T  --gres G  --cpus-per-task N
-         k8s: writes DIR/sweep-job.yaml (Indexed Job) for kubectl apply.
-           --image IMAGE (required)  --volume CLAIM (required)  --mount PATH (/sweep)  --gpus N (0)  --name NAME
-         --wgpt CMD     how the nodes start wgpt (default: this node and checkout; k8s: wgpt)
+         k8s: writes DIR/sweep-job.yaml (Indexed Job) for kubectl apply. Their flags: below.
 status   which runs are done, running, stopped, failed, pending
 report   DIR/report.md, DIR/sweep.json and a chart: final metrics by every axis but --over
          (default seed), mean ± sd over it
@@ -74,7 +69,6 @@ task     runs one line of runs.jsonl (index from --index, SLURM_ARRAY_TASK_ID or
 
 async function specOf(command: string | undefined): Promise<SweepSpec> {
   if (command === undefined) throw new WgptError(`sweep plan needs --command: one of ${Object.keys(SWEEPABLE).join(', ')}`);
-  if (NOT_YET.includes(command)) throw new WgptError(`wgpt ${command} does not exist yet, so it cannot be swept; sweepable now: ${Object.keys(SWEEPABLE).join(', ')}`);
   const load = SWEEPABLE[command];
   if (!load) throw new WgptError(`unknown --command "${command}": use one of ${Object.keys(SWEEPABLE).join(', ')}`);
   return (await load()).SWEEP;

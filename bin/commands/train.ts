@@ -69,7 +69,8 @@ With no options: the built-in run. The built-in base model (tiny, pretrained on 
 made-up people; \`wgpt pretrain\` makes it into the cache when absent) is finetuned on questions
 about half of those people and answers questions about the other half, whose facts it saw only as
 text; a model that was never pretrained gets the same finetuning as the control. Held-out exact
-match per task for both, and summary.json in the run directory. Takes only --out and --gen-batch.
+match per task for both, and summary.json in the run directory. Takes only --out, --gen-batch and
+the device flags (--backend, --max-binding).
 `, FLAGS);
 
 /** How `wgpt sweep` runs, resumes and reads a train run. */
@@ -111,7 +112,7 @@ async function runBuiltin(values: Values, raw: Record<string, unknown>): Promise
   const allowed = new Set(['out', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
   const other = Object.keys(raw).filter((k) => !allowed.has(k));
   if (other.length > 0) {
-    throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) takes only --out and --gen-batch`);
+    throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) takes only --out, --gen-batch, --backend and --max-binding`);
   }
   const out = values.out ?? defaultOut();
   const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch']));
