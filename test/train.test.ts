@@ -4,12 +4,13 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { replaceDirAtomically } from '../train/run/checkpoint.ts';
+import { writeSafetensors } from '../model/safetensors.ts';
+import { replaceDirAtomically } from '../train/run/atomic-dir.ts';
 import { train, type TrainOptions } from '../train/sft/trainer.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';
 
-await withDevice(t);
+const device = await withDevice(t);
 const { dir, modelDir, dataFile } = await microRun('wgpt-train-');
 
 const base: TrainOptions = {
@@ -33,6 +34,15 @@ t.test('a run writes metrics, plot, weights, checkpoint and test responses', asy
   t.equal(responses.length, 4, 'one response per test entry (10% of 40)');
   t.type(responses[0].model_response, 'string');
   t.ok('instruction' in responses[0] && 'output' in responses[0], 'entries keep their fields');
+});
+
+t.test('a checkpoint without its optimizer moments: one line, and nothing left on the GPU', async (t) => {
+  const out = path.join(dir, 'broken');
+  await train({ ...base, out, maxSteps: 1, maxNewTokens: 0 });
+  await writeSafetensors(path.join(out, 'checkpoint', 'optimizer.safetensors'), []);
+  const live = device.counters.liveBytes;
+  await t.rejects(train({ ...base, out, maxSteps: 2, maxNewTokens: 0 }, out), /optimizer\.safetensors: missing m\./);
+  t.equal(device.counters.liveBytes, live, 'the model and AdamW made for the resume were freed');
 });
 
 t.test('2 steps + resume for 2 more gives byte-identical weights to 4 straight', async (t) => {

@@ -1,8 +1,8 @@
 // The recipes of the built-in models and runs: the base model's pretraining, the default
 // finetuning (`wgpt train` with no options, and the SFT model `wgpt dpo` starts from), its
-// control, and the built-in DPO run. Each is a command's base options with a few changed; the cached models' recipe.json
-// is their JSON, so the order of their keys is part of the recipe (change it and every cached
-// built-in model is made again).
+// control, and the built-in DPO run. Each is a command's base options with a few changed. The cached
+// models' recipe.json (the base's and the SFT model's) is their JSON, so the order of their keys is
+// part of the recipe (change it and every cached built-in model is made again).
 import type { DpoOptions } from '../dpo/trainer.ts';
 import type { PretrainOptions } from '../pretrain/trainer.ts';
 import { PRETRAIN_BASE } from '../pretrain/presets.ts';

@@ -33,8 +33,9 @@ export function encodeEntry(entry: Entry, style: string): EncodedEntry {
   return { ids: encodeText(prompt + formatResponse(entry, style)), promptLength, headerLength: withHeader - promptLength };
 }
 
-/** A loss-mask strategy. The GPU loss needs only the targets (with IGNORE_INDEX) and the
- *  denominator collate() returns: loss = Σ CE(target ≠ -100) / lossDenominator. */
+/** A loss-mask strategy. The GPU loss needs only the targets (with IGNORE_INDEX), the weights and
+ *  the denominator collate() returns: loss = Σ CE(target ≠ -100) / lossDenominator, or with a
+ *  prompt-loss weight Σ w·CE / Σ w (Batch.weights). */
 export interface LossMask {
   description: string;
   /** Also set targets[0 .. P-2] to IGNORE_INDEX (the prompt predicts nothing). */

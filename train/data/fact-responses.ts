@@ -13,7 +13,7 @@
 // The long answers' sentence forms and order are drawn once with a fixed seed, so every person's
 // long answer has the same shape (a pattern the finetuning can learn, as the plain answers are)
 // and the facts in it are the person's own, which a base pretrained on the biographies knows.
-import { biographies, factWorld, type Person } from './facts.ts';
+import { biographies, factWorld, questionFact, type Person } from './facts.ts';
 import type { SyntheticEntry } from './synthetic.ts';
 
 export const RESPONSE_LENGTHS = ['short', 'plain', 'long'] as const;
@@ -31,15 +31,6 @@ export function checkResponseLength(name: string): ResponseLength {
   return name as ResponseLength;
 }
 
-/** The person a fact question asks about (names are unique and none contains another). */
-function personOf(entry: SyntheticEntry, world: readonly Person[]): Person {
-  const person = world.find((p) => entry.instruction.includes(p.name));
-  if (!person || entry.task === undefined || !(entry.task in person.facts)) {
-    throw new Error(`no fact behind the question "${entry.instruction}" (is this the fact world's data?)`);
-  }
-  return person;
-}
-
 /** "This person was born in Paris." -> "in Paris." (the value with the word before it and what follows). */
 function lastTwoWords(answer: string, value: string): string {
   const at = answer.lastIndexOf(value);
@@ -53,7 +44,7 @@ export function withResponseLength(entries: readonly SyntheticEntry[], length: s
   if (kind === 'plain') return entries.map((e) => ({ ...e }));
   const long = new Map<string, string>();
   return entries.map((e) => {
-    const person = personOf(e, world);
+    const { person } = questionFact(e, world);
     if (kind === 'short') return { ...e, output: lastTwoWords(e.output, person.facts[e.task]) };
     let tail = long.get(person.name);
     if (tail === undefined) long.set(person.name, (tail = biographies(LONG_BIOGRAPHIES, LONG_SEED, [person]).join(' ')));

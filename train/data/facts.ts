@@ -145,12 +145,23 @@ function answerOf(task: string, person: Person): string {
   return fill(RELATIONS[task].statements[0], 'This person', person.facts[task]);
 }
 
+type Question = { instruction: string; task?: string };
+
+/** The person a fact question asks about, and its relation (names are unique and none contains
+ *  another). */
+export function questionFact(question: Question, world: readonly Person[]): { person: Person; task: string } {
+  const person = world.find((p) => question.instruction.includes(p.name));
+  if (!person || question.task === undefined || !RELATIONS[question.task]) {
+    throw new Error(`no fact behind the question "${question.instruction}" (is this the fact world's data?)`);
+  }
+  return { person, task: question.task };
+}
+
 /** The answer to a fact question were it about the asker's nearest finetuning person
  *  (nearestFinetuned): what a model that copied that person's answers would say. */
-export function nearestAnswer(question: { instruction: string; task?: string }, world: readonly Person[] = factWorld()): string {
-  const person = world.find((p) => question.instruction.includes(p.name));
-  if (!person || question.task === undefined || !RELATIONS[question.task]) throw new Error(`no fact behind the question "${question.instruction}"`);
-  return answerOf(question.task, nearestFinetuned(person, question.task, world));
+export function nearestAnswer(question: Question, world: readonly Person[] = factWorld()): string {
+  const { person, task } = questionFact(question, world);
+  return answerOf(task, nearestFinetuned(person, task, world));
 }
 
 /** Every question about every fact, grouped per task: those about the other people (finetuning)
@@ -183,9 +194,7 @@ export function generateFactData(options: { seed?: number; count?: number } = {}
 
 /** The first statement form of a question's fact, cut before the value ("Anna Berg was born in"):
  *  what the base model continues to show it knows the fact as text. */
-export function statementPrompt(question: { instruction: string; task?: string }, world: readonly Person[] = factWorld()): string {
-  const person = world.find((p) => question.instruction.includes(p.name));
-  const relation = question.task === undefined ? undefined : RELATIONS[question.task];
-  if (!person || !relation) throw new Error(`no fact behind the question "${question.instruction}"`);
-  return relation.statements[0].replace('{name}', person.name).split(' {value}')[0];
+export function statementPrompt(question: Question, world: readonly Person[] = factWorld()): string {
+  const { person, task } = questionFact(question, world);
+  return RELATIONS[task].statements[0].replace('{name}', person.name).split(' {value}')[0];
 }

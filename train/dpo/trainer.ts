@@ -98,7 +98,7 @@ export interface DpoResult {
 /** The file with the before/after scores, beside metrics.jsonl (the sweep reads it). */
 export const SUMMARY_FILE = 'dpo-summary.json';
 
-export async function loadPairs(opts: DpoOptions): Promise<PreferenceEntry[]> {
+async function loadPairs(opts: DpoOptions): Promise<PreferenceEntry[]> {
   return opts.data === null ? syntheticPreferences(opts.seed, opts.syntheticCount) : loadPreferences(opts.data);
 }
 

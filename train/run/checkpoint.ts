@@ -13,8 +13,6 @@ import type { LoaderState } from './loader.ts';
 import { recoverDir, replaceDirAtomically } from './atomic-dir.ts';
 import type { AdamW } from './optim.ts';
 
-export { replaceDirAtomically } from './atomic-dir.ts';
-
 export const CHECKPOINT_DIR = 'checkpoint';
 
 /** Everything besides tensors that a resumed run needs; plain JSON. */
@@ -67,13 +65,20 @@ export async function loadTrainingCheckpoint(runDir: string, makeOpt: (model: GP
     }
   } else model = await loadGPT(dir);
   const opt = makeOpt(model);
-  const tensors = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
-  const names = [...model.trainable().keys()];
-  const get = (key: string): Float32Array => {
-    const t = tensors.get(key);
-    if (!t) throw new WgptError(`${dir}/optimizer.safetensors: missing ${key}`);
-    return t.data;
-  };
-  opt.load({ step: state.step, m: names.map((n) => get(`m.${n}`)), v: names.map((n) => get(`v.${n}`)) });
+  try {
+    const tensors = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
+    const names = [...model.trainable().keys()];
+    const get = (key: string): Float32Array => {
+      const t = tensors.get(key);
+      if (!t) throw new WgptError(`${dir}/optimizer.safetensors: missing ${key}`);
+      return t.data;
+    };
+    opt.load({ step: state.step, m: names.map((n) => get(`m.${n}`)), v: names.map((n) => get(`v.${n}`)) });
+  } catch (e) {
+    // A broken checkpoint leaves nothing on the GPU behind its error.
+    opt.dispose();
+    model.dispose();
+    throw e;
+  }
   return { model, opt, state };
 }

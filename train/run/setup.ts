@@ -90,7 +90,8 @@ export class TrainingRun<T, Row extends LoopRow> {
   }
 
   /** Once the data are read and checked: the loader where the checkpoint left it, the run
-   *  directory, metrics.jsonl and the progress line (nothing is written before this). */
+   *  directory, metrics.jsonl and the progress line (what the run writes, but the built-in DPO run's
+   *  generated pairs, comes after this). */
   begin(loader: DataLoader<T>, plan: RunPlan): void {
     if (this.state) loader.setState(this.state.loader);
     this.loader = loader;

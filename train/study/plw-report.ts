@@ -9,7 +9,7 @@ import { spreadPanels, writeChart } from '../run/charts.ts';
 import type { DataLengths, PlwRunResult } from './plw-run.ts';
 
 /** What the table shows of a run, and which way is better (null: neither, a diagnostic). */
-export const PLW_METRICS = [
+const PLW_METRICS = [
   { key: 'val_response_loss', label: 'val response loss', better: 'lower' },
   { key: 'exact_match', label: 'held-out exact match', better: 'higher' },
   { key: 'rouge_l', label: 'held-out ROUGE-L', better: 'higher' },
@@ -52,7 +52,7 @@ export function summarize(values: number[]): Summary {
 
 const pct = (key: PlwMetric): boolean => key === 'exact_match';
 /** A metric's value as the table prints it (exact match in %). */
-export function fmtValue(key: PlwMetric, v: number): string {
+function fmtValue(key: PlwMetric, v: number): string {
   if (!Number.isFinite(v)) return '-';
   if (pct(key)) return `${(100 * v).toFixed(1)}%`;
   if (key.startsWith('grad_norm')) return v.toPrecision(3);

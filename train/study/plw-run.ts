@@ -13,7 +13,7 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { checkPromptLossWeight, collate, encodeEntry, IGNORE_INDEX, outputVocabOf, type EncodedEntry } from '../data/collate.ts';
+import { checkPromptLossWeight, collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry } from '../data/collate.ts';
 import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
 import { withResponseLength } from '../data/fact-responses.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
@@ -98,7 +98,7 @@ export interface PlwRunResult {
 }
 
 /** The study's data: the fact world with its answers made short, plain or long, or any other. */
-export async function studyEntries(o: Pick<PlwRunOptions, 'data' | 'responseLength' | 'seed' | 'syntheticCount'>): Promise<Entry[]> {
+async function studyEntries(o: Pick<PlwRunOptions, 'data' | 'responseLength' | 'seed' | 'syntheticCount'>): Promise<Entry[]> {
   const entries = await loadEntries(o.data, o.seed, o.syntheticCount);
   if (o.responseLength === null) return entries;
   if (o.data !== 'facts') throw new WgptError(`--response-length applies to the fact world (--data facts), not to --data ${o.data ?? '(built-in tasks)'}`);
@@ -126,7 +126,7 @@ export function regionBatch(items: readonly EncodedEntry[], region: 'prompt' | '
 }
 
 /** Gradient norms of each region's mean loss, summed over the batches in f64. */
-export async function regionGradients(model: GPT, batches: readonly EncodedEntry[][], allowed: number): Promise<RegionGradients> {
+async function regionGradients(model: GPT, batches: readonly EncodedEntry[][], allowed: number): Promise<RegionGradients> {
   const sums = { prompt: new Map<string, Float64Array>(), response: new Map<string, Float64Array>() };
   for (const items of batches) {
     for (const region of ['prompt', 'response'] as const) accumulate(sums[region], (await gradientsOf(model, regionBatch(items, region, allowed))).grads);
@@ -165,9 +165,9 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
   const model = await loadStudyModel(o, [...splits.train, ...splits.test, ...splits.val], log);
   try {
     const allowed = Math.min(1024, model.config.contextLength);
-    const encode = (es: readonly Entry[]): EncodedEntry[] => es.map((e) => encodeEntry(e, o.style));
-    const trainItems = encode(splits.train);
-    const valItems = encode(splits.val);
+    const encode = (es: readonly Entry[], split: string): EncodedEntry[] => encodeSplit(es, (e) => encodeEntry(e, o.style), allowed, split);
+    const trainItems = encode(splits.train, 'train');
+    const valItems = encode(splits.val, 'validation');
     const lengths = dataLengths(trainItems);
     const nGrad = Math.max(1, Math.min(o.gradBatches, Math.floor(trainItems.length / o.batchSize)));
     const gradBatches = Array.from({ length: nGrad }, (_, b) => trainItems.slice(b * o.batchSize, (b + 1) * o.batchSize));
@@ -206,7 +206,7 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
     const lossAfter = await responseLoss();
     const answersStarted = performance.now();
     const heldOut = o.heldOut === null ? splits.test : splits.test.slice(0, o.heldOut);
-    const maxNewTokens = o.maxNewTokens ?? (o.data === 'facts' ? Math.max(0, ...encode(heldOut).map((it) => it.ids.length - it.promptLength)) + 4 : 64);
+    const maxNewTokens = o.maxNewTokens ?? (o.data === 'facts' ? Math.max(0, ...encode(heldOut, 'test').map((it) => it.ids.length - it.promptLength)) + 4 : 64);
     const responses = heldOut.length > 0 && maxNewTokens > 0
       ? await generateResponses(model, heldOut, o.style, maxNewTokens, { batchSize: o.genBatch, label: 'held-out answers' })
       : [];

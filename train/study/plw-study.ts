@@ -6,7 +6,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
-import { checkPromptLossWeight } from '../data/collate.ts';
 import { PLW_RUN_FILE, type PlwRunResult } from './plw-run.ts';
 import { expandGrid, readPlan, RUNS_FILE, writePlan } from '../sweep/plan.ts';
 import type { PlannedRun, Scalar, SweepSpec } from '../sweep/spec.ts';
@@ -19,7 +18,6 @@ export function parseWeights(list: string): number[] {
   const weights = parts.map((p) => {
     const w = Number(p);
     if (!Number.isFinite(w) || w < 0 || w > 1) throw new WgptError(`--plw: "${p}" is not a weight; each must be a number from 0 (the prompt mask) to 1 (no mask)`);
-    checkPromptLossWeight(w, 'none');
     return w;
   });
   if (new Set(weights).size !== weights.length) throw new WgptError(`--plw ${list}: a weight appears twice; give each once`);
