@@ -46,7 +46,8 @@ export function randomGPT(config: GPTConfig, seed = 0): GPT {
 export async function loadGPT(spec: string, opts: { fromScratch?: boolean; seed?: number; untie?: boolean; dropout?: number;
   outputVocab?: number[]; onProgress?: (done: number, total: number) => void } = {}): Promise<GPT> {
   if (isConfigName(spec) && (opts.fromScratch || !(HF_MODELS as readonly string[]).includes(spec))) {
-    return randomGPT(getConfig(spec, { tiedHead: !opts.untie, dropout: opts.dropout ?? 0, ...(opts.outputVocab ? { outputVocab: opts.outputVocab } : {}) }), opts.seed ?? 0);
+    return randomGPT(getConfig(spec, { tiedHead: !opts.untie, dropout: opts.dropout ?? 0,
+      ...(opts.outputVocab ? { outputVocab: opts.outputVocab } : {}) }), opts.seed ?? 0);
   }
   let where = spec;
   if (isConfigName(spec)) {
@@ -55,7 +56,8 @@ export async function loadGPT(spec: string, opts: { fromScratch?: boolean; seed?
       throw new WgptError(`no downloaded weights for ${spec} in ${where}: run \`wgpt download ${spec}\`, or pass --from-scratch`);
     }
   }
-  if (!existsSync(where)) throw new WgptError(`model not found: ${where} (give a directory with model.safetensors, a .safetensors file, or a size name)`);
+  if (!existsSync(where)) throw new WgptError(
+    `model not found: ${where} (give a directory with model.safetensors, a .safetensors file, or a size name)`);
   const tensors = new Map<string, Tensor>();
   let config: GPTConfig;
   try {

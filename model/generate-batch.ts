@@ -82,7 +82,8 @@ function disposeBatch(b: PaddedBatch): void {
 /** Generates up to maxNewTokens after each prompt (token ids); returns only the new ids, per prompt. */
 export async function generateBatch(model: GPT, prompts: readonly number[][], opts: BatchGenerateOptions = {}): Promise<number[][]> {
   const batchSize = opts.batchSize ?? DEFAULT_GEN_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new WgptError(`generation batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new WgptError(
+    `generation batch size must be a positive integer, got ${batchSize}`);
   prompts.forEach((p, i) => {
     if (p.length === 0) throw new WgptError(`generate: prompt ${i} is empty`);
   });

@@ -162,7 +162,8 @@ export class GPT {
    *  start.. (KV cache). */
   hidden(ids: Tensor, opts: ForwardOptions = {}, start = 0): Tensor {
     const { dModel: d, nHeads: h, nLayers, contextLength, layerNormEps: eps } = this.config;
-    if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new WgptError(`GPT: token ids must be i32 [batch, time], got ${ids.dtype} [${ids.shape}]`);
+    if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new WgptError(
+      `GPT: token ids must be i32 [batch, time], got ${ids.dtype} [${ids.shape}]`);
     const [b, t] = ids.shape;
     const { keyStart, positions } = opts;
     if (!keyStart !== !positions) throw new WgptError('GPT: a padded batch needs both keyStart and positions');
@@ -172,8 +173,10 @@ export class GPT {
     if (maxPosition > contextLength) {
       throw new WgptError(`GPT: ${maxPosition} positions exceed the context length ${contextLength}; crop the input`);
     }
-    if (positions && positions.shape.join() !== ids.shape.join()) throw new WgptError(`GPT: positions [${positions.shape}] do not match ids [${ids.shape}]`);
-    if (opts.cache && start !== opts.cache.length) throw new WgptError(`GPT: the KV cache holds ${opts.cache.length} positions, not ${start}`);
+    if (positions && positions.shape.join() !== ids.shape.join()) throw new WgptError(
+      `GPT: positions [${positions.shape}] do not match ids [${ids.shape}]`);
+    if (opts.cache && start !== opts.cache.length) throw new WgptError(
+      `GPT: the KV cache holds ${opts.cache.length} positions, not ${start}`);
     const wpe = this.p('wpe.weight');
     let x = add(embedding(this.p('wte.weight'), ids), positions ? embedding(wpe, positions) : slice(wpe, 0, start, t));
     x = this.drop(x, opts, 1);
@@ -219,9 +222,11 @@ export class GPT {
     const w = opts.weights;
     if (w) {
       if (!host) throw new WgptError('GPT.loss: weights need targets made with Tensor.fromData');
-      if (w.length !== host.length) throw new WgptError(`GPT.loss: ${w.length} weights for ${host.length} targets; give one weight per target`);
+      if (w.length !== host.length) throw new WgptError(
+        `GPT.loss: ${w.length} weights for ${host.length} targets; give one weight per target`);
       for (let i = 0; i < w.length; i++) {
-        if (!(w[i] >= 0) || !Number.isFinite(w[i])) throw new WgptError(`GPT.loss: weight ${w[i]} at target ${i}; weights must be finite and >= 0`);
+        if (!(w[i] >= 0) || !Number.isFinite(w[i])) throw new WgptError(
+          `GPT.loss: weight ${w[i]} at target ${i}; weights must be finite and >= 0`);
       }
     }
     let rows = flat;

@@ -46,8 +46,10 @@ export function loraModules(config: GPTConfig, targets: readonly LoraTarget[]): 
   const d = config.dModel;
   const out: LoraModule[] = [];
   for (let l = 0; l < config.nLayers; l++) {
-    if (targets.includes('attn')) out.push({ module: `h.${l}.attn.c_attn`, in: d, out: 3 * d }, { module: `h.${l}.attn.c_proj`, in: d, out: d });
-    if (targets.includes('mlp')) out.push({ module: `h.${l}.mlp.c_fc`, in: d, out: 4 * d }, { module: `h.${l}.mlp.c_proj`, in: 4 * d, out: d });
+    if (targets.includes('attn')) out.push({ module: `h.${l}.attn.c_attn`, in: d, out: 3 * d },
+      { module: `h.${l}.attn.c_proj`, in: d, out: d });
+    if (targets.includes('mlp')) out.push({ module: `h.${l}.mlp.c_fc`, in: d, out: 4 * d },
+      { module: `h.${l}.mlp.c_proj`, in: 4 * d, out: d });
   }
   if (targets.includes('head')) out.push({ module: 'lm_head', in: d, out: config.vocabSize });
   return out;
@@ -86,14 +88,16 @@ export class LoraAdapters {
     this.modules = modules;
     try {
       if (modules.some((m) => m.module === 'lm_head') && config.outputVocab) {
-        throw new WgptError('--lora-targets head does not combine with a model that has an output vocabulary (--output-vocab data): adapt attn,mlp only');
+        throw new WgptError(
+          '--lora-targets head does not combine with a model that has an output vocabulary (--output-vocab data): adapt attn,mlp only');
       }
       for (const m of modules) {
         for (const [name, shape] of [[loraAName(m.module), [spec.rank, m.in]], [loraBName(m.module), [m.out, spec.rank]]] as const) {
           const t = tensors.get(name);
           if (!t) throw new WgptError(`${source}: no ${name}; the adapter does not fit this model`);
           if (t.shape.join() !== shape.join()) {
-            throw new WgptError(`${source}: ${name} has shape [${t.shape.join(', ')}], this model needs [${shape.join(', ')}]: the adapter was made for another base model`);
+            throw new WgptError(`${source}: ${name} has shape [${t.shape.join(', ')}], this model needs [${shape.join(', ')}]: ` +
+              `the adapter was made for another base model`);
           }
           this.params.set(name, keep(param(t)));
         }

@@ -45,11 +45,13 @@ function weightName(key: string): string {
 /** Writes DIR/adapter_model.safetensors and DIR/adapter_config.json. */
 export async function saveAdapters(dir: string, adapters: LoraAdapters, baseModel: string | null): Promise<void> {
   const tensors: WriteTensor[] = [];
-  for (const [name, t] of adapters.params) tensors.push({ name: peftKey(name), shape: [...t.shape], data: (await t.toArray()) as Float32Array });
+  for (const [name, t] of adapters.params) tensors.push({ name: peftKey(name), shape: [...t.shape],
+    data: (await t.toArray()) as Float32Array });
   const config: AdapterConfig = {
     peft_type: 'LORA', task_type: 'CAUSAL_LM', r: adapters.spec.rank, lora_alpha: adapters.spec.alpha,
     // PEFT matches these as suffixes of module names: exactly the adapted layers.
-    target_modules: [...new Set(adapters.modules.map((m) => m.module.replace(/^h\.\d+\./, '')))], fan_in_fan_out: true, bias: 'none', lora_dropout: 0,
+    target_modules: [...new Set(adapters.modules.map((m) => m.module.replace(/^h\.\d+\./, '')))],
+    fan_in_fan_out: true, bias: 'none', lora_dropout: 0,
     base_model_name_or_path: baseModel, inference_mode: true,
   };
   await fsp.mkdir(dir, { recursive: true });
@@ -64,17 +66,21 @@ export function hasAdapters(dir: string): boolean {
 /** DIR/adapter_config.json, checked for what wgpt can use. */
 export async function readAdapterConfig(dir: string): Promise<AdapterConfig> {
   const file = path.join(dir, ADAPTER_CONFIG);
-  if (!existsSync(file)) throw new WgptError(`no LoRA adapter in ${dir}: expected ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS} (written by wgpt train --lora-rank or PEFT)`);
+  if (!existsSync(file)) throw new WgptError(
+    `no LoRA adapter in ${dir}: expected ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS} (written by wgpt train --lora-rank or PEFT)`);
   let cfg: AdapterConfig;
   try {
     cfg = JSON.parse(await fsp.readFile(file, 'utf8')) as AdapterConfig;
   } catch (e) {
     throw new WgptError(`${file}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
-  if (cfg.peft_type !== 'LORA') throw new WgptError(`${file}: peft_type is ${JSON.stringify(cfg.peft_type)}; wgpt loads LORA adapters only`);
-  if (cfg.bias !== undefined && cfg.bias !== 'none') throw new WgptError(`${file}: bias "${cfg.bias}" adapters train biases too; wgpt loads bias "none" only`);
+  if (cfg.peft_type !== 'LORA') throw new WgptError(
+    `${file}: peft_type is ${JSON.stringify(cfg.peft_type)}; wgpt loads LORA adapters only`);
+  if (cfg.bias !== undefined && cfg.bias !== 'none') throw new WgptError(
+    `${file}: bias "${cfg.bias}" adapters train biases too; wgpt loads bias "none" only`);
   const extra = cfg as unknown as Record<string, unknown>;
-  for (const key of ['use_rslora', 'use_dora']) if (extra[key]) throw new WgptError(`${file}: ${key} adapters are not supported; wgpt loads plain LoRA`);
+  for (const key of ['use_rslora', 'use_dora']) if (extra[key]) throw new WgptError(
+    `${file}: ${key} adapters are not supported; wgpt loads plain LoRA`);
   if (!Number.isInteger(cfg.r) || cfg.r <= 0 || !(cfg.lora_alpha > 0)) {
     throw new WgptError(`${file}: r must be a positive integer and lora_alpha positive, got r=${cfg.r}, lora_alpha=${cfg.lora_alpha}`);
   }
@@ -96,7 +102,8 @@ export async function loadAdapters(dir: string, model: GPT): Promise<LoraAdapter
     const m = adaptableModule(model.config, module);
     if (!m || module === name) {
       for (const u of tensors.values()) u.dispose();
-      throw new WgptError(`${file}: ${key} is not a LoRA weight of a layer of this model (c_attn, c_proj, c_fc or lm_head of ${model.config.nLayers} layers)`);
+      throw new WgptError(`${file}: ${key} is not a LoRA weight of a layer of this model ` +
+        `(c_attn, c_proj, c_fc or lm_head of ${model.config.nLayers} layers)`);
     }
     modules.set(module, m);
     targets.add(module === 'lm_head' ? 'head' : module.includes('.attn.') ? 'attn' : 'mlp');

@@ -62,7 +62,8 @@ export async function run(argv: string[]): Promise<void> {
   const date = new Date().toISOString();
   await withDevice(values, async (device) => {
     const info = machine(device);
-    console.log(`wgpt bench ${suite}${quick ? ' --quick' : ''} on ${info.adapter} (${info.backend}); CPU ${info.cpu_class} × ${info.cores}; load ${info.load_avg.join(' ')}`);
+    console.log(`wgpt bench ${suite}${quick ? ' --quick' : ''} on ${info.adapter} (${info.backend}); ` +
+      `CPU ${info.cpu_class} × ${info.cores}; load ${info.load_avg.join(' ')}`);
     const rows: BenchRow[] = [];
     const want = (s: Suite): boolean => suite === s || suite === 'all';
     let peak = { gflops: NaN, source: '' };
@@ -94,7 +95,8 @@ export async function run(argv: string[]): Promise<void> {
     }
     const seconds = (performance.now() - started) / 1000;
     info.kernels = kernelChoices(device);
-    const command = `wgpt bench ${suite}${quick ? ' --quick' : ''}${values.configs ? ` --configs ${values.configs}` : ''}${values['no-peers'] ? ' --no-peers' : ''}${values.md ? ` --md ${values.md}` : ''}${values.json ? ` --json ${values.json}` : ''}`;
+    const command = `wgpt bench ${suite}${quick ? ' --quick' : ''}${values.configs ? ` --configs ${values.configs}` : ''}` +
+      `${values['no-peers'] ? ' --no-peers' : ''}${values.md ? ` --md ${values.md}` : ''}${values.json ? ` --json ${values.json}` : ''}`;
     const report = { date, command, quick, machine: info, peak, seconds, results: rows };
     const { writeJson, writeMarkdown } = await import('../../bench/report.ts');
     if (values.json) {

@@ -43,7 +43,8 @@ export async function withDevice<T>(values: { backend?: string; 'max-binding'?: 
 /** --model (a directory, .safetensors file or size name), with --adapter's LoRA weights on it. */
 export async function loadModelOption(values: { model?: string; adapter?: string; 'from-scratch'?: boolean }): Promise<GPT> {
   let spec = values.model;
-  if (spec === undefined && values.adapter !== undefined) spec = (await readAdapterConfig(values.adapter)).base_model_name_or_path ?? undefined;
+  if (spec === undefined && values.adapter !== undefined) spec = (await readAdapterConfig(values.adapter)).base_model_name_or_path
+    ?? undefined;
   if (spec === undefined) throw new WgptError('give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
   const model = await loadGPT(spec, { fromScratch: values['from-scratch'] });
   if (values.adapter !== undefined) {

@@ -75,7 +75,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new WgptError('dpo needs both --model SFT and --data FILE (or neither, for the built-in run)');
     }
     opts = applyFlags<DpoOptions>(FLAGS, values, { ...B, ...(builtin ? BUILTIN_DPO : {}), out: values.out ?? defaultOut('dpo-') });
-    if (opts.loraRank === null && (opts.loraAlpha !== null || opts.loraTargets !== null)) throw new WgptError('--lora-alpha and --lora-targets need --lora-rank');
+    if (opts.loraRank === null && (opts.loraAlpha !== null || opts.loraTargets !== null)) throw new WgptError(
+      '--lora-alpha and --lora-targets need --lora-rank');
   }
   opts.genBatch ??= DEFAULT_GEN_BATCH;
 
@@ -92,11 +93,13 @@ export async function run(argv: string[]): Promise<number> {
 
 const pct = (x: number | undefined): string => (x === undefined ? '-' : `${(100 * x).toFixed(1)}%`);
 
-function scoreLine(what: string, b: DpoScores, a: DpoScores, pick: (s: DpoScores) => { accuracy: number; correct: number; n: number } | undefined): string | null {
+function scoreLine(what: string, b: DpoScores, a: DpoScores,
+  pick: (s: DpoScores) => { accuracy: number; correct: number; n: number } | undefined): string | null {
   const after = pick(a);
   if (!after) return null;
   const before = pick(b);
-  return `held-out ${what} ${before ? `${pct(before.accuracy)} (${before.correct}/${before.n}) -> ` : ''}${pct(after.accuracy)} (${after.correct}/${after.n})`;
+  return `held-out ${what} ${before ? `${pct(before.accuracy)} (${before.correct}/${before.n}) -> ` : ''}` +
+    `${pct(after.accuracy)} (${after.correct}/${after.n})`;
 }
 
 function report(opts: DpoOptions, r: DpoResult, seconds: number): void {
@@ -105,9 +108,11 @@ function report(opts: DpoOptions, r: DpoResult, seconds: number): void {
   const first = r.metrics[0];
   const last = r.metrics[r.metrics.length - 1];
   if (first && last) {
-    console.log(`val loss ${first.val_loss.toFixed(3)} -> ${last.val_loss.toFixed(3)}, val reward margin ${first.val_reward_margin.toFixed(3)} -> ${last.val_reward_margin.toFixed(3)}`);
+    console.log(`val loss ${first.val_loss.toFixed(3)} -> ${last.val_loss.toFixed(3)}, ` +
+      `val reward margin ${first.val_reward_margin.toFixed(3)} -> ${last.val_reward_margin.toFixed(3)}`);
   }
-  for (const line of [scoreLine('preference accuracy', r.before, r.after, (s) => s.preference), scoreLine('exact match', r.before, r.after, (s) => s.exact)]) {
+  for (const line of [scoreLine('preference accuracy', r.before, r.after, (s) => s.preference),
+    scoreLine('exact match', r.before, r.after, (s) => s.exact)]) {
     if (line) console.log(line);
   }
 }

@@ -74,7 +74,8 @@ export async function run(argv: string[]): Promise<void> {
   report.n = scores.n;
   report.per_task = scores.perTask;
   if (values.judge) {
-    const judged = await judgeResponses(responses.filter((r) => typeof r.model_response === 'string'), { url: values.judge, model: values['judge-model'] });
+    const judged = await judgeResponses(responses.filter((r) => typeof r.model_response === 'string'),
+      { url: values.judge, model: values['judge-model'] });
     report.judge = { mean: judged.mean, n: judged.n, unparsable: judged.unparsable };
   }
   if (values.json) {

@@ -21,7 +21,8 @@ const USAGE = usageText('usage: wgpt generate --model FILE|DIR|NAME --prompt TEX
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseFlags(argv, FLAGS, USAGE);
-  if (!values.model && !values.adapter) throw new WgptError('give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
+  if (!values.model && !values.adapter) throw new WgptError(
+    'give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
   if (values.prompt === undefined) throw new WgptError('give --prompt TEXT');
   await withDevice(values, async () => {
     const model = await loadModelOption(values);

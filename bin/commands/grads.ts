@@ -28,7 +28,8 @@ the gradients are the adapters' A and B: the base is frozen.
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseFlags(argv, FLAGS, USAGE);
   if (!values.model && !values.adapter) throw new WgptError('give --model (or --adapter DIR, whose adapter_config.json names its base)');
-  if (!values.data) throw new WgptError('give --data FILE (instruction JSON), ch07 (the chapter\'s data) or synthetic (the built-in tasks)');
+  if (!values.data) throw new WgptError(
+    'give --data FILE (instruction JSON), ch07 (the chapter\'s data) or synthetic (the built-in tasks)');
   if (!values.examples) throw new WgptError('give --examples A-B (inclusive, e.g. 0-7)');
   const entries = await loadEntries(values.data === 'synthetic' ? null : values.data, 123, 2000);
   const [a, b] = parseExamples(values.examples, entries.length);
@@ -40,7 +41,8 @@ export async function run(argv: string[]): Promise<void> {
       console.log(JSON.stringify(report));
       return;
     }
-    console.log(`loss ${report.loss.toFixed(6)}   counted targets ${report.count}   global gradient norm ${report.globalNorm.toExponential(4)}`);
+    console.log(
+      `loss ${report.loss.toFixed(6)}   counted targets ${report.count}   global gradient norm ${report.globalNorm.toExponential(4)}`);
     const groups = new Map<string, [string, number][]>();
     for (const [name, norm] of Object.entries(report.gradNorms)) {
       const group = /^h\.\d+\./.exec(name)?.[0].slice(0, -1) ?? 'embeddings / head';

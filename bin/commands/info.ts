@@ -9,7 +9,8 @@ import { own, parseFlags, SWITCH, usageText } from './flags.ts';
 /** The flags of wgpt info: its usage and its parser are made from them. */
 export const FLAGS = [own('json', SWITCH, null, 'print one JSON object', { default: false }), ...DEVICE_FLAGS] as const;
 
-const SETTINGS_USAGE = Object.entries(SETTINGS).filter(([, s]) => !('internal' in s)).map(([name, s]) => `  ${name.padEnd(28)} ${s.doc}`).join('\n');
+const SETTINGS_USAGE = Object.entries(SETTINGS).filter(([, s]) => !('internal' in s)).map(([name, s]) =>
+  `  ${name.padEnd(28)} ${s.doc}`).join('\n');
 const USAGE = `${usageText('usage: wgpt info [--json]\n', FLAGS)}\n\nenvironment (wgpt info prints those set):\n${SETTINGS_USAGE}`;
 
 /** GFLOP/s of an n³ matmul, median of a few runs after one warm-up. */
@@ -70,11 +71,13 @@ export async function run(argv: string[]): Promise<void> {
       console.log(`kernel variants in force (measured on this machine, kept in ${tn.file}; \`wgpt tune\` measures again):`);
       for (const [cls, r] of Object.entries(tn.classes)) {
         const g = r.speed[r.choice];
-        console.log(`  ${cls.padEnd(14)} ${r.choice}${g === undefined ? ' (not measured: built-in default)' : `, ${g.toFixed(1)} ${r.unit} at ${r.shape.join('x')}`}`);
+        console.log(`  ${cls.padEnd(14)} ${r.choice}` +
+          `${g === undefined ? ' (not measured: built-in default)' : `, ${g.toFixed(1)} ${r.unit} at ${r.shape.join('x')}`}`);
       }
       console.log('  other classes: the built-in default until first met, then measured');
     }
-    console.log(settings.length === 0 ? 'settings       none of the WGPT_* variables is set (wgpt info --help lists them)' : 'settings in force');
+    console.log(settings.length === 0 ? 'settings       none of the WGPT_* variables is set (wgpt info --help lists them)'
+      : 'settings in force');
     for (const s of settings) console.log(`  ${`${s.name}=${s.value}`.padEnd(36)} ${s.doc}`);
   });
 }

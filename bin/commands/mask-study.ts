@@ -101,10 +101,12 @@ export async function run(argv: string[]): Promise<void> {
 function runOptions(values: Values, weight: number, out: string): PlwRunOptions {
   const data = values.data ?? 'facts';
   const model = values.model ?? (data === 'facts' ? 'builtin' : 'tiny');
-  if (model === 'builtin' && values['from-scratch']) throw new WgptError('--model builtin is the pretrained built-in base; --from-scratch would drop it: give --model tiny --from-scratch instead');
+  if (model === 'builtin' && values['from-scratch']) throw new WgptError(
+    '--model builtin is the pretrained built-in base; --from-scratch would drop it: give --model tiny --from-scratch instead');
   // tiny and mini have no weights to load: they are always a random init (over the data's tokens here).
   const fromScratch = values['from-scratch'] || model === 'tiny' || model === 'mini';
-  if (values['response-length'] !== undefined && data !== 'facts') throw new WgptError(`--response-length applies to the fact world (--data facts), not to --data ${data}`);
+  if (values['response-length'] !== undefined && data !== 'facts') throw new WgptError(
+    `--response-length applies to the fact world (--data facts), not to --data ${data}`);
   const responseLength = values['response-length'] ?? (data === 'facts' ? 'plain' : null);
   if (responseLength !== null) checkResponseLength(responseLength);
   // The mask study takes these as integers; a run of the weight study needs at least 1 of each.
@@ -121,7 +123,8 @@ function runOptions(values: Values, weight: number, out: string): PlwRunOptions 
 }
 
 async function plwStudy(values: Values, raw: Raw): Promise<void> {
-  if (values.strategies !== undefined) throw new WgptError('--strategies compares the loss masks; --plw studies the prompt-loss weight: give one of them');
+  if (values.strategies !== undefined) throw new WgptError(
+    '--strategies compares the loss masks; --plw studies the prompt-loss weight: give one of them');
   const weights = parseWeights(values.plw!);
   const nSeeds = values.seeds ?? 3;
   const out = values.out ?? defaultOut('plw-study-');
@@ -151,12 +154,15 @@ async function plwStudy(values: Values, raw: Raw): Promise<void> {
   const { results, done } = readStudyResults(out, runs);
   const data = probe.data === 'facts' ? `the fact world's questions (${probe.responseLength} answers)` : `\`${probe.data}\``;
   const md = await writePlwReport(out, results, {
-    setup: `Model \`${probe.model}\`${probe.fromScratch ? ' (random init)' : ''}, data ${data}, style ${probe.style}; ${probe.steps} steps of ` +
-      `${probe.batchSize} per run (AdamW, lr ${probe.lr}, warm-up ${probe.warmupSteps} steps then cosine to lr/10, weight decay ${probe.weightDecay}); ` +
-      `weights ${weights.join(', ')}; seeds ${seeds.join(', ')} (data order${probe.data === 'facts' ? ', data draw' : ''}${probe.fromScratch ? ', initial weights' : ''}).`,
+    setup: `Model \`${probe.model}\`${probe.fromScratch ? ' (random init)' : ''}, data ${data}, style ${probe.style}; ` +
+      `${probe.steps} steps of ${probe.batchSize} per run (AdamW, lr ${probe.lr}, ` +
+      `warm-up ${probe.warmupSteps} steps then cosine to lr/10, weight decay ${probe.weightDecay}); ` +
+      `weights ${weights.join(', ')}; seeds ${seeds.join(', ')} ` +
+      `(data order${probe.data === 'facts' ? ', data draw' : ''}${probe.fromScratch ? ', initial weights' : ''}).`,
     command, runs: { done, planned: runs.length, ranNow: pool.done }, wallSeconds: (performance.now() - started) / 1000,
   });
   console.log(md);
-  console.log(`report: ${path.join(out, 'plw-study.md')}${pool.failed.length ? `; ${pool.failed.length} run(s) failed: ${pool.failed.map((f) => f.log).join(', ')}` : ''}`);
+  console.log(`report: ${path.join(out, 'plw-study.md')}` +
+    `${pool.failed.length ? `; ${pool.failed.length} run(s) failed: ${pool.failed.map((f) => f.log).join(', ')}` : ''}`);
   if (pool.failed.length > 0 || pool.stopped > 0) process.exitCode = 1;
 }

@@ -7,7 +7,9 @@ import { WgptError } from '../../engine/errors.ts';
 import { ensureBuiltinBase } from '../../train/builtin/base.ts';
 import { CORPUS_NAMES } from '../../train/pretrain/corpus.ts';
 import { PRETRAIN_BASE as B } from '../../train/pretrain/presets.ts';
-import { checkPretrainOptions, pretrain, textOf, type PretrainOptions, type PretrainResult, type Sample } from '../../train/pretrain/trainer.ts';
+import {
+  checkPretrainOptions, pretrain, textOf, type PretrainOptions, type PretrainResult, type Sample
+} from '../../train/pretrain/trainer.ts';
 import type { LoopRow } from '../../train/run/loop.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
 import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
@@ -69,7 +71,8 @@ export async function run(argv: string[]): Promise<number> {
   let opts: PretrainOptions;
   if (values.resume !== undefined) opts = await resumedOptions(FLAGS, values, 'pretrain', values.resume);
   else {
-    if (values.data === undefined) throw new WgptError(`pretrain needs --data FILE.txt|DIR|${CORPUS_NAMES.join('|')} (or no options at all, for the built-in base model)`);
+    if (values.data === undefined) throw new WgptError(
+      `pretrain needs --data FILE.txt|DIR|${CORPUS_NAMES.join('|')} (or no options at all, for the built-in base model)`);
     if (values.config !== undefined && values.model !== undefined) throw new WgptError('give --model or --config, not both');
     opts = applyFlags<PretrainOptions>(FLAGS, values, { ...B, out: values.out ?? defaultOut('pretrain-') });
   }
@@ -81,21 +84,26 @@ export async function run(argv: string[]): Promise<number> {
 
 /** What the cached built-in base model learned: its losses and samples, first and last. */
 function reportBuiltin(dir: string): void {
-  const lines = (f: string): Record<string, unknown>[] => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = (f: string): Record<string, unknown>[] =>
+    readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const metrics = lines('metrics.jsonl') as unknown as LoopRow[];
   const samples = lines('samples.jsonl') as unknown as Sample[];
   console.log(`built-in base model: ${dir}`);
   const first = metrics[0];
   const last = metrics.at(-1);
-  if (first && last) console.log(`val loss ${first.val_loss.toFixed(3)} (step ${first.step}) -> ${last.val_loss.toFixed(3)} (step ${last.step}) on biographies it was not trained on`);
+  if (first && last) console.log(`val loss ${first.val_loss.toFixed(3)} (step ${first.step}) -> ` +
+    `${last.val_loss.toFixed(3)} (step ${last.step}) on biographies it was not trained on`);
   const end = samples.at(-1)?.step;
-  for (const s of samples.filter((x) => x.step === 0 || x.step === end)) console.log(`  step ${String(s.step).padStart(4)}: ${JSON.stringify(s.prompt + s.text)}`);
+  for (const s of samples.filter((x) => x.step === 0 || x.step === end)) console.log(
+    `  step ${String(s.step).padStart(4)}: ${JSON.stringify(s.prompt + s.text)}`);
 }
 
 function report(o: PretrainOptions, r: PretrainResult): void {
-  console.log(`\n${r.steps} steps, ${r.secondsPerStep.toFixed(3)} s/step, ${Math.round(r.tokensPerSecond)} tokens/s; run directory ${o.out}`);
+  console.log(
+    `\n${r.steps} steps, ${r.secondsPerStep.toFixed(3)} s/step, ${Math.round(r.tokensPerSecond)} tokens/s; run directory ${o.out}`);
   if (r.interrupted) return;
   const first = r.metrics[0];
   const last = r.metrics.at(-1);
-  if (first && last) console.log(`val loss ${first.val_loss.toFixed(3)} (step ${first.step}) -> ${last.val_loss.toFixed(3)} (step ${last.step}), train loss ${last.train_loss.toFixed(3)}`);
+  if (first && last) console.log(`val loss ${first.val_loss.toFixed(3)} (step ${first.step}) -> ` +
+    `${last.val_loss.toFixed(3)} (step ${last.step}), train loss ${last.train_loss.toFixed(3)}`);
 }

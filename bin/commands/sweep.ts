@@ -104,7 +104,8 @@ export async function run(argv: string[]): Promise<number> {
       if (values.scheduler === 'local') {
         if (jobs > availableParallelism()) console.error(`note: ${jobs} jobs on ${availableParallelism()} CPU cores share one GPU adapter`);
         const r = await runLocal(dir, runs, { jobs, wgpt: wgpt ?? selfWgpt() });
-        console.log(`${r.done} run now, ${r.skipped} already done, ${r.stopped} stopped, ${r.failed.length} failed${r.failed.length ? `: ${r.failed.map((f) => f.log).join(', ')}` : ''}`);
+        console.log(`${r.done} run now, ${r.skipped} already done, ${r.stopped} stopped, ${r.failed.length} failed` +
+          `${r.failed.length ? `: ${r.failed.map((f) => f.log).join(', ')}` : ''}`);
         return r.failed.length > 0 || r.stopped > 0 ? 1 : 0;
       }
       if (values.scheduler === 'slurm') {
@@ -149,6 +150,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new WgptError(sub === undefined ? `sweep needs a subcommand: plan, run, status, report or task (wgpt sweep --help)` : `unknown sweep subcommand "${sub}": use plan, run, status, report or task`);
+      throw new WgptError(sub === undefined ? `sweep needs a subcommand: plan, run, status, report or task (wgpt sweep --help)`
+        : `unknown sweep subcommand "${sub}": use plan, run, status, report or task`);
   }
 }

@@ -45,7 +45,8 @@ export const FLAGS = [
   f.set('eval-batches', 'evalBatches', INT, 'N', `batches per evaluation (${B.evalBatches})`),
   f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
   f.set('max-new-tokens', 'maxNewTokens', INT, 'N', `test responses (${B.maxNewTokens})`),
-  f.set('test-limit', 'testLimit', TEST_LIMIT, 'N', 'respond to at most N test entries at the end (all; 0: none)', { optional: true, nullable: true }),
+  f.set('test-limit', 'testLimit', TEST_LIMIT, 'N', 'respond to at most N test entries at the end (all; 0: none)',
+    { optional: true, nullable: true }),
   f.set('gen-batch', 'genBatch', POSITIVE_INT, 'N', `test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)`,
     { optional: true, onResume: 'change' }),
   f.set('synthetic-count', 'syntheticCount', INT, 'N',
@@ -85,7 +86,8 @@ export async function run(argv: string[]): Promise<number> {
   const opts = values.resume !== undefined ? await resumedOptions(FLAGS, values, 'train', values.resume) : freshOptions(values);
   // How many test prompts run together changes speed only, so a resumed run may change it too.
   opts.genBatch ??= DEFAULT_GEN_BATCH;
-  if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1) throw new WgptError('--batch-size, --epochs and --eval-every must be at least 1');
+  if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1) throw new WgptError(
+    '--batch-size, --epochs and --eval-every must be at least 1');
 
   const result = await withDevice(values, () => train(opts, values.resume ?? null));
   report(opts, result);
@@ -112,7 +114,8 @@ async function runBuiltin(values: Values, raw: Record<string, unknown>): Promise
   const allowed = new Set(['out', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
   const other = Object.keys(raw).filter((k) => !allowed.has(k));
   if (other.length > 0) {
-    throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) takes only --out, --gen-batch, --backend and --max-binding`);
+    throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) ` +
+      `takes only --out, --gen-batch, --backend and --max-binding`);
   }
   const out = values.out ?? defaultOut();
   const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch']));
@@ -136,7 +139,8 @@ function reportBuiltin(out: string, s: BuiltinSummary): void {
   row('overall', s.base_exact_match ?? undefined, s.heldout_exact_match, s.control_exact_match, near);
   console.log('  (base: the pretrained model before finetuning; control: the same finetuning without pretraining;');
   console.log("   nearest: the finetuned model gave the answer of the finetuning person who shares most of the asker's other");
-  console.log(`   facts, ${pct(s.nearest_answer_share.chance).trim()} by chance; no held-out person shares more than ${s.fact_world.max_shared_facts} fact with a finetuning person)`);
+  console.log(`   facts, ${pct(s.nearest_answer_share.chance).trim()} by chance; no held-out person shares more than ` +
+    `${s.fact_world.max_shared_facts} fact with a finetuning person)`);
   console.log('\nthe base model continues text; the finetuned model answers:');
   for (const e of s.base_examples) {
     console.log(`  Q: ${e.question}  (${e.answer})`);
@@ -145,12 +149,14 @@ function reportBuiltin(out: string, s: BuiltinSummary): void {
     console.log(`     finetuned -> ${JSON.stringify(e.finetuned_answer)}    control -> ${JSON.stringify(e.control_answer)}`);
   }
   const t = s.seconds;
-  console.log(`\n${Math.round(t.total)} s in all (base pretraining ${Math.round(t.base_pretraining)} s${t.base_pretraining < 5 ? ', cached' : ''}, ` +
+  console.log(`\n${Math.round(t.total)} s in all ` +
+    `(base pretraining ${Math.round(t.base_pretraining)} s${t.base_pretraining < 5 ? ', cached' : ''}, ` +
     `finetuning ${Math.round(t.finetuning)} s, control ${Math.round(t.control)} s); ${path.join(out, SUMMARY_FILE)}`);
 }
 
 function report(opts: TrainOptions, r: TrainResult): void {
-  console.log(`\n${r.steps} steps, ${r.secondsPerStep.toFixed(3)} s/step, ${Math.round(r.tokensPerSecond)} tokens/s; run directory ${opts.out}`);
+  console.log(
+    `\n${r.steps} steps, ${r.secondsPerStep.toFixed(3)} s/step, ${Math.round(r.tokensPerSecond)} tokens/s; run directory ${opts.out}`);
   if (r.interrupted) return;
   const last = r.metrics[r.metrics.length - 1];
   if (last) console.log(`final train loss ${last.train_loss.toFixed(3)}, val loss ${last.val_loss.toFixed(3)}`);
@@ -161,9 +167,11 @@ function report(opts: TrainOptions, r: TrainResult): void {
       for (const task of tasks) {
         const b = r.before?.perTask[task];
         const a = r.after.perTask[task];
-        console.log(`  ${task.padEnd(12)} ${b ? `${(100 * b.accuracy).toFixed(0).padStart(3)}%` : '   -'} -> ${(100 * a.accuracy).toFixed(0).padStart(3)}%  (${a.n} items)`);
+        console.log(`  ${task.padEnd(12)} ${b ? `${(100 * b.accuracy).toFixed(0).padStart(3)}%` : '   -'} -> ` +
+          `${(100 * a.accuracy).toFixed(0).padStart(3)}%  (${a.n} items)`);
       }
     }
-    console.log(`overall exact match ${r.before ? `${(100 * r.before.accuracy).toFixed(1)}% -> ` : ''}${(100 * r.after.accuracy).toFixed(1)}%, ROUGE-L ${r.after.rougeL.toFixed(3)}`);
+    console.log(`overall exact match ${r.before ? `${(100 * r.before.accuracy).toFixed(1)}% -> ` : ''}` +
+      `${(100 * r.after.accuracy).toFixed(1)}%, ROUGE-L ${r.after.rougeL.toFixed(3)}`);
   }
 }

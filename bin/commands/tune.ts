@@ -5,7 +5,9 @@ import { closeDevice, openDevice, WgptError, type Device } from '../../engine/in
 import { cpuClass, type ClassResult } from '../../engine/tune/cache.ts';
 import { tuningOf } from '../../engine/tune/choices.ts';
 import { retune, ROUNDS } from '../../engine/tune/tuner.ts';
-import { saveSoftwareAdapterChoice, softwareAdapterFile, trainingScore, type SoftwareAdapterFile, type SoftwareKind } from '../../engine/tune/software-adapter.ts';
+import {
+  saveSoftwareAdapterChoice, softwareAdapterFile, trainingScore, type SoftwareAdapterFile, type SoftwareKind
+} from '../../engine/tune/software-adapter.ts';
 import { DEVICE_FLAGS, withDevice } from './common.ts';
 import { NUMBER, own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 
@@ -54,7 +56,8 @@ export function machineLine(device: Device): string {
 async function measure(device: Device, classBudgetMs: number): Promise<Map<string, ClassResult>> {
   const results = await retune(device, { classBudgetMs });
   console.log(`matmul variants on ${machineLine(device)}`);
-  console.log(`GFLOP/s (adamw: GB/s moved), median of ${ROUNDS} rounds, operand copies included; "-": not timed (the class budget was spent)`);
+  console.log(
+    `GFLOP/s (adamw: GB/s moved), median of ${ROUNDS} rounds, operand copies included; "-": not timed (the class budget was spent)`);
   console.log(tuneTable(results));
   console.log(`kept in ${tuningOf(device).file}`);
   return results;
@@ -82,7 +85,8 @@ async function measureAdapters(classBudgetMs: number): Promise<{ adapters: Softw
     }
   }
   const adapters = saveSoftwareAdapterChoice(measured);
-  console.log(`--backend auto without a GPU takes ${adapters.choice === 'lavapipe' ? 'lavapipe' : 'GL llvmpipe'}: kept in ${softwareAdapterFile()}`);
+  console.log(
+    `--backend auto without a GPU takes ${adapters.choice === 'lavapipe' ? 'lavapipe' : 'GL llvmpipe'}: kept in ${softwareAdapterFile()}`);
   return { adapters, classes };
 }
 

@@ -20,7 +20,8 @@ const BUILTIN_RENDERINGS = 40;
 export function builtinText(): PretrainText {
   const pools = factPools();
   const extra = new Set<number>();
-  for (const e of [...pools.train.flat(), ...pools.heldOut.flat()]) for (const style of STYLES) for (const id of encodeEntry(e, style).ids) extra.add(id);
+  for (const e of [...pools.train.flat(), ...pools.heldOut.flat()]) for (const style of STYLES)
+    for (const id of encodeEntry(e, style).ids) extra.add(id);
   return {
     source: 'built-in biographies',
     documents: biographies(BUILTIN_RENDERINGS, 1),
@@ -36,8 +37,10 @@ export async function ensureBuiltinBase(log: (line: string) => void = console.er
   const options = { ...BUILTIN_PRETRAIN, prompts };
   // The facts are part of the recipe: a base pretrained on another world is made again.
   const facts = factWorld().map((p) => [p.name, ...Object.values(p.facts)]);
-  return cachedModel('builtin-base', { ...options, renderings: BUILTIN_RENDERINGS, facts, validation: 'held-out statements' }, async (dir) => {
-    log(`no built-in base model in the cache: pretraining it on the built-in biographies first (${BUILTIN_PRETRAIN.maxSteps} steps, about five minutes on 2 CPU cores)`);
+  return cachedModel('builtin-base', { ...options, renderings: BUILTIN_RENDERINGS, facts,
+    validation: 'held-out statements' }, async (dir) => {
+    log(`no built-in base model in the cache: pretraining it on the built-in biographies first ` +
+      `(${BUILTIN_PRETRAIN.maxSteps} steps, about five minutes on 2 CPU cores)`);
     const r = await pretrain({ ...options, out: dir }, builtinText);
     if (r.interrupted) throw new WgptError('interrupted while pretraining the built-in base model; run the command again to start it over');
     log(`built-in base model pretrained (val loss ${r.metrics.at(-1)?.val_loss.toFixed(3)})`);

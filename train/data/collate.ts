@@ -56,7 +56,8 @@ export const LOSS_MASKS = {
     countPadsInMean: false,
   },
   'pad-in-mean': {
-    description: 'same targets as none, but ignored pads count in the denominator (mean over all non-prompt slots), diluting the loss of short items',
+    description: 'same targets as none, but ignored pads count in the denominator (mean over all non-prompt slots), ' +
+      'diluting the loss of short items',
     maskPrompt: false,
     countPadsInMean: true,
   },
@@ -89,8 +90,9 @@ export function encodeSplit<E, R extends { promptLength: number }>(entries: read
   return entries.map((e, i) => {
     const enc = encode(e);
     if (enc.promptLength >= contextLength) {
-      throw new WgptError(`${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; ` +
-        'shorten it or use a model with a longer context');
+      throw new WgptError(
+        `${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; ` +
+          'shorten it or use a model with a longer context');
     }
     return enc;
   });
@@ -153,7 +155,9 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
       seen = true;
     }
     // Targets 0..P-2 predict the prompt's tokens 1..P-1: the prompt mask's targets, W's here.
-    const promptTargets = mask.maskPrompt || weights ? promptTargetCount(item, mask.maskPrompt ? 'prompt masking needs' : 'the prompt-loss weight needs') : 0;
+    const promptTargets = mask.maskPrompt || weights
+      ? promptTargetCount(item, mask.maskPrompt ? 'prompt masking needs' : 'the prompt-loss weight needs')
+      : 0;
     if (mask.maskPrompt) {
       // Target P-1 is the first header token: it stays.
       for (let t = 0; t < Math.min(promptTargets, fullLen); t++) {
@@ -188,7 +192,8 @@ export function checkPromptLossWeight(w: number, mask: string): void {
     throw new WgptError(`--prompt-loss-weight must be a number from 0 to 1 (0: the prompt mask, 1: no mask), got ${w}`);
   }
   if (mask !== 'none') {
-    throw new WgptError(`--prompt-loss-weight weighs the prompt within the unmasked loss: give it with --mask none, not --mask ${mask} (--mask prompt is --prompt-loss-weight 0)`);
+    throw new WgptError(`--prompt-loss-weight weighs the prompt within the unmasked loss: give it with --mask none, ` +
+      `not --mask ${mask} (--mask prompt is --prompt-loss-weight 0)`);
   }
 }
 

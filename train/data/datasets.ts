@@ -86,7 +86,8 @@ export async function fetchDataset(name: DatasetName, options: FetchOptions = {}
   const bytes = new Uint8Array(await res.arrayBuffer());
   const got = sha256(bytes);
   if (got !== ds.sha256) {
-    throw new WgptError(`sha256 mismatch for ${ds.title} from ${url}: expected ${ds.sha256}, got ${got} (${bytes.length} bytes); nothing was saved`);
+    throw new WgptError(
+      `sha256 mismatch for ${ds.title} from ${url}: expected ${ds.sha256}, got ${got} (${bytes.length} bytes); nothing was saved`);
   }
   // Write under a unique temporary name in the same directory, then rename: a reader never sees a
   // half-written file and two concurrent downloads cannot interleave.

@@ -42,7 +42,8 @@ export function validateEntries(data: unknown, source = 'data'): Entry[] {
     }
   });
   return (data as Record<string, unknown>[]).map((rec) => {
-    const entry: Entry = { instruction: rec.instruction as string, input: (rec.input as string | null) ?? '', output: rec.output as string };
+    const entry: Entry = { instruction: rec.instruction as string, input: (rec.input as string | null) ?? '',
+      output: rec.output as string };
     if (typeof rec.task === 'string') entry.task = rec.task;
     if (typeof rec.model_response === 'string') entry.model_response = rec.model_response;
     return entry;

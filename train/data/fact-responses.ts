@@ -26,7 +26,8 @@ const LONG_SEED = 7;
 
 export function checkResponseLength(name: string): ResponseLength {
   if (!(RESPONSE_LENGTHS as readonly string[]).includes(name)) {
-    throw new Error(`unknown --response-length "${name}": use short (the value and the word before it), plain (a sentence, as generated) or long (the sentence and two biographies)`);
+    throw new Error(`unknown --response-length "${name}": use short (the value and the word before it), ` +
+      `plain (a sentence, as generated) or long (the sentence and two biographies)`);
   }
   return name as ResponseLength;
 }
@@ -39,7 +40,8 @@ function lastTwoWords(answer: string, value: string): string {
 }
 
 /** The entries with their answers made `length` long (plain: unchanged). */
-export function withResponseLength(entries: readonly SyntheticEntry[], length: string, world: readonly Person[] = factWorld()): SyntheticEntry[] {
+export function withResponseLength(entries: readonly SyntheticEntry[], length: string,
+  world: readonly Person[] = factWorld()): SyntheticEntry[] {
   const kind = checkResponseLength(length);
   if (kind === 'plain') return entries.map((e) => ({ ...e }));
   const long = new Map<string, string>();

@@ -177,7 +177,8 @@ export function factPools(world: readonly Person[] = factWorld()): { train: Synt
       // subject is not the name (restating the name, the model gave held-out questions the
       // finetuning people's names and answers; docs/DESIGN.md).
       const answer = answerOf(task, p);
-      for (const q of RELATIONS[task].questions) (p.heldOut ? ho : tr).push({ instruction: fill(q, p.name), input: '', output: answer, task });
+      for (const q of RELATIONS[task].questions) (p.heldOut ? ho : tr).push({ instruction: fill(q, p.name), input: '',
+        output: answer, task });
     }
     train.push(tr);
     heldOut.push(ho);

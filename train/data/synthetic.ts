@@ -49,7 +49,8 @@ const CAPITALS: Array<[string, string]> = [
   ['France', 'Paris'], ['Germany', 'Berlin'], ['Italy', 'Rome'], ['Spain', 'Madrid'], ['Japan', 'Tokyo'], ['China', 'Beijing'],
   ['Russia', 'Moscow'], ['Egypt', 'Cairo'], ['Peru', 'Lima'], ['Greece', 'Athens'], ['Norway', 'Oslo'], ['Cuba', 'Havana'],
 ];
-const NAMES = ['Anna', 'Tom', 'Maria', 'David', 'Lucy', 'Peter', 'Sarah', 'John', 'Emma', 'Paul', 'Birds', 'Dogs', 'Children', 'Farmers', 'Students'];
+const NAMES = ['Anna', 'Tom', 'Maria', 'David', 'Lucy', 'Peter', 'Sarah', 'John', 'Emma', 'Paul',
+  'Birds', 'Dogs', 'Children', 'Farmers', 'Students'];
 const VERBS = ['like', 'see', 'want', 'find', 'need', 'paint', 'carry', 'watch'];
 const OBJECTS = ['the ball', 'a book', 'the river', 'some bread', 'the moon', 'a red car', 'the old house', 'green apples'];
 
@@ -72,7 +73,8 @@ const TASKS: Record<string, TaskDef> = {
     pairs: () => PLURALS,
   },
   capital: {
-    templates: ['What is the capital of the country?', 'Name the capital city of the country.', 'Which city is the capital of this country?'],
+    templates: ['What is the capital of the country?', 'Name the capital city of the country.',
+      'Which city is the capital of this country?'],
     split: 'template',
     pairs: () => CAPITALS,
   },
@@ -87,7 +89,8 @@ const TASKS: Record<string, TaskDef> = {
     pairs: () => range(25).map((k) => [`${Math.floor(k / 5)} + ${k % 5}`, String(Math.floor(k / 5) + (k % 5))]),
   },
   sort: {
-    templates: ['Sort the numbers from smallest to largest.', 'Put the numbers in increasing order.', 'Arrange the numbers in ascending order.'],
+    templates: ['Sort the numbers from smallest to largest.', 'Put the numbers in increasing order.',
+      'Arrange the numbers in ascending order.'],
     split: 'input',
     pairs: () =>
       range(125).map((k) => {
@@ -101,7 +104,8 @@ const TASKS: Record<string, TaskDef> = {
     pairs: () => REPEAT_WORDS.map((w) => [w, `${w} ${w}`]),
   },
   'first-word': {
-    templates: ['What is the first word of the sentence?', 'Write only the first word of the sentence.', 'Give the first word of the sentence.'],
+    templates: ['What is the first word of the sentence?', 'Write only the first word of the sentence.',
+      'Give the first word of the sentence.'],
     split: 'input',
     pairs: () =>
       NAMES.flatMap((n) => VERBS.flatMap((v) => OBJECTS.map((o): [string, string] => [`${n} ${v} ${o}.`, n]))),
@@ -121,7 +125,8 @@ export interface SyntheticOptions {
 }
 
 /** Train and held-out pools of every task, fixed for a given seed. */
-export function syntheticPools(seed: number, tasks: readonly string[] = SYNTHETIC_TASKS): { train: SyntheticEntry[][]; heldOut: SyntheticEntry[][] } {
+export function syntheticPools(seed: number,
+  tasks: readonly string[] = SYNTHETIC_TASKS): { train: SyntheticEntry[][]; heldOut: SyntheticEntry[][] } {
   const rng = new Rng(seed ^ 0x5eed);
   const train: SyntheticEntry[][] = [];
   const heldOut: SyntheticEntry[][] = [];
@@ -131,7 +136,8 @@ export function syntheticPools(seed: number, tasks: readonly string[] = SYNTHETI
     const pairs = def.pairs();
     const tr: SyntheticEntry[] = [];
     const ho: SyntheticEntry[] = [];
-    const make = (t: number, [input, output]: [string, string]): SyntheticEntry => ({ instruction: def.templates[t], input, output, task: name });
+    const make = (t: number, [input, output]: [string, string]): SyntheticEntry =>
+      ({ instruction: def.templates[t], input, output, task: name });
     const phrasings = def.templates.map((_, t) => t);
     if (def.split === 'template') {
       for (const p of pairs) {
@@ -163,7 +169,8 @@ export function generateSyntheticData(options: SyntheticOptions = {}): Synthetic
 
 /** The layout of generateSyntheticData over any per-task train and held-out pools (the fact
  *  questions of facts.ts use it too). */
-export function drawEntries(pools: { train: SyntheticEntry[][]; heldOut: SyntheticEntry[][] }, seed: number, count: number): SyntheticEntry[] {
+export function drawEntries(pools: { train: SyntheticEntry[][]; heldOut: SyntheticEntry[][] }, seed: number,
+  count: number): SyntheticEntry[] {
   if (!Number.isInteger(count) || count < 1) throw new Error(`synthetic data count must be a positive integer, got ${count}`);
   const rng = new Rng(seed);
   const nTasks = pools.train.length;

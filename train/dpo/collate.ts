@@ -55,11 +55,13 @@ export interface DpoBatch {
   tokens: number;
 }
 
-export function collatePairs(items: readonly EncodedPair[], opts: { mask: string; allowedMaxLength: number; padTokenId?: number }): DpoBatch {
+export function collatePairs(items: readonly EncodedPair[],
+  opts: { mask: string; allowedMaxLength: number; padTokenId?: number }): DpoBatch {
   if (items.length === 0) throw new WgptError('collatePairs: empty batch');
   checkDpoMask(opts.mask);
   const pad = opts.padTokenId ?? END_OF_TEXT;
-  const skip = (p: EncodedPair): number => (opts.mask === 'prompt' ? p.promptLength : opts.mask === 'answer' ? p.promptLength + p.headerLength : 1);
+  const skip = (p: EncodedPair): number => (opts.mask === 'prompt' ? p.promptLength
+    : opts.mask === 'answer' ? p.promptLength + p.headerLength : 1);
   const rows = [...items.map((p) => ({ ids: p.chosen, first: skip(p) })), ...items.map((p) => ({ ids: p.rejected, first: skip(p) }))];
   const padded = Math.min(Math.max(...rows.map((r) => r.ids.length + 1)), opts.allowedMaxLength);
   const seqLen = padded - 1;

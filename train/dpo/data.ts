@@ -29,7 +29,9 @@ export function validatePreferences(data: unknown, source = 'data'): PreferenceE
     const rec = e as Record<string, unknown>;
     for (const field of ['instruction', 'chosen', 'rejected'] as const) {
       if (typeof rec[field] !== 'string') {
-        const hint = rec[field] === undefined && field !== 'instruction' ? ' (DPO needs preference pairs: an entry with "chosen" and "rejected" answers)' : '';
+        const hint = rec[field] === undefined && field !== 'instruction'
+          ? ' (DPO needs preference pairs: an entry with "chosen" and "rejected" answers)'
+          : '';
         throw new WgptError(`${source}: entry ${i}: "${field}" must be a string, got ${describe(rec[field])}${hint}`);
       }
     }

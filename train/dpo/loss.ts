@@ -43,7 +43,8 @@ export function dpoLoss(piChosen: ArrayLike<number>, piRejected: ArrayLike<numbe
   refRejected: ArrayLike<number>, beta: number, sftWeight = 0): DpoLoss {
   const b = piChosen.length;
   if (b === 0 || piRejected.length !== b || refChosen.length !== b || refRejected.length !== b) {
-    throw new Error(`dpoLoss: ${b}, ${piRejected.length}, ${refChosen.length}, ${refRejected.length} log-probs; expected the same number (> 0) of each`);
+    throw new Error(
+      `dpoLoss: ${b}, ${piRejected.length}, ${refChosen.length}, ${refRejected.length} log-probs; expected the same number (> 0) of each`);
   }
   const gradChosen = new Float64Array(b);
   const gradRejected = new Float64Array(b);
@@ -60,7 +61,7 @@ export function dpoLoss(piChosen: ArrayLike<number>, piRejected: ArrayLike<numbe
     if (piChosen[i] > piRejected[i]) preferred++;
   }
   return {
-    loss: loss / b, gradChosen, gradRejected, chosenReward: chosen / b, rejectedReward: rejected / b, margin: (chosen - rejected) / b, preferred,
-    sft: sft / b, objective: loss / b + (sftWeight * sft) / b,
+    loss: loss / b, gradChosen, gradRejected, chosenReward: chosen / b, rejectedReward: rejected / b, margin: (chosen - rejected) / b,
+    preferred, sft: sft / b, objective: loss / b + (sftWeight * sft) / b,
   };
 }

@@ -42,7 +42,8 @@ export function syntheticPreferences(seed: number, count: number,
  *  the model's output vocabulary) the pair keeps its other entry's answer. */
 export async function withModelMistakes(model: GPT, pairs: readonly PreferenceEntry[], style: string, maxNewTokens: number,
   genBatch?: number): Promise<{ pairs: PreferenceEntry[]; mistakes: number }> {
-  const responses = await generateResponses(model, pairs, style, maxNewTokens, { batchSize: genBatch, label: "built-in pairs: the SFT model's own answers" });
+  const responses = await generateResponses(model, pairs, style, maxNewTokens,
+    { batchSize: genBatch, label: "built-in pairs: the SFT model's own answers" });
   const vocab = model.config.outputVocab ? new Set(model.config.outputVocab) : null;
   let mistakes = 0;
   const out = pairs.map((e, i) => {

@@ -44,7 +44,8 @@ const sides = (v: Float32Array, b: number): [Float32Array, Float32Array] => [v.s
 /** The loss of one batch and, where anything is selected, its gradient in every parameter's .grad
  *  (graded). The reference's log-probs come first (no graph); the policy's graph stays open across
  *  the readback of its log-probs, and the host's dL/dπ seeds its backward. */
-export async function dpoBackward(model: GPT, ref: Reference, batch: DpoBatch, beta: number, sftWeight = 0): Promise<{ loss: DpoLoss; graded: boolean }> {
+export async function dpoBackward(model: GPT, ref: Reference, batch: DpoBatch, beta: number,
+  sftWeight = 0): Promise<{ loss: DpoLoss; graded: boolean }> {
   const [rc, rr] = sides(await logProbsNoGrad(ref, batch), batch.pairs);
   const loss = await tidyAsync(async () => {
     const pi = sequenceLogProbs(model, batchIds(batch), batch.targets);

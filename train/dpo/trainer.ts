@@ -113,8 +113,10 @@ export function checkDpoOptions(opts: DpoOptions): void {
     throw new WgptError('--batch-size, --epochs, --eval-every and --eval-batches must be at least 1');
   }
   loraOf(opts);
-  if (!['other', 'model'].includes(opts.rejected ?? 'other')) throw new WgptError(`unknown --rejected "${opts.rejected}": use other or model`);
-  if (opts.data !== null && (opts.rejected ?? 'other') !== 'other') throw new WgptError('--rejected chooses the built-in pairs\' rejected answers; a --data file has its own');
+  if (!['other', 'model'].includes(opts.rejected ?? 'other')) throw new WgptError(
+    `unknown --rejected "${opts.rejected}": use other or model`);
+  if (opts.data !== null && (opts.rejected ?? 'other') !== 'other') throw new WgptError(
+    '--rejected chooses the built-in pairs\' rejected answers; a --data file has its own');
 }
 
 export async function dpo(opts: DpoOptions, resumeDir: string | null = null): Promise<DpoResult> {

@@ -44,7 +44,8 @@ export function splitTokens(documents: readonly string[], blockSize: number, val
   }
   for (const [name, s] of [['train', split.train], ['validation', split.val]] as const) {
     if (blockCount(s, blockSize) === 0) {
-      throw new WgptError(`the ${name} split has ${s.length} tokens, too few for one block of ${blockSize} (+1 target): give more text or a smaller --block-size`);
+      throw new WgptError(`the ${name} split has ${s.length} tokens, too few for one block of ${blockSize} (+1 target): ` +
+        `give more text or a smaller --block-size`);
     }
   }
   return split;

@@ -81,12 +81,16 @@ export function checkPretrainOptions(o: PretrainOptions): void {
     ['eval-batches', o.evalBatches]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new WgptError(`--${flag} must be an integer of at least 1, got ${v}`);
   }
-  if (o.maxSteps !== null && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new WgptError(`--max-steps must be at least 1, got ${o.maxSteps}`);
+  if (o.maxSteps !== null && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new WgptError(
+    `--max-steps must be at least 1, got ${o.maxSteps}`);
   if (!(o.lr > 0)) throw new WgptError(`--lr must be above 0, got ${o.lr}`);
   if (!(o.weightDecay >= 0)) throw new WgptError(`--weight-decay must be 0 or more, got ${o.weightDecay}`);
-  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new WgptError(`--warmup-steps must be 0 or more, got ${o.warmupSteps}`);
-  if (!(Number.isInteger(o.sampleEvery) && o.sampleEvery >= 0)) throw new WgptError(`--sample-every must be 0 (before and after only) or more, got ${o.sampleEvery}`);
-  if (!(Number.isInteger(o.sampleTokens) && o.sampleTokens >= 0)) throw new WgptError(`--sample-tokens must be 0 or more, got ${o.sampleTokens}`);
+  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new WgptError(
+    `--warmup-steps must be 0 or more, got ${o.warmupSteps}`);
+  if (!(Number.isInteger(o.sampleEvery) && o.sampleEvery >= 0)) throw new WgptError(
+    `--sample-every must be 0 (before and after only) or more, got ${o.sampleEvery}`);
+  if (!(Number.isInteger(o.sampleTokens) && o.sampleTokens >= 0)) throw new WgptError(
+    `--sample-tokens must be 0 or more, got ${o.sampleTokens}`);
   if (o.prompts.some((p) => p.length === 0)) throw new WgptError('--prompt must not be empty');
 }
 
@@ -130,7 +134,9 @@ export async function pretrain(o: PretrainOptions, text: () => PretrainText, res
   checkPretrainOptions(o);
   const corpus = text();
   const splits: TokenSplits = splitTokens(corpus.documents, o.blockSize, corpus.valDocuments);
-  const vocab = o.outputVocab === 'data' ? [...new Set([...splits.train, ...splits.val, END_OF_TEXT, ...(corpus.extraVocab ?? [])])].sort((a, b) => a - b) : undefined;
+  const vocab = o.outputVocab === 'data'
+    ? [...new Set([...splits.train, ...splits.val, END_OF_TEXT, ...(corpus.extraVocab ?? [])])].sort((a, b) => a - b)
+    : undefined;
   const run = await TrainingRun.start<number, LoopRow>({
     out: o.out, options: o, resumeDir, seed: o.seed, lr: o.lr, weightDecay: o.weightDecay, loadModel: () => loadModel(o, vocab),
   });
@@ -144,10 +150,12 @@ export async function pretrain(o: PretrainOptions, text: () => PretrainText, res
   }
 }
 
-async function trainOnText(o: PretrainOptions, source: string, splits: TokenSplits, run: TrainingRun<number, LoopRow>): Promise<PretrainResult> {
+async function trainOnText(o: PretrainOptions, source: string, splits: TokenSplits,
+  run: TrainingRun<number, LoopRow>): Promise<PretrainResult> {
   const { model } = run;
   const blocks = Array.from({ length: blockCount(splits.train, o.blockSize) }, (_, i) => i);
-  if (blocks.length < o.batchSize) throw new WgptError(`the text makes ${blocks.length} training blocks of ${o.blockSize} tokens, fewer than --batch-size ${o.batchSize}`);
+  if (blocks.length < o.batchSize) throw new WgptError(
+    `the text makes ${blocks.length} training blocks of ${o.blockSize} tokens, fewer than --batch-size ${o.batchSize}`);
   const loader = new DataLoader(blocks, { batchSize: o.batchSize, shuffle: true, dropLast: true, seed: o.seed });
   run.begin(loader, o);
   const samplesFile = path.join(o.out, 'samples.jsonl');
@@ -161,7 +169,8 @@ async function trainOnText(o: PretrainOptions, source: string, splits: TokenSpli
     }
   };
   run.log(`${source}: ${splits.train.length.toLocaleString('en-US')} training tokens (${blocks.length} blocks of ${o.blockSize}), ` +
-    `${splits.val.length.toLocaleString('en-US')} validation tokens (${splits.valRule}); ${model.parameterCount().toLocaleString('en-US')} parameters` +
+    `${splits.val.length.toLocaleString('en-US')} validation tokens (${splits.valRule}); ` +
+    `${model.parameterCount().toLocaleString('en-US')} parameters` +
     `${model.config.outputVocab ? `, an output vocabulary of ${model.config.outputVocab.length} tokens` : ''}`);
   if (!run.resumed) await showSamples(0);
   const losses = async (): Promise<Pick<LoopRow, 'train_loss' | 'val_loss'>> => ({

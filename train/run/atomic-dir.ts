@@ -70,7 +70,8 @@ async function current(dir: string): Promise<number | null | 'directory'> {
   if (!st.isSymbolicLink()) throw new WgptError(`${dir} is neither a checkpoint directory nor a link to one; move it away`);
   const target = await fsp.readlink(dir);
   const m = /\.(\d+)$/.exec(target);
-  if (!m || target !== `${path.basename(dir)}.${m[1]}`) throw new WgptError(`${dir} points to ${target}, not to a checkpoint generation beside it; move it away`);
+  if (!m || target !== `${path.basename(dir)}.${m[1]}`) throw new WgptError(
+    `${dir} points to ${target}, not to a checkpoint generation beside it; move it away`);
   return Number(m[1]);
 }
 

@@ -50,10 +50,12 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
   const x = (v: number): number => M.left + ((W - M.left - M.right) * (v - x0)) / (x1 - x0);
   const out = frame(title, ticks, y, yLabel);
-  for (const t of niceTicks(x0, x1, 6)) out.push(`<text x="${x(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${+t.toPrecision(4)}</text>`);
+  for (const t of niceTicks(x0, x1, 6)) out.push(
+    `<text x="${x(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${+t.toPrecision(4)}</text>`);
   out.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - M.bottom + 34}" text-anchor="middle">${esc(xLabel)}</text>`);
   names.forEach((n, i) => {
-    const d = series[n].filter((p) => Number.isFinite(p[1])).map((p, j) => `${j ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ');
+    const d = series[n].filter((p) => Number.isFinite(p[1])).map((p, j) =>
+      `${j ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/>`);
   });
   return [...out, ...legend(names), '</svg>'].join('\n');
@@ -72,7 +74,8 @@ export function barChart(title: string, yLabel: string, groups: string[], series
       const v = series[n][gi];
       if (!Number.isFinite(v)) return;
       const top = Math.min(y(v), y(0));
-      out.push(`<rect x="${(gx + si * bw).toFixed(1)}" y="${top.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${Math.abs(y(0) - y(v)).toFixed(1)}" fill="${COLORS[si % COLORS.length]}"/>`);
+      out.push(`<rect x="${(gx + si * bw).toFixed(1)}" y="${top.toFixed(1)}" width="${(bw - 1).toFixed(1)}" ` +
+        `height="${Math.abs(y(0) - y(v)).toFixed(1)}" fill="${COLORS[si % COLORS.length]}"/>`);
     });
     out.push(`<text transform="translate(${gx + gw * 0.4} ${H - M.bottom + 14}) rotate(25)" font-size="10">${esc(g)}</text>`);
   });
@@ -86,7 +89,8 @@ export interface Spread {
 
 /** Panels side by side, one per metric, sharing categorical x labels (a study's settings): per
  *  series, each seed's value as a dot, the mean as a marker joined across x, the min–max as a bar. */
-export function spreadPanels(title: string, xLabel: string, xs: string[], panels: { title: string; series: Record<string, Spread[]> }[]): string {
+export function spreadPanels(title: string, xLabel: string, xs: string[],
+  panels: { title: string; series: Record<string, Spread[]> }[]): string {
   const PW = 250;
   const PH = 220;
   const P = { left: 52, right: 12, top: 62, bottom: 50 };
@@ -125,8 +129,10 @@ export function spreadPanels(title: string, xLabel: string, xs: string[], panels
         if (v.length === 0) return;
         const cx = x(i) + dx;
         const mean = v.reduce((a, c) => a + c, 0) / v.length;
-        out.push(`<line x1="${cx.toFixed(1)}" x2="${cx.toFixed(1)}" y1="${y(Math.min(...v)).toFixed(1)}" y2="${y(Math.max(...v)).toFixed(1)}" stroke="${color}" stroke-width="2"/>`);
-        for (const e of v) out.push(`<circle cx="${(cx + 4).toFixed(1)}" cy="${y(e).toFixed(1)}" r="2" fill="${color}" fill-opacity="0.5"/>`);
+        out.push(`<line x1="${cx.toFixed(1)}" x2="${cx.toFixed(1)}" y1="${y(Math.min(...v)).toFixed(1)}" ` +
+          `y2="${y(Math.max(...v)).toFixed(1)}" stroke="${color}" stroke-width="2"/>`);
+        for (const e of v) out.push(
+          `<circle cx="${(cx + 4).toFixed(1)}" cy="${y(e).toFixed(1)}" r="2" fill="${color}" fill-opacity="0.5"/>`);
         out.push(`<rect x="${(cx - 3.5).toFixed(1)}" y="${(y(mean) - 3.5).toFixed(1)}" width="7" height="7" fill="${color}"/>`);
         means.push(`${means.length ? 'L' : 'M'}${cx.toFixed(1)},${y(mean).toFixed(1)}`);
       });

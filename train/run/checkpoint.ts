@@ -50,7 +50,8 @@ export async function readTrainState(runDir: string, log: (line: string) => void
 
 /** Loads the model and the optimizer moments of a checkpoint (the optimizer is made by `makeOpt`;
  *  a LoRA checkpoint's adapters go onto the base model `loadBase` rebuilds). */
-export async function loadTrainingCheckpoint(runDir: string, makeOpt: (model: GPT) => AdamW, loadBase?: () => Promise<GPT>): Promise<{ model: GPT; opt: AdamW; state: TrainState }> {
+export async function loadTrainingCheckpoint(runDir: string, makeOpt: (model: GPT) => AdamW,
+  loadBase?: () => Promise<GPT>): Promise<{ model: GPT; opt: AdamW; state: TrainState }> {
   const state = await readTrainState(runDir);
   const dir = path.join(runDir, CHECKPOINT_DIR);
   let model: GPT;

@@ -88,7 +88,8 @@ export async function trainingLoop<T, Row extends LoopRow>(o: LoopOptions<T, Row
         continue;
       }
       opt.options.lr = learningRate(step, {
-        lr: o.schedule.lr, schedule: o.schedule.lrSchedule ?? 'constant', warmupSteps: o.schedule.warmupSteps ?? 0, totalSteps: o.totalSteps,
+        lr: o.schedule.lr, schedule: o.schedule.lrSchedule ?? 'constant', warmupSteps: o.schedule.warmupSteps ?? 0,
+        totalSteps: o.totalSteps,
       });
       const { loss, tokens } = await o.step(items, step);
       if (!Number.isFinite(loss)) throw new WgptError(`the loss became ${loss} at step ${step}; lower --lr`);

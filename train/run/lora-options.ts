@@ -26,7 +26,9 @@ export function loraOf(opts: LoraOptions): LoraSpec | null {
   }
   const spec = loraSpec(opts.loraRank, opts.loraAlpha ?? undefined, parseLoraTargets(opts.loraTargets ?? 'attn,mlp'));
   if (isConfigName(opts.model) && (opts.fromScratch || !(HF_MODELS as readonly string[]).includes(opts.model))) {
-    throw new WgptError(`--lora-rank adapts a trained model, but --model ${opts.model}${opts.fromScratch ? ' --from-scratch' : ''} is random weights that the adapter could not be loaded onto later: give --model a checkpoint directory or a downloaded size (wgpt download gpt2)`);
+    throw new WgptError(`--lora-rank adapts a trained model, but --model ${opts.model}${opts.fromScratch ? ' --from-scratch' : ''} ` +
+      `is random weights that the adapter could not be loaded onto later: ` +
+      `give --model a checkpoint directory or a downloaded size (wgpt download gpt2)`);
   }
   if (opts.merge && path.resolve(opts.out) === path.resolve(baseDirOf(opts.model))) {
     throw new WgptError(`--merge would overwrite the base model in ${opts.out}: choose another --out`);

@@ -71,7 +71,8 @@ export function lossPlotSvg(s: LossSeries): string {
   const py = (l: number): number => M.top + (1 - (l - y0) / (y1 - y0)) * ph;
   const r = (v: number): string => v.toFixed(2);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+    `font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`);
   out.push(`<title>${esc(s.title ?? 'Training and validation loss')}</title>`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="black"/>`);
@@ -112,7 +113,8 @@ export function lossPlotSvg(s: LossSeries): string {
   const line = (id: string, ys: number[], color: string, dash: string): void => {
     const pts = s.epochsSeen.map((e, i) => `${r(px(e))},${r(py(ys[i]))}`).join(' ');
     out.push(
-      `<polyline id="${id}" data-values="${ys.join(',')}" data-epochs="${s.epochsSeen.join(',')}" data-tokens="${s.tokensSeen.join(',')}" ` +
+      `<polyline id="${id}" data-values="${ys.join(',')}" ` +
+        `data-epochs="${s.epochsSeen.join(',')}" data-tokens="${s.tokensSeen.join(',')}" ` +
         `points="${pts}" fill="none" stroke="${color}" stroke-width="1.5"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
     );
   };
@@ -125,7 +127,8 @@ export function lossPlotSvg(s: LossSeries): string {
   out.push(`<rect x="${lx}" y="${ly}" width="120" height="38" fill="white" stroke="#ccc"/>`);
   out.push(`<line x1="${lx + 6}" y1="${ly + 12}" x2="${lx + 28}" y2="${ly + 12}" stroke="${TRAIN_COLOR}" stroke-width="1.5"/>`);
   out.push(`<text x="${lx + 34}" y="${ly + 12}" dominant-baseline="middle">Training loss</text>`);
-  out.push(`<line x1="${lx + 6}" y1="${ly + 27}" x2="${lx + 28}" y2="${ly + 27}" stroke="${VAL_COLOR}" stroke-width="1.5" stroke-dasharray="6 3 1.5 3"/>`);
+  out.push(`<line x1="${lx + 6}" y1="${ly + 27}" x2="${lx + 28}" y2="${ly + 27}" stroke="${VAL_COLOR}" ` +
+    `stroke-width="1.5" stroke-dasharray="6 3 1.5 3"/>`);
   out.push(`<text x="${lx + 34}" y="${ly + 27}" dominant-baseline="middle">Validation loss</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';

@@ -89,7 +89,8 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
   const plw = opts.promptLossWeight ?? null;
   if (plw !== null) checkPromptLossWeight(plw, opts.mask);
   checkSchedule(opts.lrSchedule ?? 'constant');
-  if (!['all', 'data'].includes(opts.outputVocab ?? 'all')) throw new WgptError(`unknown --output-vocab "${opts.outputVocab}": use all or data`);
+  if (!['all', 'data'].includes(opts.outputVocab ?? 'all')) throw new WgptError(
+    `unknown --output-vocab "${opts.outputVocab}": use all or data`);
   const entries = await loadEntries(opts.data, opts.seed, opts.syntheticCount);
   const splits = splitData(entries);
   // 0 means no test entries (it once meant all, as a falsy limit); null or absent means all.
@@ -146,7 +147,8 @@ async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, Metri
   await run.plotLosses();
   let after: ScoreReport | undefined;
   if (splits.test.length > 0 && opts.maxNewTokens > 0) {
-    const responses = await generateResponses(model, splits.test, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label: 'test responses' });
+    const responses = await generateResponses(model, splits.test, opts.style, opts.maxNewTokens,
+      { batchSize: opts.genBatch, label: 'test responses' });
     writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
     after = scoreResponses(responses);
   }

@@ -76,7 +76,8 @@ export function accumulate(sum: Map<string, Float64Array>, grads: Map<string, Fl
 }
 
 /** Mean per-token loss of each region (prompt, header, response, end) on one batch. */
-async function regionLosses(model: GPT, items: EncodedEntry[], allowed: number, sums: Record<Region, { loss: number; n: number }>): Promise<void> {
+async function regionLosses(model: GPT, items: EncodedEntry[], allowed: number,
+  sums: Record<Region, { loss: number; n: number }>): Promise<void> {
   const batch = collate(items, { mask: 'none', allowedMaxLength: allowed });
   const regions = targetRegions(items, allowed);
   const perToken = noGrad(() => tidy(() => {
@@ -195,10 +196,12 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
       if (step % evalEvery === 0 || step === opts.steps) curve.push([step, await responseLoss()]);
     }
     const scored = heldOut.length > 0 && opts.maxNewTokens > 0
-      ? scoreResponses(await generateResponses(model, heldOut, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label: `${s}: held-out responses` }))
+      ? scoreResponses(await generateResponses(model, heldOut, opts.style, opts.maxNewTokens,
+        { batchSize: opts.genBatch, label: `${s}: held-out responses` }))
       : { accuracy: NaN, rougeL: NaN, n: 0 };
     training[s] = { curve, trainLoss, exactMatch: scored.accuracy, rougeL: scored.rougeL, n: scored.n };
-    log(`${s}: after ${opts.steps} steps val response-only loss ${curve[curve.length - 1][1].toFixed(4)}, exact match ${(100 * scored.accuracy).toFixed(1)}%`);
+    log(`${s}: after ${opts.steps} steps val response-only loss ${curve[curve.length - 1][1].toFixed(4)}, ` +
+      `exact match ${(100 * scored.accuracy).toFixed(1)}%`);
     opt.dispose();
     model.dispose();
   }
@@ -214,7 +217,8 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
 
 async function writeReport(opts: StudyOptions, study: {
   regionLoss: Record<string, { meanLoss: number; tokens: number }>; gradients: Record<string, StrategyGradients>;
-  cosines: Record<string, { whole: number }>; training: Record<string, { curve: [number, number][]; exactMatch: number; rougeL: number; n: number }>;
+  cosines: Record<string, { whole: number }>;
+  training: Record<string, { curve: [number, number][]; exactMatch: number; rougeL: number; n: number }>;
 }): Promise<void> {
   const S = opts.strategies;
   const layers = Object.keys(study.gradients[S[0]].layerNorms);
@@ -228,16 +232,19 @@ async function writeReport(opts: StudyOptions, study: {
   };
   const md = [
     '# Loss-masking study', '',
-    `Model \`${opts.model}\`${opts.fromScratch ? ' (random init)' : ''}, data \`${opts.data ?? 'built-in tasks'}\`, style ${opts.style}, seed ${opts.seed}; ` +
-      `gradients averaged over ${opts.batches} batch(es) of ${opts.batchSize}; ${opts.steps} training steps per strategy (lr ${opts.lr}).`, '',
+    `Model \`${opts.model}\`${opts.fromScratch ? ' (random init)' : ''}, data \`${opts.data ?? 'built-in tasks'}\`, ` +
+      `style ${opts.style}, seed ${opts.seed}; gradients averaged over ${opts.batches} batch(es) of ${opts.batchSize}; ` +
+      `${opts.steps} training steps per strategy (lr ${opts.lr}).`, '',
     '## What each mask counts', '',
     `| region | mean loss per token | tokens | ${S.map((s) => `counted by ${s}`).join(' | ')} |`,
     `|---|---|---|${S.map(() => '---').join('|')}|`,
-    ...Object.entries(study.regionLoss).map(([r, v]) => `| ${r} | ${v.meanLoss.toFixed(4)} | ${v.tokens} | ${S.map((s) => study.gradients[s].countByRegion[r as Region]).join(' | ')} |`),
+    ...Object.entries(study.regionLoss).map(([r, v]) =>
+      `| ${r} | ${v.meanLoss.toFixed(4)} | ${v.tokens} | ${S.map((s) => study.gradients[s].countByRegion[r as Region]).join(' | ')} |`),
     '', `![per-region loss](${path.basename(charts.regions)})`, '',
     '## Gradients on the same batches', '',
     '| strategy | loss | counted targets | global gradient norm |', '|---|---|---|---|',
-    ...S.map((s) => `| ${s} | ${study.gradients[s].loss.toFixed(4)} | ${study.gradients[s].count} | ${study.gradients[s].globalNorm.toExponential(4)} |`),
+    ...S.map((s) =>
+      `| ${s} | ${study.gradients[s].loss.toFixed(4)} | ${study.gradients[s].count} | ${study.gradients[s].globalNorm.toExponential(4)} |`),
     '', '| pair | cosine similarity of the whole gradient |', '|---|---|',
     ...Object.entries(study.cosines).map(([k, v]) => `| ${k} | ${v.whole.toFixed(4)} |`),
     '', `![gradient norm per layer](${path.basename(charts.layers)})`, '',
@@ -248,7 +255,8 @@ async function writeReport(opts: StudyOptions, study: {
     '| strategy | final val response loss | held-out exact match | ROUGE-L |', '|---|---|---|---|',
     ...S.map((s) => {
       const t = study.training[s];
-      return `| ${s} | ${t.curve[t.curve.length - 1][1].toFixed(4)} | ${(100 * t.exactMatch).toFixed(1)}% of ${t.n} | ${t.rougeL.toFixed(3)} |`;
+      return `| ${s} | ${t.curve[t.curve.length - 1][1].toFixed(4)} | ${(100 * t.exactMatch).toFixed(1)}% of ${t.n} | ` +
+        `${t.rougeL.toFixed(3)} |`;
     }),
     '', `![val response loss](${path.basename(charts.curves)})`, '',
   ];

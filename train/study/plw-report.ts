@@ -58,7 +58,8 @@ function fmtValue(key: PlwMetric, v: number): string {
   if (key.startsWith('grad_norm')) return v.toPrecision(3);
   return v.toFixed(key === 'rouge_l' ? 3 : 4);
 }
-const cell = (key: PlwMetric, s: Summary): string => (s.n === 0 ? '-' : `${fmtValue(key, s.mean)} ± ${fmtValue(key, s.sd)} [${fmtValue(key, s.min)}–${fmtValue(key, s.max)}]`);
+const cell = (key: PlwMetric, s: Summary): string =>
+  (s.n === 0 ? '-' : `${fmtValue(key, s.mean)} ± ${fmtValue(key, s.sd)} [${fmtValue(key, s.min)}–${fmtValue(key, s.max)}]`);
 
 /** Whether two weights' seed ranges are apart, in words. */
 function compare(key: PlwMetric, a: WeightRow, b: WeightRow): { apart: boolean; text: string } {
@@ -67,18 +68,22 @@ function compare(key: PlwMetric, a: WeightRow, b: WeightRow): { apart: boolean; 
   const range = (s: Summary): string => `[${fmtValue(key, s.min)}–${fmtValue(key, s.max)}]`;
   return {
     apart,
-    text: `W = ${a.weight} (${fmtValue(key, x.mean)}, seeds ${range(x)}) against W = ${b.weight} (${fmtValue(key, y.mean)}, seeds ${range(y)}): ` +
-      (apart ? 'the seed ranges do not overlap, the difference exceeds the seed spread' : 'the seed ranges overlap, the difference is within the seed spread'),
+    text: `W = ${a.weight} (${fmtValue(key, x.mean)}, seeds ${range(x)}) ` +
+      `against W = ${b.weight} (${fmtValue(key, y.mean)}, seeds ${range(y)}): ` +
+      (apart ? 'the seed ranges do not overlap, the difference exceeds the seed spread'
+        : 'the seed ranges overlap, the difference is within the seed spread'),
   };
 }
 
 function finding(key: PlwMetric, label: string, better: 'lower' | 'higher' | null, rows: WeightRow[]): string {
   const live = rows.filter((r) => r.metrics[key].n > 0);
   if (live.length < 2) return `${label}: fewer than two weights have values; nothing to compare.`;
-  if (live.every((r) => r.metrics[key].n < 2)) return `${label}: one seed per weight, so there is no seed spread to compare the differences with.`;
+  if (live.every((r) => r.metrics[key].n < 2)) return `${label}: one seed per weight, ` +
+    `so there is no seed spread to compare the differences with.`;
   const sorted = [...live].sort((a, b) => a.metrics[key].mean - b.metrics[key].mean);
   const [lo, hi] = [sorted[0], sorted[sorted.length - 1]];
-  if (lo.metrics[key].mean === hi.metrics[key].mean) return `${label}: every weight has the same mean, ${fmtValue(key, lo.metrics[key].mean)}; nothing to compare.`;
+  if (lo.metrics[key].mean === hi.metrics[key].mean) return `${label}: every weight has the same mean, ` +
+    `${fmtValue(key, lo.metrics[key].mean)}; nothing to compare.`;
   const [first, last] = better === 'higher' ? [hi, lo] : [lo, hi];
   const head = better === null ? `${label} (a diagnostic): lowest` : `${label} (${better} is better): best`;
   const c = compare(key, first, last);
@@ -101,11 +106,13 @@ export function plwTable(results: readonly PlwRunResult[]): PlwTable {
       metrics: Object.fromEntries(PLW_METRICS.map((m) => [m.key, summarize(runs.map((r) => r[m.key]))])) as Record<PlwMetric, Summary>,
     };
   });
-  const findings = Object.fromEntries(PLW_METRICS.map((m) => [m.key, finding(m.key, m.label, m.better, rows)])) as Record<PlwMetric, string>;
+  const findings = Object.fromEntries(PLW_METRICS.map((m) =>
+    [m.key, finding(m.key, m.label, m.better, rows)])) as Record<PlwMetric, string>;
   // The lengths depend on the data only (each seed draws its own entries: their mean).
   const mean = (k: keyof DataLengths): number => summarize(results.map((r) => r.lengths[k])).mean;
   const lengths = results.length === 0 ? null : {
-    instruction_tokens: mean('instruction_tokens'), response_tokens: mean('response_tokens'), instruction_response_ratio: mean('instruction_response_ratio'),
+    instruction_tokens: mean('instruction_tokens'), response_tokens: mean('response_tokens'),
+    instruction_response_ratio: mean('instruction_response_ratio'),
   };
   return { rows, findings, lengths };
 }
@@ -115,7 +122,8 @@ export function plwMarkdownTable(table: PlwTable): string {
   const head = ['W', 'runs', ...PLW_METRICS.map((m) => m.label)];
   return [
     `| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`,
-    ...table.rows.map((r) => `| ${[String(r.weight), String(r.runs), ...PLW_METRICS.map((m) => cell(m.key, r.metrics[m.key]))].join(' | ')} |`),
+    ...table.rows.map((r) =>
+      `| ${[String(r.weight), String(r.runs), ...PLW_METRICS.map((m) => cell(m.key, r.metrics[m.key]))].join(' | ')} |`),
   ].join('\n');
 }
 
@@ -134,29 +142,36 @@ export interface StudyDescription {
 export async function writePlwReport(dir: string, results: readonly PlwRunResult[], d: StudyDescription): Promise<string> {
   const table = plwTable(results);
   const xs = table.rows.map((r) => String(r.weight));
-  const spread = (key: PlwMetric): { values: number[] }[] => table.rows.map((r) => ({ values: r.metrics[key].values.map((v) => (pct(key) ? 100 * v : v)) }));
-  const chart = await writeChart(path.join(dir, 'plw-study'), spreadPanels('Prompt-loss weight: mean (square), seeds (dots), min–max (bar)', 'prompt-loss weight W', xs, [
-    { title: 'val response loss', series: { loss: spread('val_response_loss') } },
-    { title: 'held-out exact match (%)', series: { 'exact match': spread('exact_match') } },
-    { title: 'held-out ROUGE-L', series: { 'ROUGE-L': spread('rouge_l') } },
-    { title: 'gradient norm after training', series: { prompt: spread('grad_norm_prompt'), response: spread('grad_norm_response') } },
-  ]));
+  const spread = (key: PlwMetric): { values: number[] }[] =>
+    table.rows.map((r) => ({ values: r.metrics[key].values.map((v) => (pct(key) ? 100 * v : v)) }));
+  const chart = await writeChart(path.join(dir, 'plw-study'),
+    spreadPanels('Prompt-loss weight: mean (square), seeds (dots), min–max (bar)', 'prompt-loss weight W', xs, [
+      { title: 'val response loss', series: { loss: spread('val_response_loss') } },
+      { title: 'held-out exact match (%)', series: { 'exact match': spread('exact_match') } },
+      { title: 'held-out ROUGE-L', series: { 'ROUGE-L': spread('rouge_l') } },
+      { title: 'gradient norm after training', series: { prompt: spread('grad_norm_prompt'), response: spread('grad_norm_response') } },
+    ]));
   const L = table.lengths;
   const md = [
     '# Prompt-loss weight study', '',
     d.setup, '',
     `\`${d.command}\``, '',
-    `${d.runs.done} of ${d.runs.planned} runs done${d.wallSeconds === undefined ? '' : `; this call ran ${d.runs.ranNow ?? d.runs.done} of them in ${(d.wallSeconds / 60).toFixed(1)} min wall`}.`, '',
-    L ? `Instruction/response length: ${L.instruction_tokens.toFixed(1)} prompt targets and ${L.response_tokens.toFixed(1)} response targets ` +
-      `(header, answer, end token) per train entry, ratio ${L.instruction_response_ratio.toFixed(2)} (R_g = ${(1 / L.instruction_response_ratio).toFixed(2)}).` : 'No run is done yet.', '',
+    `${d.runs.done} of ${d.runs.planned} runs done${d.wallSeconds === undefined ? ''
+      : `; this call ran ${d.runs.ranNow ?? d.runs.done} of them in ${(d.wallSeconds / 60).toFixed(1)} min wall`}.`, '',
+    L ? `Instruction/response length: ${L.instruction_tokens.toFixed(1)} prompt targets and ` +
+      `${L.response_tokens.toFixed(1)} response targets (header, answer, end token) per train entry, ` +
+      `ratio ${L.instruction_response_ratio.toFixed(2)} (R_g = ${(1 / L.instruction_response_ratio).toFixed(2)}).`
+      : 'No run is done yet.', '',
     plwMarkdownTable(table), '',
     'Each cell: mean ± standard deviation [min–max] over seeds. Val response loss: the response-only loss (header, answer, end token) ' +
-      'on the validation split after training, the same targets for every W. Exact match and ROUGE-L: greedy answers to the held-out split. ' +
+      'on the validation split after training, the same targets for every W. ' +
+      'Exact match and ROUGE-L: greedy answers to the held-out split. ' +
       'Gradient norms: of the prompt\'s and of the response\'s mean loss on fixed train batches, after training.', '',
     ...PLW_METRICS.map((m) => `- ${table.findings[m.key]}`), '',
     `![prompt-loss weight study](${path.basename(chart)})`, '',
   ].join('\n');
   writeFileSync(path.join(dir, 'plw-study.md'), md);
-  writeFileSync(path.join(dir, 'plw-study.json'), `${JSON.stringify({ ...d, lengths: table.lengths, rows: table.rows, findings: table.findings }, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'plw-study.json'),
+    `${JSON.stringify({ ...d, lengths: table.lengths, rows: table.rows, findings: table.findings }, null, 2)}\n`);
   return md;
 }

@@ -13,7 +13,9 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { checkPromptLossWeight, collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry } from '../data/collate.ts';
+import {
+  checkPromptLossWeight, collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry
+} from '../data/collate.ts';
 import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
 import { withResponseLength } from '../data/fact-responses.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
@@ -101,7 +103,8 @@ export interface PlwRunResult {
 async function studyEntries(o: Pick<PlwRunOptions, 'data' | 'responseLength' | 'seed' | 'syntheticCount'>): Promise<Entry[]> {
   const entries = await loadEntries(o.data, o.seed, o.syntheticCount);
   if (o.responseLength === null) return entries;
-  if (o.data !== 'facts') throw new WgptError(`--response-length applies to the fact world (--data facts), not to --data ${o.data ?? '(built-in tasks)'}`);
+  if (o.data !== 'facts') throw new WgptError(
+    `--response-length applies to the fact world (--data facts), not to --data ${o.data ?? '(built-in tasks)'}`);
   return withResponseLength(entries as SyntheticEntry[], o.responseLength);
 }
 
@@ -113,7 +116,8 @@ export function dataLengths(items: readonly EncodedEntry[]): DataLengths {
     prompt += Math.max(0, it.promptLength - 1); // targets 0..P-2 predict prompt tokens 1..P-1
     response += it.ids.length - it.promptLength + 1; // header, answer and the end token
   }
-  return { instruction_tokens: prompt / items.length, response_tokens: response / items.length, instruction_response_ratio: prompt / response };
+  return { instruction_tokens: prompt / items.length, response_tokens: response / items.length,
+    instruction_response_ratio: prompt / response };
 }
 
 /** One region's targets only: the prompt's (what W weighs) or the rest (what the prompt mask keeps). */
@@ -129,7 +133,8 @@ export function regionBatch(items: readonly EncodedEntry[], region: 'prompt' | '
 async function regionGradients(model: GPT, batches: readonly EncodedEntry[][], allowed: number): Promise<RegionGradients> {
   const sums = { prompt: new Map<string, Float64Array>(), response: new Map<string, Float64Array>() };
   for (const items of batches) {
-    for (const region of ['prompt', 'response'] as const) accumulate(sums[region], (await gradientsOf(model, regionBatch(items, region, allowed))).grads);
+    for (const region of ['prompt', 'response'] as const) accumulate(sums[region],
+      (await gradientsOf(model, regionBatch(items, region, allowed))).grads);
   }
   const norm = (m: Map<string, Float64Array>): number => Math.sqrt([...m.values()].reduce((s, g) => s + l2(g) ** 2, 0)) / batches.length;
   let dot = 0;
@@ -175,8 +180,9 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
 
     const before = await regionGradients(model, gradBatches, allowed);
     const lossBefore = await responseLoss();
-    log(`W = ${o.promptLossWeight}, seed ${o.seed}: ${splits.train.length} train entries, ${lengths.instruction_tokens.toFixed(1)} prompt and ` +
-      `${lengths.response_tokens.toFixed(1)} response targets each (ratio ${lengths.instruction_response_ratio.toFixed(2)}); val response loss before ${lossBefore.toFixed(4)}`);
+    log(`W = ${o.promptLossWeight}, seed ${o.seed}: ${splits.train.length} train entries, ` +
+      `${lengths.instruction_tokens.toFixed(1)} prompt and ${lengths.response_tokens.toFixed(1)} response targets each ` +
+      `(ratio ${lengths.instruction_response_ratio.toFixed(2)}); val response loss before ${lossBefore.toFixed(4)}`);
 
     const trainStarted = performance.now();
     const opt = new AdamW([...model.trainable().values()], { lr: o.lr, weightDecay: o.weightDecay });
@@ -191,7 +197,8 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
           items = loader.nextBatch()!;
         }
         opt.options.lr = learningRate(step, { lr: o.lr, schedule: 'cosine', warmupSteps: o.warmupSteps, totalSteps: o.steps });
-        const loss = await trainStep(model, opt, collate(items, { mask: 'none', allowedMaxLength: allowed, promptLossWeight: o.promptLossWeight }), step);
+        const loss = await trainStep(model, opt, collate(items, { mask: 'none', allowedMaxLength: allowed,
+          promptLossWeight: o.promptLossWeight }), step);
         if (!Number.isFinite(loss)) throw new WgptError(`the loss became ${loss} at step ${step}; lower --lr`);
         trainLoss.push(loss);
         progress.update({ step: step + 1, totalSteps: o.steps, loss, epoch: loader.epoch });
@@ -206,7 +213,8 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
     const lossAfter = await responseLoss();
     const answersStarted = performance.now();
     const heldOut = o.heldOut === null ? splits.test : splits.test.slice(0, o.heldOut);
-    const maxNewTokens = o.maxNewTokens ?? (o.data === 'facts' ? Math.max(0, ...encode(heldOut, 'test').map((it) => it.ids.length - it.promptLength)) + 4 : 64);
+    const maxNewTokens = o.maxNewTokens
+      ?? (o.data === 'facts' ? Math.max(0, ...encode(heldOut, 'test').map((it) => it.ids.length - it.promptLength)) + 4 : 64);
     const responses = heldOut.length > 0 && maxNewTokens > 0
       ? await generateResponses(model, heldOut, o.style, maxNewTokens, { batchSize: o.genBatch, label: 'held-out answers' })
       : [];
@@ -225,7 +233,8 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
     writeFileSync(path.join(o.out, PLW_RUN_FILE), JSON.stringify(result, null, 2));
     log(`W = ${o.promptLossWeight}, seed ${o.seed}: val response loss ${lossAfter.toFixed(4)}, held-out exact match ` +
       `${(100 * result.exact_match).toFixed(1)}% of ${scored.n}, ROUGE-L ${result.rouge_l.toFixed(3)}; gradient norms after: prompt ` +
-      `${after.prompt.toExponential(3)}, response ${after.response.toExponential(3)} (cosine ${after.cosine.toFixed(3)}); ${result.seconds.total.toFixed(0)} s`);
+      `${after.prompt.toExponential(3)}, response ${after.response.toExponential(3)} (cosine ${after.cosine.toFixed(3)}); ` +
+      `${result.seconds.total.toFixed(0)} s`);
     return result;
   } finally {
     model.dispose();

@@ -17,7 +17,8 @@ export function parseWeights(list: string): number[] {
   if (parts.length === 0) throw new WgptError('--plw needs at least one weight, e.g. --plw 0,0.01,0.1,0.5,1');
   const weights = parts.map((p) => {
     const w = Number(p);
-    if (!Number.isFinite(w) || w < 0 || w > 1) throw new WgptError(`--plw: "${p}" is not a weight; each must be a number from 0 (the prompt mask) to 1 (no mask)`);
+    if (!Number.isFinite(w) || w < 0 || w > 1) throw new WgptError(
+      `--plw: "${p}" is not a weight; each must be a number from 0 (the prompt mask) to 1 (no mask)`);
     return w;
   });
   if (new Set(weights).size !== weights.length) throw new WgptError(`--plw ${list}: a weight appears twice; give each once`);
@@ -41,7 +42,8 @@ export function planStudy(dir: string, grid: Record<string, Scalar | Scalar[]>, 
   if (existsSync(path.join(dir, RUNS_FILE))) {
     const { plan } = readPlan(dir);
     if (plan.command !== 'mask-study' || JSON.stringify(plan.grid) !== JSON.stringify(grid)) {
-      throw new WgptError(`${dir} holds another sweep (${JSON.stringify(plan.grid)}); give another --out, or the same flags to continue it`);
+      throw new WgptError(
+        `${dir} holds another sweep (${JSON.stringify(plan.grid)}); give another --out, or the same flags to continue it`);
     }
   } else writePlan(dir, 'mask-study', grid, runs);
   return runs;

@@ -35,7 +35,8 @@ export async function runLocal(sweepDir: string, runs: PlannedRun[], opts: PoolO
   let running = 0;
   let interrupted = false;
   const children = new Set<ReturnType<typeof spawn>>();
-  const progress = (): void => log(`[sweep ${clock(Date.now() - started)}] ${result.done + result.skipped}/${runs.length} done, ${running} running, ${result.failed.length} failed, ${todo.length} queued`);
+  const progress = (): void => log(`[sweep ${clock(Date.now() - started)}] ${result.done + result.skipped}/${runs.length} done, ` +
+    `${running} running, ${result.failed.length} failed, ${todo.length} queued`);
 
   // Ctrl-C stops the pool: each task passes it on, its run checkpoints; the next `sweep run` resumes.
   const onInt = (): void => {
@@ -49,7 +50,8 @@ export async function runLocal(sweepDir: string, runs: PlannedRun[], opts: PoolO
       running++;
       // The run's output goes to its sweep.log (the task tees it); keep the task's own stderr for
       // the case where it fails before it can write that log.
-      const child = spawn(opts.wgpt[0], [...opts.wgpt.slice(1), 'sweep', 'task', sweepDir, '--index', String(run.index)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(opts.wgpt[0], [...opts.wgpt.slice(1), 'sweep', 'task', sweepDir, '--index', String(run.index)],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d).slice(-2000)));
       children.add(child);

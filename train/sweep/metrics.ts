@@ -37,11 +37,14 @@ export function maskStudyMetrics(runDir: string): Record<string, number> {
   const plw = path.join(runDir, 'plw-run.json');
   if (existsSync(plw)) {
     const r = JSON.parse(readFileSync(plw, 'utf8')) as Record<string, number>;
-    return Object.fromEntries(['val_response_loss', 'exact_match', 'rouge_l', 'grad_norm_prompt', 'grad_norm_response'].map((k) => [k, r[k]]));
+    return Object.fromEntries(['val_response_loss', 'exact_match', 'rouge_l', 'grad_norm_prompt',
+      'grad_norm_response'].map((k) => [k, r[k]]));
   }
   const file = path.join(runDir, 'study.json');
   if (!existsSync(file)) throw new WgptError(`${file} not found`);
-  const study = JSON.parse(readFileSync(file, 'utf8')) as { training: Record<string, { curve: [number, number][]; exactMatch: number | null }> };
+  const study = JSON.parse(readFileSync(file, 'utf8')) as {
+    training: Record<string, { curve: [number, number][]; exactMatch: number | null }>
+  };
   const out: Record<string, number> = {};
   for (const [s, t] of Object.entries(study.training)) out[`val_response_loss_${s}`] = t.curve[t.curve.length - 1][1];
   for (const [s, t] of Object.entries(study.training)) if (t.exactMatch !== null) out[`exact_match_${s}`] = t.exactMatch;

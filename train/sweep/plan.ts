@@ -54,7 +54,8 @@ function checkKeys(grid: Record<string, unknown>, spec: SweepSpec, command: stri
     }
     const values = Array.isArray(value) ? value : [value];
     if (Array.isArray(value) && value.length === 0) throw new WgptError(`grid: "${key}" is an empty list; give at least one value`);
-    for (const v of values) if (!isScalar(v)) throw new WgptError(`grid: "${key}" has ${JSON.stringify(v)}; values are strings, numbers or true/false`);
+    for (const v of values) if (!isScalar(v)) throw new WgptError(
+      `grid: "${key}" has ${JSON.stringify(v)}; values are strings, numbers or true/false`);
   }
 }
 

@@ -43,7 +43,8 @@ export function gather(sweepDir: string, spec: SweepSpec): { command: string; ax
       }
     }
     const log = existsSync(path.join(dir, LOG_FILE)) ? path.join(dir, LOG_FILE) : null;
-    return { index: r.index, id: r.id, params: r.params, status, attempts: state?.attempts ?? 0, resumedFrom: state?.resumedFrom, log, metrics };
+    return { index: r.index, id: r.id, params: r.params, status,
+      attempts: state?.attempts ?? 0, resumedFrom: state?.resumedFrom, log, metrics };
   });
   return { command: plan.command, axes: plan.axes, rows };
 }
@@ -56,7 +57,8 @@ export function counts(rows: RunRow[]): Record<RunStatus, number> {
 
 export function countLine(rows: RunRow[]): string {
   const c = counts(rows);
-  return `${rows.length} runs: ${c.done} done, ${c.running} running, ${c.stopped} stopped (resume with sweep run), ${c.failed} failed, ${c.pending} pending`;
+  return `${rows.length} runs: ${c.done} done, ${c.running} running, ${c.stopped} stopped (resume with sweep run), ` +
+    `${c.failed} failed, ${c.pending} pending`;
 }
 
 const fmt = (v: number): string => (Number.isFinite(v) ? String(+v.toPrecision(4)) : '-');
@@ -109,7 +111,8 @@ export function groupTable(keys: string[], groups: GroupRow[], over: string | nu
 function chartSvg(keys: string[], groups: GroupRow[], metric: string): string {
   const label = (g: GroupRow, ks: string[]): string => ks.map((k) => `${k}=${g.params[k]}`).join(' ') || 'all';
   if (keys.length < 2) {
-    return barChart(`${metric}: mean over seeds`, metric, groups.map((g) => label(g, keys)), { [metric]: groups.map((g) => g.stats[metric]?.[0] ?? NaN) });
+    return barChart(`${metric}: mean over seeds`, metric, groups.map((g) => label(g, keys)),
+      { [metric]: groups.map((g) => g.stats[metric]?.[0] ?? NaN) });
   }
   const last = keys[keys.length - 1];
   const outer = keys.slice(0, -1);
@@ -125,12 +128,14 @@ function chartSvg(keys: string[], groups: GroupRow[], metric: string): string {
 /** Writes DIR/report.md, DIR/sweep.json and the chart; returns the markdown. */
 export async function writeSweepReport(sweepDir: string, spec: SweepSpec, opts: { over?: string; metric?: string } = {}): Promise<string> {
   const { command, axes, rows } = gather(sweepDir, spec);
-  if (opts.over !== undefined && !axes.includes(opts.over)) throw new WgptError(`--over ${opts.over}: not an axis of this sweep; its axes are ${axes.join(', ') || 'none'}`);
+  if (opts.over !== undefined && !axes.includes(opts.over)) throw new WgptError(
+    `--over ${opts.over}: not an axis of this sweep; its axes are ${axes.join(', ') || 'none'}`);
   const over = opts.over ?? (axes.includes('seed') ? 'seed' : null);
   const { keys, groups } = groupRows(rows, axes, over);
   const metricNames = [...new Set(groups.flatMap((g) => Object.keys(g.stats)))];
   if (opts.metric !== undefined && !metricNames.includes(opts.metric)) {
-    throw new WgptError(`--metric ${opts.metric}: no finished run has it; metrics here: ${metricNames.join(', ') || 'none yet (no run is done)'}`);
+    throw new WgptError(
+      `--metric ${opts.metric}: no finished run has it; metrics here: ${metricNames.join(', ') || 'none yet (no run is done)'}`);
   }
   const metric = opts.metric ?? metricNames[0];
   const md = [`# wgpt sweep: ${command}, ${rows.length} runs over ${axes.join(' × ') || 'no axis'}`, '', countLine(rows), ''];
@@ -143,6 +148,7 @@ export async function writeSweepReport(sweepDir: string, spec: SweepSpec, opts: 
   if (failed.length > 0) md.push('## Failed runs', '', ...failed.map((r) => `- ${r.index} \`${r.id}\`: log ${r.log}`), '');
   md.push('## Runs', '', '```', statusTable(rows, axes), '```', '');
   writeFileSync(path.join(sweepDir, 'report.md'), md.join('\n'));
-  writeFileSync(path.join(sweepDir, 'sweep.json'), `${JSON.stringify({ command, axes, over, metric: metric ?? null, groups, runs: rows }, null, 2)}\n`);
+  writeFileSync(path.join(sweepDir, 'sweep.json'),
+    `${JSON.stringify({ command, axes, over, metric: metric ?? null, groups, runs: rows }, null, 2)}\n`);
   return md.join('\n');
 }

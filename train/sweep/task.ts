@@ -57,7 +57,8 @@ export async function runTask(sweepDir: string, index: number, spec: SweepSpec, 
     started: new Date().toISOString(), ...(resume ? { resumedFrom: step! } : {}),
   };
   writeState(runDir, state);
-  say(`run ${index} (${run.id}) attempt ${state.attempts} on ${state.host}: ${resume ? `resuming from its checkpoint at step ${step}` : step !== null ? 'a checkpoint exists but the command cannot resume: starting again' : 'starting'}`);
+  say(`run ${index} (${run.id}) attempt ${state.attempts} on ${state.host}: ${resume ? `resuming from its checkpoint at step ${step}`
+    : step !== null ? 'a checkpoint exists but the command cannot resume: starting again' : 'starting'}`);
   say(`wgpt ${args.join(' ')}`);
 
   const child = spawn(opts.wgpt[0], [...opts.wgpt.slice(1), ...args], { cwd: sweepDir, stdio: ['ignore', 'pipe', 'pipe'] });
