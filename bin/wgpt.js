@@ -12,7 +12,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const DAWN_LIMIT_WARNING = /^Warning: maxDynamic(?:Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?\n$/;
+const DAWN_LIMIT_WARNING = new RegExp('^Warning: maxDynamic(?:Uniform|Storage)BuffersPerPipelineLayout artificially reduced ' +
+  'from \\d+ to \\d+ to fit dynamic offset allocation limit\\.\\r?\\n$');
 const PREFIX = 'Warning: maxDynamic';
 
 if (process.env.WGPT_DEBUG || process.env.WGPT_CLI_CHILD) {
