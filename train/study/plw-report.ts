@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spreadPanels, writeChart } from '../run/charts.ts';
+import { meanSd } from '../sweep/report.ts';
 import type { DataLengths, PlwRunResult } from './plw-run.ts';
 
 /** What the table shows of a run, and which way is better (null: neither, a diagnostic). */
@@ -45,8 +46,7 @@ export interface PlwTable {
 export function summarize(values: number[]): Summary {
   const v = values.filter(Number.isFinite);
   const n = v.length;
-  const mean = n ? v.reduce((a, b) => a + b, 0) / n : NaN;
-  const sd = n > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : n === 1 ? 0 : NaN;
+  const [mean, sd] = n ? meanSd(v) : [NaN, NaN];
   return { n, mean, sd, min: n ? Math.min(...v) : NaN, max: n ? Math.max(...v) : NaN, values: v };
 }
 

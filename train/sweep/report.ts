@@ -72,7 +72,8 @@ export function statusTable(rows: RunRow[], axes: string[]): string {
   return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
-function meanSd(xs: number[]): [number, number] {
+/** Mean and sample standard deviation (0 for one value). */
+export function meanSd(xs: number[]): [number, number] {
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
   const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0;
   return [m, Math.sqrt(v)];
