@@ -16,6 +16,7 @@ import { MetricsLog } from './metrics-log.ts';
 import { AdamW } from './optim.ts';
 import { writeLossPlot } from './plot.ts';
 import { Progress } from './progress.ts';
+import { StopSignals } from './stop-signals.ts';
 
 export interface RunSetup {
   /** The run directory. */
@@ -135,7 +136,14 @@ export class TrainingRun<T, Row extends LoopRow> {
       startStep: this.startStep, tokensSeen: this.state?.tokensSeen ?? 0, progress: this.progress, metrics: this.metrics,
       checkpoint: (step, tokensSeen) => this.checkpoint(step, tokensSeen),
     });
-    await this.checkpoint(r.step, r.tokensSeen);
+    // The loop gave the signals back; a second one (a scheduler signals every process of the job,
+    // and the launcher passes its own on) must not kill the run while it saves what resumes it.
+    const saving = new StopSignals();
+    try {
+      await this.checkpoint(r.step, r.tokensSeen);
+    } finally {
+      saving.dispose();
+    }
     if (r.interrupted) {
       const { out } = this.setup;
       this.log(`interrupted at step ${r.step}: checkpoint saved in ${path.join(out, 'checkpoint')}; continue with --resume ${out}`);
