@@ -34,7 +34,7 @@ export { flashAttention, setAttentionTile } from './ops/attention.ts';
 export { paddedAttention, paddedSoftmax } from './ops/padded-attention.ts';
 export { argmax } from './ops/argmax.ts';
 export type { AttentionTile } from '../kernels/attention.ts';
-export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions } from './ops/loss.ts';
+export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions, IGNORE_INDEX } from './ops/loss.ts';
 export { dropout } from './ops/dropout.ts';
 export { embedding } from './ops/embedding.ts';
 export { adamwStep, type AdamWOptions } from './ops/adamw.ts';

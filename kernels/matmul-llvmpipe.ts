@@ -28,7 +28,7 @@
 // slow the texture wins by far. The summation order is the same whatever the operand source and
 // tile, so every choice gives the same bits.
 // Measured: DESIGN.md, 'Matmul on llvmpipe'.
-import { kernel, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
+import { kernel, LANE, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
 import { accumulate, MATMUL_PARAMS, transposedB } from './matmul.ts';
 
 export interface LlvmpipeVariant {
@@ -97,8 +97,6 @@ export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
   };
   return variant(name, () => kernel(name, 'main', { params: MATMUL_PARAMS, bindings, overrides: { ACC: false } }, generate(v)));
 }
-
-const LANE = ['x', 'y', 'z', 'w'];
 
 function generate(v: LlvmpipeVariant): string {
   const { tm, tn, wgx, wgy } = v;

@@ -2,14 +2,16 @@
 // attention, a tied or separate LM head. Parameters are held by their Hugging Face names, so
 // loading, saving and per-parameter gradient reports need no translation table.
 import {
-  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, paddedAttention, param,
-  permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
+  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, IGNORE_INDEX, keep, layerNorm, matmul, paddedAttention,
+  param, permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 import { loraMatmul, type LoraAdapters } from './lora.ts';
-
-const IGNORE_INDEX = -100;
 import { hfTensorSpecs } from './hf-names.ts';
+
+/** A step's dropout seed times this plus the site's salt (1 .. 3·layers) seeds each dropout site: a prime
+ *  larger than any salt, so distinct (seed, site) pairs get distinct seeds while seed · 7919 stays below 2^32. */
+const DROPOUT_SEED_STRIDE = 7919;
 
 export interface ForwardOptions {
   /** Dropout on (training) or off (evaluation, generation). */
@@ -155,7 +157,7 @@ export class GPT {
 
   private drop(x: Tensor, opts: ForwardOptions, salt: number): Tensor {
     const p = opts.train ? this.config.dropout : 0;
-    return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * 7919 + salt) >>> 0) : x;
+    return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * DROPOUT_SEED_STRIDE + salt) >>> 0) : x;
   }
 
   /** The final hidden states [B, T, D] (lastOnly: [B, 1, D]) for token ids [B, T] at positions

@@ -2,14 +2,18 @@
 // `custom_collate_fn` does, plus the pluggable loss masks. Every masking decision lives in
 // LOSS_MASKS + collate() so the training loop and the GPU loss never special-case a strategy.
 import { WgptError } from '../../engine/errors.ts';
+import { IGNORE_INDEX } from '../../engine/index.ts';
 import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
 import type { Entry } from './entries.ts';
 import { formatPrompt, formatResponse, responseHeader } from './prompts.ts';
 import type { Batch } from '../run/step.ts';
 
-/** PyTorch's cross_entropy ignore_index; the loss skips targets with this value. */
-export const IGNORE_INDEX = -100;
+// train/ reads the engine's ignore_index through here, beside the masks that set it.
+export { IGNORE_INDEX };
+/** The chapter's allowed_max_length: a row longer than this is cut (or the model's context, if shorter). */
 export const DEFAULT_ALLOWED_MAX_LENGTH = 1024;
+/** The length rows are cut to for a model of this context: the chapter's 1024, or the context if shorter. */
+export const allowedMaxLengthFor = (contextLength: number): number => Math.min(DEFAULT_ALLOWED_MAX_LENGTH, contextLength);
 
 export interface EncodedEntry {
   /** Tokens of prompt + response header + output (no end token: collate appends it). */

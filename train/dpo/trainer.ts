@@ -9,7 +9,7 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { encodeSplit } from '../data/collate.ts';
+import { allowedMaxLengthFor, encodeSplit } from '../data/collate.ts';
 import { requireNonEmpty, splitData } from '../data/entries.ts';
 import { checkStyle } from '../data/prompts.ts';
 import { generateResponses } from '../eval/responses.ts';
@@ -164,7 +164,7 @@ type DpoRun = TrainingRun<EncodedPair, DpoMetricsRow>;
 async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Reference): Promise<DpoResult> {
   const { model } = run;
   const ctx = model.config.contextLength;
-  const allowedMaxLength = Math.min(1024, ctx);
+  const allowedMaxLength = allowedMaxLengthFor(ctx);
   const [trainItems, valItems, testItems] = (['train', 'val', 'test'] as const).map((split) =>
     encodeSplit(splits[split], (e) => encodePair(e, opts.style), ctx, split === 'val' ? 'validation' : split));
   // Every selected token must be one the model can predict (an output vocabulary of the data's tokens).

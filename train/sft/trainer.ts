@@ -7,7 +7,7 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import {
-  checkPromptLossWeight, collate, encodeEntry, encodeSplit, getLossMask, outputVocabOf, type EncodedEntry,
+  allowedMaxLengthFor, checkPromptLossWeight, collate, encodeEntry, encodeSplit, getLossMask, outputVocabOf, type EncodedEntry,
 } from '../data/collate.ts';
 import { requireNonEmpty, splitData, type Splits } from '../data/entries.ts';
 import { loadEntries } from '../data/load.ts';
@@ -116,7 +116,7 @@ async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, Metri
   const { model } = run;
   const plw = opts.promptLossWeight ?? null;
   const ctx = model.config.contextLength;
-  const allowedMaxLength = Math.min(1024, ctx);
+  const allowedMaxLength = allowedMaxLengthFor(ctx);
   const trainItems = encodeSplit(splits.train, (e) => encodeEntry(e, opts.style), ctx, 'train');
   const valItems = encodeSplit(splits.val, (e) => encodeEntry(e, opts.style), ctx, 'validation');
   const loader = trainLoader(trainItems, opts.batchSize, opts.seed);

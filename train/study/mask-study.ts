@@ -8,7 +8,7 @@ import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { barChart, lineChart, writeChart } from '../run/charts.ts';
 import {
-  collate, encodeEntry, getLossMask, IGNORE_INDEX, REGIONS, targetRegions, type EncodedEntry, type Region,
+  allowedMaxLengthFor, collate, encodeEntry, getLossMask, IGNORE_INDEX, REGIONS, targetRegions, type EncodedEntry, type Region,
 } from '../data/collate.ts';
 import { requireNonEmpty, splitData } from '../data/entries.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
@@ -107,7 +107,7 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
 
   // (a) The same batches under every strategy, from the same weights.
   let model = await load();
-  const allowed = Math.min(1024, model.config.contextLength);
+  const allowed = allowedMaxLengthFor(model.config.contextLength);
   const encode = (es: typeof entries): EncodedEntry[] => es.map((e) => encodeEntry(e, opts.style));
   const trainItems = encode(splits.train);
   const valItems = encode(splits.val);

@@ -14,7 +14,7 @@ import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import {
-  checkPromptLossWeight, collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry
+  allowedMaxLengthFor, checkPromptLossWeight, collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry
 } from '../data/collate.ts';
 import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
 import { withResponseLength } from '../data/fact-responses.ts';
@@ -169,7 +169,7 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
   requireNonEmpty(splits.val, 'validation');
   const model = await loadStudyModel(o, [...splits.train, ...splits.test, ...splits.val], log);
   try {
-    const allowed = Math.min(1024, model.config.contextLength);
+    const allowed = allowedMaxLengthFor(model.config.contextLength);
     const encode = (es: readonly Entry[], split: string): EncodedEntry[] => encodeSplit(es, (e) => encodeEntry(e, o.style), allowed, split);
     const trainItems = encode(splits.train, 'train');
     const valItems = encode(splits.val, 'validation');
