@@ -26,7 +26,7 @@ export interface MatmulTile {
  *  a real GPU a small one (a 32x16 tile per invocation would spill registers there).
  *  On llvmpipe the engine runs kernels/matmul-llvmpipe.ts (vec4, unrolled guarded stores, no K mask
  *  when K % 4 == 0); this generator runs there only as overrideMatmul({ kernel: 'generic' }).
- *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
+ *  Measured: docs/measurements.md, 'Matmul on llvmpipe'. */
 export const MATMUL_TILES: Record<'software' | 'gpu', MatmulTile> = {
   // The 'generic' software tile: 32x16 is a little faster here but compiles several times slower.
   software: { tm: 16, tn: 16, wgx: 8, wgy: 1 },

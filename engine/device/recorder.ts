@@ -115,7 +115,7 @@ export class Recorder {
   }
 
   /** Sets bytes of a buffer to zero, in order with the dispatches around it: a memset in the
-   *  driver, where on llvmpipe a fill kernel's stores are loops over the lanes (DESIGN.md, 'Row
+   *  driver, where on llvmpipe a fill kernel's stores are loops over the lanes (docs/measurements.md, 'Row
    *  kernels'). */
   clear(buffer: GPUBuffer, offset: number, bytes: number, label: string): void {
     this.faults.assertAlive(label);

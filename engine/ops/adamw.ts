@@ -5,7 +5,7 @@
 // On llvmpipe a large parameter's four operands may be read from textures holding copies of their
 // windows (the tuner's choice per machine, engine/tune/): the embedding of a small model is most of
 // its optimizer step, and on some CPUs its storage loads cost more than the copies plus texture
-// reads, on others less (DESIGN.md, 'The tuner's classes and rounds'). Both compute the same bits.
+// reads, on others less (docs/measurements.md, 'The tuner's classes and rounds'). Both compute the same bits.
 import { ShapeError } from '../errors.ts';
 import { getDevice, noGrad, sameShape, shapeStr, type Tensor } from '../tensor.ts';
 import { TEXTURE_ROW, type Params } from '../../kernels/kernel.ts';
