@@ -40,6 +40,15 @@ t.test('DESIGN.md: the matmul tile tables, the tuner, its overrides and the bind
 });
 
 const ROOMS = ['bin', 'train', 'model', 'engine', 'kernels', 'bench', 'scripts', 'docs', 'test'];
+
+t.test("every pointer of the code into docs/ (\"DESIGN.md, 'Section'\") names a section that exists", async (t) => {
+  const files = ['bench', 'bin', 'engine', 'kernels', 'model', 'scripts', 'train'].flatMap(sources);
+  const pointers = files.flatMap((f) => [...readFileSync(path.join(root, f), 'utf8').matchAll(/(DESIGN|measurements)\.md, '([^']+)'/g)]
+    .map((m) => ({ at: f, doc: `docs/${m[1]}.md`, section: m[2].replace(/\s*\n\s*(\/\/|\*)?\s*/g, ' ') })));
+  t.ok(pointers.length >= 8, `${pointers.length} pointers`);
+  const headings = (doc: string): string[] => [...readFileSync(path.join(root, doc), 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => m[1]);
+  t.same(pointers.filter((p) => !headings(p.doc).some((h) => h.startsWith(p.section))), [], 'each names a heading of its page');
+});
 /** The folders of the tree a reader meets: every room and the folders one level inside it. */
 const folders = ROOMS.flatMap((room) => [room, ...readdirSync(path.join(root, room), { withFileTypes: true })
   .filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => `${room}/${e.name}`)]);
