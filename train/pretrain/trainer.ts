@@ -5,7 +5,7 @@
 // directory: `wgpt train --model DIR`, `wgpt generate` and transformers load it.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { keep, tidy, WgptError } from '../../engine/index.ts';
+import { WgptError } from '../../engine/index.ts';
 import { loadGPT, randomGPT } from '../../model/build.ts';
 import { validateConfig } from '../../model/config.ts';
 import { generateBatch } from '../../model/generate-batch.ts';
@@ -16,7 +16,8 @@ import { DataLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { checkSchedule } from '../run/schedule.ts';
 import { TrainingRun } from '../run/setup.ts';
-import { batchLoss, lossStep } from '../run/step.ts';
+import { lossStep } from '../run/step.ts';
+import { meanLoss } from '../eval/loss.ts';
 import { blockBatch, blockCount, splitTokens, type TokenSplits } from './blocks.ts';
 import { readTextCorpus } from './corpus.ts';
 
@@ -103,18 +104,12 @@ async function loadModel(o: PretrainOptions, vocab: number[] | undefined): Promi
 }
 
 /** Mean loss over `batches` fixed batches spread evenly over a stream's blocks. */
-async function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, batches: number): Promise<number> {
+function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, batches: number): Promise<number> {
   const n = blockCount(stream, o.blockSize);
   const count = Math.min(n, batches * o.batchSize);
   const indices = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
-  let total = 0;
-  let k = 0;
-  for (let i = 0; i < indices.length; i += o.batchSize, k++) {
-    const loss = tidy(() => keep(batchLoss(model, blockBatch(stream, indices.slice(i, i + o.batchSize), o.blockSize))));
-    total += await loss.item();
-    loss.dispose();
-  }
-  return total / k;
+  return meanLoss(model, Math.ceil(count / o.batchSize),
+    (b) => blockBatch(stream, indices.slice(b * o.batchSize, (b + 1) * o.batchSize), o.blockSize));
 }
 
 /** One sampled continuation (temperature 0.8, top-k 40) of each prompt, each from its own seed. */
