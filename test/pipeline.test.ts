@@ -48,7 +48,7 @@ async function run(out: string, maxSteps: number, pipelined: boolean, resumeDir:
   try {
     r.begin(trainLoader(trainItems, 4, 123), { epochs: 3, maxSteps });
     const loss = (items: readonly EncodedEntry[]): Promise<number> => evaluateLoss(r.model, items, 4, 2, 'none', 96);
-    const step = lossStep(r.model, r.opt, (items) => collate(items, { mask: 'none', allowedMaxLength: 96 }));
+    const step = lossStep(r.model, r.opt, (items: EncodedEntry[]) => collate(items, { mask: 'none', allowedMaxLength: 96 }));
     await r.loop({
       schedule: { lr: 1e-3, lrSchedule: 'constant', warmupSteps: 2 }, evalEvery: 3, pipelined,
       step: (items, s) => {

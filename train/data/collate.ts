@@ -117,8 +117,8 @@ const idsOf = (item: Item): readonly number[] => (Array.isArray(item) ? item : (
 export function collate(items: readonly Item[], options: CollateOptions = {}): Batch {
   if (items.length === 0) throw new Error('collate: empty batch');
   const mask = getLossMask(options.mask ?? 'none');
-  const plw = options.promptLossWeight ?? null;
-  if (plw !== null) checkPromptLossWeight(plw, options.mask ?? 'none');
+  // Checked where it enters (the trainer's options); W = null: no weights.
+  const promptLossWeight = options.promptLossWeight ?? null;
   const pad = options.padTokenId ?? END_OF_TEXT;
   const allowed = options.allowedMaxLength === undefined ? DEFAULT_ALLOWED_MAX_LENGTH : options.allowedMaxLength;
   // Longest item + 1 (its own end token); inputs/targets are one shorter than the padded row.
@@ -129,9 +129,9 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
   const batch = items.length;
   const inputs = new Int32Array(batch * seqLen);
   const targets = new Int32Array(batch * seqLen);
-  const weights = plw === null ? undefined : new Float32Array(batch * seqLen).fill(1);
+  const weights = promptLossWeight === null ? undefined : new Float32Array(batch * seqLen).fill(1);
   // Summed in f64 from the f32 weights the kernel multiplies by (W = 0.1 is 0.100000001 there).
-  const w32 = plw === null ? 1 : Math.fround(plw);
+  const w32 = promptLossWeight === null ? 1 : Math.fround(promptLossWeight);
   let weightSum = 0;
   let padTargets = 0;
   let counted = 0;

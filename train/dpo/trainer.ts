@@ -63,6 +63,10 @@ export interface DpoOptions {
  *  in the run directory so a resumed run reads them instead of generating them again. */
 export const PAIRS_FILE = 'preference-pairs.json';
 
+/** Tokens of the SFT model's greedy answers that become rejected answers, with --max-new-tokens 0
+ *  (no test responses): the built-in tasks' answers are a few tokens long. */
+const DEFAULT_MISTAKE_TOKENS = 8;
+
 export interface DpoMetricsRow {
   step: number;
   epoch: number;
@@ -109,9 +113,6 @@ export function checkDpoOptions(opts: DpoOptions): void {
   if (!(opts.beta > 0)) throw new WgptError(`--beta must be above 0, got ${opts.beta}`);
   if (!((opts.sftWeight ?? 0) >= 0)) throw new WgptError(`--sft-weight must be 0 (plain DPO) or more, got ${opts.sftWeight}`);
   if (!(opts.lr > 0)) throw new WgptError(`--lr must be above 0, got ${opts.lr}`);
-  if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1 || opts.evalBatches < 1) {
-    throw new WgptError('--batch-size, --epochs, --eval-every and --eval-batches must be at least 1');
-  }
   loraOf(opts);
   if (!['other', 'model'].includes(opts.rejected ?? 'other')) throw new WgptError(
     `unknown --rejected "${opts.rejected}": use other or model`);
@@ -149,7 +150,8 @@ async function builtinPairs(opts: DpoOptions, model: GPT, entries: PreferenceEnt
     if (!existsSync(file)) throw new WgptError(`${file} is missing: the run's built-in pairs cannot be rebuilt from a trained policy`);
     return loadPreferences(file);
   }
-  const { pairs, mistakes } = await withModelMistakes(model, entries, opts.style, opts.maxNewTokens || 8, opts.genBatch);
+  const tokens = opts.maxNewTokens || DEFAULT_MISTAKE_TOKENS;
+  const { pairs, mistakes } = await withModelMistakes(model, entries, opts.style, tokens, opts.genBatch);
   console.error(`built-in pairs: ${mistakes} of ${pairs.length} reject the SFT model's own wrong answer, the rest another entry's answer`);
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(file, JSON.stringify(pairs, null, 1));

@@ -36,5 +36,6 @@ export async function meanLoss(model: GPT, count: number, batchAt: (i: number) =
 export function evaluateLoss(model: GPT, items: readonly EncodedEntry[], batchSize: number, maxBatches: number,
   mask: string, allowedMaxLength: number, promptLossWeight: number | null = null): Promise<number> {
   const loader = evalLoader(items, batchSize);
-  return meanLoss(model, Math.min(maxBatches, loader.length), () => collate(loader.nextBatch()!, { mask, allowedMaxLength, promptLossWeight }));
+  return meanLoss(model, Math.min(maxBatches, loader.length),
+    () => collate(loader.nextBatch()!, { mask, allowedMaxLength, promptLossWeight }));
 }

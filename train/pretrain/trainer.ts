@@ -74,24 +74,13 @@ export interface PretrainResult {
   interrupted: boolean;
 }
 
-/** Checks every option that can be checked before anything is read, loaded or written. */
+/** Checks every option that can be checked before anything is read, loaded or written (the flag
+ *  table checks the integers: bin/commands/flags.ts). */
 export function checkPretrainOptions(o: PretrainOptions): void {
   checkSchedule(o.lrSchedule);
   if (!['all', 'data'].includes(o.outputVocab)) throw new WgptError(`unknown --output-vocab "${o.outputVocab}": use all or data`);
-  for (const [flag, v] of [['block-size', o.blockSize], ['batch-size', o.batchSize], ['epochs', o.epochs], ['eval-every', o.evalEvery],
-    ['eval-batches', o.evalBatches]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new WgptError(`--${flag} must be an integer of at least 1, got ${v}`);
-  }
-  if (o.maxSteps !== null && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new WgptError(
-    `--max-steps must be at least 1, got ${o.maxSteps}`);
   if (!(o.lr > 0)) throw new WgptError(`--lr must be above 0, got ${o.lr}`);
   if (!(o.weightDecay >= 0)) throw new WgptError(`--weight-decay must be 0 or more, got ${o.weightDecay}`);
-  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new WgptError(
-    `--warmup-steps must be 0 or more, got ${o.warmupSteps}`);
-  if (!(Number.isInteger(o.sampleEvery) && o.sampleEvery >= 0)) throw new WgptError(
-    `--sample-every must be 0 (before and after only) or more, got ${o.sampleEvery}`);
-  if (!(Number.isInteger(o.sampleTokens) && o.sampleTokens >= 0)) throw new WgptError(
-    `--sample-tokens must be 0 or more, got ${o.sampleTokens}`);
   if (o.prompts.some((p) => p.length === 0)) throw new WgptError('--prompt must not be empty');
 }
 

@@ -5,9 +5,10 @@
 // after the current step. The loop is pipelined: it records step N+1 before it reads step N's loss
 // (a GPU runs one step while the host records the next), so a loss reaches the progress line, the
 // finite check and onLoss one step late; before an evaluation, an epoch's end, a stop or the end
-// the loss under way is read first, so every number is what an unpipelined loop gives. What differs (what one step does with a batch, what an evaluation
-// measures, what happens between steps) comes in as functions. setup.ts wraps it with the rest of
-// a run (load or resume, metrics.jsonl, the final checkpoint).
+// the loss under way is read first, so every number is what an unpipelined loop gives. What
+// differs (what one step does with a batch, what an evaluation measures, what happens between
+// steps) comes in as functions. setup.ts wraps it with the rest of a run (load or resume,
+// metrics.jsonl, the final checkpoint); the studies call it as it is.
 import { WgptError } from '../../engine/index.ts';
 import type { DataLoader } from './loader.ts';
 import type { MetricsLog } from './metrics-log.ts';

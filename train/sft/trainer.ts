@@ -86,8 +86,9 @@ export interface TrainResult {
 export async function train(opts: TrainOptions, resumeDir: string | null = null): Promise<TrainResult> {
   checkStyle(opts.style);
   getLossMask(opts.mask);
-  const plw = opts.promptLossWeight ?? null;
-  if (plw !== null) checkPromptLossWeight(plw, opts.mask);
+  // The one check of the prompt-loss weight (the CLI's, a resumed run's and a caller's options).
+  const promptLossWeight = opts.promptLossWeight ?? null;
+  if (promptLossWeight !== null) checkPromptLossWeight(promptLossWeight, opts.mask);
   checkSchedule(opts.lrSchedule ?? 'constant');
   if (!['all', 'data'].includes(opts.outputVocab ?? 'all')) throw new WgptError(
     `unknown --output-vocab "${opts.outputVocab}": use all or data`);
@@ -114,7 +115,7 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
 
 async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, MetricsRow>, splits: Splits): Promise<TrainResult> {
   const { model } = run;
-  const plw = opts.promptLossWeight ?? null;
+  const promptLossWeight = opts.promptLossWeight ?? null;
   const ctx = model.config.contextLength;
   const allowedMaxLength = Math.min(1024, ctx);
   const trainItems = encodeSplit(splits.train, (e) => encodeEntry(e, opts.style), ctx, 'train');
@@ -131,10 +132,10 @@ async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, Metri
   }
   run.logTrainable('the base model is frozen');
   const loss = (items: readonly EncodedEntry[]): Promise<number> =>
-    evaluateLoss(model, items, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength, plw);
+    evaluateLoss(model, items, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength, promptLossWeight);
   const r = await run.loop({
     schedule: opts, evalEvery: opts.evalEvery,
-    step: lossStep(model, run.opt, (items) => collate(items, { mask: opts.mask, allowedMaxLength, promptLossWeight: plw })),
+    step: lossStep(model, run.opt, (items) => collate(items, { mask: opts.mask, allowedMaxLength, promptLossWeight })),
     evaluate: async () => ({ train_loss: await loss(trainItems), val_loss: await loss(valItems) }),
     onEpochEnd: async () => {
       const sample = await sampleResponse(model, splits.val[0], opts.style);

@@ -14,7 +14,7 @@ import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import {
-  checkPromptLossWeight, collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry
+  collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry
 } from '../data/collate.ts';
 import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
 import { withResponseLength } from '../data/fact-responses.ts';
@@ -163,7 +163,6 @@ async function loadStudyModel(o: PlwRunOptions, entries: readonly Entry[], log: 
 export async function plwRun(o: PlwRunOptions, log: (line: string) => void = console.error): Promise<PlwRunResult> {
   const started = performance.now();
   checkStyle(o.style);
-  checkPromptLossWeight(o.promptLossWeight, 'none');
   const splits = splitData(await studyEntries(o));
   requireNonEmpty(splits.train, 'train');
   requireNonEmpty(splits.val, 'validation');
@@ -191,7 +190,8 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
       await trainingLoop<EncodedEntry, LoopRow>({
         opt, loader: trainLoader(trainItems, o.batchSize, o.seed), epochs: Infinity, totalSteps: o.steps, startStep: 0, tokensSeen: 0,
         schedule: { lr: o.lr, lrSchedule: 'cosine', warmupSteps: o.warmupSteps }, progress: new Progress(0),
-        step: lossStep(model, opt, (items) => collate(items, { mask: 'none', allowedMaxLength: allowed, promptLossWeight: o.promptLossWeight })),
+        step: lossStep(model, opt,
+          (items) => collate(items, { mask: 'none', allowedMaxLength: allowed, promptLossWeight: o.promptLossWeight })),
         onLoss: (_, loss) => trainLoss.push(loss),
       });
     } finally {
