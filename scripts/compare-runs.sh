@@ -19,7 +19,7 @@ runs() { # $1: tree; stops at the first failing run
     --eval-batches 1 --lr 1e-3 --max-new-tokens 6 --test-limit 3 --out lora
   w "$t" pretrain --data ../corpus.txt --model tiny --max-steps 6 --block-size 32 --batch-size 4 --eval-every 2 --eval-batches 2 \
     --sample-every 3 --sample-tokens 5 --output-vocab data --out pretrain
-  w "$t" dpo --model train --max-steps 4 --batch-size 2 --eval-every 2 --eval-batches 1 --max-new-tokens 6 --test-limit 2 --out dpo
+  w "$t" dpo --model train --data ../pairs.json --max-steps 4 --batch-size 2 --eval-every 2 --eval-batches 1 --max-new-tokens 6 --test-limit 2 --out dpo
   w "$t" mask-study --steps 4 --batches 1 --held-out 2 --eval-batches 1 --max-new-tokens 4 --out mask
   w "$t" mask-study --plw 0.1 --seeds 1 --model tiny --from-scratch --data facts --steps 4 --batch-size 4 --batches 1 \
     --held-out 2 --eval-batches 1 --max-new-tokens 4 --out plw
@@ -28,6 +28,10 @@ runs() { # $1: tree; stops at the first failing run
 mkdir -p "$work"
 # The same text for both sides: the README of the tree before.
 cp "$before/README.md" "$work/corpus.txt"
+# Preference pairs for dpo: sums, the right one chosen.
+node -e 'const e = []; for (let i = 0; i < 40; i++) { const [a, b] = [i % 7 + 1, i % 5 + 2];
+  e.push({ instruction: `Add ${a} and ${b}.`, input: "", chosen: `${a + b}`, rejected: `${a + b + 1}` }); }
+  require("fs").writeFileSync(process.argv[1], JSON.stringify(e));' "$work/pairs.json"
 for side in ${ONLY:-before after}; do
   tree=$before; [ "$side" = after ] && tree=$after
   cache_var="CACHE_${side^^}"

@@ -11,7 +11,9 @@ import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy } from '../engine/i
 import { randomGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
 import type { GPT } from '../model/gpt.ts';
-import { checkPromptLossWeight, collate, encodeEntry, IGNORE_INDEX, outputVocabOf, type EncodedEntry } from '../train/data/collate.ts';
+import { collate, IGNORE_INDEX } from '../train/data/collate.ts';
+import { encodeEntry, outputVocabOf, type EncodedEntry } from '../train/data/encode.ts';
+import { checkPromptLossWeight } from '../train/data/loss-masks.ts';
 import type { Batch } from '../train/run/step.ts';
 import { gradientsOf } from '../train/eval/grads.ts';
 import { generateSyntheticData } from '../train/data/synthetic.ts';

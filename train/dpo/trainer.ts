@@ -9,11 +9,11 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { encodeSplit } from '../data/collate.ts';
+import { encodeSplit } from '../data/encode.ts';
 import { requireNonEmpty, splitData } from '../data/entries.ts';
 import { checkStyle } from '../data/prompts.ts';
-import { generateResponses } from '../eval/responses.ts';
-import { scoreResponses, type ScoreReport } from '../eval/score.ts';
+import { scoreTest } from '../eval/responses.ts';
+import type { ScoreReport } from '../eval/score.ts';
 import { trainLoader } from '../run/loader.ts';
 import { loraBaseName, loraOf } from '../run/lora-options.ts';
 import { TrainingRun } from '../run/setup.ts';
@@ -174,8 +174,6 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Re
   run.begin(trainLoader(trainItems, opts.batchSize, opts.seed), opts);
   if (model.lora) run.logTrainable('the reference is the base without them');
   const testLimited = opts.testLimit === null ? splits.test : splits.test.slice(0, opts.testLimit);
-  const respond = (label: string): Promise<PreferenceEntry[]> =>
-    generateResponses(model, testLimited, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label }) as Promise<PreferenceEntry[]>;
 
   const summaryFile = path.join(opts.out, SUMMARY_FILE);
   const before: DpoScores = run.resumed && existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')).before ?? {} : {};
@@ -184,7 +182,7 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Re
     const p = before.preference;
     run.log(`before DPO: held-out preference accuracy ${pct(p.accuracy)} (${p.correct}/${p.n})`);
     if (opts.maxNewTokens > 0 && testLimited.length > 0) {
-      const exact = scoreResponses(await respond('before DPO: test responses'));
+      const exact = await scoreTest(model, testLimited, opts, 'before DPO: test responses');
       before.exact = exact;
       run.log(`before DPO: held-out exact match ${pct(exact.accuracy)} (${exact.correct}/${exact.n})`);
     }
@@ -221,11 +219,7 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Re
   if (testItems.length > 0) {
     after.preference = await preferenceAccuracy(model, testItems, opts.batchSize, opts.mask, allowedMaxLength);
   }
-  if (testLimited.length > 0 && opts.maxNewTokens > 0) {
-    const responses = await respond('test responses');
-    writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
-    after.exact = scoreResponses(responses);
-  }
+  if (testLimited.length > 0 && opts.maxNewTokens > 0) after.exact = await scoreTest(model, testLimited, opts, 'test responses', opts.out);
   writeFileSync(summaryFile, JSON.stringify({ before, after }, null, 2));
   return { ...result, interrupted: false };
 }

@@ -3,7 +3,8 @@
 // losses, and (meanOver) dpo's measurements over pairs.
 import { keep, tidy } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { collate, type EncodedEntry } from '../data/collate.ts';
+import { collate } from '../data/collate.ts';
+import type { EncodedEntry } from '../data/encode.ts';
 import { evalLoader } from '../run/loader.ts';
 import { batchLoss, type Batch } from '../run/step.ts';
 

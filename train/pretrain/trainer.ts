@@ -45,7 +45,7 @@ export interface PretrainOptions {
   prompts: string[];
   sampleTokens: number;
   seed: number;
-  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in data/collate.ts). */
+  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in data/encode.ts). */
   outputVocab: string;
   dropout?: number;
 }

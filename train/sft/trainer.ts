@@ -2,19 +2,17 @@
 // AdamW over shuffled, collated batches; train and val loss every few steps; a greedy sample after
 // each epoch; checkpoints that resume bit for bit; the run directory with metrics, the loss plot,
 // the weights and the test split's responses.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
-import {
-  checkPromptLossWeight, collate, encodeEntry, encodeSplit, getLossMask, outputVocabOf, type EncodedEntry,
-} from '../data/collate.ts';
+import { collate } from '../data/collate.ts';
+import { encodeEntry, encodeSplit, outputVocabOf, type EncodedEntry } from '../data/encode.ts';
+import { checkPromptLossWeight, getLossMask } from '../data/loss-masks.ts';
 import { requireNonEmpty, splitData, type Splits } from '../data/entries.ts';
 import { loadEntries } from '../data/load.ts';
 import { checkStyle } from '../data/prompts.ts';
 import { evaluateLoss } from '../eval/loss.ts';
-import { generateResponses, sampleResponse } from '../eval/responses.ts';
-import { scoreResponses, type ScoreReport } from '../eval/score.ts';
+import { sampleResponse, scoreTest } from '../eval/responses.ts';
+import type { ScoreReport } from '../eval/score.ts';
 import { trainLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { loraBaseName, loraOf } from '../run/lora-options.ts';
@@ -125,8 +123,7 @@ async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, Metri
 
   let before: ScoreReport | undefined;
   if (opts.scoreBefore && !run.resumed && splits.test.length > 0) {
-    before = scoreResponses(await generateResponses(model, splits.test, opts.style, opts.maxNewTokens,
-      { batchSize: opts.genBatch, label: 'before training: test responses' }));
+    before = await scoreTest(model, splits.test, opts, 'before training: test responses');
     run.log(`before training: held-out exact match ${(100 * before.accuracy).toFixed(1)}% (${before.correct}/${before.n})`);
     run.restartProgress();
   }
@@ -147,11 +144,6 @@ async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, Metri
   await run.saveModel(loraBaseName(opts), opts.merge);
   await run.plotLosses();
   let after: ScoreReport | undefined;
-  if (splits.test.length > 0 && opts.maxNewTokens > 0) {
-    const responses = await generateResponses(model, splits.test, opts.style, opts.maxNewTokens,
-      { batchSize: opts.genBatch, label: 'test responses' });
-    writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
-    after = scoreResponses(responses);
-  }
+  if (splits.test.length > 0 && opts.maxNewTokens > 0) after = await scoreTest(model, splits.test, opts, 'test responses', opts.out);
   return { ...result, after, interrupted: false };
 }

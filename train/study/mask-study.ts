@@ -7,9 +7,9 @@ import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy, WgptError } from '
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { barChart, lineChart, writeChart } from '../run/charts.ts';
-import {
-  collate, encodeEntry, getLossMask, IGNORE_INDEX, REGIONS, targetRegions, type EncodedEntry, type Region,
-} from '../data/collate.ts';
+import { collate, IGNORE_INDEX, REGIONS, targetRegions, type Region } from '../data/collate.ts';
+import { encodeEntry, type EncodedEntry } from '../data/encode.ts';
+import { getLossMask } from '../data/loss-masks.ts';
 import { requireNonEmpty, splitData } from '../data/entries.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
 import { trainLoader } from '../run/loader.ts';

@@ -13,9 +13,8 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import {
-  collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry
-} from '../data/collate.ts';
+import { collate, IGNORE_INDEX } from '../data/collate.ts';
+import { encodeEntry, encodeSplit, outputVocabOf, type EncodedEntry } from '../data/encode.ts';
 import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
 import { withResponseLength } from '../data/fact-responses.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
