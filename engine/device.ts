@@ -11,7 +11,7 @@ import { adapterLimits, limitsInForce, type Limits } from './device/limits.ts';
 import { Memory, type Binding, type OperandTexture } from './device/memory.ts';
 import { Profiler, type ProfileEntry, type ProfileSpan } from './device/profiler.ts';
 import { Recorder, type Dispatch } from './device/recorder.ts';
-import { Sync } from './device/sync.ts';
+import { type PendingRead, Sync } from './device/sync.ts';
 
 export type { Counters } from './device/counters.ts';
 export type { Limits } from './device/limits.ts';
@@ -154,6 +154,10 @@ export class Device {
   set beforeWait(work: Sync['beforeWait']) { this.waits.beforeWait = work; }
   read(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<ArrayBuffer> {
     return this.waits.read(buffer, offset, bytes, label);
+  }
+  /** A readback whose copy is submitted now and whose bytes come later (device/sync.ts). */
+  readLater(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<PendingRead> {
+    return this.waits.readLater(buffer, offset, bytes, label);
   }
   /** The completion barrier: every timing of GPU work ends here or on a readback. */
   finish(label = 'finish'): Promise<void> { return this.waits.finish(label); }

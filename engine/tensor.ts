@@ -125,8 +125,18 @@ export class Tensor {
   }
 
   async item(): Promise<number> {
+    return (await this.itemLater()).value;
+  }
+
+  /** item() in two halves: resolves once the copy of the value is submitted (the tensor may then
+   *  be disposed and the next work recorded while the GPU still runs), `value` once it is back. */
+  async itemLater(): Promise<{ value: Promise<number> }> {
     if (this.size !== 1) throw new ShapeError(`item(): tensor has shape ${shapeStr(this.shape)}, not one element`);
-    return (await this.toArray())[0];
+    const device = this.storage?.device ?? getDevice();
+    const { bytes } = await device.readLater(this.buffer, 0, 4, `reading ${shapeStr(this.shape)}`);
+    const value = bytes.then((b) => (this.dtype === 'f32' ? new Float32Array(b) : new Int32Array(b))[0]);
+    value.catch(() => {}); // read later, maybe after other awaits: not an unhandled rejection meanwhile
+    return { value };
   }
 
   /** Frees the GPU memory now (the buffer goes back to the pool). Idempotent. */

@@ -2,7 +2,8 @@
 // against the references, offline; optionally a judge model through an Ollama-style /api/chat).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
-import { allowedMaxLengthFor, encodeEntry } from '../../train/data/collate.ts';
+import { allowedMaxLengthFor } from '../../train/data/collate.ts';
+import { encodeEntry } from '../../train/data/encode.ts';
 import { splitData, validateEntries, type Entry } from '../../train/data/entries.ts';
 import { judgeResponses } from '../../train/eval/judge.ts';
 import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/eval/responses.ts';

@@ -2,7 +2,8 @@
 // parameter's gradient (by Hugging Face name). The masking study and `wgpt grads` build on this.
 import { backward, keep, tidy, WgptError } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { allowedMaxLengthFor, collate, encodeEntry, IGNORE_INDEX } from '../data/collate.ts';
+import { allowedMaxLengthFor, collate, IGNORE_INDEX } from '../data/collate.ts';
+import { encodeEntry } from '../data/encode.ts';
 import type { Entry } from '../data/entries.ts';
 import { batchLoss, type Batch } from '../run/step.ts';
 
