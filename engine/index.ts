@@ -37,4 +37,4 @@ export type { AttentionTile } from '../kernels/attention.ts';
 export { crossEntropy, crossEntropyPerToken, type CrossEntropyOptions } from './ops/loss.ts';
 export { dropout } from './ops/dropout.ts';
 export { embedding } from './ops/embedding.ts';
-export { adamwStep, type AdamWOptions } from './ops/adamw.ts';
+export { adamwStep, ParamPack, type AdamWOptions } from './ops/adamw.ts';
