@@ -62,7 +62,7 @@ export class Faults {
   }
 
   /** Marks the device destroyed: from now on it is lost. Returns false where it already was. */
-  destroyed(): boolean {
+  markDestroyed(): boolean {
     if (this.lostReason) return false;
     this.lostReason = 'destroyed: Device.destroy() was called';
     return true;
