@@ -9,12 +9,12 @@ import type { Memory } from './memory.ts';
 import type { Profiler } from './profiler.ts';
 import type { Recorder } from './recorder.ts';
 
-/** A readback under way (Sync.readLater). */
+/** A readback under way (Waits.readLater). */
 export interface PendingRead {
   bytes: Promise<ArrayBuffer>;
 }
 
-export class Sync {
+export class Waits {
   /** Work to do at the next wait (a readback or finish()) before it: the matmul tuner measuring
    *  the product classes met so far (engine/tune/tuner.ts). Not run from inside itself. */
   beforeWait: (() => Promise<void> | void) | null = null;
