@@ -9,7 +9,7 @@ import { getLossMask } from './loss-masks.ts';
 
 // train/ reads the engine's ignore_index through here, beside the masks that set it.
 export { IGNORE_INDEX };
-/** The chapter's allowed_max_length: a row longer than this is cut (or the model's context, if shorter). */
+/** The chapter's allowed_max_length, collate()'s cut when none is given. */
 export const DEFAULT_ALLOWED_MAX_LENGTH = 1024;
 /** The length rows are cut to for a model of this context: the chapter's 1024, or the context if shorter. */
 export const allowedMaxLengthFor = (contextLength: number): number => Math.min(DEFAULT_ALLOWED_MAX_LENGTH, contextLength);
