@@ -40,7 +40,7 @@ for side in ${ONLY:-before after}; do
     || { echo "$side: a run failed, see $work/$side.log" >&2; exit 1; }
 done
 
-# Zero the timing fields, then compare every file either side wrote.
+# Compare every file either side wrote.
 node --input-type=module - "$work/before" "$work/after" <<'JS'
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -48,12 +48,13 @@ const [a, b] = process.argv.slice(2);
 const TIMES = /"(elapsed_s|seconds|total|training|answers|secondsPerStep|tokensPerSecond)":\s*[-0-9.e+]+/g;
 const files = (d, r = '') => readdirSync(path.join(d, r)).flatMap((f) =>
   statSync(path.join(d, r, f)).isDirectory() ? files(d, path.join(r, f)) : [path.join(r, f)]);
-const norm = (f, buf) => (/\.(json|jsonl)$/.test(f) ? Buffer.from(buf.toString().replace(TIMES, '"$1":0')) : buf);
+// Timing fields zeroed, and each side's own directory (a LoRA adapter names its base by absolute path) made one.
+const norm = (f, buf, dir) => (/\.(json|jsonl)$/.test(f) ? Buffer.from(buf.toString().replace(TIMES, '"$1":0').split(dir).join('WORK')) : buf);
 const [fa, fb] = [files(a).sort(), files(b).sort()];
 let bad = 0;
 for (const f of new Set([...fa, ...fb])) {
   if (!fa.includes(f) || !fb.includes(f)) { console.log(`only in ${fa.includes(f) ? 'before' : 'after'}: ${f}`); bad++; continue; }
-  if (!norm(f, readFileSync(path.join(a, f))).equals(norm(f, readFileSync(path.join(b, f))))) { console.log(`differs: ${f}`); bad++; }
+  if (!norm(f, readFileSync(path.join(a, f)), a).equals(norm(f, readFileSync(path.join(b, f)), b))) { console.log(`differs: ${f}`); bad++; }
 }
 console.log(`${fa.length} files compared, ${bad} differ`);
 process.exit(bad ? 1 : 0);
