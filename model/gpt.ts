@@ -3,7 +3,7 @@
 // loading, saving and per-parameter gradient reports need no translation table.
 import {
   add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, paddedAttention, param,
-  permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
+  permute, reshape, scale, slice, softmax, splitHeads, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 import { loraMatmul, type LoraAdapters } from './lora.ts';
@@ -183,7 +183,7 @@ export class GPT {
     for (let l = 0; l < nLayers; l++) {
       const pre = `h.${l}`;
       const qkv = this.linear(layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps), `${pre}.attn.c_attn`);
-      const heads = split(qkv, [d, d, d], 2).map((z) => permute(reshape(z, [b, t, h, d / h]), [0, 2, 1, 3]));
+      const heads = splitHeads(qkv, h);
       // lastOnly: the last block's one query attends over all keys (unpadded: every key from 0).
       const tail = opts.lastOnly === true && l === nLayers - 1 && t > 1;
       const q = tail ? slice(heads[0], 2, t - 1, 1) : heads[0];
