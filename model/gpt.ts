@@ -2,7 +2,7 @@
 // attention, a tied or separate LM head. Parameters are held by their Hugging Face names, so
 // loading, saving and per-parameter gradient reports need no translation table.
 import {
-  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, paddedAttention, param,
+  add, addBias, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, paddedAttention, param,
   permute, reshape, scale, slice, softmax, splitHeads, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
@@ -153,6 +153,13 @@ export class GPT {
     return add(this.project(x, prefix), this.p(`${prefix}.bias`));
   }
 
+  /** x + dropout(linear(h)): without dropout the projection's bias and the residual add are one
+   *  dispatch (addBias, the same bits). */
+  private residual(x: Tensor, h: Tensor, module: string, opts: ForwardOptions, salt: number): Tensor {
+    if (opts.train && this.config.dropout > 0) return add(x, this.drop(this.linear(h, module), opts, salt));
+    return addBias(x, this.project(h, module), this.p(`${module}.bias`));
+  }
+
   private drop(x: Tensor, opts: ForwardOptions, salt: number): Tensor {
     const p = opts.train ? this.config.dropout : 0;
     return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * 7919 + salt) >>> 0) : x;
@@ -193,10 +200,10 @@ export class GPT {
         : starts ? paddedAttention(q, heads[1], heads[2], starts) : causalSelfAttention(q, heads[1], heads[2]);
       att = reshape(permute(att, [0, 2, 1, 3]), [b, q.shape[2], d]);
       if (tail) x = slice(x, 1, t - 1, 1);
-      x = add(x, this.drop(this.linear(att, `${pre}.attn.c_proj`), opts, 2 + 3 * l));
+      x = this.residual(x, att, `${pre}.attn.c_proj`, opts, 2 + 3 * l);
       const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);
       const fc = biasGelu(this.project(ln2, `${pre}.mlp.c_fc`), this.p(`${pre}.mlp.c_fc.bias`));
-      x = add(x, this.drop(this.linear(fc, `${pre}.mlp.c_proj`), opts, 3 + 3 * l));
+      x = this.residual(x, fc, `${pre}.mlp.c_proj`, opts, 3 + 3 * l);
     }
     if (opts.cache) opts.cache.length += t;
     return layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'), eps);
