@@ -26,7 +26,7 @@ export function closeDevice(device: Device): void {
   setDevice(null);
 }
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
-export { reshape, permute, transpose, slice, split, concat } from './ops/layout.ts';
+export { reshape, permute, transpose, slice, split, splitHeads, concat } from './ops/layout.ts';
 export { layerNorm } from './ops/norm.ts';
 export { gelu, biasGelu } from './ops/activation.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';

@@ -25,3 +25,7 @@ export const AFFINE = wgsl('elementwise', 'affine', {
   params: { n: 'u32', alpha: 'f32', beta: 'f32' }, bindings: { x: 'read f32', y: 'read_write f32' },
 });
 export const FILL = wgsl('elementwise', 'fill', { params: { n: 'u32', value: 'f32' }, bindings: { y: 'read_write f32' } });
+/** n: elements of this window, whose first has global index base; d: the bias's length. */
+export const ADD_BIAS = wgsl('elementwise', 'add_bias', {
+  params: { n: 'u32', base: 'u32', d: 'u32' }, bindings: { x: 'read f32', y: 'read f32', bias: 'read f32', out: 'read_write f32' },
+});

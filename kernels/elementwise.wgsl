@@ -58,3 +58,13 @@ fn fill(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   if (i >= P.n) { return; }
   y[i] = P.value;
 }
+
+// @entry add_bias
+// A residual branch's output and its bias into the residual stream: out = x + (y + bias[col]),
+// in the order that add(x, add(y, bias)) rounds, with bias [d] over the rows.
+@compute @workgroup_size(WG)
+fn add_bias(grid: Grid, @builtin(local_invocation_index) lid: u32) {
+  let i = grid_index(grid, lid);
+  if (i >= P.n) { return; }
+  out[i] = x[i] + (y[i] + bias[(P.base + i) % P.d]);
+}

@@ -12,3 +12,9 @@ export const AXIS_COPY = wgsl('layout', 'axis_copy', {
   params: { n: 'u32', inner: 'u32', count: 'u32', src_len: 'u32', src_start: 'u32', dst_len: 'u32', dst_start: 'u32' },
   bindings: XY,
 });
+
+/** n: elements; b, heads, t, dh: the extents; to_heads: 1 gathers qkv [B, T, 3·H·Dh] into
+ *  [3, B, H, T, Dh], 0 scatters back. */
+export const SPLIT_HEADS = wgsl('layout', 'split_heads', {
+  params: { n: 'u32', b: 'u32', heads: 'u32', t: 'u32', dh: 'u32', to_heads: 'u32' }, bindings: XY,
+});

@@ -2,8 +2,8 @@
 // attention, a tied or separate LM head. Parameters are held by their Hugging Face names, so
 // loading, saving and per-parameter gradient reports need no translation table.
 import {
-  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, IGNORE_INDEX, keep, layerNorm, matmul, paddedAttention,
-  param, permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
+  add, addBias, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, IGNORE_INDEX, keep, layerNorm, matmul,
+  paddedAttention, param, permute, reshape, scale, slice, softmax, splitHeads, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 import { loraMatmul, type LoraAdapters } from './lora.ts';
@@ -155,6 +155,13 @@ export class GPT {
     return add(this.project(x, prefix), this.p(`${prefix}.bias`));
   }
 
+  /** x + dropout(linear(h)): without dropout the projection's bias and the residual add are one
+   *  dispatch (addBias, the same bits). */
+  private residual(x: Tensor, h: Tensor, module: string, opts: ForwardOptions, salt: number): Tensor {
+    if (opts.train && this.config.dropout > 0) return add(x, this.drop(this.linear(h, module), opts, salt));
+    return addBias(x, this.project(h, module), this.p(`${module}.bias`));
+  }
+
   private drop(x: Tensor, opts: ForwardOptions, salt: number): Tensor {
     const p = opts.train ? this.config.dropout : 0;
     return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * DROPOUT_SEED_STRIDE + salt) >>> 0) : x;
@@ -185,7 +192,7 @@ export class GPT {
     for (let l = 0; l < nLayers; l++) {
       const pre = `h.${l}`;
       const qkv = this.linear(layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps), `${pre}.attn.c_attn`);
-      const heads = split(qkv, [d, d, d], 2).map((z) => permute(reshape(z, [b, t, h, d / h]), [0, 2, 1, 3]));
+      const heads = splitHeads(qkv, h);
       // lastOnly: the last block's one query attends over all keys (unpadded: every key from 0).
       const tail = opts.lastOnly === true && l === nLayers - 1 && t > 1;
       const q = tail ? slice(heads[0], 2, t - 1, 1) : heads[0];
@@ -195,10 +202,10 @@ export class GPT {
         : starts ? paddedAttention(q, heads[1], heads[2], starts) : causalSelfAttention(q, heads[1], heads[2]);
       att = reshape(permute(att, [0, 2, 1, 3]), [b, q.shape[2], d]);
       if (tail) x = slice(x, 1, t - 1, 1);
-      x = add(x, this.drop(this.linear(att, `${pre}.attn.c_proj`), opts, 2 + 3 * l));
+      x = this.residual(x, att, `${pre}.attn.c_proj`, opts, 2 + 3 * l);
       const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);
       const fc = biasGelu(this.project(ln2, `${pre}.mlp.c_fc`), this.p(`${pre}.mlp.c_fc.bias`));
-      x = add(x, this.drop(this.linear(fc, `${pre}.mlp.c_proj`), opts, 3 + 3 * l));
+      x = this.residual(x, fc, `${pre}.mlp.c_proj`, opts, 3 + 3 * l);
     }
     if (opts.cache) opts.cache.length += t;
     return layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'), eps);

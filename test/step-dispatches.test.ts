@@ -45,10 +45,11 @@ t.test('a gpt2-shaped step: dispatches per layer and in all; a steady step creat
   const perLayer = two.dispatches - one.dispatches;
   const fixed = one.dispatches - perLayer;
   // Per layer: 12 matmuls (4 projections x forward, dA, dB), 6 of layer norm (2 x forward, dx,
-  // dweight/dbias), 4 of attention (forward, D, dQ, dK+dV), 14 of splitting and merging heads,
-  // 9 adds (3 biases, 2 residuals, 4 gradient sums), 4 bias gradients, 2 of bias+GELU; AdamW is
+  // dweight/dbias), 4 of attention (forward, D, dQ, dK+dV), 4 of splitting and merging heads
+  // (splitHeads and the output's permute, forward and backward),
+  // 5 adds (the qkv bias, 2 residuals with their biases (addBias), 2 residual gradient sums), 4 bias gradients, 2 of bias+GELU; AdamW is
   // one dispatch per group of parameters (ParamPack), none per layer.
-  t.equal(perLayer, 51, `${perLayer} dispatches per layer`);
+  t.equal(perLayer, 37, `${perLayer} dispatches per layer`);
   t.ok(fixed <= 20, `${fixed} dispatches outside the layers`);
   // gpt2 has 12 layers; its 50257-token head binds wte in windows, which adds its own.
   t.comment(`12 layers: ${fixed} + 12 x ${perLayer} = ${fixed + 12 * perLayer} dispatches, before wte's windows`);

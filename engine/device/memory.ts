@@ -66,7 +66,7 @@ export class Memory {
   }
 
   /** Gives a buffer back to the pool. Commands already recorded may still read it: that is
-   *  safe, since later commands run after them and uploads flush first (see Device.upload). */
+   *  safe, since later commands run after them and uploads keep their order (see Recorder.upload). */
   release(buffer: GPUBuffer, cls: number): void {
     this.counters.liveBytes -= cls;
     if (this.faults.lost) return;

@@ -1,7 +1,7 @@
 // Element-wise arithmetic with numpy broadcasting (up to 4 axes), forward and VJP side by side.
 import { ShapeError } from '../errors.ts';
-import { getDevice, numel, record, shapeStr, Tensor } from '../tensor.ts';
-import { AFFINE, BINARY, BINARY_OPS, BINARY4, FILL } from '../../kernels/elementwise.ts';
+import { getDevice, numel, record, sameShape, shapeStr, Tensor } from '../tensor.ts';
+import { ADD_BIAS, AFFINE, BINARY, BINARY_OPS, BINARY4, FILL } from '../../kernels/elementwise.ts';
 import { sumTo } from './sum-to.ts';
 import { assertF32, eachWindow, launch1d, maxBindingElems } from './util.ts';
 
@@ -100,6 +100,25 @@ export function add(a: Tensor, b: Tensor): Tensor {
   return record(binaryRaw('add', a, b), 'add', [a, b], (g) => [
     a.requiresGrad ? sumTo(g, a.shape) : null,
     b.requiresGrad ? sumTo(g, b.shape) : null,
+  ]);
+}
+
+/** x + (y + bias), bias [D] over the last axis of x and y [..., D]: a projection and its bias
+ *  added to the residual stream in one dispatch, with the bits of add(x, add(y, bias)). */
+export function addBias(x: Tensor, y: Tensor, bias: Tensor): Tensor {
+  for (const t of [x, y, bias]) assertF32(t, 'addBias');
+  const d = x.shape[x.ndim - 1];
+  if (x.ndim < 1 || !sameShape(x.shape, y.shape) || bias.ndim !== 1 || bias.shape[0] !== d || d === 0) {
+    throw new ShapeError(
+      `addBias: x ${shapeStr(x.shape)} and y ${shapeStr(y.shape)} need one shape, and a bias of [${d}], got ${shapeStr(bias.shape)}`);
+  }
+  const out = Tensor.empty(x.shape, 'f32', 'addBias');
+  eachWindow(x.size, (e0, n) => launch1d(ADD_BIAS, n, { n, base: e0, d }, [x.bind(e0, n), y.bind(e0, n), bias.bind(), out.bind(e0, n)],
+    `addBias ${shapeStr(x.shape)}`));
+  return record(out, 'addBias', [x, y, bias], (g) => [
+    x.requiresGrad ? g.view(g.shape) : null,
+    y.requiresGrad ? g.view(g.shape) : null,
+    bias.requiresGrad ? sumTo(g, bias.shape) : null,
   ]);
 }
 
