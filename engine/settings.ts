@@ -96,6 +96,7 @@ export const SETTINGS = {
   WGPT_CH07_DPO_URL: { doc: "where the chapter 7 preference data is fetched from (default: the book's repository)", parse: text },
   WGPT_DEBUG: { doc: 'any value: stack traces, and the CLI in the launching process (Dawn warnings shown)', parse: Boolean },
   WGPT_CLI_CHILD: { doc: 'set by bin/wgpt.js for its child (the launcher reads it before TypeScript loads)', parse: text, internal: true },
+  WGPT_RUN_LOCK: { doc: "set by wgpt sweep task for its run's command: the pid holding the run's lock for it", parse: text, internal: true },
   WGPT_TEST_PAUSE_SAVE: { doc: 'tests: stop a checkpoint save at this point (written, linked, renamed)', parse: text },
   WGPT_TEST_READ_DELAY_MS: { doc: 'tests: every readback this many ms slower, as on a real GPU', parse: milliseconds('WGPT_TEST_READ_DELAY_MS', 'milliseconds') },
 } satisfies Record<string, Setting>;

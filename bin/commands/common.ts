@@ -8,6 +8,7 @@ import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';
 import { readTrainState } from '../../train/run/checkpoint.ts';
+import { RunDir } from '../../train/run/run-dir.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
 import { INT, own, parseArgsOptions, resumeOptions, SWITCH, TEXT, type Entry } from './flags.ts';
 
@@ -60,6 +61,20 @@ export async function loadModelOption(values: { model?: string; adapter?: string
 
 /** A run directory under runs/ named by the time (prefix: the command, e.g. dpo-). */
 export const defaultOut = (prefix = ''): string => path.join('runs', `${prefix}${new Date().toISOString().replace(/[:.]/g, '-')}`);
+
+/** Runs `fn` holding the run directory `dir` (docs/run-directory.md): locked against a second
+ *  process, and on a fresh run refused where it holds a run, unless --overwrite. */
+export async function inRunDir<T>(dir: string, values: { resume?: string; overwrite?: boolean },
+  fn: (held: RunDir) => Promise<T>): Promise<T> {
+  if (values.resume !== undefined && values.overwrite) throw new WgptError(
+    '--resume continues the run in its directory, --overwrite replaces it: give one of them');
+  const held = RunDir.open(dir, { resume: values.resume !== undefined, overwrite: values.overwrite === true });
+  try {
+    return await fn(held);
+  } finally {
+    held.release();
+  }
+}
 
 /** The options a run in `dir` was started with, checked against the command's table, with the
  *  flags a resumed run may change applied; the run continues in `dir`. */

@@ -8,7 +8,7 @@ import { DPO_BASE as B } from '../../train/dpo/presets.ts';
 import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores } from '../../train/dpo/trainer.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, inRunDir, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import {
   applyFlags, flagsFor, INT, NUMBER, parseFlags, POSITIVE_INT, SWITCH, TEST_LIMIT, TEXT, trainerFlags, usageText,
 } from './flags.ts';
@@ -58,19 +58,31 @@ rejected: the SFT model's own wrong answer, or another entry's answer where it i
 /** How `wgpt sweep` runs, resumes and reads a dpo run. */
 export const SWEEP = resumableSweep(FLAGS, dpoMetrics);
 
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, FLAGS, USAGE);
   const builtin = values.resume === undefined && values.data === undefined && values.model === undefined;
-  let opts: DpoOptions;
-  if (values.resume !== undefined) opts = await resumedOptions(FLAGS, values, 'dpo', values.resume);
-  else {
-    if (!builtin && (values.data === undefined || values.model === undefined)) {
-      throw new WgptError('dpo needs both --model SFT and --data FILE (or neither, for the built-in run)');
-    }
-    opts = applyFlags<DpoOptions>(FLAGS, values, { ...B, ...(builtin ? BUILTIN_DPO : {}), out: values.out ?? defaultOut('dpo-') });
-    if (opts.loraRank === null && (opts.loraAlpha !== null || opts.loraTargets !== null)) throw new WgptError(
-      '--lora-alpha and --lora-targets need --lora-rank');
+  if (values.resume === undefined && !builtin && (values.data === undefined || values.model === undefined)) {
+    throw new WgptError('dpo needs both --model SFT and --data FILE (or neither, for the built-in run)');
   }
+  const out = values.resume ?? values.out ?? defaultOut('dpo-');
+  const fresh = values.resume === undefined ? freshOptions(values, builtin, out) : null;
+  if (fresh) checkDpoOptions(fresh); // before the directory is touched
+  return inRunDir(out, values, async () => {
+    const opts = fresh ?? await resumedOptions(FLAGS, values, 'dpo', out);
+    return dpoRun(values, opts, builtin);
+  });
+}
+
+function freshOptions(values: Values, builtin: boolean, out: string): DpoOptions {
+  const opts = applyFlags<DpoOptions>(FLAGS, values, { ...B, ...(builtin ? BUILTIN_DPO : {}), out });
+  if (opts.loraRank === null && (opts.loraAlpha !== null || opts.loraTargets !== null)) throw new WgptError(
+    '--lora-alpha and --lora-targets need --lora-rank');
+  return opts;
+}
+
+async function dpoRun(values: Values, opts: DpoOptions, builtin: boolean): Promise<number> {
   opts.genBatch ??= DEFAULT_GEN_BATCH;
 
   // Every flag is checked before the built-in SFT model is trained or anything is loaded.

@@ -213,14 +213,29 @@ export function resumeOptions<O extends object>(table: readonly Entry<O>[], save
   return opts as O;
 }
 
+/** `--max-steps -3` as `--max-steps=-3`: parseArgs takes a value after a flag that starts with a
+ *  dash for an option (its long "ambiguous" message); a negative number is the flag's value, which
+ *  its kind then refuses (or takes) in one line. */
+function negativeValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') && !argv[i].includes('=') ? argv[i].slice(2) : null;
+    if (name !== null && options[name]?.type === 'string' && /^-(\d|\.\d)/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+    if (argv[i] === '--') return [...out, ...argv.slice(i + 1)];
+  }
+  return out;
+}
+
 /** The flags of a command line: one-line errors for what parseArgs refuses, --help prints `usage`
  *  and exits. `values` holds each flag's value of its kind, `raw` the text as given. */
 export function parseFlags<T extends readonly Entry<never>[]>(argv: string[], table: T, usage: string): {
   values: FlagValues<T>; raw: RawValues; positionals: string[];
 } {
+  const options = parseArgsOptions(table);
   const parsed = (() => {
     try {
-      return parseArgs({ args: argv, options: parseArgsOptions(table), allowPositionals: true, strict: true });
+      return parseArgs({ args: negativeValues(argv, options), options, allowPositionals: true, strict: true });
     } catch (e) {
       // node's messages span lines ("... is ambiguous.\nDid you forget ..."): one line, as every error.
       throw new WgptError(`${(e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see --help)`);
@@ -248,10 +263,15 @@ export interface TrainerOptions {
 
 /** The flags of every trainer, once: their values checked here (a positive integer is
  *  POSITIVE_INT), a command's own defaults and words in `help`. */
+/** --overwrite of every command with --out (docs/run-directory.md). */
+export const OVERWRITE = own('overwrite', SWITCH, null, 'replace the run in --out: its files wait in --out/previous-run until the\n' +
+  'new run\'s first checkpoint, then go (without it a directory holding a run is refused)');
+
 export function trainerFlags(base: TrainerOptions, help: { out: string; epochs?: string; batchSize?: string; lr?: string }) {
   const f = flagsFor<TrainerOptions>();
   return [
     own('out', TEXT, 'DIR', help.out),
+    OVERWRITE,
     f.set('epochs', 'epochs', POSITIVE_INT, 'N', help.epochs ?? `(${base.epochs})`, { onResume: 'change' }),
     f.set('max-steps', 'maxSteps', POSITIVE_INT, 'N', 'stop at global step N', { nullable: true, onResume: 'change' }),
     f.set('batch-size', 'batchSize', POSITIVE_INT, 'N', help.batchSize ?? `(${base.batchSize})`),

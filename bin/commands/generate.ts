@@ -24,6 +24,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!values.model && !values.adapter) throw new WgptError(
     'give --model (a directory with model.safetensors, a .safetensors file, or a size name)');
   if (values.prompt === undefined) throw new WgptError('give --prompt TEXT');
+  if (values.prompt === '') throw new WgptError('--prompt is empty: give the text to continue');
   await withDevice(values, async () => {
     const model = await loadModelOption(values);
     const decoder = new StreamingDecoder();

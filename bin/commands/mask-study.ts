@@ -13,8 +13,8 @@ import { parseWeights, planStudy, readStudyResults, studyGrid, studySeeds } from
 import { runLocal } from '../../train/sweep/local.ts';
 import { maskStudyMetrics } from '../../train/sweep/metrics.ts';
 import type { Scalar, SweepSpec } from '../../train/sweep/spec.ts';
-import { defaultOut, DEVICE_FLAGS, selfWgpt, withDevice } from './common.ts';
-import { INT, NUMBER, own, parseArgsOptions, parseFlags, POSITIVE_INT, SWITCH, TEXT, usageText } from './flags.ts';
+import { defaultOut, DEVICE_FLAGS, inRunDir, selfWgpt, withDevice } from './common.ts';
+import { INT, NUMBER, own, OVERWRITE, parseArgsOptions, parseFlags, POSITIVE_INT, SWITCH, TEXT, usageText } from './flags.ts';
 
 /** Flags of both studies (the defaults in brackets: the prompt-loss-weight study's). */
 const STUDY_FLAGS = [
@@ -24,6 +24,7 @@ const STUDY_FLAGS = [
   own('steps', INT, 'N', 'training steps per strategy (default 30; --plw: 100 per run)'),
   own('out', TEXT, 'DIR', 'where report.md, study.json and the charts go (default runs/mask-study-<time>;\n' +
     '--plw: the study\'s sweep directory, runs/plw-study-<time>)'),
+  OVERWRITE,
   own('batches', INT, 'N', 'train batches for the gradient comparison (2; --plw: 4)'),
   own('batch-size', INT, 'N', '(4 on the built-in tasks, else the chapter\'s 8; --plw: 8)'),
   own('lr', NUMBER, 'X', '(3e-3 from scratch, else 5e-5; --plw on the built-in base: 1e-3)'),
@@ -91,10 +92,12 @@ export async function run(argv: string[]): Promise<void> {
     maxNewTokens: values['max-new-tokens'] ?? (builtInData ? 8 : 64), syntheticCount: 2000,
     genBatch: values['gen-batch'] ?? DEFAULT_GEN_BATCH,
   };
-  await withDevice(values, async () => {
+  // No checkpoint: a replaced study's files go once this one has written its report.
+  await inRunDir(opts.out, values, (held) => withDevice(values, async () => {
     await maskStudy(opts);
+    held.dropReplaced();
     console.log(`report: ${path.join(opts.out, 'report.md')}`);
-  });
+  }));
 }
 
 /** One run's options from the flags (every run of a study parses the same flags plus its W and seed). */
@@ -130,12 +133,15 @@ async function plwStudy(values: Values, raw: Raw): Promise<void> {
   const out = values.out ?? defaultOut('plw-study-');
   const probe = runOptions(values, weights[0], out); // checks every flag before anything starts
   if (weights.length === 1 && nSeeds === 1) {
-    await withDevice(values, async () => {
+    await inRunDir(out, values, (held) => withDevice(values, async () => {
       await plwRun(probe);
+      held.dropReplaced();
       console.log(`result: ${path.join(out, 'plw-run.json')}`);
-    });
+    }));
     return;
   }
+  if (values.overwrite) throw new WgptError(`--overwrite replaces one run; a study of ${weights.length * nSeeds} runs plans the same ` +
+    `grid again and skips its done runs: to start it over, remove ${out} or give another --out`);
   // Every other flag the user gave goes to each run as given; the study sets W, the seed and --out.
   const ours = new Set(['plw', 'seeds', 'seed', 'out', 'jobs', 'plan-only', 'help']);
   const fixed = Object.fromEntries(Object.entries(raw).filter(([k, v]) => !ours.has(k) && v !== undefined)) as Record<string, Scalar>;

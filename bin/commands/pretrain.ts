@@ -12,7 +12,7 @@ import {
 } from '../../train/pretrain/trainer.ts';
 import type { LoopRow } from '../../train/run/loop.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, inRunDir, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import {
   applyFlags, flagsFor, intAtLeast, NUMBER, parseFlags, POSITIVE_INT, SWITCH, TEXT, TEXTS, trainerFlags, usageText,
 } from './flags.ts';
@@ -62,18 +62,21 @@ export async function run(argv: string[]): Promise<number> {
     reportBuiltin(dir);
     return 0;
   }
-  let opts: PretrainOptions;
-  if (values.resume !== undefined) opts = await resumedOptions(FLAGS, values, 'pretrain', values.resume);
-  else {
+  if (values.resume === undefined) {
     if (values.data === undefined) throw new WgptError(
       `pretrain needs --data FILE.txt|DIR|${CORPUS_NAMES.join('|')} (or no options at all, for the built-in base model)`);
     if (values.config !== undefined && values.model !== undefined) throw new WgptError('give --model or --config, not both');
-    opts = applyFlags<PretrainOptions>(FLAGS, values, { ...B, out: values.out ?? defaultOut('pretrain-') });
   }
-  checkPretrainOptions(opts);
-  const result = await withDevice(values, () => pretrain(opts, textOf(opts.data!), values.resume ?? null));
-  report(opts, result);
-  return result.interrupted ? 130 : 0;
+  const out = values.resume ?? values.out ?? defaultOut('pretrain-');
+  const fresh = values.resume === undefined ? applyFlags<PretrainOptions>(FLAGS, values, { ...B, out }) : null;
+  if (fresh) checkPretrainOptions(fresh); // before the directory is touched
+  return inRunDir(out, values, async () => {
+    const opts = fresh ?? await resumedOptions<PretrainOptions>(FLAGS, values, 'pretrain', out);
+    checkPretrainOptions(opts);
+    const result = await withDevice(values, () => pretrain(opts, textOf(opts.data!), values.resume ?? null));
+    report(opts, result);
+    return result.interrupted ? 130 : 0;
+  });
 }
 
 /** What the cached built-in base model learned: its losses and samples, first and last. */

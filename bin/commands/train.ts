@@ -9,7 +9,7 @@ import type { ScoreGroup } from '../../train/eval/score.ts';
 import { TRAIN_BASE, TRAIN_PRESETS } from '../../train/sft/presets.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, inRunDir, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import {
   applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, trainerFlags, usageText,
 } from './flags.ts';
@@ -65,8 +65,8 @@ With no options: the built-in run. The built-in base model (tiny, pretrained on 
 made-up people; \`wgpt pretrain\` makes it into the cache when absent) is finetuned on questions
 about half of those people and answers questions about the other half, whose facts it saw only as
 text; a model that was never pretrained gets the same finetuning as the control. Held-out exact
-match per task for both, and summary.json in the run directory. Takes only --out, --gen-batch and
-the device flags (--backend, --max-binding).
+match per task for both, and summary.json in the run directory. Takes only --out, --overwrite,
+--gen-batch and the device flags (--backend, --max-binding).
 `, FLAGS);
 
 /** How `wgpt sweep` runs, resumes and reads a train run. */
@@ -78,22 +78,25 @@ export async function run(argv: string[]): Promise<number> {
   const { values, raw } = parseFlags(argv, FLAGS, USAGE);
   const builtin = values.resume === undefined && values.data === undefined && values.model === undefined && values.preset === undefined;
   if (builtin) return runBuiltin(values, raw);
-  const opts = values.resume !== undefined ? await resumedOptions(FLAGS, values, 'train', values.resume) : freshOptions(values);
-  // How many test prompts run together changes speed only, so a resumed run may change it too.
-  opts.genBatch ??= DEFAULT_GEN_BATCH;
-
-  const result = await withDevice(values, () => train(opts, values.resume ?? null));
-  report(opts, result);
-  return result.interrupted ? 130 : 0;
+  const out = values.resume ?? values.out ?? defaultOut();
+  const fresh = values.resume === undefined ? freshOptions(values, out) : null; // checked before the directory is touched
+  return inRunDir(out, values, async () => {
+    const opts = fresh ?? await resumedOptions(FLAGS, values, 'train', out);
+    // How many test prompts run together changes speed only, so a resumed run may change it too.
+    opts.genBatch ??= DEFAULT_GEN_BATCH;
+    const result = await withDevice(values, () => train(opts, values.resume ?? null));
+    report(opts, result);
+    return result.interrupted ? 130 : 0;
+  });
 }
 
 /** A new run's options: the base, a preset over it, the flags over both. */
-function freshOptions(values: Values): TrainOptions {
+function freshOptions(values: Values, out: string): TrainOptions {
   const preset = values.preset;
   if (preset !== undefined && !Object.hasOwn(TRAIN_PRESETS, preset)) {
     throw new WgptError(`unknown preset "${preset}": use ${Object.keys(TRAIN_PRESETS).join(', ')}`);
   }
-  const base = { ...TRAIN_BASE, ...(preset ? TRAIN_PRESETS[preset] : {}), out: values.out ?? defaultOut() };
+  const base = { ...TRAIN_BASE, ...(preset ? TRAIN_PRESETS[preset] : {}), out };
   const opts = applyFlags<TrainOptions>(FLAGS, values, base);
   if ((values['lora-alpha'] !== undefined || values['lora-targets'] !== undefined) && opts.loraRank === undefined) {
     throw new WgptError('--lora-alpha and --lora-targets need --lora-rank');
@@ -103,14 +106,14 @@ function freshOptions(values: Values): TrainOptions {
 
 /** The built-in run: only where it writes and how many answers it generates at once may change. */
 async function runBuiltin(values: Values, raw: Record<string, unknown>): Promise<number> {
-  const allowed = new Set(['out', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
+  const allowed = new Set(['out', 'overwrite', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
   const other = Object.keys(raw).filter((k) => !allowed.has(k));
   if (other.length > 0) {
     throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) ` +
-      `takes only --out, --gen-batch, --backend and --max-binding`);
+      `takes only --out, --overwrite, --gen-batch, --backend and --max-binding`);
   }
   const out = values.out ?? defaultOut();
-  const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch']));
+  const r = await inRunDir(out, values, () => withDevice(values, () => builtinRun(out, console.error, values['gen-batch'])));
   if (r.summary) reportBuiltin(out, r.summary);
   else console.log(`\ninterrupted: run wgpt train again to start the built-in run over (${out})`);
   return r.finetuned.interrupted || r.control?.interrupted ? 130 : 0;

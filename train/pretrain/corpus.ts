@@ -58,6 +58,20 @@ function splitDocuments(text: string): string[] {
   return text.split(END_OF_TEXT_STRING).map((d) => d.trim()).filter((d) => d.length > 0);
 }
 
+/** A text file as UTF-8, refused in one line where it is not: decoding a binary file (or another
+ *  encoding) would train on replacement characters, and nothing would say so. */
+function readText(file: string): string {
+  const bytes = readFileSync(file);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const text = new TextDecoder('utf-8').decode(bytes);
+    const bad = text.split('\uFFFD').length - 1;
+    throw new WgptError(`--data ${file} is not UTF-8 text (${(100 * bad / Math.max(text.length, 1)).toFixed(0)}% of its characters ` +
+      'do not decode): give a UTF-8 .txt file (convert another encoding with iconv -t UTF-8)');
+  }
+}
+
 /** --data: a file, a directory (its .txt files, sorted by name, each a document), or a corpus name. */
 export function readTextCorpus(spec: string): TextCorpus {
   if (!existsSync(spec)) {
@@ -68,9 +82,9 @@ export function readTextCorpus(spec: string): TextCorpus {
   if (statSync(spec).isDirectory()) {
     const files = readdirSync(spec).filter((f) => f.endsWith('.txt')).sort();
     if (files.length === 0) throw new WgptError(`--data ${spec}: the directory holds no .txt file`);
-    return { source: spec, documents: files.flatMap((f) => splitDocuments(readFileSync(path.join(spec, f), 'utf8'))) };
+    return { source: spec, documents: files.flatMap((f) => splitDocuments(readText(path.join(spec, f)))) };
   }
-  const documents = splitDocuments(readFileSync(spec, 'utf8'));
+  const documents = splitDocuments(readText(spec));
   if (documents.length === 0) throw new WgptError(`--data ${spec}: the file holds no text`);
   return { source: spec, documents };
 }

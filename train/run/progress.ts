@@ -75,6 +75,9 @@ export class GenerationProgress extends Line {
 
 export class Progress extends Line {
   private readonly startStep: number;
+  /** When this process's first step ended: the time left counts from there, since that step holds
+   *  the kernels' compiles and the tuner's measuring (minutes on a slow machine, milliseconds later). */
+  private firstStepEnd: number | null = null;
 
   constructor(startStep: number, stream: NodeJS.WriteStream = process.stderr, quietEveryMs = 10_000) {
     super(stream, quietEveryMs);
@@ -84,10 +87,14 @@ export class Progress extends Line {
   update(p: ProgressInfo): void {
     const elapsed = this.elapsed;
     const done = p.step - this.startStep;
-    const left = done > 0 ? (elapsed / done) * (p.totalSteps - p.step) : NaN;
+    if (this.firstStepEnd === null && done > 0) this.firstStepEnd = elapsed;
+    const timed = done - 1; // the steps after the first
+    const left = p.step >= p.totalSteps ? 0
+      : timed > 0 ? ((elapsed - this.firstStepEnd!) / timed) * (p.totalSteps - p.step) : NaN;
     const loss = p.loss === undefined ? '' : ` loss ${p.loss.toFixed(3)}`;
     const tps = p.tokensPerSecond === undefined ? '' : ` ${Math.round(p.tokensPerSecond)} tok/s`;
-    const text = `ep ${p.epoch + 1} step ${p.step}/${p.totalSteps}${loss}${tps} ${clock(elapsed)} elapsed, ${clock(left)} left`;
+    const eta = Number.isNaN(left) ? 'estimating' : `${clock(left)} left`;
+    const text = `ep ${p.epoch + 1} step ${p.step}/${p.totalSteps}${loss}${tps} ${clock(elapsed)} elapsed, ${eta}`;
     this.draw(Math.min(p.step, p.totalSteps) / Math.max(p.totalSteps, 1), text, p.step === p.totalSteps);
   }
 

@@ -16,6 +16,7 @@ import { MetricsLog } from './metrics-log.ts';
 import { AdamW } from './optim.ts';
 import { writeLossPlot } from './plot.ts';
 import { Progress } from './progress.ts';
+import { refuseFinished, runCheckpointed } from './run-dir.ts';
 import { StopSignals } from './stop-signals.ts';
 
 export interface RunSetup {
@@ -97,6 +98,7 @@ export class TrainingRun<T, Row extends LoopRow> {
     if (this.state) loader.setState(this.state.loader);
     this.loader = loader;
     this.plan = plan;
+    if (this.state) refuseFinished(this.setup.out, this.startStep, { ...plan, stepsPerEpoch: loader.length });
     mkdirSync(this.setup.out, { recursive: true });
     this.metrics = new MetricsLog<Row>(this.setup.out, this.resumed);
     this.progress = new Progress(this.startStep);
@@ -122,10 +124,11 @@ export class TrainingRun<T, Row extends LoopRow> {
       `${lora ? ` (LoRA rank ${lora.spec.rank}, alpha ${lora.spec.alpha}, ${lora.spec.targets.join(',')}; ${frozen})` : ''}`);
   }
 
-  checkpoint(step: number, tokensSeen: number): Promise<void> {
-    return saveTrainingCheckpoint(this.setup.out, this.model, this.opt, {
+  async checkpoint(step: number, tokensSeen: number): Promise<void> {
+    await saveTrainingCheckpoint(this.setup.out, this.model, this.opt, {
       step, tokensSeen, loader: this.loader.getState(), options: this.setup.options as Record<string, unknown>,
     });
+    runCheckpointed(this.setup.out); // the run an --overwrite replaced goes once this one can resume
   }
 
   /** The shared loop from where the run stands, then its checkpoint; an interrupted run says how

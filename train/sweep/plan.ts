@@ -11,7 +11,7 @@ import type { OptionTable, PlannedRun, Scalar, SweepPlan, SweepSpec } from './sp
 export const RUNS_FILE = 'runs.jsonl';
 export const PLAN_FILE = 'sweep-plan.json';
 /** Flags the sweep owns: it sets the run directory and resumes by itself. */
-const RESERVED = ['help', 'resume'];
+const RESERVED = ['help', 'resume', 'overwrite'];
 
 /** Reads and checks a grid file: one JSON object of flag -> value or array of values. */
 export function readGrid(file: string): Record<string, Scalar | Scalar[]> {
@@ -93,10 +93,18 @@ export function expandGrid(command: string, grid: Record<string, Scalar | Scalar
 export function writePlan(out: string, command: string, grid: Record<string, Scalar | Scalar[]>, runs: PlannedRun[]): void {
   const ids = new Set(runs.map((r) => r.id));
   if (ids.size !== runs.length) throw new WgptError('grid: two runs have the same arguments; remove repeated values from the lists');
-  mkdirSync(out, { recursive: true });
   const plan: SweepPlan = { command, grid, axes: Object.keys(grid).filter((k) => Array.isArray(grid[k])), runs: runs.length };
-  writeFileSync(path.join(out, PLAN_FILE), `${JSON.stringify(plan, null, 2)}\n`);
-  writeFileSync(path.join(out, RUNS_FILE), runs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const planText = `${JSON.stringify(plan, null, 2)}\n`;
+  const runsText = runs.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  // The same grid again is planned again (its done runs are kept); another grid would mix two sweeps' runs.
+  const planFile = path.join(out, PLAN_FILE);
+  if (existsSync(planFile) && (readFileSync(planFile, 'utf8') !== planText ||
+    !existsSync(path.join(out, RUNS_FILE)) || readFileSync(path.join(out, RUNS_FILE), 'utf8') !== runsText)) {
+    throw new WgptError(`${out} holds the sweep of another grid (${PLAN_FILE}): plan this one into another --out, or remove ${out}`);
+  }
+  mkdirSync(out, { recursive: true });
+  writeFileSync(planFile, planText);
+  writeFileSync(path.join(out, RUNS_FILE), runsText);
 }
 
 /** Reads a planned sweep back. */

@@ -6,8 +6,9 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
+import { RunDir, RunDirBusy, runFilesIn } from '../run/run-dir.ts';
 import { readPlan } from './plan.ts';
-import type { SweepSpec } from './spec.ts';
+import type { PlannedRun, SweepSpec } from './spec.ts';
 import { currentStatus, LOG_FILE, readState, writeState, type RunState } from './state.ts';
 
 /** Exit status of a command stopped by SIGINT/SIGTERM after saving its checkpoint (train's 130). */
@@ -47,10 +48,37 @@ export async function runTask(sweepDir: string, index: number, spec: SweepSpec, 
     say(`run ${index} (${run.id}) is already done; nothing to do`);
     return 0;
   }
+  // The run's lock, before its checkpoint is read (a save may be under way): a second copy of this
+  // task (a requeue whose first copy still runs) leaves the run alone and exits, writing nothing there.
+  let held: RunDir;
+  try {
+    held = RunDir.open(runDir, { resume: true, overwrite: false, log: (line) => say(line) });
+  } catch (e) {
+    if (!(e instanceof RunDirBusy)) throw e;
+    const line = `[sweep ${new Date().toISOString()}] run ${index} (${run.id}) is being run by pid ${e.holder.pid} on ` +
+      `${e.holder.host} since ${e.holder.since}: this copy leaves it to that process and exits\n`;
+    out.write(line);
+    process.stderr.write(line);
+    return 0;
+  }
+  try {
+    return await runLocked(sweepDir, index, run, plan.command, spec, opts, say);
+  } finally {
+    held.release();
+  }
+}
 
+/** The run, its directory locked by this task (its command, a child, runs under that lock). */
+async function runLocked(sweepDir: string, index: number, run: PlannedRun, command: string, spec: SweepSpec, opts: TaskOptions,
+  say: (line: string) => void): Promise<number> {
+  const runDir = path.join(sweepDir, run.dir);
+  const logFile = path.join(runDir, LOG_FILE);
+  const out = opts.out ?? process.stdout;
   const step = await spec.checkpointStep(runDir);
   const resume = step !== null && spec.resumeFlag !== null;
-  const args = [plan.command, ...run.args, ...(resume ? [`--${spec.resumeFlag}`, run.dir] : [])];
+  // Starting again over an earlier attempt's files (never a finished run: that one is done).
+  const overwrite = !resume && 'overwrite' in spec.options && runFilesIn(runDir).length > 0;
+  const args = [command, ...run.args, ...(resume ? [`--${spec.resumeFlag}`, run.dir] : []), ...(overwrite ? ['--overwrite'] : [])];
   const previous = readState(runDir);
   const state: RunState = {
     status: 'running', attempts: (previous?.attempts ?? 0) + 1, host: hostname(), pid: process.pid,
@@ -61,7 +89,9 @@ export async function runTask(sweepDir: string, index: number, spec: SweepSpec, 
     : step !== null ? 'a checkpoint exists but the command cannot resume: starting again' : 'starting'}`);
   say(`wgpt ${args.join(' ')}`);
 
-  const child = spawn(opts.wgpt[0], [...opts.wgpt.slice(1), ...args], { cwd: sweepDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(opts.wgpt[0], [...opts.wgpt.slice(1), ...args], {
+    cwd: sweepDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WGPT_RUN_LOCK: String(process.pid) },
+  });
   const tee = (chunk: Buffer): void => {
     out.write(chunk);
     appendFileSync(logFile, chunk);
