@@ -51,6 +51,11 @@ export interface BenchRow {
   dispatches?: number;
   /** Host µs spent recording one dispatch (validation, lookups, encoding; submits excluded). */
   record_us?: number;
+  /** A step's host ms recording it (its submits excluded). */
+  host_ms?: number;
+  /** A step's GPU ms, taken as gpu_timing says. */
+  gpu_ms?: number;
+  gpu_timing?: string;
   version?: string;
   note?: string;
   /** Set when the case did not run: a missing peer, a refused shape, a skipped case. No figures then. */

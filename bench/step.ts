@@ -47,7 +47,16 @@ interface WgptStep {
   loss: number; loss_last: number; peak_bytes: number; buffers_created: number; submits: number; dispatches: number;
   /** Host µs to record one dispatch (Counters.recordMs over the step's dispatches). */
   record_us: number;
+  /** Host ms per step spent recording it (the step's synchronous part, its submits excluded). */
+  host_ms: number;
+  /** GPU ms per step, and how it was taken (gpu_timing). */
+  gpu_ms: number;
+  gpu_timing: string;
 }
+
+/** How gpu_ms is taken: GPU timestamps are not read here yet, so it is the wall time from the end
+ *  of recording to the loss read back (on llvmpipe, where submit runs the work, that is the work). */
+const GPU_TIMING = 'wall time from the end of recording to the loss read back';
 
 /** LoRA as exercise 7.4 sets it up: rank 16, alpha 16, on attn and mlp. */
 const BENCH_LORA = loraSpec(16);
@@ -61,19 +70,23 @@ export async function wgptStep(device: Device, config: PeerConfig, weights: stri
   const ids = Tensor.fromData(batch.inputs, [config.B, config.T], 'i32');
   const targets = Tensor.fromData(batch.targets, [config.B, config.T], 'i32');
   try {
+    const c = device.counters;
+    let hostMs = 0;
     const step = async (): Promise<number> => {
+      const t0 = performance.now();
+      const submitted = c.submitMs;
       const l = tidy(() => {
         const x = model.loss(ids, targets);
         backward(x);
         return x;
       });
       opt.update();
+      hostMs = performance.now() - t0 - (c.submitMs - submitted);
       const v = await l.item();
       l.dispose();
       return v;
     };
     const loss = await step(); // warm-up: compiles, fills the buffer pool; its loss is before any update
-    const c = device.counters;
     c.peakLiveBytes = c.liveBytes;
     const wall: number[] = [];
     const cpu: number[] = [];
@@ -81,6 +94,8 @@ export async function wgptStep(device: Device, config: PeerConfig, weights: stri
     const submits: number[] = [];
     const dispatches: number[] = [];
     const recordUs: number[] = [];
+    const host: number[] = [];
+    const gpuMs: number[] = [];
     let lossLast = loss;
     for (let i = 0; i < reps; i++) {
       const before = { ...c };
@@ -88,6 +103,8 @@ export async function wgptStep(device: Device, config: PeerConfig, weights: stri
       const t0 = performance.now();
       lossLast = await step();
       wall.push(performance.now() - t0);
+      host.push(hostMs);
+      gpuMs.push(wall[wall.length - 1] - hostMs);
       const u = process.cpuUsage(u0);
       cpu.push((u.user + u.system) / 1000);
       created.push(c.buffersCreated - before.buffersCreated);
@@ -99,6 +116,7 @@ export async function wgptStep(device: Device, config: PeerConfig, weights: stri
       ms: median(wall), ms_min: Math.min(...wall), ms_max: Math.max(...wall), cpu_ms: median(cpu), runs: reps,
       loss, loss_last: lossLast, peak_bytes: c.peakLiveBytes, buffers_created: Math.max(...created),
       submits: median(submits), dispatches: median(dispatches), record_us: median(recordUs),
+      host_ms: median(host), gpu_ms: median(gpuMs), gpu_timing: GPU_TIMING,
     };
   } finally {
     ids.dispose();
@@ -159,7 +177,8 @@ export async function stepSuite(device: Device, quick: boolean, peak: number, op
         ours = {
           name: `step/${name}`, impl: 'wgpt', variant, ...w, tokens_per_s: tokens / (w.ms / 1000),
           gflops: flops / w.ms / 1e6, mfu: flops / w.ms / 1e6 / peak,
-          note: `${w.dispatches} dispatches, ${w.submits} submits, ${w.record_us.toFixed(1)} µs host time to record each`,
+          note: `${w.dispatches} dispatches, ${w.submits} submits, ${w.record_us.toFixed(1)} µs host time to record each; ` +
+            `${w.host_ms.toFixed(1)} ms host, ${w.gpu_ms.toFixed(1)} ms GPU (${w.gpu_timing})`,
         };
       } catch (e) {
         ours = { name: `step/${name}`, impl: 'wgpt', variant, error: `failed: ${errorText(e)}` };

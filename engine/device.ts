@@ -1,6 +1,6 @@
 // One Device owns the GPUDevice, and is a thin front over its parts (engine/device/): the limits in
 // force (limits.ts), memory from pools under a budget (memory.ts), recording and submitting work
-// (recorder.ts, with the profiler as a hook on it), waiting and surfacing errors (sync.ts, over
+// (recorder.ts, with the profiler as a hook on it), waiting and surfacing errors (waits.ts, over
 // faults.ts's error scopes). Ops and tests call the Device; nothing above engine/ sees a GPUBuffer.
 import { chooseAdapter, type AdapterChoice } from './adapter.ts';
 import { WgptError } from './errors.ts';
@@ -11,7 +11,7 @@ import { adapterLimits, limitsInForce, type Limits } from './device/limits.ts';
 import { Memory, type Binding, type OperandTexture } from './device/memory.ts';
 import { Profiler, type ProfileEntry, type ProfileSpan } from './device/profiler.ts';
 import { Recorder, type Dispatch } from './device/recorder.ts';
-import { Sync } from './device/sync.ts';
+import { type PendingRead, Waits } from './device/waits.ts';
 
 export type { Counters } from './device/counters.ts';
 export type { Limits } from './device/limits.ts';
@@ -52,7 +52,7 @@ export class Device {
   private readonly faults: Faults;
   private readonly memory: Memory;
   private readonly recorder: Recorder;
-  private readonly waits: Sync;
+  private readonly waits: Waits;
   private readonly profiler: Profiler | null;
   private useSubgroups: boolean;
 
@@ -73,7 +73,7 @@ export class Device {
     this.faults = new Faults(gpu);
     this.memory = new Memory(gpu, limits, options.memoryBudget ?? Infinity, this.counters, this.faults);
     this.recorder = new Recorder(gpu, limits, this.counters, this.faults, this.profiler);
-    this.waits = new Sync(gpu, this.faults, this.recorder, this.memory, this.counters, this.profiler);
+    this.waits = new Waits(gpu, this.faults, this.recorder, this.memory, this.counters, this.profiler);
     // Pooled buffers are destroyed only after the work recorded over them is submitted, and with
     // them every cached bind group that names them.
     this.memory.beforeDrain = () => {
@@ -148,12 +148,16 @@ export class Device {
   /** Submits everything recorded so far: not a completion barrier (see finish). */
   flush(): void { this.recorder.flush(); }
 
-  // ---- waiting (device/sync.ts) ----
+  // ---- waiting (device/waits.ts) ----
   /** Work to do at the next wait (a readback or finish()) before it: the matmul tuner. */
-  get beforeWait(): Sync['beforeWait'] { return this.waits.beforeWait; }
-  set beforeWait(work: Sync['beforeWait']) { this.waits.beforeWait = work; }
+  get beforeWait(): Waits['beforeWait'] { return this.waits.beforeWait; }
+  set beforeWait(work: Waits['beforeWait']) { this.waits.beforeWait = work; }
   read(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<ArrayBuffer> {
     return this.waits.read(buffer, offset, bytes, label);
+  }
+  /** A readback whose copy is submitted now and whose bytes come later (device/waits.ts). */
+  readLater(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<PendingRead> {
+    return this.waits.readLater(buffer, offset, bytes, label);
   }
   /** The completion barrier: every timing of GPU work ends here or on a readback. */
   finish(label = 'finish'): Promise<void> { return this.waits.finish(label); }
@@ -162,7 +166,7 @@ export class Device {
 
   /** Destroys the device; every later call throws DeviceLostError. */
   destroy(): void {
-    if (!this.faults.destroyed()) return;
+    if (!this.faults.markDestroyed()) return;
     this.recorder.dropBindGroups();
     this.memory.drain();
     this.gpu.destroy();

@@ -57,6 +57,9 @@ export class Tensor {
   /** Token ids made from host data keep their host copy (the embedding backward groups by id). */
   host: Int32Array | null = null;
   private storage: Storage | null;
+  /** Where the data starts in the storage's buffer, in elements: 0, except for a window of a shared
+   *  buffer (packed parameters, at 256-byte-aligned offsets: see ops/adamw.ts). */
+  private offset = 0;
 
   constructor(readonly shape: readonly number[], readonly dtype: DType, storage: Storage) {
     for (const d of shape) {
@@ -102,7 +105,35 @@ export class Tensor {
 
   /** The elements [start, start+count) as a binding window. */
   bind(start = 0, count = this.size - start): Binding {
-    return { buffer: this.buffer, offset: start * 4, size: Math.max(count, 1) * 4 };
+    return { buffer: this.buffer, offset: (this.offset + start) * 4, size: Math.max(count, 1) * 4 };
+  }
+
+  /** A tensor of `shape` over this one's elements from `start` (no copy; it shares the buffer). */
+  window(start: number, shape: readonly number[]): Tensor {
+    void this.buffer; // throws if disposed
+    if (start < 0 || start + numel(shape) > this.size) {
+      throw new ShapeError(`window: ${shapeStr(shape)} at element ${start} does not fit in ${shapeStr(this.shape)}`);
+    }
+    this.storage!.refs++;
+    const t = new Tensor(shape, this.dtype, this.storage!);
+    t.offset = this.offset + start;
+    return t;
+  }
+
+  /** Copies this tensor's data into `into` (a window of the same size) and makes that its storage
+   *  from now on: the tensor object stays the same, its old buffer goes back to the pool. */
+  relocate(into: Tensor): void {
+    if (into.size !== this.size || into.dtype !== this.dtype) {
+      throw new ShapeError(`relocate: ${this.dtype} ${shapeStr(this.shape)} into ${into.dtype} ${shapeStr(into.shape)}`);
+    }
+    const from = this.bind();
+    const to = into.bind();
+    const old = this.storage!;
+    if (this.size > 0) old.device.copy(from.buffer, from.offset, to.buffer, to.offset, this.size * 4, 'relocate');
+    into.storage!.refs++;
+    this.storage = into.storage;
+    this.offset = into.offset;
+    if (--old.refs === 0) old.device.release(old.buffer, old.bytes);
   }
 
   /** Same data, new shape (no copy). */
@@ -114,19 +145,30 @@ export class Tensor {
     }
     s.refs++;
     const t = new Tensor(shape, this.dtype, s);
+    t.offset = this.offset;
     t.host = this.host;
     return t;
   }
 
   async toArray(): Promise<Float32Array | Int32Array> {
     const device = this.storage?.device ?? getDevice();
-    const bytes = await device.read(this.buffer, 0, this.size * 4, `reading ${shapeStr(this.shape)}`);
+    const bytes = await device.read(this.buffer, this.offset * 4, this.size * 4, `reading ${shapeStr(this.shape)}`);
     return this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
   }
 
   async item(): Promise<number> {
+    return (await this.itemLater()).value;
+  }
+
+  /** item() in two halves: resolves once the copy of the value is submitted (the tensor may then
+   *  be disposed and the next work recorded while the GPU still runs), `value` once it is back. */
+  async itemLater(): Promise<{ value: Promise<number> }> {
     if (this.size !== 1) throw new ShapeError(`item(): tensor has shape ${shapeStr(this.shape)}, not one element`);
-    return (await this.toArray())[0];
+    const device = this.storage?.device ?? getDevice();
+    const { bytes } = await device.readLater(this.buffer, 0, 4, `reading ${shapeStr(this.shape)}`);
+    const value = bytes.then((b) => (this.dtype === 'f32' ? new Float32Array(b) : new Int32Array(b))[0]);
+    value.catch(() => {}); // read later, maybe after other awaits: not an unhandled rejection meanwhile
+    return { value };
   }
 
   /** Frees the GPU memory now (the buffer goes back to the pool). Idempotent. */

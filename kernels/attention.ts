@@ -22,7 +22,7 @@
 // `lshift`. Invocation g covers batch·head g % nbh, so the 8 lanes of a llvmpipe vector hold
 // neighbouring heads of the same (or the next) block and run near-identical loops; blocks are
 // handed out heaviest first.
-import { kernel, variant, wgsl, type BindingType, type Kernel } from './kernel.ts';
+import { kernel, LANE, variant, wgsl, type BindingType, type Kernel } from './kernel.ts';
 
 export interface AttentionTile {
   /** Query rows per invocation. */
@@ -62,8 +62,6 @@ export function attentionKernel(entry: AttentionEntry, tile: AttentionTile, vec:
   return variant(name, () => kernel(name, 'main', { params: ATTENTION_PARAMS, bindings }, generate(entry, tile, vec)));
 }
 
-const LANES = ['x', 'y', 'z', 'w'];
-
 function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): string {
   const { r: R, c: C, wg } = tile;
   const L: string[] = [];
@@ -87,7 +85,7 @@ function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): str
     }
     e(`${pad}{ let i = ${off} + dq * 4u; let x = ${val};`);
     e(`${pad}  ${buf}[i] = x.x;`);
-    for (let l = 1; l < 4; l++) e(`${pad}  if (dm.${LANES[l]}) { ${buf}[i + ${l}u] = x.${LANES[l]}; }`);
+    for (let l = 1; l < 4; l++) e(`${pad}  if (dm.${LANE[l]}) { ${buf}[i + ${l}u] = x.${LANE[l]}; }`);
     e(`${pad}}`);
   };
   const dmask = (pad: string): void => {

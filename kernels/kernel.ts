@@ -179,6 +179,9 @@ export function f32bits(x: number): number {
  *  texels fits one texture and a kernel's addressing stays a running offset. */
 export const TEXTURE_ROW = 4096;
 
+/** A vec4's components by index, for generators that unroll over them (`x.${LANE[i]}`). */
+export const LANE = ['x', 'y', 'z', 'w'] as const;
+
 /** Workgroups for n invocations of a 1-D kernel, folded into 2-D past the per-dimension limit
  *  (the code's grid_index recovers the linear index). */
 export function grid1d(n: number, wg = WG, maxPerDim = 65535): [number, number] {

@@ -27,8 +27,8 @@
 // storage load with lane-varying addresses is a loop over the lanes, so on CPUs where that loop is
 // slow the texture wins by far. The summation order is the same whatever the operand source and
 // tile, so every choice gives the same bits.
-// Measured: DESIGN.md, 'Matmul on llvmpipe'.
-import { kernel, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
+// Measured: docs/measurements.md, 'Matmul on llvmpipe'.
+import { kernel, LANE, TEXTURE_ROW, variant, type BindingType, type Kernel } from './kernel.ts';
 import { accumulate, MATMUL_PARAMS, transposedB } from './matmul.ts';
 
 export interface LlvmpipeVariant {
@@ -69,7 +69,7 @@ const choice = (textures: boolean, tm: number, tn: number, wgx = 8, wgy = 1): Ll
  *  (WGPT_TUNE=off, a class not measured yet, and untuned small products): texture 32x16, close to
  *  the best large variant and the fastest to compile. Texture choices apply to vec4 operands only;
  *  storage stays a candidate, since a newer Mesa makes storage loads several times cheaper.
- *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
+ *  Measured: docs/measurements.md, 'Matmul on llvmpipe'. */
 export const LLVMPIPE_CANDIDATES: Record<'large' | 'thin' | 'scalar', LlvmpipeChoice[]> = {
   large: [choice(true, 32, 16), choice(true, 32, 32), choice(false, 32, 16), choice(true, 16, 32), choice(true, 64, 16), choice(true, 16, 16)],
   thin: [choice(true, 16, 16), choice(true, 16, 32), choice(true, 16, 8), choice(false, 16, 16), choice(true, 16, 16, 16, 1)],
@@ -97,8 +97,6 @@ export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
   };
   return variant(name, () => kernel(name, 'main', { params: MATMUL_PARAMS, bindings, overrides: { ACC: false } }, generate(v)));
 }
-
-const LANE = ['x', 'y', 'z', 'w'];
 
 function generate(v: LlvmpipeVariant): string {
   const { tm, tn, wgx, wgy } = v;

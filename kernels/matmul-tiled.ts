@@ -8,7 +8,7 @@
 // are computed from whatever the loads return (an out-of-range load is defined to return some
 // in-bounds value or 0) and never stored. No early return for invocations past the edge either: on
 // llvmpipe a divergent return masks everything after it, and the JIT took longer.
-import { kernel, variant, type BindingType, type Kernel } from './kernel.ts';
+import { kernel, LANE, variant, type BindingType, type Kernel } from './kernel.ts';
 import { accumulate, matmulInterface, transposedB } from './matmul.ts';
 
 export interface MatmulTile {
@@ -26,7 +26,7 @@ export interface MatmulTile {
  *  a real GPU a small one (a 32x16 tile per invocation would spill registers there).
  *  On llvmpipe the engine runs kernels/matmul-llvmpipe.ts (vec4, unrolled guarded stores, no K mask
  *  when K % 4 == 0); this generator runs there only as overrideMatmul({ kernel: 'generic' }).
- *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
+ *  Measured: docs/measurements.md, 'Matmul on llvmpipe'. */
 export const MATMUL_TILES: Record<'software' | 'gpu', MatmulTile> = {
   // The 'generic' software tile: 32x16 is a little faster here but compiles several times slower.
   software: { tm: 16, tn: 16, wgx: 8, wgy: 1 },
@@ -49,7 +49,6 @@ export function tiledMatmulKernel(v: TiledVariant): Kernel {
   return variant(name, () => kernel(name, 'main', matmulInterface(vec(v.vecA), vec(v.vecB), 'read_write f32'), generate(v)));
 }
 
-const LANE = ['x', 'y', 'z', 'w'];
 /** Zero where the K index is past the end (m: a bool, or a vec4<bool> for a vec4 along K). */
 const SEL = (x: string, m: string): string => `select(zero4, ${x}, ${m})`;
 

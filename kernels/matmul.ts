@@ -5,7 +5,7 @@
 //   C(i,j) = c[c_off + batch*c_batch + i*ldc + j]      (+= when accumulating)
 // batch is the workgroup grid's z. A vec4 operand needs its leading dimension, offset and batch
 // stride to be multiples of 4: the engine checks that before choosing one.
-import { wgsl, type BindingType, type KernelInterface } from './kernel.ts';
+import { LANE, wgsl, type BindingType, type KernelInterface } from './kernel.ts';
 
 /** Sizes, leading dimensions, batch strides and element offsets; accumulate (C +=) where the
  *  kernel does not take it as an override constant. */
@@ -19,8 +19,7 @@ export function matmulInterface(a: BindingType, b: BindingType, c: BindingType):
   return { params: MATMUL_PARAMS, bindings: { a, b, c } };
 }
 
-/** Text both register-tiled generators emit (matmul-tiled.ts, matmul-llvmpipe.ts). */
-const LANE = ['x', 'y', 'z', 'w'];
+// Text both register-tiled generators emit (matmul-tiled.ts, matmul-llvmpipe.ts).
 
 /** b{kk}_{q}, the vec4 of columns 4q..4q+3 at K step kk, from the loaded rows bt{s} of Bᵀ: a 4x4
  *  transpose in registers per q. */

@@ -2,14 +2,16 @@
 // attention, a tied or separate LM head. Parameters are held by their Hugging Face names, so
 // loading, saving and per-parameter gradient reports need no translation table.
 import {
-  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, keep, layerNorm, matmul, paddedAttention, param,
-  permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
+  add, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, IGNORE_INDEX, keep, layerNorm, matmul, paddedAttention,
+  param, permute, reshape, scale, slice, softmax, split, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 import { loraMatmul, type LoraAdapters } from './lora.ts';
-
-const IGNORE_INDEX = -100;
 import { hfTensorSpecs } from './hf-names.ts';
+
+/** A step's dropout seed times this plus the site's salt (1 .. 3·layers) seeds each dropout site: a prime
+ *  larger than any salt, so distinct (seed, site) pairs get distinct seeds while seed · 7919 stays below 2^32. */
+const DROPOUT_SEED_STRIDE = 7919;
 
 export interface ForwardOptions {
   /** Dropout on (training) or off (evaluation, generation). */
@@ -155,7 +157,7 @@ export class GPT {
 
   private drop(x: Tensor, opts: ForwardOptions, salt: number): Tensor {
     const p = opts.train ? this.config.dropout : 0;
-    return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * 7919 + salt) >>> 0) : x;
+    return p > 0 ? dropout(x, p, ((opts.dropoutSeed ?? 0) * DROPOUT_SEED_STRIDE + salt) >>> 0) : x;
   }
 
   /** The final hidden states [B, T, D] (lastOnly: [B, 1, D]) for token ids [B, T] at positions
@@ -214,9 +216,6 @@ export class GPT {
    *  masking or padding that skips most of the vocabulary-sized work, and changes no number (a
    *  zero weight is an ignored target in the loss kernel too). */
   loss(ids: Tensor, targets: Tensor, opts: ForwardOptions & { denominator?: number; weights?: ArrayLike<number> } = {}): Tensor {
-    const h = this.hidden(ids, opts);
-    const [b, t, d] = h.shape;
-    const flat = reshape(h, [b * t, d]);
     const host = targets.host;
     if (!host && this.outputIds) throw new WgptError('GPT.loss: a model with an output vocabulary needs targets made with Tensor.fromData');
     const w = opts.weights;
@@ -229,22 +228,28 @@ export class GPT {
           `GPT.loss: weight ${w[i]} at target ${i}; weights must be finite and >= 0`);
       }
     }
-    let rows = flat;
-    let kept = reshape(targets, [b * t]);
+    // What the loss needs from the host is uploaded before the forward is recorded (uploads at the
+    // start of a step).
+    let rowIds: Tensor | null = null;
+    let kept: Tensor | null = null;
     let keptWeights: ArrayLike<number> | undefined = w;
     if (host) {
       const columns = this.targetColumns(host);
       const keep: number[] = [];
       for (let i = 0; i < columns.length; i++) if (columns[i] !== IGNORE_INDEX && w?.[i] !== 0) keep.push(i);
       if (keep.length > 0 && keep.length < columns.length) {
-        // A row gather with a deterministic scatter backward: the embedding op on the hidden states.
-        rows = embedding(flat, Tensor.fromData(keep, [keep.length], 'i32'));
+        rowIds = Tensor.fromData(keep, [keep.length], 'i32');
         kept = Tensor.fromData(keep.map((i) => columns[i]), [keep.length], 'i32');
         if (w) keptWeights = keep.map((i) => w[i]);
       } else if (this.outputIds) kept = Tensor.fromData(columns, [columns.length], 'i32');
     }
     const weights = keptWeights ? Tensor.fromData(Float32Array.from(keptWeights), [keptWeights.length]) : undefined;
-    return crossEntropy(this.logits(rows), kept, { denominator: opts.denominator, weights });
+    const h = this.hidden(ids, opts);
+    const [b, t, d] = h.shape;
+    const flat = reshape(h, [b * t, d]);
+    // A row gather with a deterministic scatter backward: the embedding op on the hidden states.
+    const rows = rowIds ? embedding(flat, rowIds) : flat;
+    return crossEntropy(this.logits(rows), kept ?? reshape(targets, [b * t]), { denominator: opts.denominator, weights });
   }
 
   parameterCount(): number {

@@ -24,7 +24,8 @@ if (batch === 0) for (const p of prompts) outs.push(await generate(model, p, { m
 else outs = await generateBatch(model, prompts, { maxNewTokens, batchSize: batch });
 const s = (performance.now() - t0) / 1000;
 const tokens = outs.reduce((n, o) => n + o.length, 0);
-console.log(JSON.stringify({ prompts: prompts.length, batch, maxNewTokens, tokens, seconds: +s.toFixed(1), tokensPerSecond: +(tokens / s).toFixed(2) }));
+const report = { prompts: prompts.length, batch, maxNewTokens, tokens, seconds: +s.toFixed(1), tokensPerSecond: +(tokens / s).toFixed(2) };
+console.log(JSON.stringify(report));
 model.dispose();
 closeDevice(device);
 process.exit(0);

@@ -1,14 +1,15 @@
 // The size gate CI runs (tinygrad's sz.py in spirit): lines of source per folder, and a failure
 // where the engine and its kernels pass ENGINE_LIMIT lines together or any source file passes
 // FILE_LIMIT, or a line in WIDE_ROOMS passes WIDE_LIMIT columns. A small engine is a readable one;
-// a file past FILE_LIMIT wants splitting. engine/ and kernels/ keep 46 wider lines: wrapping them
-// costs lines their limit has no room for (Biome's formatter is off for that reason, biome.jsonc).
+// a file past FILE_LIMIT wants splitting. The limit leaves the engine room for the fused and f16
+// kernels of the speed work; clarity first, then count. engine/ and kernels/ keep 46 wider lines
+// for now (Biome's formatter is off, biome.jsonc).
 //   npx tsx scripts/size.ts [--json]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export const ENGINE_LIMIT = 6000;
+export const ENGINE_LIMIT = 7000;
 export const FILE_LIMIT = 400;
 export const WIDE_LIMIT = 140;
 export const WIDE_ROOMS = ['bin', 'train', 'model'];

@@ -1,7 +1,7 @@
 // AdamW against torch.optim.AdamW's formula in f64, with every variant the tuner may choose (on
 // llvmpipe the operands read from storage or from textures): the same bits either way.
 import t from 'tap';
-import { adamwStep, getDevice, Tensor } from '../engine/index.ts';
+import { adamwStep, getDevice, ParamPack, Tensor, zeros } from '../engine/index.ts';
 import { candidatesFor } from '../engine/tune/choices.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';
 import { randn, worst } from './helpers/opcheck.ts';
@@ -73,6 +73,45 @@ for (const c of cases) for (const variant of variants) {
     for (const x of [P, M, V]) x.dispose();
   });
 }
+
+// Packed parameters: a group of them (each window at its 256-byte-aligned place in one buffer) is
+// one dispatch, and gives the bits of the update tensor by tensor; a group where a parameter has
+// no gradient leaves that parameter alone (as torch does), parameter by parameter.
+t.test('ParamPack: one dispatch per group, the same bits as tensor by tensor', async (t) => {
+  // 300001 floats is past the 1 MiB binding cap: a group of its own, updated in two windows.
+  const sizes = [[8, 12], [768], [3, 5, 4], [300001], [64]];
+  const data = sizes.map((s, i) => randn(s.reduce((a, b) => a * b, 1), 20 + i).map(Math.fround));
+  const packed = data.map((d, i) => Tensor.fromData(d, sizes[i]));
+  const alone = data.map((d, i) => Tensor.fromData(d, sizes[i]));
+  const pack = new ParamPack(packed);
+  const m = pack.zeros();
+  const v = pack.zeros();
+  const mv = alone.map((p) => [zeros(p.shape), zeros(p.shape)]);
+  const opts = { lr: 1e-2, weightDecay: 0.1 };
+  for (let step = 1; step <= 2; step++) {
+    // Step 2: the last parameter has no gradient, so its group goes parameter by parameter.
+    const grads = data.map((d, i) => (step === 2 && i === 4 ? null : Tensor.fromData(randn(d.length, 40 + 10 * step + i, 0.5), sizes[i])));
+    const names = kernelsDispatched(getDevice(), () => pack.adamw(grads, m, v, { ...opts, step }));
+    // Groups, in order: [the first three] (under 262144 floats), [the 300001] (two windows, the
+    // second's last float in adamw1), [the last].
+    if (step === 1) t.equal(names.length, 1 + 3 + 1, `step 1: a dispatch per group and window (${names.join(', ')})`);
+    if (step === 2) t.equal(names.length, 1 + 3, `step 2: the last group left alone (${names.join(', ')})`);
+    grads.forEach((g, i) => {
+      if (g) adamwStep(alone[i], g, mv[i][0], mv[i][1], { ...opts, step });
+      g?.dispose();
+    });
+  }
+  for (let i = 0; i < sizes.length; i++) {
+    for (const [what, a, b] of [['param', packed[i], alone[i]], ['m', m.views[i], mv[i][0]], ['v', v.views[i], mv[i][1]]] as const) {
+      const got = new Uint32Array((await a.toArray()).buffer);
+      const want = new Uint32Array((await b.toArray()).buffer);
+      t.same(got, want, `parameter ${i} [${sizes[i]}] ${what}: the same bits`);
+    }
+  }
+  t.same(await packed[4].toArray(), await alone[4].toArray(), 'the parameter without a gradient is left alone');
+  for (const x of [...packed, ...alone, ...mv.flat(), ...m.flat, ...m.views, ...v.flat, ...v.views]) x.dispose();
+  pack.dispose();
+});
 
 t.test('rejects mismatched shapes and bad steps', async (t) => {
   const a = Tensor.fromData([1, 2, 3, 4], [4]);

@@ -1,7 +1,9 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { collate, encodeEntry, getLossMask, IGNORE_INDEX, LOSS_MASKS, targetRegions } from '../train/data/collate.ts';
+import { collate, IGNORE_INDEX, targetRegions } from '../train/data/collate.ts';
+import { encodeEntry } from '../train/data/encode.ts';
+import { getLossMask, LOSS_MASKS } from '../train/data/loss-masks.ts';
 import { decode, encode } from '../model/tokenizer.ts';
 import { formatPrompt } from '../train/data/prompts.ts';
 import { loadInstructionData } from '../train/data/entries.ts';

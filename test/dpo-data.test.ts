@@ -8,7 +8,7 @@ import { syntheticPreferences } from '../train/dpo/pairs.ts';
 import { validatePreferences } from '../train/dpo/data.ts';
 import { dpoLoss, negLogSigmoid, sigmoid } from '../train/dpo/loss.ts';
 import { generateFactData } from '../train/data/facts.ts';
-import { outputVocabOf } from '../train/data/collate.ts';
+import { outputVocabOf } from '../train/data/encode.ts';
 import { encode } from '../model/tokenizer.ts';
 
 const PAD = 50256;

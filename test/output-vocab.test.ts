@@ -10,8 +10,7 @@ import { loadGPT, randomGPT, saveGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
 import { generate } from '../model/generate.ts';
 import { generateSyntheticData } from '../train/data/synthetic.ts';
-import { encodeEntry } from '../train/data/collate.ts';
-import { outputVocabOf } from '../train/data/collate.ts';
+import { encodeEntry, outputVocabOf } from '../train/data/encode.ts';
 import { withDevice } from './helpers/device.ts';
 
 await withDevice(t);

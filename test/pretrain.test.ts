@@ -109,7 +109,7 @@ t.test('bad flags are one line, refused before any work', async (t) => {
   const cache = mkdtempSync(path.join(tmpdir(), 'wgpt-cache-'));
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, WGPT_CACHE: cache } });
   for (const [args, message] of [
-    [['pretrain', '--data', textDir, '--block-size', '0'], /--block-size must be an integer of at least 1, got 0/],
+    [['pretrain', '--data', textDir, '--block-size', '0'], /--block-size must be at least 1, got 0/],
     [['pretrain', '--data', textDir, '--lr-schedule', 'step'], /unknown learning-rate schedule "step"/],
     [['pretrain', '--model', 'tiny'], /pretrain needs --data/],
     [['dpo', '--beta', '0'], /--beta must be above 0, got 0/],

@@ -11,7 +11,9 @@ import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy } from '../engine/i
 import { randomGPT } from '../model/build.ts';
 import { getConfig } from '../model/config.ts';
 import type { GPT } from '../model/gpt.ts';
-import { collate, encodeEntry, IGNORE_INDEX, outputVocabOf, type EncodedEntry } from '../train/data/collate.ts';
+import { collate, IGNORE_INDEX } from '../train/data/collate.ts';
+import { encodeEntry, outputVocabOf, type EncodedEntry } from '../train/data/encode.ts';
+import { checkPromptLossWeight } from '../train/data/loss-masks.ts';
 import type { Batch } from '../train/run/step.ts';
 import { gradientsOf } from '../train/eval/grads.ts';
 import { generateSyntheticData } from '../train/data/synthetic.ts';
@@ -110,12 +112,12 @@ t.test('a fractional W is the weighted mean of the per-token losses: (W·Σpromp
   }
 });
 
-t.test('bad weights and masks are one-line errors that say what to give', async (t) => {
+t.test('bad weights and masks are one-line errors that say what to give (checked where they enter: train())', async (t) => {
   for (const bad of [1.5, -0.1, NaN, Infinity]) {
-    t.throws(() => collate(items, { mask: 'none', promptLossWeight: bad }), /--prompt-loss-weight must be a number from 0 to 1 \(0: the prompt mask, 1: no mask\)/);
+    t.throws(() => checkPromptLossWeight(bad, 'none'), /--prompt-loss-weight must be a number from 0 to 1 \(0: the prompt mask, 1: no mask\)/);
   }
-  t.throws(() => collate(items, { mask: 'prompt', promptLossWeight: 0.5 }), /give it with --mask none, not --mask prompt \(--mask prompt is --prompt-loss-weight 0\)/);
-  t.throws(() => collate(items, { mask: 'pad-in-mean', promptLossWeight: 0.5 }), /not --mask pad-in-mean/);
+  t.throws(() => checkPromptLossWeight(0.5, 'prompt'), /give it with --mask none, not --mask prompt \(--mask prompt is --prompt-loss-weight 0\)/);
+  t.throws(() => checkPromptLossWeight(0.5, 'pad-in-mean'), /not --mask pad-in-mean/);
   t.throws(() => collate([[1, 2, 3]], { mask: 'none', promptLossWeight: 0.5 }), /the prompt-loss weight needs encodeEntry\(\) items/);
   t.throws(() => tidy(() => models['whole vocabulary'].loss(Tensor.fromData([1, 2], [1, 2], 'i32'), Tensor.fromData([2, 3], [1, 2], 'i32'), { weights: [1, -1] })),
     /weight -1 at target 1; weights must be finite and >= 0/);

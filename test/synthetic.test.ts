@@ -1,7 +1,7 @@
 import t from 'tap';
 import { generateSyntheticData, SYNTHETIC_TASKS, syntheticPools } from '../train/data/synthetic.ts';
 import { splitData, validateEntries } from '../train/data/entries.ts';
-import { encodeEntry } from '../train/data/collate.ts';
+import { encodeEntry } from '../train/data/encode.ts';
 
 const key = (e: { instruction: string; input?: string }): string => `${e.instruction}\u0000${e.input ?? ''}`;
 

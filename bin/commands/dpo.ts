@@ -9,7 +9,9 @@ import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores }
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
 import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
-import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, usageText } from './flags.ts';
+import {
+  applyFlags, flagsFor, INT, NUMBER, parseFlags, POSITIVE_INT, SWITCH, TEST_LIMIT, TEXT, trainerFlags, usageText,
+} from './flags.ts';
 
 const f = flagsFor<DpoOptions>();
 
@@ -18,17 +20,11 @@ export const FLAGS = [
   f.set('model', 'model', TEXT, 'DIR|FILE', 'the SFT model (model.safetensors dir or file); the policy\'s start and the reference'),
   f.set('data', 'data', TEXT, 'FILE|ch07-dpo', 'Alpaca-style JSON with "chosen" and "rejected" answers, or the notebook\'s\n' +
     'instruction-data-with-preference.json (fetched, sha256 checked)', { nullable: true }),
+  ...trainerFlags(B, { out: 'run directory (default runs/dpo-<time>)', batchSize: `pairs per step (${B.batchSize})` }),
   f.set('beta', 'beta', NUMBER, 'X', `(${B.beta})  strength of the pull towards the reference`),
   f.set('sft-weight', 'sftWeight', NUMBER, 'W', 'add W times the chosen answers\' negative log-likelihood per token to the\n' +
     'loss (0: plain DPO; built-in run 1), so preferring the chosen answer\ncannot come from making both answers unlikely',
   { optional: true }),
-  f.set('lr', 'lr', NUMBER, 'X', `(${shown(B.lr)})`),
-  f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${shown(B.weightDecay)})`),
-  f.set('epochs', 'epochs', INT, 'N', `(${B.epochs})`, { onResume: 'change' }),
-  f.set('max-steps', 'maxSteps', INT, 'N', 'stop at global step N', { nullable: true, onResume: 'change' }),
-  f.set('batch-size', 'batchSize', INT, 'N', `pairs per step (${B.batchSize})`),
-  f.set('eval-every', 'evalEvery', INT, 'N', `evaluate every N steps (${B.evalEvery})`),
-  f.set('eval-batches', 'evalBatches', INT, 'N', `batches per evaluation (${B.evalBatches})`),
   f.set('mask', 'mask', TEXT, 'prompt|answer|none', 'tokens a sequence\'s log-probability averages: the response header\n' +
     `and answer (prompt, default), the answer alone (answer), or every token\nafter the first (none)`),
   f.set('lora-rank', 'loraRank', INT, 'R', 'train LoRA adapters of rank R only (saved as adapter_model.safetensors);\n' +
@@ -38,13 +34,10 @@ export const FLAGS = [
   f.set('rejected', 'rejected', TEXT, 'other|model', 'the built-in pairs\' rejected answers: another entry\'s answer (other), or\n' +
     'the SFT model\'s own wrong greedy answer where it has one (model; built-in run)', { optional: true }),
   f.set('style', 'style', TEXT, 'alpaca|phi3', `prompt style (${B.style})`),
-  f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
   f.set('max-new-tokens', 'maxNewTokens', INT, 'N', `test responses (${B.maxNewTokens})`),
   f.set('test-limit', 'testLimit', TEST_LIMIT, 'N', 'respond to at most N test entries at the end (all; 0: none)', { nullable: true }),
   f.set('gen-batch', 'genBatch', POSITIVE_INT, 'N', `test prompts generated together (${DEFAULT_GEN_BATCH}; answers do not depend on it)`,
     { optional: true, onResume: 'change' }),
-  own('out', TEXT, 'DIR', 'run directory (default runs/dpo-<time>)'),
-  own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
   f.saved('scoreBefore', SWITCH),
   f.saved('syntheticCount', INT),
   ...DEVICE_FLAGS,

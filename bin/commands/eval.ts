@@ -2,7 +2,8 @@
 // against the references, offline; optionally a judge model through an Ollama-style /api/chat).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WgptError } from '../../engine/errors.ts';
-import { encodeEntry } from '../../train/data/collate.ts';
+import { allowedMaxLengthFor } from '../../train/data/collate.ts';
+import { encodeEntry } from '../../train/data/encode.ts';
 import { splitData, validateEntries, type Entry } from '../../train/data/entries.ts';
 import { judgeResponses } from '../../train/eval/judge.ts';
 import { DEFAULT_GEN_BATCH, generateResponses } from '../../train/eval/responses.ts';
@@ -56,7 +57,7 @@ export async function run(argv: string[]): Promise<void> {
     await withDevice(values, async () => {
       const model = await loadModelOption(values);
       const items = entries.map((e) => encodeEntry(e, values.style!));
-      const allowedMaxLength = Math.min(1024, model.config.contextLength);
+      const allowedMaxLength = allowedMaxLengthFor(model.config.contextLength);
       report.loss = await evaluateLoss(model, items, values['batch-size'] ?? 8, Infinity, values.mask!, allowedMaxLength);
       if (!responses) {
         responses = await generateResponses(model, entries, values.style!, values['max-new-tokens'] ?? 256, {

@@ -232,3 +232,34 @@ export function parseFlags<T extends readonly Entry<never>[]>(argv: string[], ta
   }
   return { values: flagValues(table, parsed.values), raw: parsed.values, positionals: parsed.positionals };
 }
+
+/** The options every trainer (train, pretrain, dpo) has: how far its run goes, how fast, and how
+ *  often it is evaluated (TrainingRun's plan, the loop's schedule and evaluation). */
+export interface TrainerOptions {
+  epochs: number;
+  maxSteps: number | null;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  evalEvery: number;
+  evalBatches: number;
+  seed: number;
+}
+
+/** The flags of every trainer, once: their values checked here (a positive integer is
+ *  POSITIVE_INT), a command's own defaults and words in `help`. */
+export function trainerFlags(base: TrainerOptions, help: { out: string; epochs?: string; batchSize?: string; lr?: string }) {
+  const f = flagsFor<TrainerOptions>();
+  return [
+    own('out', TEXT, 'DIR', help.out),
+    f.set('epochs', 'epochs', POSITIVE_INT, 'N', help.epochs ?? `(${base.epochs})`, { onResume: 'change' }),
+    f.set('max-steps', 'maxSteps', POSITIVE_INT, 'N', 'stop at global step N', { nullable: true, onResume: 'change' }),
+    f.set('batch-size', 'batchSize', POSITIVE_INT, 'N', help.batchSize ?? `(${base.batchSize})`),
+    f.set('lr', 'lr', NUMBER, 'X', help.lr ?? `(${shown(base.lr)})`),
+    f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${shown(base.weightDecay)})`),
+    f.set('eval-every', 'evalEvery', POSITIVE_INT, 'N', `evaluate every N steps (${base.evalEvery})`),
+    f.set('eval-batches', 'evalBatches', POSITIVE_INT, 'N', `batches per evaluation (${base.evalBatches})`),
+    f.set('seed', 'seed', INT, 'N', `(${base.seed})`),
+    own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
+  ] as const;
+}

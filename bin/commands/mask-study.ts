@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { ensureBuiltinBase } from '../../train/builtin/base.ts';
-import { LOSS_MASK_NAMES } from '../../train/data/collate.ts';
+import { LOSS_MASK_NAMES } from '../../train/data/loss-masks.ts';
 import { checkResponseLength } from '../../train/data/fact-responses.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { maskStudy, type StudyOptions } from '../../train/study/mask-study.ts';

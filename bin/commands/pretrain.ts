@@ -13,7 +13,9 @@ import {
 import type { LoopRow } from '../../train/run/loop.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
 import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
-import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, shown, SWITCH, TEXT, TEXTS, usageText } from './flags.ts';
+import {
+  applyFlags, flagsFor, intAtLeast, NUMBER, parseFlags, POSITIVE_INT, SWITCH, TEXT, TEXTS, trainerFlags, usageText,
+} from './flags.ts';
 
 const f = flagsFor<PretrainOptions>();
 
@@ -25,24 +27,16 @@ export const FLAGS = [
     `weights to continue from (default ${B.model})`),
   f.set('config', 'config', TEXT, 'FILE', 'a Hugging Face GPT-2 config.json: a from-scratch model of that shape', { nullable: true }),
   f.set('from-scratch', 'fromScratch', SWITCH, null, 'random GPT-2 init for a GPT-2 size name'),
-  own('out', TEXT, 'DIR', 'run directory (default runs/pretrain-<time>)'),
-  f.set('block-size', 'blockSize', INT, 'N', `tokens per training sequence (${B.blockSize}; at most the model's context)`),
-  f.set('batch-size', 'batchSize', INT, 'N', `(${B.batchSize})`),
-  f.set('epochs', 'epochs', INT, 'N', `(${B.epochs})`, { onResume: 'change' }),
-  f.set('max-steps', 'maxSteps', INT, 'N', 'stop at global step N', { nullable: true, onResume: 'change' }),
-  f.set('lr', 'lr', NUMBER, 'X', `(${shown(B.lr)})`),
-  f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${shown(B.weightDecay)})`),
+  ...trainerFlags(B, { out: 'run directory (default runs/pretrain-<time>)' }),
+  f.set('block-size', 'blockSize', POSITIVE_INT, 'N', `tokens per training sequence (${B.blockSize}; at most the model's context)`),
   f.set('lr-schedule', 'lrSchedule', TEXT, 'constant|cosine', `(${B.lrSchedule}: to lr/10 at the last step)`),
-  f.set('warmup-steps', 'warmupSteps', INT, 'N', `(${B.warmupSteps})`),
-  f.set('eval-every', 'evalEvery', INT, 'N', `evaluate every N steps (${B.evalEvery})`),
-  f.set('eval-batches', 'evalBatches', INT, 'N', `batches per evaluation (${B.evalBatches})`),
-  f.set('sample-every', 'sampleEvery', INT, 'N', 'sampled continuations of the prompts every N steps (0: before and after only)'),
+  f.set('warmup-steps', 'warmupSteps', intAtLeast(0), 'N', `(${B.warmupSteps})`),
+  f.set('sample-every', 'sampleEvery', intAtLeast(0, '0 (before and after only)'), 'N',
+    'sampled continuations of the prompts every N steps (0: before and after only)'),
   f.set('prompt', 'prompts', TEXTS, 'TEXT', `a prompt to sample (repeatable; default "${B.prompts[0]}")`),
-  f.set('sample-tokens', 'sampleTokens', INT, 'N', `tokens per sample (${B.sampleTokens})`),
+  f.set('sample-tokens', 'sampleTokens', intAtLeast(0), 'N', `tokens per sample (${B.sampleTokens})`),
   f.set('output-vocab', 'outputVocab', TEXT, 'all|data', 'the whole vocabulary (all), or only the tokens of the text (data)'),
   f.set('dropout', 'dropout', NUMBER, 'P', '(0)', { optional: true }),
-  f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
-  own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
   ...DEVICE_FLAGS,
 ] as const;
 

@@ -6,13 +6,14 @@ import { defaultTrainOptions } from '../../train/builtin/recipes.ts';
 import { SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin/run.ts';
 import { builtinSeedsRun } from '../../train/builtin/seeds.ts';
 import { builtinMarkdown } from '../../train/builtin/table.ts';
-import { checkPromptLossWeight } from '../../train/data/collate.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { TRAIN_BASE, TRAIN_PRESETS } from '../../train/sft/presets.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
 import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
-import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, usageText } from './flags.ts';
+import {
+  applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, trainerFlags, usageText,
+} from './flags.ts';
 
 const f = flagsFor<TrainOptions>();
 const B = TRAIN_BASE;
@@ -24,12 +25,10 @@ export const FLAGS = [
   f.set('model', 'model', TEXT, 'FILE|DIR|NAME', 'weights (model.safetensors dir or file) or a size: tiny, mini, gpt2, gpt2-medium, ...'),
   f.set('from-scratch', 'fromScratch', SWITCH, null, 'random GPT-2 init for a size name (tiny and mini always are)'),
   f.set('untie', 'untie', SWITCH, null, 'give the model a separate LM head, a copy of wte (the chapter does)'),
-  own('out', TEXT, 'DIR', 'run directory (default runs/<time>)'),
-  f.set('epochs', 'epochs', INT, 'N', `passes over the training data (${B.epochs}; chapter: 2)`, { onResume: 'change' }),
-  f.set('max-steps', 'maxSteps', INT, 'N', 'stop at global step N', { nullable: true, onResume: 'change' }),
-  f.set('batch-size', 'batchSize', INT, 'N', `(${B.batchSize})`),
-  f.set('lr', 'lr', NUMBER, 'X', `(${shown(B.lr)}; the built-in run ${shown(defaultTrainOptions('', '').lr)})`),
-  f.set('weight-decay', 'weightDecay', NUMBER, 'X', `(${B.weightDecay})`),
+  ...trainerFlags(B, {
+    out: 'run directory (default runs/<time>)', epochs: `passes over the training data (${B.epochs}; chapter: 2)`,
+    lr: `(${shown(B.lr)}; the built-in run ${shown(defaultTrainOptions('', '').lr)})`,
+  }),
   f.set('dropout', 'dropout', NUMBER, 'P', '(the model\'s; 0 for presets)', { optional: true }),
   f.set('lr-schedule', 'lrSchedule', TEXT, 'constant|cosine', `(${B.lrSchedule}, as the chapter; cosine decays to lr/10 at the last step)`,
     { optional: true }),
@@ -42,9 +41,6 @@ export const FLAGS = [
     '(mean = sum(w·loss)/sum(w)); 0 is --mask prompt, 1 no mask, bit for bit.\nWith --mask none only; a resumed run keeps its own',
   { optional: true, nullable: true }),
   f.set('style', 'style', TEXT, 'alpaca|phi3', `prompt style (${B.style})`),
-  f.set('eval-every', 'evalEvery', INT, 'N', `evaluate every N steps (${B.evalEvery})`),
-  f.set('eval-batches', 'evalBatches', INT, 'N', `batches per evaluation (${B.evalBatches})`),
-  f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
   f.set('max-new-tokens', 'maxNewTokens', INT, 'N', `test responses (${B.maxNewTokens})`),
   f.set('test-limit', 'testLimit', TEST_LIMIT, 'N', 'respond to at most N test entries at the end (all; 0: none)',
     { optional: true, nullable: true }),
@@ -61,7 +57,6 @@ export const FLAGS = [
     { optional: true, onResume: 'change' }),
   own('seeds', POSITIVE_INT, 'N', 'the built-in run only: run it for N finetuning seeds (1), each in DIR/seed-S;\n' +
     'the table gives mean ± sd [min–max] over them'),
-  own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
   own('preset', TEXT, 'ch07', 'the chapter\'s run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5'),
   f.saved('scoreBefore', SWITCH),
   ...DEVICE_FLAGS,
@@ -91,8 +86,6 @@ export async function run(argv: string[]): Promise<number> {
   const opts = values.resume !== undefined ? await resumedOptions(FLAGS, values, 'train', values.resume) : freshOptions(values);
   // How many test prompts run together changes speed only, so a resumed run may change it too.
   opts.genBatch ??= DEFAULT_GEN_BATCH;
-  if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1) throw new WgptError(
-    '--batch-size, --epochs and --eval-every must be at least 1');
 
   const result = await withDevice(values, () => train(opts, values.resume ?? null));
   report(opts, result);
@@ -107,7 +100,6 @@ function freshOptions(values: Values): TrainOptions {
   }
   const base = { ...TRAIN_BASE, ...(preset ? TRAIN_PRESETS[preset] : {}), out: values.out ?? defaultOut() };
   const opts = applyFlags<TrainOptions>(FLAGS, values, base);
-  if (opts.promptLossWeight !== undefined && opts.promptLossWeight !== null) checkPromptLossWeight(opts.promptLossWeight, opts.mask);
   if ((values['lora-alpha'] !== undefined || values['lora-targets'] !== undefined) && opts.loraRank === undefined) {
     throw new WgptError('--lora-alpha and --lora-targets need --lora-rank');
   }

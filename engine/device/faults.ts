@@ -1,6 +1,6 @@
 // A device's faults, never silent: every WebGPU call that can fail runs inside error scopes whose
 // results are collected here, with uncaptured errors and the lost device, and thrown as a typed
-// error at the next sync point (sync.ts); a lost or destroyed device refuses every later call.
+// error at the next sync point (waits.ts); a lost or destroyed device refuses every later call.
 import { DeviceLostError, GPUOutOfMemoryError, GPUValidationError } from '../errors.ts';
 
 export class Faults {
@@ -62,7 +62,7 @@ export class Faults {
   }
 
   /** Marks the device destroyed: from now on it is lost. Returns false where it already was. */
-  destroyed(): boolean {
+  markDestroyed(): boolean {
     if (this.lostReason) return false;
     this.lostReason = 'destroyed: Device.destroy() was called';
     return true;

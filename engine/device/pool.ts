@@ -1,6 +1,8 @@
 // Size-class pools. Freed buffers (and operand textures) are kept by size class and handed out
 // again, so a steady training step allocates no new GPUBuffer. Classes are 2^k * {4,5,6,7}/4 (at
-// most 25% waste).
+// most 25% waste). A class hands out its oldest free item first, so which buffer a request gets
+// depends only on which are free, not on the order they came back: a steady step then binds the
+// same buffers every step, and its bind groups are all cached (device/recorder.ts).
 
 export function sizeClass(bytes: number): number {
   const b = Math.max(bytes, 256);
@@ -12,7 +14,10 @@ export function sizeClass(bytes: number): number {
 }
 
 export class Pool<T extends { destroy(): void }> {
+  /** Per class, the free items, newest first (take pops the oldest). */
   private free = new Map<number, T[]>();
+  private ids = new WeakMap<T, number>();
+  private nextId = 0;
 
   /** `bytesOf`: what an item of a class holds (by default the class is its size in bytes). */
   constructor(private readonly bytesOf: (item: T, cls: number) => number = (_, cls) => cls) {}
@@ -24,7 +29,16 @@ export class Pool<T extends { destroy(): void }> {
   give(cls: number, item: T): void {
     let list = this.free.get(cls);
     if (!list) this.free.set(cls, (list = []));
-    list.push(item);
+    let id = this.ids.get(item);
+    if (id === undefined) this.ids.set(item, (id = this.nextId++));
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ids.get(list[mid])! > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, item);
   }
 
   /** Destroys every pooled item (when memory runs short, and at shutdown); returns their bytes. */

@@ -1,9 +1,12 @@
 // Recording work: one command encoder per submit and one compute pass while dispatches follow each
 // other; each dispatch's parameters in a slot of one uniform arena (written once per submit, no
-// buffer per dispatch); pipelines compiled once per (kernel, constants); bind groups cached per
-// (pipeline, parameter slot, bound windows), so a steady step, which records the same dispatches
-// into the same slots over the same pooled buffers, creates none. Every binding is checked against
-// the limits in force before it reaches WebGPU: a synchronous, named error rather than dropped work.
+// buffer per dispatch), bound at a dynamic offset; pipelines compiled once per (kernel, constants),
+// each kernel's bind group layout made once from its declared interface; bind groups cached per
+// (kernel, bound windows), not per slot, so a steady step, which records the same dispatches over
+// the same pooled buffers, creates none however its slots fall. Small uploads while work is
+// recorded are staged in a second arena and copied in order with the dispatches, so they need no
+// submit of their own. Every binding is checked against the limits in force before it reaches
+// WebGPU: a synchronous, named error rather than dropped work.
 import { GPUValidationError, WgptError } from '../errors.ts';
 import { MAX_PARAM_WORDS, packParams, type Kernel, type Params } from '../../kernels/kernel.ts';
 import type { Counters } from './counters.ts';
@@ -26,6 +29,30 @@ export interface Dispatch {
 const PARAM_SLOTS = 4096;
 /** Bind groups kept for reuse; past this the cache starts over (a training step needs ~1000). */
 const BIND_GROUP_CACHE = 16384;
+/** Bytes of the upload arena, and the largest upload staged in it (larger ones submit first). */
+const STAGE_BYTES = 1 << 20;
+const STAGE_MAX = 1 << 16;
+
+/** A kernel's bind group layout and pipeline layout (from its interface), and its pipelines by
+ *  override constants. */
+interface KernelEntry {
+  id: number;
+  layout: GPUBindGroupLayout;
+  pipelineLayout: GPUPipelineLayout;
+  pipelines: { constants: Record<string, number> | undefined; pipeline: GPUComputePipeline }[];
+}
+
+function sameConstants(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}
 
 export class Recorder {
   private encoder: GPUCommandEncoder | null = null;
@@ -35,10 +62,15 @@ export class Recorder {
   private paramSlot = 0;
   /** Words per slot: the parameters, padded to the uniform offset alignment (256 bytes on GPUs). */
   private readonly slotWords: number;
-  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
+  private kernels = new Map<Kernel, KernelEntry>();
   private bindGroups = new Map<string, GPUBindGroup>();
   private resourceIds = new WeakMap<GPUBuffer | GPUTexture, number>();
   private nextResourceId = 0;
+  /** The dynamic offset of the current dispatch's parameter slot (reused: no array per dispatch). */
+  private readonly slotOffset = new Uint32Array(1);
+  private readonly stageBuffer: GPUBuffer;
+  private readonly stageData = new Uint8Array(STAGE_BYTES);
+  private stageUsed = 0;
 
   constructor(
     private readonly gpu: GPUDevice,
@@ -52,6 +84,7 @@ export class Recorder {
     this.paramData = new Uint32Array(this.slotWords * PARAM_SLOTS);
     const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
     this.paramBuffer = gpu.createBuffer({ size: this.paramData.byteLength, usage, label: 'wgpt params' });
+    this.stageBuffer = gpu.createBuffer({ size: STAGE_BYTES, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'wgpt uploads' });
   }
 
   dispatch(d: Dispatch): void {
@@ -81,10 +114,12 @@ export class Recorder {
       this.dispatch(d);
       return;
     }
-    const { pipeline, layout, id } = this.pipelineFor(d.kernel, d.constants, d.label);
+    const entry = this.kernelEntry(d.kernel);
+    const pipeline = this.pipelineFor(entry, d.kernel, d.constants, d.label);
     const slot = this.paramSlot++;
     packParams(d.kernel, d.params, this.paramData, slot * this.slotWords, d.label);
-    const group = this.bindGroupFor(layout, id, slot, d.bindings, d.label);
+    const group = this.bindGroupFor(entry, d.bindings, d.label);
+    this.slotOffset[0] = slot * this.slotWords * 4;
     const key = this.profiler?.keyOf(d.kernel, d.params, z) ?? '';
     const timestamps = this.profiler?.passTimestamps(key);
     if (timestamps) {
@@ -94,7 +129,7 @@ export class Recorder {
       this.pass = this.commands().beginComputePass();
     }
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, group);
+    this.pass.setBindGroup(0, group, this.slotOffset, 0, 1);
     this.pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
     this.counters.recordMs += performance.now() - started;
@@ -115,7 +150,7 @@ export class Recorder {
   }
 
   /** Sets bytes of a buffer to zero, in order with the dispatches around it: a memset in the
-   *  driver, where on llvmpipe a fill kernel's stores are loops over the lanes (DESIGN.md, 'Row
+   *  driver, where on llvmpipe a fill kernel's stores are loops over the lanes (docs/measurements.md, 'Row
    *  kernels'). */
   clear(buffer: GPUBuffer, offset: number, bytes: number, label: string): void {
     this.faults.assertAlive(label);
@@ -145,24 +180,38 @@ export class Recorder {
     }
   }
 
-  /** Writes host data into a buffer. queue.writeBuffer runs before any unsubmitted command, so
-   *  recorded work is submitted first: it must not see data written after it. */
+  /** Writes host data into a buffer, in order with the work recorded around it. queue.writeBuffer
+   *  runs before any unsubmitted command, and recorded work must not see data written after it: so
+   *  while work is recorded, a small upload is staged in the upload arena and copied into place by
+   *  a command in order (the arena is written at the submit), and a large one submits that work
+   *  first. With nothing recorded it is written at once. */
   upload(buffer: GPUBuffer, offsetBytes: number, data: ArrayBufferView, label: string): void {
     this.faults.assertAlive(label);
+    const n = data.byteLength;
+    if (this.encoder && n <= STAGE_MAX && n % 4 === 0 && offsetBytes % 4 === 0) {
+      if (this.stageUsed + n > STAGE_BYTES) this.flush();
+      this.stageData.set(new Uint8Array(data.buffer, data.byteOffset, n), this.stageUsed);
+      this.commands().copyBufferToBuffer(this.stageBuffer, this.stageUsed, buffer, offsetBytes, n);
+      this.stageUsed += n;
+      this.counters.stagedUploads++;
+      return;
+    }
     this.flush();
-    this.gpu.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
+    this.gpu.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, n);
   }
 
   /** Submits everything recorded so far. Not a completion barrier: on a real GPU submit returns
    *  at once (on llvmpipe it returns when the work is done); `Device.finish()` waits for the GPU. */
   flush(): void {
     if (!this.encoder) return;
+    const started = performance.now();
     this.faults.assertAlive('submit');
     this.pass?.end();
     this.pass = null;
     if (this.paramSlot > 0) {
       this.gpu.queue.writeBuffer(this.paramBuffer, 0, this.paramData.buffer, 0, this.paramSlot * this.slotWords * 4);
     }
+    if (this.stageUsed > 0) this.gpu.queue.writeBuffer(this.stageBuffer, 0, this.stageData.buffer, 0, this.stageUsed);
     const readTimestamps = this.profiler?.resolve(this.encoder);
     const encoder = this.encoder;
     this.faults.scoped(['validation'], 'submit', () => {
@@ -171,7 +220,9 @@ export class Recorder {
     });
     this.encoder = null;
     this.paramSlot = 0;
+    this.stageUsed = 0;
     this.counters.submits++;
+    this.counters.submitMs += performance.now() - started;
   }
 
   /** Forgets the cached bind groups (their buffers are about to be destroyed). */
@@ -186,27 +237,41 @@ export class Recorder {
     return (this.encoder ??= this.gpu.createCommandEncoder());
   }
 
-  private pipelineFor(kernel: Kernel, constants: Record<string, number> | undefined, label: string) {
-    const key = kernel.name + (constants ? JSON.stringify(constants) : '');
-    let entry = this.pipelines.get(key);
-    if (!entry) {
-      const declared = Object.keys(kernel.overrides ?? {});
-      const unknown = Object.keys(constants ?? {}).filter((c) => !declared.includes(c));
-      if (unknown.length > 0) throw new WgptError(`${label}: kernel ${kernel.name} has no override ${unknown.join(', ')} (it takes ${declared.join(', ') || 'none'})`);
-      const pipeline = this.faults.scoped(['validation'], `compiling kernel ${kernel.name}`, () => this.gpu.createComputePipeline({
-        layout: 'auto',
-        label: kernel.name,
-        compute: { module: this.gpu.createShaderModule({ code: kernel.code, label: kernel.name }), entryPoint: kernel.entry, constants },
-      }));
-      entry = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.pipelines.size };
-      this.pipelines.set(key, entry);
-      this.counters.pipelinesCompiled++;
-    }
+  /** The kernel's layouts, made once from its declared interface: binding 0 its parameters at a
+   *  dynamic offset, then its storage buffers and textures. */
+  private kernelEntry(kernel: Kernel): KernelEntry {
+    let entry = this.kernels.get(kernel);
+    if (entry) return entry;
+    const visibility = GPUShaderStage.COMPUTE;
+    const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility, buffer: { type: 'uniform', hasDynamicOffset: true } }];
+    kernel.slots.forEach((type, i) => entries.push(type === 'texture'
+      ? { binding: i + 1, visibility, texture: { sampleType: 'unfilterable-float' } }
+      : { binding: i + 1, visibility, buffer: { type: type.startsWith('read_write') ? 'storage' : 'read-only-storage' } }));
+    const layout = this.faults.scoped(['validation'], `the bind group layout of kernel ${kernel.name}`,
+      () => this.gpu.createBindGroupLayout({ entries, label: kernel.name }));
+    const pipelineLayout = this.gpu.createPipelineLayout({ bindGroupLayouts: [layout], label: kernel.name });
+    entry = { id: this.kernels.size, layout, pipelineLayout, pipelines: [] };
+    this.kernels.set(kernel, entry);
     return entry;
   }
 
-  private bindGroupFor(layout: GPUBindGroupLayout, pipelineId: number, slot: number, bindings: Dispatch['bindings'], label: string): GPUBindGroup {
-    let key = `${pipelineId}:${slot}`;
+  private pipelineFor(entry: KernelEntry, kernel: Kernel, constants: Record<string, number> | undefined, label: string): GPUComputePipeline {
+    for (const p of entry.pipelines) if (sameConstants(p.constants, constants)) return p.pipeline;
+    const declared = Object.keys(kernel.overrides ?? {});
+    const unknown = Object.keys(constants ?? {}).filter((c) => !declared.includes(c));
+    if (unknown.length > 0) throw new WgptError(`${label}: kernel ${kernel.name} has no override ${unknown.join(', ')} (it takes ${declared.join(', ') || 'none'})`);
+    const pipeline = this.faults.scoped(['validation'], `compiling kernel ${kernel.name}`, () => this.gpu.createComputePipeline({
+      layout: entry.pipelineLayout,
+      label: kernel.name,
+      compute: { module: this.gpu.createShaderModule({ code: kernel.code, label: kernel.name }), entryPoint: kernel.entry, constants },
+    }));
+    entry.pipelines.push({ constants: constants && { ...constants }, pipeline });
+    this.counters.pipelinesCompiled++;
+    return pipeline;
+  }
+
+  private bindGroupFor(entry: KernelEntry, bindings: Dispatch['bindings'], label: string): GPUBindGroup {
+    let key = `${entry.id}`;
     for (const b of bindings) {
       const resource = 'buffer' in b ? b.buffer : b.texture;
       let id = this.resourceIds.get(resource);
@@ -215,11 +280,9 @@ export class Recorder {
     }
     let group = this.bindGroups.get(key);
     if (group) return group;
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * this.slotWords * 4, size: MAX_PARAM_WORDS * 4 } },
-    ];
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramBuffer, offset: 0, size: MAX_PARAM_WORDS * 4 } }];
     bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? b : b.view }));
-    group = this.faults.scoped(['validation'], label, () => this.gpu.createBindGroup({ layout, entries, label }));
+    group = this.faults.scoped(['validation'], label, () => this.gpu.createBindGroup({ layout: entry.layout, entries, label }));
     if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
     this.bindGroups.set(key, group);
     this.counters.bindGroupsCreated++;

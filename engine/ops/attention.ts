@@ -3,12 +3,17 @@
 // scores. The forward saves O (the output itself) and the log-sum-exp L per row when the tape is
 // recording; the backward recomputes the probabilities from q, k and L: D = rowsum(dO * O) first,
 // then one pass over query blocks for dQ and one over key blocks for dK and dV (deterministic).
-// Tensors larger than one binding are bound in windows of whole batch·heads.
+// Tensors larger than one binding are bound in windows of whole batch·heads. Beside it the same
+// attention composed from ops (matmul, scale, causal softmax, matmul): the reference and the
+// benchmark's baseline.
 import { ShapeError } from '../errors.ts';
 import { setting } from '../settings.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { grid1d } from '../../kernels/kernel.ts';
 import { ATTENTION_TILES, attentionKernel, ROWDOT, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
+import { scale } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+import { softmax } from './softmax.ts';
 import { assertF32, perDevice, recording } from './util.ts';
 import type { Binding, Device } from '../device.ts';
 
@@ -120,4 +125,21 @@ export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
     dd.dispose();
     return [dq, k.requiresGrad ? dk : (dk?.dispose(), null), v.requiresGrad ? dv : (dv?.dispose(), null)];
   });
+}
+
+/** Causal self-attention composed from ops: softmax(q·kᵀ/√Dh, causal)·v, q/k/v [B, H, T, Dh]. */
+export function attentionComposed(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  const ok = q.ndim === 4 && [k, v].every((t) => t.ndim === 4 && t.shape.every((d, i) => d === q.shape[i]));
+  if (!ok) {
+    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
+  }
+  const dh = q.shape[3];
+  const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(dh));
+  return matmul(softmax(scores, { causal: true }), v);
+}
+
+/** Causal self-attention, [B, H, T, Dh] -> [B, H, T, Dh]: flash attention (engine/ops/attention.ts);
+ *  attentionComposed stays as the reference and the benchmark's baseline. */
+export function causalSelfAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  return flashAttention(q, k, v);
 }

@@ -149,7 +149,7 @@ export function full(shape: readonly number[], value: number): Tensor {
   const n = numel(shape);
   // Zeros (gradients, optimizer state) are a clear of the buffer, not a kernel.
   if (value === 0 && !Object.is(value, -0)) {
-    if (n > 0) getDevice().clear(out.buffer, 0, n * 4, 'zeros');
+    if (n > 0) getDevice().clear(out.buffer, 0, n * 4, 'zeros'); // a new tensor: its data starts the buffer
     return out;
   }
   eachWindow(n, (e0, count) => launch1d(FILL, count, { n: count, value }, [out.bind(e0, count)], 'fill'));
@@ -169,5 +169,7 @@ export function assign(dst: Tensor, src: Tensor): void {
   if (dst.size !== src.size || dst.dtype !== src.dtype) {
     throw new ShapeError(`assign: cannot copy ${src.dtype} ${shapeStr(src.shape)} into ${dst.dtype} ${shapeStr(dst.shape)}`);
   }
-  if (dst.size > 0) getDevice().copy(src.buffer, 0, dst.buffer, 0, dst.size * 4, 'assign');
+  const from = src.bind();
+  const to = dst.bind();
+  if (dst.size > 0) getDevice().copy(from.buffer, from.offset, to.buffer, to.offset, dst.size * 4, 'assign');
 }

@@ -46,6 +46,10 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
     if (host[i] < 0 || host[i] >= v) throw new ShapeError(`embedding: id ${host[i]} at position ${i} is outside [0, ${v})`);
   }
   const n = ids.size;
+  // The backward's CSR is uploaded before the forward's dispatch: an upload among recorded work
+  // costs a staged copy (device/recorder.ts), one before it none.
+  const csr = recording(weight) ? groupIds(host) : null;
+  const csrTensors = csr ? [csr.uniq, csr.offsets, csr.positions].map((a) => Tensor.fromData(a, [a.length], 'i32')) : [];
   const out = Tensor.empty([...ids.shape, d], 'f32', 'embedding');
   const windows = (count: number, o: RowWindow, w: RowWindow) => ({
     n: count, d, o_row0: o.row0, o_rows: o.rows, o_shift: o.shift, w_row0: w.row0, w_rows: w.rows, w_shift: w.shift,
@@ -64,11 +68,8 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
       }
     }
   }
-  if (!recording(weight)) return out;
-  const csr = groupIds(host);
-  const uniq = Tensor.fromData(csr.uniq, [csr.uniq.length], 'i32');
-  const offsets = Tensor.fromData(csr.offsets, [csr.offsets.length], 'i32');
-  const positions = Tensor.fromData(csr.positions, [csr.positions.length], 'i32');
+  if (!csr) return out;
+  const [uniq, offsets, positions] = csrTensors;
   // dW += the gradient rows of each id's positions (a zero-filled dW when it is the first
   // gradient of the weight, or the other use's gradient in place: the tied LM head's).
   const scatterInto = (g: Tensor, dw: Tensor): void => {

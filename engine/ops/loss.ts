@@ -6,8 +6,11 @@ import { record, shapeStr, Tensor } from '../tensor.ts';
 import { CE_BACKWARD, CE_FINISH, CE_FORWARD } from '../../kernels/loss.ts';
 import { assertF32, launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 
+/** PyTorch's cross_entropy ignore_index: a target with this value is left out of the loss. */
+export const IGNORE_INDEX = -100;
+
 export interface CrossEntropyOptions {
-  /** Targets equal to this are left out of the loss and the count (default -100, as PyTorch). */
+  /** Targets equal to this are left out of the loss and the count (default IGNORE_INDEX, as PyTorch). */
   ignoreIndex?: number;
   /** Divide the summed loss by this instead of the count of non-ignored targets ("pad-in-mean"),
    *  or with `weights` instead of the sum of their weights. */
@@ -76,7 +79,7 @@ function rowsBackward(logits: Tensor, targets: Tensor, stats: Tensor, g: Tensor,
  *  When every target is ignored (and no denominator is given) the loss is defined as 0 and every
  *  gradient is 0; PyTorch returns NaN there, which would poison a training step. */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  const ignore = opts.ignoreIndex ?? -100;
+  const ignore = opts.ignoreIndex ?? IGNORE_INDEX;
   const { rows, v } = check(logits, targets, ignore, 'crossEntropy');
   if (opts.denominator !== undefined && !Number.isFinite(opts.denominator)) {
     throw new WgptError(`crossEntropy: denominator ${opts.denominator} is not a finite number`);
@@ -107,7 +110,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
  *  rows. Its VJP gives each row its own upstream gradient: dx = g[row] * (softmax - onehot), 0 at
  *  ignored rows (DPO weighs each sequence's tokens by 1/count through a matmul after this). */
 export function crossEntropyPerToken(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
-  const ignore = opts.ignoreIndex ?? -100;
+  const ignore = opts.ignoreIndex ?? IGNORE_INDEX;
   const { rows, v } = check(logits, targets, ignore, 'crossEntropyPerToken');
   const { stats, losses } = rowsForward(logits, targets, undefined, rows, v, ignore, 'crossEntropyPerToken');
   const out = losses.view(logits.shape.slice(0, -1));

@@ -53,12 +53,12 @@ function restride(toVec4: boolean, src: Binding, dst: Binding, batches: number, 
  *  slices of about this many: unsliced, each invocation streams a strip of B over all of K (16
  *  columns of rows 3 KB apart: a 150 MB span at K = 50257), which ran markedly slower; shapes up to
  *  K = 4096 are not sliced (no gain measured), so every GPT-2 layer keeps its summation order.
- *  Measured: DESIGN.md, 'Matmul on llvmpipe'. */
+ *  Measured: docs/measurements.md, 'Matmul on llvmpipe'. */
 const K_CHUNK = 2048;
 
 /** On llvmpipe an operand whose rows are not 16-byte aligned (the LM head's 50257 columns) is loaded
  *  float by float and a C so stored is written float by float, at about half the speed of vec4
- *  (DESIGN.md, 'Matmul on llvmpipe'): such an operand is first copied to rows padded to a multiple
+ *  (docs/measurements.md, 'Matmul on llvmpipe'): such an operand is first copied to rows padded to a multiple
  *  of 4 (zeros past the end), and such a C computed there and copied back. */
 function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, label: string): void {
   const { maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxGroups } = getDevice().limits;

@@ -1,12 +1,8 @@
-// Softmax over the last axis (optionally causal-masked), forward and VJP side by side; and the
-// attention composed from ops (matmul, scale, causal softmax, matmul), kept as the reference and the
-// benchmark baseline for causalSelfAttention (flash attention, ops/attention.ts).
+// Softmax over the last axis (optionally causal-masked), forward and VJP side by side. (The
+// attention composed from it is in ops/attention.ts.)
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
 import { SOFTMAX, SOFTMAX_BACKWARD } from '../../kernels/softmax.ts';
-import { scale } from './elementwise.ts';
-import { matmul } from './matmul.ts';
-import { flashAttention } from './attention.ts';
 import { assertF32, launchRows, rowWindows, rowWorkgroup } from './util.ts';
 
 export interface SoftmaxOptions {
@@ -36,21 +32,4 @@ export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
     }
     return [dx];
   });
-}
-
-/** Causal self-attention composed from ops: softmax(q·kᵀ/√Dh, causal)·v, q/k/v [B, H, T, Dh]. */
-export function attentionComposed(q: Tensor, k: Tensor, v: Tensor): Tensor {
-  const ok = q.ndim === 4 && [k, v].every((t) => t.ndim === 4 && t.shape.every((d, i) => d === q.shape[i]));
-  if (!ok) {
-    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
-  }
-  const dh = q.shape[3];
-  const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(dh));
-  return matmul(softmax(scores, { causal: true }), v);
-}
-
-/** Causal self-attention, [B, H, T, Dh] -> [B, H, T, Dh]: flash attention (engine/ops/attention.ts);
- *  attentionComposed stays as the reference and the benchmark's baseline. */
-export function causalSelfAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
-  return flashAttention(q, k, v);
 }

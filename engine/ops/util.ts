@@ -102,7 +102,7 @@ export function recording(...inputs: Tensor[]): boolean {
 
 /** Invocations per workgroup for the one-workgroup-per-row kernels (an override constant, chosen
  *  per adapter): on llvmpipe one 8-lane vector per row was the fastest (fewer barrier switches;
- *  DESIGN.md, 'Row kernels'); on a real GPU a wider group hides latency. */
+ *  docs/measurements.md, 'Row kernels'); on a real GPU a wider group hides latency. */
 export function rowWorkgroup(gpuSize: number, device = getDevice()): number {
   return device.kernelProfile === 'software' ? 8 : gpuSize;
 }

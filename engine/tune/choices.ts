@@ -44,7 +44,7 @@ export const SMALL_WORK = 1 << 22;
 export const THIN_ROWS = 32;
 /** Products of more rows and fewer multiply-adds than this are 'medium' (a `tiny` or `small`
  *  model's layers), the rest 'large' (GPT-2's): the winners differ, so in one bucket the first
- *  model a machine trained would have chosen for every later one (measured: DESIGN.md, 'The
+ *  model a machine trained would have chosen for every later one (measured: docs/measurements.md, 'The
  *  tuner's classes and rounds'). */
 export const MEDIUM_WORK = 1 << 27;
 

@@ -10,7 +10,7 @@
 // rounds in which every candidate runs in turn, timed to the GPU's completion (finish()); the
 // median of the rounds decides. The wait matters: Mesa writes each fresh compile into its disk
 // cache on a thread of its own, and rounds timed while it worked measured a cold first class far
-// too low (DESIGN.md, 'The tuner's classes and rounds'). A
+// too low (docs/measurements.md, 'The tuner's classes and rounds'). A
 // process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
 // timed in order (the built-in default first) and the list stops where the next one's compile
 // would pass the class's budget.

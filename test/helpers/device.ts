@@ -21,6 +21,16 @@ export function slowReadbacks(device: Device): void {
     await new Promise((r) => setTimeout(r, ms));
     return read(...args);
   };
+  const readLater = device.readLater.bind(device);
+  device.readLater = async (...args) => {
+    const { bytes } = await readLater(...args);
+    const later = bytes.then(async (b) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return b;
+    });
+    later.catch(() => {});
+    return { bytes: later };
+  };
 }
 
 /** The kernel names `fn` dispatched on `device`, in order. */

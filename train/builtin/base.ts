@@ -3,7 +3,7 @@
 // by `wgpt pretrain` with no options or by the first `wgpt train` default run that needs it.
 import { WgptError } from '../../engine/errors.ts';
 import { cachedModel } from './cache.ts';
-import { encodeEntry } from '../data/collate.ts';
+import { encodeEntry } from '../data/encode.ts';
 import { biographies, factPools, factWorld, statementPrompt } from '../data/facts.ts';
 import { BUILTIN_PRETRAIN } from './recipes.ts';
 import { STYLES } from '../data/prompts.ts';

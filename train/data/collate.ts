@@ -1,102 +1,18 @@
-// Tokenizing entries and collating them into (inputs, targets) batches, exactly as chapter 7's
-// `custom_collate_fn` does, plus the pluggable loss masks. Every masking decision lives in
-// LOSS_MASKS + collate() so the training loop and the GPU loss never special-case a strategy.
-import { WgptError } from '../../engine/errors.ts';
-import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
-import type { Entry } from './entries.ts';
-import { formatPrompt, formatResponse, responseHeader } from './prompts.ts';
+// Collating encoded entries into (inputs, targets) batches, exactly as chapter 7's
+// `custom_collate_fn` does, under a loss mask (loss-masks.ts) and a prompt-loss weight: every
+// masking decision lives here, so the training loop and the GPU loss never special-case a strategy.
+import { IGNORE_INDEX } from '../../engine/index.ts';
+import { END_OF_TEXT } from '../../model/tokenizer.ts';
 import type { Batch } from '../run/step.ts';
+import type { EncodedEntry } from './encode.ts';
+import { getLossMask } from './loss-masks.ts';
 
-/** PyTorch's cross_entropy ignore_index; the loss skips targets with this value. */
-export const IGNORE_INDEX = -100;
+// train/ reads the engine's ignore_index through here, beside the masks that set it.
+export { IGNORE_INDEX };
+/** The chapter's allowed_max_length: a row longer than this is cut (or the model's context, if shorter). */
 export const DEFAULT_ALLOWED_MAX_LENGTH = 1024;
-
-export interface EncodedEntry {
-  /** Tokens of prompt + response header + output (no end token: collate appends it). */
-  ids: number[];
-  /** P: token count of formatPrompt(entry) encoded alone. */
-  promptLength: number;
-  /** Tokens the response header adds: encode(prompt + header).length - P. */
-  headerLength: number;
-}
-
-/** Data text is encoded with special tokens disabled (as tiktoken refuses them by default in the
- *  chapter): a literal "<|endoftext|>" inside an entry must not become a real end token. */
-function encodeText(text: string): number[] {
-  return encode(text, false);
-}
-
-export function encodeEntry(entry: Entry, style: string): EncodedEntry {
-  const prompt = formatPrompt(entry, style);
-  const promptLength = encodeText(prompt).length;
-  const withHeader = encodeText(prompt + responseHeader(style)).length;
-  return { ids: encodeText(prompt + formatResponse(entry, style)), promptLength, headerLength: withHeader - promptLength };
-}
-
-/** A loss-mask strategy. The GPU loss needs only the targets (with IGNORE_INDEX), the weights and
- *  the denominator collate() returns: loss = Σ CE(target ≠ -100) / lossDenominator, or with a
- *  prompt-loss weight Σ w·CE / Σ w (Batch.weights). */
-export interface LossMask {
-  description: string;
-  /** Also set targets[0 .. P-2] to IGNORE_INDEX (the prompt predicts nothing). */
-  maskPrompt: boolean;
-  /** Count the ignored padding positions in the mean's denominator (they add 0 to the sum). */
-  countPadsInMean: boolean;
-}
-
-export const LOSS_MASKS = {
-  none: {
-    description: 'chapter 7 default: every target except the extra pads (all but the first end token)',
-    maskPrompt: false,
-    countPadsInMean: false,
-  },
-  prompt: {
-    description: 'exercise 7.2: also ignore targets inside the prompt; header, output and end token stay',
-    maskPrompt: true,
-    countPadsInMean: false,
-  },
-  'pad-in-mean': {
-    description: 'same targets as none, but ignored pads count in the denominator (mean over all non-prompt slots), ' +
-      'diluting the loss of short items',
-    maskPrompt: false,
-    countPadsInMean: true,
-  },
-} as const satisfies Record<string, LossMask>;
-
-export type LossMaskName = keyof typeof LOSS_MASKS;
-export const LOSS_MASK_NAMES = Object.keys(LOSS_MASKS) as LossMaskName[];
-
-export function getLossMask(name: string): LossMask {
-  if (!Object.hasOwn(LOSS_MASKS, name)) {
-    throw new Error(`unknown loss mask "${name}": expected one of ${LOSS_MASK_NAMES.join(', ')}`);
-  }
-  return LOSS_MASKS[name as LossMaskName];
-}
-
-/** The sorted token ids of every entry's training text plus <|endoftext|>: the output vocabulary
- *  of `--output-vocab data`. A from-scratch model then learns in a softmax of a few hundred
- *  tokens instead of 50257: every unused token no longer pulls the shared head (Adam moves even
- *  a tiny gradient by ~lr), and the LM head's work shrinks by the same factor. */
-export function outputVocabOf(entries: readonly Entry[], style: string): number[] {
-  const ids = new Set<number>([END_OF_TEXT]);
-  for (const e of entries) for (const id of encodeEntry(e, style).ids) ids.add(id);
-  return [...ids].sort((a, b) => a - b);
-}
-
-/** Encodes every entry of a split (`encode`: encodeEntry, or a preference pair's encodePair),
- *  refusing one whose prompt alone fills the model's context: it would have no target to learn. */
-export function encodeSplit<E, R extends { promptLength: number }>(entries: readonly E[], encode: (e: E) => R, contextLength: number,
-  split: string): R[] {
-  return entries.map((e, i) => {
-    const enc = encode(e);
-    if (enc.promptLength >= contextLength) {
-      throw new WgptError(
-        `${split} entry ${i}: its prompt is ${enc.promptLength} tokens, longer than the model's context of ${contextLength}; ` +
-          'shorten it or use a model with a longer context');
-    }
-    return enc;
-  });
-}
+/** The length rows are cut to for a model of this context: the chapter's 1024, or the context if shorter. */
+export const allowedMaxLengthFor = (contextLength: number): number => Math.min(DEFAULT_ALLOWED_MAX_LENGTH, contextLength);
 
 export interface CollateOptions {
   mask?: string;
@@ -117,8 +33,8 @@ const idsOf = (item: Item): readonly number[] => (Array.isArray(item) ? item : (
 export function collate(items: readonly Item[], options: CollateOptions = {}): Batch {
   if (items.length === 0) throw new Error('collate: empty batch');
   const mask = getLossMask(options.mask ?? 'none');
-  const plw = options.promptLossWeight ?? null;
-  if (plw !== null) checkPromptLossWeight(plw, options.mask ?? 'none');
+  // Checked where it enters (the trainer's options); W = null: no weights.
+  const promptLossWeight = options.promptLossWeight ?? null;
   const pad = options.padTokenId ?? END_OF_TEXT;
   const allowed = options.allowedMaxLength === undefined ? DEFAULT_ALLOWED_MAX_LENGTH : options.allowedMaxLength;
   // Longest item + 1 (its own end token); inputs/targets are one shorter than the padded row.
@@ -129,9 +45,9 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
   const batch = items.length;
   const inputs = new Int32Array(batch * seqLen);
   const targets = new Int32Array(batch * seqLen);
-  const weights = plw === null ? undefined : new Float32Array(batch * seqLen).fill(1);
+  const weights = promptLossWeight === null ? undefined : new Float32Array(batch * seqLen).fill(1);
   // Summed in f64 from the f32 weights the kernel multiplies by (W = 0.1 is 0.100000001 there).
-  const w32 = plw === null ? 1 : Math.fround(plw);
+  const w32 = promptLossWeight === null ? 1 : Math.fround(promptLossWeight);
   let weightSum = 0;
   let padTargets = 0;
   let counted = 0;
@@ -183,18 +99,6 @@ export function collate(items: readonly Item[], options: CollateOptions = {}): B
 function promptTargetCount(item: Item, what: string): number {
   if (Array.isArray(item)) throw new Error(`collate: ${what} encodeEntry() items (with promptLength)`);
   return Math.max(0, (item as EncodedEntry).promptLength - 1);
-}
-
-/** Refuses a prompt-loss weight outside [0, 1] or beside a mask other than none: --mask prompt is
- *  W = 0 already, and pad-in-mean's denominator has no meaning for a weighted mean. */
-export function checkPromptLossWeight(w: number, mask: string): void {
-  if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 1) {
-    throw new WgptError(`--prompt-loss-weight must be a number from 0 to 1 (0: the prompt mask, 1: no mask), got ${w}`);
-  }
-  if (mask !== 'none') {
-    throw new WgptError(`--prompt-loss-weight weighs the prompt within the unmasked loss: give it with --mask none, ` +
-      `not --mask ${mask} (--mask prompt is --prompt-loss-weight 0)`);
-  }
 }
 
 export const REGIONS = ['prompt', 'header', 'response', 'end', 'pad'] as const;

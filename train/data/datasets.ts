@@ -38,9 +38,7 @@ export const DATASETS = {
 
 export type DatasetName = keyof typeof DATASETS;
 
-export const CH07_URL = DATASETS.ch07.url;
 export const CH07_SHA256 = DATASETS.ch07.sha256;
-export const CH07_FILENAME = DATASETS.ch07.filename;
 
 export interface FetchOptions {
   /** Where the file is cached. Default: $WGPT_CACHE/data, else ~/.cache/wgpt/data. */

@@ -5,7 +5,8 @@
 // its adapters off.
 import { backward, keep, noGrad, Tensor, tidy, tidyAsync } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { DataLoader } from '../run/loader.ts';
+import { meanOver } from '../eval/loss.ts';
+import { evalLoader } from '../run/loader.ts';
 import type { AdamW } from '../run/optim.ts';
 import { collatePairs, type DpoBatch, type EncodedPair } from './collate.ts';
 import { batchIds, sequenceLogProbs } from './logprobs.ts';
@@ -79,23 +80,16 @@ export interface EvalOptions { batchSize: number; evalBatches: number; mask: str
  *  compute_dpo_loss_loader). Reference log-probs of these fixed batches are cached. */
 export async function evaluatePairs(model: GPT, ref: Reference, items: readonly EncodedPair[], opts: EvalOptions, allowedMaxLength: number,
   cache: Float32Array[]): Promise<EvalResult> {
-  const loader = new DataLoader(items, { batchSize: opts.batchSize });
-  const n = Math.min(opts.evalBatches, loader.length);
-  const sum = { loss: 0, chosen: 0, rejected: 0, margin: 0, sft: 0 };
-  for (let i = 0; i < n; i++) {
+  const loader = evalLoader(items, opts.batchSize);
+  const mean = await meanOver(Math.min(opts.evalBatches, loader.length), async (i) => {
     const batch = collatePairs(loader.nextBatch()!, { mask: opts.mask, allowedMaxLength });
     cache[i] ??= await logProbsNoGrad(ref, batch);
     const [pc, pr] = sides(await logProbsNoGrad(model, batch), batch.pairs);
     const [rc, rr] = sides(cache[i], batch.pairs);
     const l = dpoLoss(pc, pr, rc, rr, opts.beta);
-    sum.loss += l.loss;
-    sum.chosen += l.chosenReward;
-    sum.rejected += l.rejectedReward;
-    sum.margin += l.margin;
-    sum.sft += l.sft;
-  }
-  if (n === 0) return { loss: NaN, chosen: NaN, rejected: NaN, margin: NaN, sft: NaN };
-  return { loss: sum.loss / n, chosen: sum.chosen / n, rejected: sum.rejected / n, margin: sum.margin / n, sft: sum.sft / n };
+    return { loss: l.loss, chosen: l.chosenReward, rejected: l.rejectedReward, margin: l.margin, sft: l.sft };
+  });
+  return mean ?? { loss: NaN, chosen: NaN, rejected: NaN, margin: NaN, sft: NaN };
 }
 
 export interface PreferenceAccuracy {

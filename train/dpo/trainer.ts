@@ -9,11 +9,12 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { encodeSplit } from '../data/collate.ts';
+import { allowedMaxLengthFor } from '../data/collate.ts';
+import { encodeSplit } from '../data/encode.ts';
 import { requireNonEmpty, splitData } from '../data/entries.ts';
 import { checkStyle } from '../data/prompts.ts';
-import { generateResponses } from '../eval/responses.ts';
-import { scoreResponses, type ScoreReport } from '../eval/score.ts';
+import { scoreTest } from '../eval/responses.ts';
+import type { ScoreReport } from '../eval/score.ts';
 import { trainLoader } from '../run/loader.ts';
 import { loraBaseName, loraOf } from '../run/lora-options.ts';
 import { TrainingRun } from '../run/setup.ts';
@@ -63,6 +64,10 @@ export interface DpoOptions {
  *  in the run directory so a resumed run reads them instead of generating them again. */
 export const PAIRS_FILE = 'preference-pairs.json';
 
+/** Tokens of the SFT model's greedy answers that become rejected answers, with --max-new-tokens 0
+ *  (no test responses): the built-in tasks' answers are a few tokens long. */
+const DEFAULT_MISTAKE_TOKENS = 8;
+
 export interface DpoMetricsRow {
   step: number;
   epoch: number;
@@ -109,9 +114,6 @@ export function checkDpoOptions(opts: DpoOptions): void {
   if (!(opts.beta > 0)) throw new WgptError(`--beta must be above 0, got ${opts.beta}`);
   if (!((opts.sftWeight ?? 0) >= 0)) throw new WgptError(`--sft-weight must be 0 (plain DPO) or more, got ${opts.sftWeight}`);
   if (!(opts.lr > 0)) throw new WgptError(`--lr must be above 0, got ${opts.lr}`);
-  if (opts.batchSize < 1 || opts.epochs < 1 || opts.evalEvery < 1 || opts.evalBatches < 1) {
-    throw new WgptError('--batch-size, --epochs, --eval-every and --eval-batches must be at least 1');
-  }
   loraOf(opts);
   if (!['other', 'model'].includes(opts.rejected ?? 'other')) throw new WgptError(
     `unknown --rejected "${opts.rejected}": use other or model`);
@@ -149,7 +151,8 @@ async function builtinPairs(opts: DpoOptions, model: GPT, entries: PreferenceEnt
     if (!existsSync(file)) throw new WgptError(`${file} is missing: the run's built-in pairs cannot be rebuilt from a trained policy`);
     return loadPreferences(file);
   }
-  const { pairs, mistakes } = await withModelMistakes(model, entries, opts.style, opts.maxNewTokens || 8, opts.genBatch);
+  const tokens = opts.maxNewTokens || DEFAULT_MISTAKE_TOKENS;
+  const { pairs, mistakes } = await withModelMistakes(model, entries, opts.style, tokens, opts.genBatch);
   console.error(`built-in pairs: ${mistakes} of ${pairs.length} reject the SFT model's own wrong answer, the rest another entry's answer`);
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(file, JSON.stringify(pairs, null, 1));
@@ -164,7 +167,7 @@ type DpoRun = TrainingRun<EncodedPair, DpoMetricsRow>;
 async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Reference): Promise<DpoResult> {
   const { model } = run;
   const ctx = model.config.contextLength;
-  const allowedMaxLength = Math.min(1024, ctx);
+  const allowedMaxLength = allowedMaxLengthFor(ctx);
   const [trainItems, valItems, testItems] = (['train', 'val', 'test'] as const).map((split) =>
     encodeSplit(splits[split], (e) => encodePair(e, opts.style), ctx, split === 'val' ? 'validation' : split));
   // Every selected token must be one the model can predict (an output vocabulary of the data's tokens).
@@ -172,8 +175,6 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Re
   run.begin(trainLoader(trainItems, opts.batchSize, opts.seed), opts);
   if (model.lora) run.logTrainable('the reference is the base without them');
   const testLimited = opts.testLimit === null ? splits.test : splits.test.slice(0, opts.testLimit);
-  const respond = (label: string): Promise<PreferenceEntry[]> =>
-    generateResponses(model, testLimited, opts.style, opts.maxNewTokens, { batchSize: opts.genBatch, label }) as Promise<PreferenceEntry[]>;
 
   const summaryFile = path.join(opts.out, SUMMARY_FILE);
   const before: DpoScores = run.resumed && existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')).before ?? {} : {};
@@ -182,7 +183,7 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Re
     const p = before.preference;
     run.log(`before DPO: held-out preference accuracy ${pct(p.accuracy)} (${p.correct}/${p.n})`);
     if (opts.maxNewTokens > 0 && testLimited.length > 0) {
-      const exact = scoreResponses(await respond('before DPO: test responses'));
+      const exact = await scoreTest(model, testLimited, opts, 'before DPO: test responses');
       before.exact = exact;
       run.log(`before DPO: held-out exact match ${pct(exact.accuracy)} (${exact.correct}/${exact.n})`);
     }
@@ -219,11 +220,7 @@ async function prefer(opts: DpoOptions, splits: PairSplits, run: DpoRun, ref: Re
   if (testItems.length > 0) {
     after.preference = await preferenceAccuracy(model, testItems, opts.batchSize, opts.mask, allowedMaxLength);
   }
-  if (testLimited.length > 0 && opts.maxNewTokens > 0) {
-    const responses = await respond('test responses');
-    writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
-    after.exact = scoreResponses(responses);
-  }
+  if (testLimited.length > 0 && opts.maxNewTokens > 0) after.exact = await scoreTest(model, testLimited, opts, 'test responses', opts.out);
   writeFileSync(summaryFile, JSON.stringify({ before, after }, null, 2));
   return { ...result, interrupted: false };
 }

@@ -2,7 +2,8 @@
 // parameter's gradient (by Hugging Face name). The masking study and `wgpt grads` build on this.
 import { backward, keep, tidy, WgptError } from '../../engine/index.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { collate, encodeEntry, IGNORE_INDEX } from '../data/collate.ts';
+import { allowedMaxLengthFor, collate, IGNORE_INDEX } from '../data/collate.ts';
+import { encodeEntry } from '../data/encode.ts';
 import type { Entry } from '../data/entries.ts';
 import { batchLoss, type Batch } from '../run/step.ts';
 
@@ -29,7 +30,7 @@ export function parseExamples(spec: string, n: number): [number, number] {
 
 /** Tokenizes and collates entries exactly as training does, as one batch. */
 export function batchOf(entries: readonly Entry[], style: string, mask: string, contextLength: number): Batch {
-  return collate(entries.map((e) => encodeEntry(e, style)), { mask, allowedMaxLength: Math.min(1024, contextLength) });
+  return collate(entries.map((e) => encodeEntry(e, style)), { mask, allowedMaxLength: allowedMaxLengthFor(contextLength) });
 }
 
 export function countTargets(batch: Batch): number {

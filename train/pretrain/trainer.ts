@@ -5,7 +5,7 @@
 // directory: `wgpt train --model DIR`, `wgpt generate` and transformers load it.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { keep, tidy, WgptError } from '../../engine/index.ts';
+import { WgptError } from '../../engine/index.ts';
 import { loadGPT, randomGPT } from '../../model/build.ts';
 import { validateConfig } from '../../model/config.ts';
 import { generateBatch } from '../../model/generate-batch.ts';
@@ -16,7 +16,8 @@ import { DataLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { checkSchedule } from '../run/schedule.ts';
 import { TrainingRun } from '../run/setup.ts';
-import { batchLoss, lossStep } from '../run/step.ts';
+import { lossStep } from '../run/step.ts';
+import { meanLoss } from '../eval/loss.ts';
 import { blockBatch, blockCount, splitTokens, type TokenSplits } from './blocks.ts';
 import { readTextCorpus } from './corpus.ts';
 
@@ -44,7 +45,7 @@ export interface PretrainOptions {
   prompts: string[];
   sampleTokens: number;
   seed: number;
-  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in data/collate.ts). */
+  /** 'all', or 'data': the softmax spans only the tokens of the text (see outputVocabOf in data/encode.ts). */
   outputVocab: string;
   dropout?: number;
 }
@@ -73,24 +74,13 @@ export interface PretrainResult {
   interrupted: boolean;
 }
 
-/** Checks every option that can be checked before anything is read, loaded or written. */
+/** Checks every option that can be checked before anything is read, loaded or written (the flag
+ *  table checks the integers: bin/commands/flags.ts). */
 export function checkPretrainOptions(o: PretrainOptions): void {
   checkSchedule(o.lrSchedule);
   if (!['all', 'data'].includes(o.outputVocab)) throw new WgptError(`unknown --output-vocab "${o.outputVocab}": use all or data`);
-  for (const [flag, v] of [['block-size', o.blockSize], ['batch-size', o.batchSize], ['epochs', o.epochs], ['eval-every', o.evalEvery],
-    ['eval-batches', o.evalBatches]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new WgptError(`--${flag} must be an integer of at least 1, got ${v}`);
-  }
-  if (o.maxSteps !== null && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new WgptError(
-    `--max-steps must be at least 1, got ${o.maxSteps}`);
   if (!(o.lr > 0)) throw new WgptError(`--lr must be above 0, got ${o.lr}`);
   if (!(o.weightDecay >= 0)) throw new WgptError(`--weight-decay must be 0 or more, got ${o.weightDecay}`);
-  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new WgptError(
-    `--warmup-steps must be 0 or more, got ${o.warmupSteps}`);
-  if (!(Number.isInteger(o.sampleEvery) && o.sampleEvery >= 0)) throw new WgptError(
-    `--sample-every must be 0 (before and after only) or more, got ${o.sampleEvery}`);
-  if (!(Number.isInteger(o.sampleTokens) && o.sampleTokens >= 0)) throw new WgptError(
-    `--sample-tokens must be 0 or more, got ${o.sampleTokens}`);
   if (o.prompts.some((p) => p.length === 0)) throw new WgptError('--prompt must not be empty');
 }
 
@@ -103,18 +93,12 @@ async function loadModel(o: PretrainOptions, vocab: number[] | undefined): Promi
 }
 
 /** Mean loss over `batches` fixed batches spread evenly over a stream's blocks. */
-async function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, batches: number): Promise<number> {
+function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, batches: number): Promise<number> {
   const n = blockCount(stream, o.blockSize);
   const count = Math.min(n, batches * o.batchSize);
   const indices = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
-  let total = 0;
-  let k = 0;
-  for (let i = 0; i < indices.length; i += o.batchSize, k++) {
-    const loss = tidy(() => keep(batchLoss(model, blockBatch(stream, indices.slice(i, i + o.batchSize), o.blockSize))));
-    total += await loss.item();
-    loss.dispose();
-  }
-  return total / k;
+  return meanLoss(model, Math.ceil(count / o.batchSize),
+    (b) => blockBatch(stream, indices.slice(b * o.batchSize, (b + 1) * o.batchSize), o.blockSize));
 }
 
 /** One sampled continuation (temperature 0.8, top-k 40) of each prompt, each from its own seed. */

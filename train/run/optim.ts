@@ -1,6 +1,7 @@
-// AdamW with torch.optim.AdamW semantics, one fused dispatch per parameter (engine adamwStep).
-// Holds the moment estimates; their state goes into checkpoints so a resumed run continues exactly.
-import { adamwStep, keep, noGrad, Tensor, zeros } from '../../engine/index.ts';
+// AdamW with torch.optim.AdamW semantics, one fused dispatch per group of parameters (the engine's
+// ParamPack moves them into a few shared buffers). Holds the moment estimates; their state goes
+// into checkpoints so a resumed run continues exactly.
+import { assign, ParamPack, Tensor, tidy } from '../../engine/index.ts';
 
 export interface AdamWOptions {
   lr: number;
@@ -18,12 +19,14 @@ export interface AdamWState {
 
 export class AdamW {
   step = 0;
-  private m: Tensor[];
-  private v: Tensor[];
+  private readonly pack: ParamPack;
+  private readonly m: { flat: Tensor[]; views: Tensor[] };
+  private readonly v: { flat: Tensor[]; views: Tensor[] };
 
   constructor(readonly params: Tensor[], readonly options: AdamWOptions) {
-    this.m = params.map((p) => keep(zeros(p.shape)));
-    this.v = params.map((p) => keep(zeros(p.shape)));
+    this.pack = new ParamPack(params);
+    this.m = this.pack.zeros();
+    this.v = this.pack.zeros();
   }
 
   /** One update from each parameter's .grad (parameters without a gradient are left alone, as
@@ -31,14 +34,8 @@ export class AdamW {
   update(): void {
     this.step++;
     const [beta1, beta2] = this.options.betas ?? [0.9, 0.999];
-    noGrad(() => {
-      this.params.forEach((p, i) => {
-        if (!p.grad) return;
-        adamwStep(p, p.grad, this.m[i], this.v[i], {
-          lr: this.options.lr, beta1, beta2, eps: this.options.eps ?? 1e-8,
-          weightDecay: this.options.weightDecay ?? 0.01, step: this.step,
-        });
-      });
+    this.pack.adamw(this.params.map((p) => p.grad), this.m, this.v, {
+      lr: this.options.lr, beta1, beta2, eps: this.options.eps ?? 1e-8, weightDecay: this.options.weightDecay ?? 0.01, step: this.step,
     });
     this.zeroGrad();
   }
@@ -54,23 +51,22 @@ export class AdamW {
     const m: Float32Array[] = [];
     const v: Float32Array[] = [];
     for (let i = 0; i < this.params.length; i++) {
-      m.push((await this.m[i].toArray()) as Float32Array);
-      v.push((await this.v[i].toArray()) as Float32Array);
+      m.push((await this.m.views[i].toArray()) as Float32Array);
+      v.push((await this.v.views[i].toArray()) as Float32Array);
     }
     return { step: this.step, m, v };
   }
 
   load(state: AdamWState): void {
     this.step = state.step;
-    this.params.forEach((p, i) => {
-      this.m[i].dispose();
-      this.v[i].dispose();
-      this.m[i] = keep(Tensor.fromData(state.m[i], p.shape));
-      this.v[i] = keep(Tensor.fromData(state.v[i], p.shape));
-    });
+    tidy(() => this.params.forEach((p, i) => {
+      assign(this.m.views[i], Tensor.fromData(state.m[i], p.shape));
+      assign(this.v.views[i], Tensor.fromData(state.v[i], p.shape));
+    }));
   }
 
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    for (const s of [this.m, this.v]) for (const t of [...s.flat, ...s.views]) t.dispose();
+    this.pack.dispose();
   }
 }

@@ -130,19 +130,20 @@ export class TrainingRun<T, Row extends LoopRow> {
 
   /** The shared loop from where the run stands, then its checkpoint; an interrupted run says how
    *  to continue. */
-  async loop(hooks: LoopHooks<T, Row> & Pick<LoopOptions<T, Row>, 'schedule' | 'evalEvery'>): Promise<RunResult> {
-    const r = await trainingLoop<T, Row>({
-      ...hooks, opt: this.opt, loader: this.loader, epochs: this.plan.epochs, totalSteps: this.totalSteps,
-      startStep: this.startStep, tokensSeen: this.state?.tokensSeen ?? 0, progress: this.progress, metrics: this.metrics,
-      checkpoint: (step, tokensSeen) => this.checkpoint(step, tokensSeen),
-    });
-    // The loop gave the signals back; a second one (a scheduler signals every process of the job,
-    // and the launcher passes its own on) must not kill the run while it saves what resumes it.
-    const saving = new StopSignals();
+  async loop(hooks: LoopHooks<T, Row> & Pick<LoopOptions<T, Row>, 'schedule' | 'evalEvery' | 'pipelined'>): Promise<RunResult> {
+    // Held through the final save too: a second signal (a scheduler signals every process of the
+    // job, and the launcher passes its own on) must not kill the run while it saves what resumes it.
+    const stop = new StopSignals();
+    let r: LoopResult;
     try {
+      r = await trainingLoop<T, Row>({
+        ...hooks, opt: this.opt, loader: this.loader, epochs: this.plan.epochs, totalSteps: this.totalSteps, stop,
+        startStep: this.startStep, tokensSeen: this.state?.tokensSeen ?? 0, progress: this.progress, metrics: this.metrics,
+        checkpoint: (step, tokensSeen) => this.checkpoint(step, tokensSeen),
+      });
       await this.checkpoint(r.step, r.tokensSeen);
     } finally {
-      saving.dispose();
+      stop.dispose();
     }
     if (r.interrupted) {
       const { out } = this.setup;

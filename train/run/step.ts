@@ -29,9 +29,11 @@ export function batchLoss(model: GPT, batch: Batch, train = false, seed = 0): Te
   return model.loss(ids, targets, { train, dropoutSeed: seed, denominator: batch.lossDenominator, weights: batch.weights });
 }
 
-/** One optimizer step on one batch; returns its loss. A batch with no counted target has a zero
- *  gradient: the update is skipped so that weight decay and momentum do not move any weight either. */
-export async function trainStep(model: GPT, opt: AdamW, batch: Batch, seed: number): Promise<number> {
+/** One optimizer step on one batch, resolving once it is recorded and its loss's readback
+ *  submitted; the loss comes in `value`, so the loop can record the next step before it waits for
+ *  it (loop.ts). A batch with no counted target has a zero gradient: the update is skipped so that
+ *  weight decay and momentum do not move any weight either. */
+async function recordStep(model: GPT, opt: AdamW, batch: Batch, seed: number): Promise<{ value: Promise<number> }> {
   const loss = tidy(() => {
     const l = batchLoss(model, batch, true, seed);
     backward(l);
@@ -39,16 +41,20 @@ export async function trainStep(model: GPT, opt: AdamW, batch: Batch, seed: numb
   });
   if (batch.lossDenominator > 0) opt.update();
   else opt.zeroGrad();
-  const value = await loss.item();
-  loss.dispose();
-  return value;
+  try {
+    return await loss.itemLater();
+  } finally {
+    loss.dispose();
+  }
 }
 
 /** The loop's step for batches the loss takes as they are (instruction data, packed text): the
- *  loader's items made into a batch, one optimizer step, every position of it a token read. */
-export function lossStep<T>(model: GPT, opt: AdamW, makeBatch: (items: T[]) => Batch): (items: T[], step: number) => Promise<StepResult> {
+ *  loader's items made into a batch, one optimizer step, every position of it a token read. Its
+ *  loss comes back while the loop records the next step. `seed` (default: the step) seeds dropout. */
+export function lossStep<T>(model: GPT, opt: AdamW, makeBatch: (items: T[]) => Batch,
+  seed: (step: number) => number = (step) => step): (items: T[], step: number) => Promise<StepResult> {
   return async (items, step) => {
     const batch = makeBatch(items);
-    return { loss: await trainStep(model, opt, batch, step), tokens: batch.batch * batch.seqLen };
+    return { loss: (await recordStep(model, opt, batch, seed(step))).value, tokens: batch.batch * batch.seqLen };
   };
 }

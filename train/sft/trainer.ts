@@ -2,19 +2,17 @@
 // AdamW over shuffled, collated batches; train and val loss every few steps; a greedy sample after
 // each epoch; checkpoints that resume bit for bit; the run directory with metrics, the loss plot,
 // the weights and the test split's responses.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
-import {
-  checkPromptLossWeight, collate, encodeEntry, encodeSplit, getLossMask, outputVocabOf, type EncodedEntry,
-} from '../data/collate.ts';
+import { allowedMaxLengthFor, collate } from '../data/collate.ts';
+import { encodeEntry, encodeSplit, outputVocabOf, type EncodedEntry } from '../data/encode.ts';
+import { checkPromptLossWeight, getLossMask } from '../data/loss-masks.ts';
 import { requireNonEmpty, splitData, type Splits } from '../data/entries.ts';
 import { loadEntries } from '../data/load.ts';
 import { checkStyle } from '../data/prompts.ts';
 import { evaluateLoss } from '../eval/loss.ts';
-import { generateResponses, sampleResponse } from '../eval/responses.ts';
-import { scoreResponses, type ScoreReport } from '../eval/score.ts';
+import { sampleResponse, scoreTest } from '../eval/responses.ts';
+import type { ScoreReport } from '../eval/score.ts';
 import { trainLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { loraBaseName, loraOf } from '../run/lora-options.ts';
@@ -86,8 +84,9 @@ export interface TrainResult {
 export async function train(opts: TrainOptions, resumeDir: string | null = null): Promise<TrainResult> {
   checkStyle(opts.style);
   getLossMask(opts.mask);
-  const plw = opts.promptLossWeight ?? null;
-  if (plw !== null) checkPromptLossWeight(plw, opts.mask);
+  // The one check of the prompt-loss weight (the CLI's, a resumed run's and a caller's options).
+  const promptLossWeight = opts.promptLossWeight ?? null;
+  if (promptLossWeight !== null) checkPromptLossWeight(promptLossWeight, opts.mask);
   checkSchedule(opts.lrSchedule ?? 'constant');
   if (!['all', 'data'].includes(opts.outputVocab ?? 'all')) throw new WgptError(
     `unknown --output-vocab "${opts.outputVocab}": use all or data`);
@@ -114,9 +113,9 @@ export async function train(opts: TrainOptions, resumeDir: string | null = null)
 
 async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, MetricsRow>, splits: Splits): Promise<TrainResult> {
   const { model } = run;
-  const plw = opts.promptLossWeight ?? null;
+  const promptLossWeight = opts.promptLossWeight ?? null;
   const ctx = model.config.contextLength;
-  const allowedMaxLength = Math.min(1024, ctx);
+  const allowedMaxLength = allowedMaxLengthFor(ctx);
   const trainItems = encodeSplit(splits.train, (e) => encodeEntry(e, opts.style), ctx, 'train');
   const valItems = encodeSplit(splits.val, (e) => encodeEntry(e, opts.style), ctx, 'validation');
   const loader = trainLoader(trainItems, opts.batchSize, opts.seed);
@@ -124,17 +123,16 @@ async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, Metri
 
   let before: ScoreReport | undefined;
   if (opts.scoreBefore && !run.resumed && splits.test.length > 0) {
-    before = scoreResponses(await generateResponses(model, splits.test, opts.style, opts.maxNewTokens,
-      { batchSize: opts.genBatch, label: 'before training: test responses' }));
+    before = await scoreTest(model, splits.test, opts, 'before training: test responses');
     run.log(`before training: held-out exact match ${(100 * before.accuracy).toFixed(1)}% (${before.correct}/${before.n})`);
     run.restartProgress();
   }
   run.logTrainable('the base model is frozen');
   const loss = (items: readonly EncodedEntry[]): Promise<number> =>
-    evaluateLoss(model, items, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength, plw);
+    evaluateLoss(model, items, opts.batchSize, opts.evalBatches, opts.mask, allowedMaxLength, promptLossWeight);
   const r = await run.loop({
     schedule: opts, evalEvery: opts.evalEvery,
-    step: lossStep(model, run.opt, (items) => collate(items, { mask: opts.mask, allowedMaxLength, promptLossWeight: plw })),
+    step: lossStep(model, run.opt, (items) => collate(items, { mask: opts.mask, allowedMaxLength, promptLossWeight })),
     evaluate: async () => ({ train_loss: await loss(trainItems), val_loss: await loss(valItems) }),
     onEpochEnd: async () => {
       const sample = await sampleResponse(model, splits.val[0], opts.style);
@@ -146,11 +144,6 @@ async function finetune(opts: TrainOptions, run: TrainingRun<EncodedEntry, Metri
   await run.saveModel(loraBaseName(opts), opts.merge);
   await run.plotLosses();
   let after: ScoreReport | undefined;
-  if (splits.test.length > 0 && opts.maxNewTokens > 0) {
-    const responses = await generateResponses(model, splits.test, opts.style, opts.maxNewTokens,
-      { batchSize: opts.genBatch, label: 'test responses' });
-    writeFileSync(path.join(opts.out, 'test-responses.json'), JSON.stringify(responses, null, 2));
-    after = scoreResponses(responses);
-  }
+  if (splits.test.length > 0 && opts.maxNewTokens > 0) after = await scoreTest(model, splits.test, opts, 'test responses', opts.out);
   return { ...result, after, interrupted: false };
 }

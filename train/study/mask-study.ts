@@ -7,16 +7,17 @@ import { crossEntropyPerToken, noGrad, reshape, Tensor, tidy, WgptError } from '
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { barChart, lineChart, writeChart } from '../run/charts.ts';
-import {
-  collate, encodeEntry, getLossMask, IGNORE_INDEX, REGIONS, targetRegions, type EncodedEntry, type Region,
-} from '../data/collate.ts';
+import { allowedMaxLengthFor, collate, IGNORE_INDEX, REGIONS, targetRegions, type Region } from '../data/collate.ts';
+import { encodeEntry, type EncodedEntry } from '../data/encode.ts';
+import { getLossMask } from '../data/loss-masks.ts';
 import { requireNonEmpty, splitData } from '../data/entries.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
 import { trainLoader } from '../run/loader.ts';
 import { AdamW } from '../run/optim.ts';
 import { generateResponses } from '../eval/responses.ts';
 import { scoreResponses } from '../eval/score.ts';
-import { trainStep } from '../run/step.ts';
+import { trainingLoop, type LoopRow } from '../run/loop.ts';
+import { lossStep } from '../run/step.ts';
 import { loadEntries } from '../data/load.ts';
 import { evaluateLoss } from '../eval/loss.ts';
 
@@ -107,7 +108,7 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
 
   // (a) The same batches under every strategy, from the same weights.
   let model = await load();
-  const allowed = Math.min(1024, model.config.contextLength);
+  const allowed = allowedMaxLengthFor(model.config.contextLength);
   const encode = (es: typeof entries): EncodedEntry[] => es.map((e) => encodeEntry(e, opts.style));
   const trainItems = encode(splits.train);
   const valItems = encode(splits.val);
@@ -185,16 +186,15 @@ export async function maskStudy(opts: StudyOptions, log: (line: string) => void 
     const responseLoss = (): Promise<number> => evaluateLoss(model, valItems, opts.batchSize, opts.evalBatches, 'prompt', allowed);
     const curve: [number, number][] = [[0, await responseLoss()]];
     const trainLoss: number[] = [];
-    for (let step = 1; step <= opts.steps; step++) {
-      let items = loader.nextBatch();
-      if (!items) {
-        loader.nextEpoch();
-        items = loader.nextBatch()!;
-      }
-      const batch = collate(items, { mask: s, allowedMaxLength: allowed });
-      trainLoss.push(await trainStep(model, opt, batch, step));
-      if (step % evalEvery === 0 || step === opts.steps) curve.push([step, await responseLoss()]);
-    }
+    await trainingLoop<EncodedEntry, LoopRow>({
+      opt, loader, epochs: Infinity, totalSteps: opts.steps, startStep: 0, tokensSeen: 0, schedule: { lr: opts.lr },
+      // Dropout seeds 1, 2, ...: the study's numbers since it was written.
+      step: lossStep(model, opt, (items) => collate(items, { mask: s, allowedMaxLength: allowed }), (step) => step + 1),
+      onLoss: (_, loss) => trainLoss.push(loss),
+      afterStep: async (step) => {
+        if (step % evalEvery === 0 || step === opts.steps) curve.push([step, await responseLoss()]);
+      },
+    });
     const scored = heldOut.length > 0 && opts.maxNewTokens > 0
       ? scoreResponses(await generateResponses(model, heldOut, opts.style, opts.maxNewTokens,
         { batchSize: opts.genBatch, label: `${s}: held-out responses` }))

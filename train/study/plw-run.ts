@@ -13,9 +13,8 @@ import path from 'node:path';
 import { WgptError } from '../../engine/index.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
-import {
-  checkPromptLossWeight, collate, encodeEntry, encodeSplit, IGNORE_INDEX, outputVocabOf, type EncodedEntry
-} from '../data/collate.ts';
+import { allowedMaxLengthFor, collate, IGNORE_INDEX } from '../data/collate.ts';
+import { encodeEntry, encodeSplit, outputVocabOf, type EncodedEntry } from '../data/encode.ts';
 import { requireNonEmpty, splitData, type Entry } from '../data/entries.ts';
 import { withResponseLength } from '../data/fact-responses.ts';
 import { gradientsOf, l2 } from '../eval/grads.ts';
@@ -26,9 +25,9 @@ import { ensureBuiltinBase } from '../builtin/base.ts';
 import { Progress } from '../run/progress.ts';
 import { checkStyle } from '../data/prompts.ts';
 import { generateResponses } from '../eval/responses.ts';
-import { learningRate } from '../run/schedule.ts';
+import { trainingLoop, type LoopRow } from '../run/loop.ts';
 import { exactMatch, scoreResponses } from '../eval/score.ts';
-import { trainStep, type Batch } from '../run/step.ts';
+import { lossStep, type Batch } from '../run/step.ts';
 import type { SyntheticEntry } from '../data/synthetic.ts';
 import { loadEntries } from '../data/load.ts';
 import { evaluateLoss } from '../eval/loss.ts';
@@ -165,13 +164,12 @@ async function loadStudyModel(o: PlwRunOptions, entries: readonly Entry[], log: 
 export async function plwRun(o: PlwRunOptions, log: (line: string) => void = console.error): Promise<PlwRunResult> {
   const started = performance.now();
   checkStyle(o.style);
-  checkPromptLossWeight(o.promptLossWeight, 'none');
   const splits = splitData(await studyEntries(o));
   requireNonEmpty(splits.train, 'train');
   requireNonEmpty(splits.val, 'validation');
   const model = await loadStudyModel(o, [...splits.train, ...splits.test, ...splits.val], log);
   try {
-    const allowed = Math.min(1024, model.config.contextLength);
+    const allowed = allowedMaxLengthFor(model.config.contextLength);
     const encode = (es: readonly Entry[], split: string): EncodedEntry[] => encodeSplit(es, (e) => encodeEntry(e, o.style), allowed, split);
     const trainItems = encode(splits.train, 'train');
     const valItems = encode(splits.val, 'validation');
@@ -188,25 +186,16 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
 
     const trainStarted = performance.now();
     const opt = new AdamW([...model.trainable().values()], { lr: o.lr, weightDecay: o.weightDecay });
-    const loader = trainLoader(trainItems, o.batchSize, o.seed);
-    const progress = new Progress(0);
     const trainLoss: number[] = [];
     try {
-      for (let step = 0; step < o.steps; step++) {
-        let items = loader.nextBatch();
-        if (!items) {
-          loader.nextEpoch();
-          items = loader.nextBatch()!;
-        }
-        opt.options.lr = learningRate(step, { lr: o.lr, schedule: 'cosine', warmupSteps: o.warmupSteps, totalSteps: o.steps });
-        const loss = await trainStep(model, opt, collate(items, { mask: 'none', allowedMaxLength: allowed,
-          promptLossWeight: o.promptLossWeight }), step);
-        if (!Number.isFinite(loss)) throw new WgptError(`the loss became ${loss} at step ${step}; lower --lr`);
-        trainLoss.push(loss);
-        progress.update({ step: step + 1, totalSteps: o.steps, loss, epoch: loader.epoch });
-      }
+      await trainingLoop<EncodedEntry, LoopRow>({
+        opt, loader: trainLoader(trainItems, o.batchSize, o.seed), epochs: Infinity, totalSteps: o.steps, startStep: 0, tokensSeen: 0,
+        schedule: { lr: o.lr, lrSchedule: 'cosine', warmupSteps: o.warmupSteps }, progress: new Progress(0),
+        step: lossStep(model, opt,
+          (items) => collate(items, { mask: 'none', allowedMaxLength: allowed, promptLossWeight: o.promptLossWeight })),
+        onLoss: (_, loss) => trainLoss.push(loss),
+      });
     } finally {
-      progress.done();
       opt.dispose();
     }
     const training = (performance.now() - trainStarted) / 1000;

@@ -9,7 +9,12 @@ import type { Memory } from './memory.ts';
 import type { Profiler } from './profiler.ts';
 import type { Recorder } from './recorder.ts';
 
-export class Sync {
+/** A readback under way (Waits.readLater). */
+export interface PendingRead {
+  bytes: Promise<ArrayBuffer>;
+}
+
+export class Waits {
   /** Work to do at the next wait (a readback or finish()) before it: the matmul tuner measuring
    *  the product classes met so far (engine/tune/tuner.ts). Not run from inside itself. */
   beforeWait: (() => Promise<void> | void) | null = null;
@@ -26,12 +31,27 @@ export class Sync {
 
   /** Reads bytes back to the host: a sync point, where any recorded GPU error is thrown. */
   async read(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<ArrayBuffer> {
+    return (await this.readLater(buffer, offset, bytes, label)).bytes;
+  }
+
+  /** A readback started but not waited for: resolves once the copy into a staging buffer is
+   *  recorded and submitted (the source may then be freed and more work recorded while the GPU
+   *  still runs); `bytes` resolves once the staging buffer is mapped, as read() does. The loop
+   *  reads a step's loss this way, after recording the next step (train/run/loop.ts). */
+  async readLater(buffer: GPUBuffer, offset: number, bytes: number, label: string): Promise<PendingRead> {
     await this.runBeforeWait();
     const size = Math.ceil(bytes / 4) * 4;
     const { cls, buffer: staging } = this.memory.readback(size);
     this.recorder.copy(buffer, offset, staging, 0, size, label);
     this.recorder.flush();
     this.counters.readbacks++;
+    const mapped = this.mapped(staging, cls, size, bytes, label);
+    // Awaited by whoever reads it, maybe only after other awaits: not an unhandled rejection meanwhile.
+    mapped.catch(() => {});
+    return { bytes: mapped };
+  }
+
+  private async mapped(staging: GPUBuffer, cls: number, size: number, bytes: number, label: string): Promise<ArrayBuffer> {
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
     } catch (e) {
