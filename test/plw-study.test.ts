@@ -1,5 +1,5 @@
-// The prompt-loss-weight study: its table from results by hand (mean, sd, min–max; whether the
-// differences exceed the seed spread, said in a sentence), the data knob on the fact world, the
+// The prompt-loss-weight study: its table from results by hand (mean, sd, min–max; the best
+// against the worst weight by the paired test, said in a sentence), the data knob on the fact world, the
 // region batches, and a tiny grid end to end: `wgpt mask-study --plw 0,1 --seeds 2` through the
 // sweep's local pool, the table from the runs' own files, a second call that skips what is done.
 import t from 'tap';
@@ -28,7 +28,7 @@ function result(w: number, seed: number, loss: number, em: number): PlwRunResult
   } as PlwRunResult;
 }
 
-t.test('the table: mean ± sd [min–max] per weight, and whether the differences exceed the seed spread', async (t) => {
+t.test('the table: mean ± sd [min–max] per weight, and the weights compared by the paired test', async (t) => {
   t.same(summarize([1, 2, 3, 6]), { n: 4, mean: 3, sd: Math.sqrt(14 / 3), min: 1, max: 6, values: [1, 2, 3, 6] });
   t.same(summarize([NaN, 5]), { n: 1, mean: 5, sd: 0, min: 5, max: 5, values: [5] }, 'a NaN (no answers scored) is left out');
   // Loss: W = 0.1 clearly best (ranges apart from W = 1); exact match: all within the seed spread.
