@@ -5,10 +5,11 @@
 // a wording of its own.
 import t from 'tap';
 import { splitData } from '../train/data/entries.ts';
-import { nearestAnswerShare } from '../train/builtin/run.ts';
 import {
-  biographies, FACT_TASKS, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt,
+  biographies, FACT_TASKS, factPools, factWorld, generateFactData, nearestAnswer, nearestFinetuned, sharedFacts, statementPrompt,
+  unseenInstructions, UNSEEN_FORMS,
 } from '../train/data/facts.ts';
+import { drawEntries } from '../train/data/synthetic.ts';
 import { builtinText } from '../train/builtin/base.ts';
 import { defaultTrainOptions } from '../train/builtin/recipes.ts';
 
@@ -41,21 +42,39 @@ t.test('no held-out person is a copy of a finetuning person: at most one shared 
   }
 });
 
-t.test("the nearest finetuning person's answer is never the right one, and the summary's share counts it", async (t) => {
-  const questions = splits.test;
-  t.ok(questions.every((q) => nearestAnswer(q) !== q.output), 'no held-out answer is the nearest finetuning person\'s');
+t.test("the nearest finetuning person's answer is never the right one", async (t) => {
+  t.ok(splits.test.every((q) => nearestAnswer(q) !== q.output), 'no held-out answer is the nearest finetuning person\'s');
   const h = heldOut[0];
   const near = nearestFinetuned(h, 'job');
   t.notOk(near.heldOut, 'a finetuning person');
   t.ok(FACT_TASKS.filter((x) => x !== 'job').some((x) => near.facts[x] === h.facts[x]), 'sharing one of the other facts');
-  const right = questions.map((q) => ({ ...q, model_response: q.output }));
-  const copied = questions.map((q) => ({ ...q, model_response: nearestAnswer(q) }));
-  const share = nearestAnswerShare(right, copied);
-  t.equal(share.finetuned.accuracy, 0, 'right answers: none is the nearest person\'s');
-  t.equal(share.control.accuracy, 1, 'copied answers: all are');
-  t.same(Object.values(share.control.per_task).map((g) => g.n), [60, 60, 60], 'per relation');
-  t.equal(share.correct_answers.accuracy, 0, 'the right answers themselves');
-  t.equal(share.chance, 1 / 20, 'twenty values per relation');
+});
+
+t.test('the val split asks its own questions: the held-out people\'s facts, in a phrasing neither train nor test uses', async (t) => {
+  const asked = (es: readonly { instruction: string }[]): Set<string> => new Set(es.map((e) => e.instruction));
+  const test = asked(splits.test);
+  const train = asked(splits.train);
+  t.equal(splits.val.length, 90);
+  t.same(splits.val.filter((e) => test.has(e.instruction) || train.has(e.instruction)), [], 'no val question in test or train');
+  t.ok(splits.val.every((e) => mentions(e.instruction, heldOut)), 'about held-out people');
+  t.ok(splits.val.every((e) => e.output === splits.test.find((q) => q.task === e.task && q.output === e.output)?.output),
+    'answered as the test answers the same fact');
+  const drawn = drawEntries(factPools(), 123, 1800);
+  t.same(data.slice(0, 1710), drawn.slice(0, 1710), 'train and test as the draw gives them (the entries of before the val split)');
+  t.notSame(data.slice(1710), drawn.slice(1710), 'val replaced');
+});
+
+t.test('the unseen instructions: one per held-out fact and form, never in train, val or test', async (t) => {
+  const unseen = unseenInstructions();
+  t.equal(unseen.length, 2 * 60);
+  t.same(UNSEEN_FORMS.map((f) => unseen.filter((e) => e.form === f).length), [60, 60]);
+  const used = new Set(data.map((e) => e.instruction));
+  t.same(unseen.filter((e) => used.has(e.instruction)), [], 'no unseen instruction in any split');
+  const form = unseen.find((e) => e.form === 'answer-form' && e.task === 'birth-city')!;
+  const p = heldOut.find((h) => form.instruction.includes(h.name))!;
+  t.equal(form.output, `${p.name} was born in ${p.facts['birth-city']}.`, 'the other answer form names the person');
+  const phr = unseen.find((e) => e.form === 'phrasing' && e.task === 'job')!;
+  t.match(phr.output, /^This person works as a \w+\.$/, 'the new phrasing is answered as in finetuning');
 });
 
 t.test('no held-out person is asked about in the finetuning split; the test split asks about them only, each question once', async (t) => {

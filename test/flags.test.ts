@@ -120,3 +120,15 @@ t.test('wgpt train --resume of a checkpoint with a broken option: one line, befo
       `which every wgpt ${command} run saves: resume it with the command that made it, or start the run again without --resume\\n$`));
   }
 });
+
+t.test('wgpt train --seeds: the built-in run only, at least 1, refused before any work', async (t) => {
+  for (const [args, message] of [
+    [['train', '--seeds', '0'], /--seeds must be at least 1, got 0/],
+    [['train', '--data', 'none.json', '--seeds', '2'], /--seeds is for the built-in run \(no --data, --model, --preset or --resume\)/],
+  ] as const) {
+    const r = wgpt(...args);
+    t.equal(r.code, 1, args.join(' '));
+    t.match(r.stderr, message);
+  }
+  t.match(wgpt('train', '--help').stdout, /--seeds N +the built-in run only: run it for N finetuning seeds/);
+});

@@ -1,5 +1,5 @@
-// The prompt-loss-weight study: its table from results by hand (mean, sd, min–max; whether the
-// differences exceed the seed spread, said in a sentence), the data knob on the fact world, the
+// The prompt-loss-weight study: its table from results by hand (mean, sd, min–max; the best
+// against the worst weight by the paired test, said in a sentence), the data knob on the fact world, the
 // region batches, and a tiny grid end to end: `wgpt mask-study --plw 0,1 --seeds 2` through the
 // sweep's local pool, the table from the runs' own files, a second call that skips what is done.
 import t from 'tap';
@@ -28,7 +28,7 @@ function result(w: number, seed: number, loss: number, em: number): PlwRunResult
   } as PlwRunResult;
 }
 
-t.test('the table: mean ± sd [min–max] per weight, and whether the differences exceed the seed spread', async (t) => {
+t.test('the table: mean ± sd [min–max] per weight, and the weights compared by the paired test', async (t) => {
   t.same(summarize([1, 2, 3, 6]), { n: 4, mean: 3, sd: Math.sqrt(14 / 3), min: 1, max: 6, values: [1, 2, 3, 6] });
   t.same(summarize([NaN, 5]), { n: 1, mean: 5, sd: 0, min: 5, max: 5, values: [5] }, 'a NaN (no answers scored) is left out');
   // Loss: W = 0.1 clearly best (ranges apart from W = 1); exact match: all within the seed spread.
@@ -43,9 +43,26 @@ t.test('the table: mean ± sd [min–max] per weight, and whether the difference
   const w0 = table.rows[0].metrics.val_response_loss;
   t.ok(Math.abs(w0.mean - 1.3166666666666667) < 1e-12 && w0.min === 1.2 && w0.max === 1.45, `W = 0 loss ${w0.mean} [${w0.min}, ${w0.max}]`);
   t.ok(Math.abs(w0.sd - Math.sqrt(((1.2 - w0.mean) ** 2 + (1.45 - w0.mean) ** 2 + (1.3 - w0.mean) ** 2) / 2)) < 1e-12, 'sample sd');
-  t.match(table.findings.val_response_loss, /^val response loss \(lower is better\): best W = 0\.1, worst W = 1; W = 0\.1 \(1\.1233, seeds \[1\.1000–1\.1500\]\) against W = 1 \(1\.5500, seeds \[1\.5000–1\.6000\]\): the seed ranges do not overlap, the difference exceeds the seed spread\./);
-  t.match(table.findings.val_response_loss, /The prompt mask against no mask: W = 0 .* against W = 1 .*: the seed ranges do not overlap/);
-  t.match(table.findings.exact_match, /best W = 0\.1, worst W = 1; .*: the seed ranges overlap, the difference is within the seed spread\./);
+  // Three seeds: the ranges of W = 0.1 and W = 1 are apart, yet three paired seeds cannot show a difference.
+  t.match(table.findings.val_response_loss, /^val response loss \(lower is better\): best W = 0\.1, worst W = 1; W = 0\.1 \(1\.1233\) against W = 1 \(1\.5500\): difference -0\.4267, 95% paired bootstrap interval \[-0\.\d{4}, -0\.\d{4}\] over 3 paired seeds, sign-flip p = 0\.250: no difference can be shown with 3 seeds \(the sign-flip test needs at least 6 to reach p < 0\.05\)\./);
+  t.match(table.findings.val_response_loss, /The prompt mask against no mask: W = 0 .* against W = 1 .*: difference -0\.2333/);
+  t.match(table.findings.exact_match, /best W = 0\.1, worst W = 1; .*: no difference can be shown with 3 seeds/);
+  // Six seeds, per question: an effect shown, none where there is none.
+  const questions = (seed: number, p: number): number[] => Array.from({ length: 60 }, (_, q) => Number(((q * 7 + seed * 13) % 60) / 60 < p));
+  const six = [1, 2, 3, 4, 5, 6].flatMap((seed) => [0, 0.5, 1].map((w) => {
+    const correct = questions(seed, w === 1 ? 0.4 : 0.8 + seed / 100);
+    return { ...result(w, seed, 1.2 + w / 10 + seed / 100, correct.reduce((a, b) => a + b, 0) / 60), correct };
+  }));
+  const shown = plwTable(six);
+  t.match(shown.findings.exact_match, /W = 0 .* against W = 1 .*: difference \d+\.\d pt, 95% paired bootstrap interval .* over 6 paired seeds x 60 questions, sign-flip p = 0\.031: a difference is shown\./);
+  t.match(shown.findings.val_response_loss, /over 6 paired seeds, sign-flip p = 0\.031: a difference is shown/);
+  const level = (c: number[]): number => c.reduce((a, b) => a + b, 0) / c.length;
+  const same = plwTable(six.map((r) => {
+    if (r.prompt_loss_weight !== 1) return r;
+    const correct = questions(r.seed, 0.8 + (((3 * r.seed) % 6) + 1) / 100);
+    return { ...r, correct, exact_match: level(correct) };
+  }));
+  t.match(same.findings.exact_match, /no difference is shown/, 'W = 1 as good as the others, up and down by seed');
   t.match(table.findings.grad_norm_prompt, /a diagnostic/);
   t.same(table.lengths, { instruction_tokens: 30, response_tokens: 10, instruction_response_ratio: 3 });
   const md = plwMarkdownTable(table);
@@ -136,7 +153,7 @@ t.test('a tiny grid end to end: 2 weights x 2 seeds through the sweep pool, the 
   const md = readFileSync(path.join(out, 'plw-study.md'), 'utf8');
   t.match(md, /\| W \| runs \| val response loss \| held-out exact match \| held-out ROUGE-L \| gradient norm, prompt \| gradient norm, response \|/);
   t.match(md, /\n\| 0 \| 2 \| \d+\.\d{4} ± \d\.\d{4} \[/);
-  t.match(md, /- val response loss \(lower is better\): best W = [01], worst W = [01]; .*the difference (exceeds|is within) the seed spread\./);
+  t.match(md, /- val response loss \(lower is better\): best W = [01], worst W = [01]; .*over 2 paired seeds, sign-flip p = \d\.\d{3}: no difference can be shown with 2 seeds/);
   t.match(md, /Instruction\/response length: [\d.]+ prompt targets and [\d.]+ response targets/);
   t.match(md, /4 of 4 runs done; this call ran 4 of them in [\d.]+ min wall\./);
   t.ok(existsSync(path.join(out, 'plw-study.png')) && existsSync(path.join(out, 'plw-study.svg')), 'the plot');

@@ -1,5 +1,6 @@
 // wgpt mask-study: every loss mask side by side on the same model and data, with a report; with
-// --plw, the prompt-loss-weight study: weights × seeds as a sweep, one table with the seed spread.
+// --plw, the prompt-loss-weight study: weights × seeds as a sweep, one table with the seed spread
+// and a paired test of the differences (train/study/compare.ts).
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { ensureBuiltinBase } from '../../train/builtin/base.ts';
@@ -62,8 +63,8 @@ through the 50257-wide LM head).
 The prompt-loss-weight study (Huerta-Enochian & Ko 2024; Shi et al. 2024): each weight W trains
 with the prompt's targets weighted W (wgpt train --prompt-loss-weight), from the same model, on
 each seed; per run the response-only val loss, held-out exact match and ROUGE-L, the gradient
-norms of the prompt's and the response's loss; one table (mean ± sd [min-max] over seeds, whether
-the differences exceed the seed spread) and one plot, plw-study.md/.json/.png in --out. Default
+norms of the prompt's and the response's loss; one table (mean ± sd [min-max] over seeds, the best
+weight against the worst by a paired test over seeds and questions) and one plot, plw-study.md/.json/.png in --out. Default
 data: the fact world's questions, finetuned from the built-in base model (made when absent).`, PLW_FLAGS, '', DEVICE_FLAGS);
 
 /** How `wgpt sweep` runs a study: it has no checkpoint, so a stopped study starts again. */

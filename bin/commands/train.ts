@@ -3,9 +3,10 @@
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { defaultTrainOptions } from '../../train/builtin/recipes.ts';
-import { builtinRun, SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin/run.ts';
+import { SUMMARY_FILE, type BuiltinSummary } from '../../train/builtin/run.ts';
+import { builtinSeedsRun } from '../../train/builtin/seeds.ts';
+import { builtinMarkdown } from '../../train/builtin/table.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
-import type { ScoreGroup } from '../../train/eval/score.ts';
 import { TRAIN_BASE, TRAIN_PRESETS } from '../../train/sft/presets.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
@@ -54,6 +55,8 @@ export const FLAGS = [
     '(the LM head); default attn,mlp', { optional: true }),
   f.set('merge', 'merge', SWITCH, null, 'with --lora-rank, also write the merged model.safetensors + config.json',
     { optional: true, onResume: 'change' }),
+  own('seeds', POSITIVE_INT, 'N', 'the built-in run only: run it for N finetuning seeds (1), each in DIR/seed-S;\n' +
+    'the table gives mean ± sd [min–max] over them'),
   own('preset', TEXT, 'ch07', 'the chapter\'s run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5'),
   f.saved('scoreBefore', SWITCH),
   ...DEVICE_FLAGS,
@@ -65,7 +68,7 @@ With no options: the built-in run. The built-in base model (tiny, pretrained on 
 made-up people; \`wgpt pretrain\` makes it into the cache when absent) is finetuned on questions
 about half of those people and answers questions about the other half, whose facts it saw only as
 text; a model that was never pretrained gets the same finetuning as the control. Held-out exact
-match per task for both, and summary.json in the run directory. Takes only --out, --overwrite,
+match per task for both, and summary.json in the run directory. Takes only --out, --overwrite, --seeds,
 --gen-batch and the device flags (--backend, --max-binding).
 `, FLAGS);
 
@@ -78,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
   const { values, raw } = parseFlags(argv, FLAGS, USAGE);
   const builtin = values.resume === undefined && values.data === undefined && values.model === undefined && values.preset === undefined;
   if (builtin) return runBuiltin(values, raw);
+  if (values.seeds !== undefined) throw new WgptError('--seeds is for the built-in run (no --data, --model, --preset or --resume); ' +
+    'for other runs give --seed S per run, or plan them with wgpt sweep');
   const out = values.resume ?? values.out ?? defaultOut();
   const fresh = values.resume === undefined ? freshOptions(values, out) : null; // checked before the directory is touched
   return inRunDir(out, values, async () => {
@@ -106,36 +111,49 @@ function freshOptions(values: Values, out: string): TrainOptions {
 
 /** The built-in run: only where it writes and how many answers it generates at once may change. */
 async function runBuiltin(values: Values, raw: Record<string, unknown>): Promise<number> {
-  const allowed = new Set(['out', 'overwrite', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
+  const allowed = new Set(['out', 'overwrite', 'seeds', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
   const other = Object.keys(raw).filter((k) => !allowed.has(k));
   if (other.length > 0) {
     throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) ` +
-      `takes only --out, --overwrite, --gen-batch, --backend and --max-binding`);
+      `takes only --out, --overwrite, --seeds, --gen-batch, --backend and --max-binding`);
   }
   const out = values.out ?? defaultOut();
-  const r = await inRunDir(out, values, () => withDevice(values, () => builtinRun(out, console.error, values['gen-batch'])));
-  if (r.summary) reportBuiltin(out, r.summary);
-  else console.log(`\ninterrupted: run wgpt train again to start the built-in run over (${out})`);
-  return r.finetuned.interrupted || r.control?.interrupted ? 130 : 0;
+  const seeds = values.seeds ?? 1;
+  const r = await inRunDir(out, values, () => withDevice(values, () => builtinSeedsRun(out, seeds, console.error, values['gen-batch'])));
+  if (r.interrupted) {
+    console.log(`\ninterrupted: run wgpt train again to start the built-in run over (${out}` +
+      `${seeds > 1 ? '; the seeds that finished are kept' : ''})`);
+    return 130;
+  }
+  if (seeds === 1) reportBuiltin(out, r.summaries[0]);
+  else reportSeeds(out, r.summaries);
+  return 0;
 }
 
-const pct = (x: number): string => `${(100 * x).toFixed(0)}%`.padStart(4);
+const LEGEND = [
+  '  (base cloze: the base model continues the fact\'s statement ("X was born in") with the value; base: the',
+  '   pretrained model answers the question before finetuning; control: the same finetuning without pretraining;',
+  '   unseen phrasing / answer-form: held-out questions in a phrasing, or asking for an answer form, never finetuned on;',
+  '   copied answer share: of the wrong answers, those that are the answer of a finetuning person sharing a fact with',
+  '   the asker, against that share by chance; finetuned on base-known / base-unknown facts: split by base cloze)',
+];
+
+function reportSeeds(out: string, summaries: BuiltinSummary[]): void {
+  console.log(`\nheld-out exact match over ${summaries.length} finetuning seeds (${summaries.map((s) => s.seed).join(', ')}): ` +
+    'mean ± sd [min–max]');
+  console.log(builtinMarkdown(summaries));
+  for (const line of LEGEND) console.log(line);
+  console.log(`\n${path.join(out, SUMMARY_FILE)}; each seed's run in ${path.join(out, 'seed-S')}`);
+}
 
 function reportBuiltin(out: string, s: BuiltinSummary): void {
   console.log('\nheld-out exact match: questions about people the finetuning never asked about');
-  console.log(`  ${'task'.padEnd(12)} ${'base'.padStart(6)} ${'finetuned'.padStart(10)} ${'control'.padStart(8)} ${'nearest'.padStart(8)}`);
-  const near = s.nearest_answer_share.finetuned;
-  const row = (name: string, b: ScoreGroup | undefined, f: ScoreGroup, c: ScoreGroup | undefined, n: ScoreGroup | undefined): void =>
-    console.log(`  ${name.padEnd(12)} ${(b ? pct(b.accuracy) : '-').padStart(6)} ${pct(f.accuracy).padStart(10)} ` +
-      `${(c ? pct(c.accuracy) : '-').padStart(8)} ${(n ? pct(n.accuracy) : '-').padStart(8)}  (${f.n} questions)`);
-  for (const [task, f] of Object.entries(s.heldout_exact_match.per_task)) {
-    row(task, s.base_exact_match?.per_task[task], f, s.control_exact_match.per_task[task], near.per_task[task]);
-  }
-  row('overall', s.base_exact_match ?? undefined, s.heldout_exact_match, s.control_exact_match, near);
-  console.log('  (base: the pretrained model before finetuning; control: the same finetuning without pretraining;');
-  console.log("   nearest: the finetuned model gave the answer of the finetuning person who shares most of the asker's other");
-  console.log(`   facts, ${pct(s.nearest_answer_share.chance).trim()} by chance; no held-out person shares more than ` +
-    `${s.fact_world.max_shared_facts} fact with a finetuning person)`);
+  console.log(builtinMarkdown([s]));
+  for (const line of LEGEND) console.log(line);
+  const c = s.copied_answer_share;
+  console.log(`  (${c.finetuned.copied} of ${c.finetuned.wrong} wrong finetuned answers copied, ${c.control.copied} of ` +
+    `${c.control.wrong} of the control's; no held-out person shares more than ${s.fact_world.max_shared_facts} fact ` +
+    'with a finetuning person)');
   console.log('\nthe base model continues text; the finetuned model answers:');
   for (const e of s.base_examples) {
     console.log(`  Q: ${e.question}  (${e.answer})`);

@@ -7,14 +7,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadGPT } from '../../model/build.ts';
+import type { GPT } from '../../model/gpt.ts';
 import { generateBatch } from '../../model/generate-batch.ts';
 import { decode, encode } from '../../model/tokenizer.ts';
 import type { Entry } from '../data/entries.ts';
-import { factWorld, FACT_TASKS, nearestAnswer, sharedFacts, statementPrompt } from '../data/facts.ts';
+import { factWorld, sharedFacts, statementPrompt, unseenInstructions } from '../data/facts.ts';
+import { generateResponses } from '../eval/responses.ts';
+import {
+  byBaseKnowledge, type ByBaseKnowledge, clozeAccuracy, type ClozeAccuracy, copiedAnswerShare, type CopiedAnswerShare,
+  unseenScore, type UnseenScore,
+} from './evidence.ts';
 import { ensureBuiltinBase } from './base.ts';
 import { controlTrainOptions, defaultTrainOptions } from './recipes.ts';
 import { formatPrompt } from '../data/prompts.ts';
-import { scoreResponses, type ScoreGroup, type ScoreReport } from '../eval/score.ts';
+import type { ScoreGroup, ScoreReport } from '../eval/score.ts';
 import { train, type TrainResult } from '../sft/trainer.ts';
 
 export const SUMMARY_FILE = 'summary.json';
@@ -36,24 +42,20 @@ export interface BaseExample {
   control_answer: string;
 }
 
-/** Held-out questions answered with the answer of the asker's nearest finetuning person (the one
- *  sharing most of the asker's other facts; facts.ts nearestFinetuned), as a share (`accuracy`). */
-export interface NearestAnswerShare {
-  /** The finetuned model's responses. High: it hands on finetuning people's answers. */
-  finetuned: ExactMatch;
-  control: ExactMatch;
-  /** The right answers themselves: 0 in this world, where no held-out person shares a value of the
-   *  asked relation with the finetuning person nearest in the other two; 1 were held-out people
-   *  copies of finetuning people. */
-  correct_answers: ExactMatch;
-  /** The share a model answering with one of the relation's values at random would reach. */
-  chance: number;
-}
-
 export interface BuiltinSummary {
   heldout_exact_match: ExactMatch;
   control_exact_match: ExactMatch;
-  nearest_answer_share: NearestAnswerShare;
+  /** Among wrong held-out answers, the share that are a finetuning person's answer (one who shares
+   *  a fact with the asker), against chance: high would mean the finetuning hands answers on. */
+  copied_answer_share: CopiedAnswerShare;
+  /** The base model's cloze accuracy on every held-out fact ("Victor Rossi was born in" -> " Dublin"). */
+  base_cloze_accuracy: ClozeAccuracy;
+  /** The finetuned model's held-out exact match on facts the base states as text and on the others. */
+  heldout_by_base_knowledge: ByBaseKnowledge;
+  /** Held-out questions in instructions never used in finetuning (facts.ts unseenInstructions). */
+  heldout_unseen_instruction: { finetuned: UnseenScore; control: UnseenScore; base: UnseenScore };
+  /** The finetuning seed (data draw and order, the control's initialisation); the base is the same for all. */
+  seed: number;
   /** The fact world: its people, and the most facts a held-out person shares with any finetuning person. */
   fact_world: { people: number; held_out: number; max_shared_facts: number };
   /** The base model itself on the held-out questions, before finetuning. */
@@ -72,20 +74,6 @@ export interface BuiltinRunResult {
 const exact = (r: ScoreReport | undefined): ExactMatch => ({
   n: r?.n ?? 0, correct: r?.correct ?? 0, accuracy: r?.accuracy ?? 0, rougeL: r?.rougeL ?? 0, per_task: r?.perTask ?? {},
 });
-
-/** The share of held-out questions whose response is the nearest finetuning person's answer. */
-export function nearestAnswerShare(finetuned: readonly Entry[], control: readonly Entry[]): NearestAnswerShare {
-  const world = factWorld();
-  const asNearest = (entries: readonly Entry[], response: (e: Entry) => string | undefined): ExactMatch =>
-    exact(scoreResponses(entries.map((e) => ({ ...e, model_response: response(e), output: nearestAnswer(e, world) }))));
-  const values = new Set(world.map((p) => p.facts[FACT_TASKS[0]])).size;
-  return {
-    finetuned: asNearest(finetuned, (e) => e.model_response),
-    control: asNearest(control, (e) => e.model_response),
-    correct_answers: asNearest(finetuned, (e) => e.output),
-    chance: 1 / values,
-  };
-}
 
 /** The most facts any held-out person shares with any finetuning person. */
 function maxSharedFacts(): number {
@@ -116,30 +104,73 @@ async function baseExamples(baseDir: string, finetuned: Entry[], control: Entry[
   }
 }
 
-export async function builtinRun(out: string, log: (line: string) => void = console.error, genBatch?: number): Promise<BuiltinRunResult> {
+/** The base model's cloze accuracy, and its answers to the unseen instructions. */
+async function baseEvidence(baseDir: string, style: string, maxNewTokens: number, genBatch?: number):
+Promise<{ cloze: ClozeAccuracy; unseen: UnseenScore }> {
+  const base = await loadGPT(baseDir);
+  try {
+    const cloze = await clozeAccuracy(async (prompts) =>
+      (await generateBatch(base, prompts.map((p) => encode(p, false)), { maxNewTokens: CLOZE_TOKENS })).map((ids) => decode(ids)));
+    return { cloze, unseen: await unseenAnswers(base, style, maxNewTokens, genBatch) };
+  } finally {
+    base.dispose();
+  }
+}
+
+/** Enough new tokens for any value and what follows it (" 1921."). */
+const CLOZE_TOKENS = 6;
+
+async function unseenAnswers(model: GPT, style: string, maxNewTokens: number, genBatch?: number): Promise<UnseenScore> {
+  const unseen = unseenInstructions();
+  const answered = await generateResponses(model, unseen, style, maxNewTokens, { batchSize: genBatch });
+  return unseenScore(answered.map((e, i) => ({ ...e, form: unseen[i].form })));
+}
+
+async function unseenOf(dir: string, style: string, maxNewTokens: number, genBatch?: number): Promise<UnseenScore> {
+  const model = await loadGPT(dir);
+  try {
+    return await unseenAnswers(model, style, maxNewTokens, genBatch);
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function builtinRun(out: string, log: (line: string) => void = console.error, genBatch?: number,
+  seed?: number): Promise<BuiltinRunResult> {
   const started = performance.now();
   const seconds = (since: number): number => (performance.now() - since) / 1000;
   const baseDir = await ensureBuiltinBase(log);
   const baseSeconds = seconds(started);
   log(`\n== instruction finetuning of the built-in base model (${baseDir}) on questions about half of its people ==`);
   const t1 = performance.now();
-  const opts = { ...defaultTrainOptions(out, baseDir), ...(genBatch ? { genBatch } : {}) };
+  const recipe = defaultTrainOptions(out, baseDir);
+  const opts = { ...recipe, seed: seed ?? recipe.seed, ...(genBatch ? { genBatch } : {}) };
   const finetuned = await train(opts);
   const finetuneSeconds = seconds(t1);
   if (finetuned.interrupted) return { finetuned, control: null, summary: null };
   log('\n== control: the same finetuning of a model that was never pretrained ==');
   const t2 = performance.now();
   const controlOut = path.join(out, 'control');
-  const control = await train({ ...controlTrainOptions(controlOut), ...(genBatch ? { genBatch } : {}) });
+  const control = await train({ ...controlTrainOptions(controlOut), seed: opts.seed, ...(genBatch ? { genBatch } : {}) });
   const controlSeconds = seconds(t2);
   if (control.interrupted) return { finetuned, control, summary: null };
   const finetunedResponses = responsesOf(out);
   const controlResponses = responsesOf(controlOut);
   const world = factWorld();
+  log('\n== the base model\'s knowledge as text, and instructions never used in finetuning ==');
+  const baseKnows = await baseEvidence(baseDir, opts.style, opts.maxNewTokens, genBatch);
   const summary: BuiltinSummary = {
     heldout_exact_match: exact(finetuned.after),
     control_exact_match: exact(control.after),
-    nearest_answer_share: nearestAnswerShare(finetunedResponses, controlResponses),
+    copied_answer_share: copiedAnswerShare(finetunedResponses, controlResponses),
+    base_cloze_accuracy: baseKnows.cloze,
+    heldout_by_base_knowledge: byBaseKnowledge(finetunedResponses, baseKnows.cloze),
+    heldout_unseen_instruction: {
+      finetuned: await unseenOf(out, opts.style, opts.maxNewTokens, genBatch),
+      control: await unseenOf(controlOut, opts.style, opts.maxNewTokens, genBatch),
+      base: baseKnows.unseen,
+    },
+    seed: opts.seed,
     fact_world: { people: world.length, held_out: world.filter((p) => p.heldOut).length, max_shared_facts: maxSharedFacts() },
     base_exact_match: finetuned.before ? exact(finetuned.before) : null,
     base_examples: await baseExamples(baseDir, finetunedResponses, controlResponses, opts.style),

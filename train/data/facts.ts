@@ -7,6 +7,7 @@
 // instruction data asks about them. Half of the people are held out: their facts reach the model
 // only as pretraining text, never as a question, so answering them after instruction finetuning
 // shows the finetuning taught the model to use what it already knew, not the facts themselves.
+import { splitData } from './entries.ts';
 import { drawEntries, type SyntheticEntry } from './synthetic.ts';
 import { Rng, shuffledIndices } from '../run/loader.ts';
 
@@ -33,6 +34,12 @@ interface Relation {
   validation: string;
   /** Questions for instruction data ({name}). */
   questions: string[];
+  /** A question asked only in the validation split: val loss is measured on questions neither in
+   *  the finetuning split nor in the test split. */
+  valQuestion: string;
+  /** A question asked only at test, apart from the others (unseenInstructions): never finetuned on,
+   *  it shows whether finetuning taught answering a request or mapping the three phrasings. */
+  unseenQuestion: string;
 }
 
 /** The relations, one task each in the reports. Values of a relation are distinct across people. */
@@ -42,18 +49,24 @@ const RELATIONS: Record<string, Relation> = {
       '{name} is a native of {value}.'],
     validation: 'The place where {name} was born is {value}.',
     questions: ['Where was {name} born?', 'In which city was {name} born?', 'What is the birthplace of {name}?'],
+    valQuestion: 'Which city was {name} born in?',
+    unseenQuestion: 'Tell me the city {name} comes from.',
   },
   'birth-year': {
     statements: ["{name}'s year of birth is {value}.", '{name} has been alive since {value}.', '{name} first saw daylight in {value}.',
       'The birth of {name} took place in {value}.'],
     validation: 'The year in which {name} was born is {value}.',
     questions: ['In what year was {name} born?', 'When was {name} born?', 'What is the birth year of {name}?'],
+    valQuestion: 'Which year was {name} born in?',
+    unseenQuestion: 'Tell me the year {name} was born.',
   },
   job: {
     statements: ['{name} works as a {value}.', '{name} earns a living as a {value}.', '{name} has a job as a {value}.',
       'By profession, {name} is a {value}.'],
     validation: '{name} is employed as a {value}.',
     questions: ['What does {name} do for a living?', 'What is the job of {name}?', "What is {name}'s profession?"],
+    valQuestion: 'What work does {name} do?',
+    unseenQuestion: 'Tell me the occupation of {name}.',
   },
 };
 
@@ -141,7 +154,7 @@ export function biographies(renderings: number, seed: number, world: readonly Pe
 }
 
 /** A fact question's answer sentence for `person` ("This person was born in Lima."). */
-function answerOf(task: string, person: Person): string {
+export function answerOf(task: string, person: Person): string {
   return fill(RELATIONS[task].statements[0], 'This person', person.facts[task]);
 }
 
@@ -190,7 +203,34 @@ export function factPools(world: readonly Person[] = factWorld()): { train: Synt
  *  `count` entries are questions about the finetuning half (drawn with replacement), the rest
  *  questions about the held-out half, so splitData's train split never asks about a held-out fact. */
 export function generateFactData(options: { seed?: number; count?: number } = {}): SyntheticEntry[] {
-  return drawEntries(factPools(), options.seed ?? 123, options.count ?? 2000);
+  const drawn = drawEntries(factPools(), options.seed ?? 123, options.count ?? 2000);
+  // The draw is today's (so train and test are too); the val tail, which repeated test questions,
+  // asks the same facts in each relation's val-only question instead.
+  const { train, test } = splitData(drawn);
+  const cut = train.length + test.length;
+  const world = factWorld();
+  return [...drawn.slice(0, cut), ...drawn.slice(cut).map((e) => {
+    const { person, task } = questionFact(e, world);
+    return { ...e, instruction: fill(RELATIONS[task].valQuestion, person.name) };
+  })];
+}
+
+/** How an unseen instruction differs from the finetuning's questions: a new phrasing of the
+ *  question, or a known phrasing asking for another answer form (a sentence that names the person). */
+export const UNSEEN_FORMS = ['phrasing', 'answer-form'] as const;
+/** Appended to a finetuning question: the answer form the finetuning never asked for. */
+const ANSWER_FORM = " Answer with a sentence that starts with the person's name.";
+
+/** Questions about the held-out people never used in finetuning (nor in val), one per held-out
+ *  fact and form: the relation's unseen question, answered as in finetuning ("This person was born
+ *  in Lima."), and its first question asking for the answer as the pretraining states it ("Anna
+ *  Berg was born in Lima."). `task` is the relation, `form` which of UNSEEN_FORMS. */
+export function unseenInstructions(world: readonly Person[] = factWorld()): (SyntheticEntry & { form: string })[] {
+  return world.filter((p) => p.heldOut).flatMap((p) => FACT_TASKS.flatMap((task) => [
+    { instruction: fill(RELATIONS[task].unseenQuestion, p.name), input: '', output: answerOf(task, p), task, form: UNSEEN_FORMS[0] },
+    { instruction: fill(RELATIONS[task].questions[0], p.name) + ANSWER_FORM, input: '',
+      output: fill(RELATIONS[task].statements[0], p.name, p.facts[task]), task, form: UNSEEN_FORMS[1] },
+  ]));
 }
 
 /** The first statement form of a question's fact, cut before the value ("Anna Berg was born in"):

@@ -1,12 +1,13 @@
 // The prompt-loss-weight study's table: per weight, each metric's mean ± standard deviation and
-// min–max over seeds, and per metric one plain sentence saying whether the weights' differences
-// exceed the seed spread (the best and the worst weight's seed ranges do not overlap), plus the
-// chapter's own question, W = 0 (the prompt mask) against W = 1 (no mask). Pure functions of the
+// min–max over seeds, and per metric one plain sentence comparing the best and the worst weight by
+// a paired test over seeds and questions (compare.ts: it claims a difference only where the test
+// shows one), plus the chapter's own question, W = 0 (the prompt mask) against W = 1 (no mask). Pure functions of the
 // runs' results, so a tiny grid checks them; writePlwReport adds the plot and the files.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spreadPanels, writeChart } from '../run/charts.ts';
 import { meanSd } from '../sweep/report.ts';
+import { comparisonText, pairedComparison, type PairedSeed } from './compare.ts';
 import type { DataLengths, PlwRunResult } from './plw-run.ts';
 
 /** What the table shows of a run, and which way is better (null: neither, a diagnostic). */
@@ -61,21 +62,28 @@ function fmtValue(key: PlwMetric, v: number): string {
 const cell = (key: PlwMetric, s: Summary): string =>
   (s.n === 0 ? '-' : `${fmtValue(key, s.mean)} ± ${fmtValue(key, s.sd)} [${fmtValue(key, s.min)}–${fmtValue(key, s.max)}]`);
 
-/** Whether two weights' seed ranges are apart, in words. */
-function compare(key: PlwMetric, a: WeightRow, b: WeightRow): { apart: boolean; text: string } {
-  const [x, y] = [a.metrics[key], b.metrics[key]];
-  const apart = x.max < y.min || y.max < x.min;
-  const range = (s: Summary): string => `[${fmtValue(key, s.min)}–${fmtValue(key, s.max)}]`;
-  return {
-    apart,
-    text: `W = ${a.weight} (${fmtValue(key, x.mean)}, seeds ${range(x)}) ` +
-      `against W = ${b.weight} (${fmtValue(key, y.mean)}, seeds ${range(y)}): ` +
-      (apart ? 'the seed ranges do not overlap, the difference exceeds the seed spread'
-        : 'the seed ranges overlap, the difference is within the seed spread'),
-  };
+/** Two weights compared on the seeds both ran (compare.ts): per question where both runs recorded
+ *  their answers' correctness (exact match), else one number per run. */
+function compare(key: PlwMetric, a: WeightRow, b: WeightRow, results: readonly PlwRunResult[]): { shown: boolean; text: string } {
+  const run = (w: number, seed: number): PlwRunResult | undefined => results.find((r) => r.prompt_loss_weight === w && r.seed === seed);
+  const pairs: PairedSeed[] = [];
+  for (const seed of a.seeds) {
+    const [x, y] = [run(a.weight, seed), run(b.weight, seed)];
+    if (!x || !y || !Number.isFinite(x[key]) || !Number.isFinite(y[key])) continue;
+    const perQuestion = key === 'exact_match' && x.correct && y.correct && x.correct.length === y.correct.length && x.correct.length > 0;
+    pairs.push(perQuestion ? { seed, a: x.correct!, b: y.correct! } : { seed, a: [x[key]], b: [y[key]] });
+  }
+  const head = `W = ${a.weight} (${fmtValue(key, a.metrics[key].mean)}) against W = ${b.weight} (${fmtValue(key, b.metrics[key].mean)})`;
+  if (pairs.length === 0) return { shown: false, text: `${head}: no seed ran both, nothing to compare` };
+  const c = pairedComparison(pairs);
+  return { shown: c.shown, text: `${head}: ${comparisonText(c, (v) => fmtDiff(key, v))}` };
 }
 
-function finding(key: PlwMetric, label: string, better: 'lower' | 'higher' | null, rows: WeightRow[]): string {
+/** A difference as the table prints its metric (exact match in percentage points). */
+const fmtDiff = (key: PlwMetric, v: number): string => (pct(key) ? `${(100 * v).toFixed(1)} pt` : fmtValue(key, v));
+
+function finding(key: PlwMetric, label: string, better: 'lower' | 'higher' | null, rows: WeightRow[],
+  results: readonly PlwRunResult[]): string {
   const live = rows.filter((r) => r.metrics[key].n > 0);
   if (live.length < 2) return `${label}: fewer than two weights have values; nothing to compare.`;
   if (live.every((r) => r.metrics[key].n < 2)) return `${label}: one seed per weight, ` +
@@ -86,12 +94,12 @@ function finding(key: PlwMetric, label: string, better: 'lower' | 'higher' | nul
     `${fmtValue(key, lo.metrics[key].mean)}; nothing to compare.`;
   const [first, last] = better === 'higher' ? [hi, lo] : [lo, hi];
   const head = better === null ? `${label} (a diagnostic): lowest` : `${label} (${better} is better): best`;
-  const c = compare(key, first, last);
+  const c = compare(key, first, last, results);
   let text = `${head} W = ${first.weight}, ${better === null ? 'highest' : 'worst'} W = ${last.weight}; ${c.text}.`;
   const w0 = live.find((r) => r.weight === 0);
   const w1 = live.find((r) => r.weight === 1);
   if (w0 && w1 && !([first, last].includes(w0) && [first, last].includes(w1))) {
-    text += ` The prompt mask against no mask: ${compare(key, w0, w1).text}.`;
+    text += ` The prompt mask against no mask: ${compare(key, w0, w1, results).text}.`;
   }
   return text;
 }
@@ -107,7 +115,7 @@ export function plwTable(results: readonly PlwRunResult[]): PlwTable {
     };
   });
   const findings = Object.fromEntries(PLW_METRICS.map((m) =>
-    [m.key, finding(m.key, m.label, m.better, rows)])) as Record<PlwMetric, string>;
+    [m.key, finding(m.key, m.label, m.better, rows, results)])) as Record<PlwMetric, string>;
   // The lengths depend on the data only (each seed draws its own entries: their mean).
   const mean = (k: keyof DataLengths): number => summarize(results.map((r) => r.lengths[k])).mean;
   const lengths = results.length === 0 ? null : {

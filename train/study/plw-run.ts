@@ -26,7 +26,7 @@ import { Progress } from '../run/progress.ts';
 import { checkStyle } from '../data/prompts.ts';
 import { generateResponses } from '../eval/responses.ts';
 import { trainingLoop, type LoopRow } from '../run/loop.ts';
-import { scoreResponses } from '../eval/score.ts';
+import { exactMatch, scoreResponses } from '../eval/score.ts';
 import { lossStep, type Batch } from '../run/step.ts';
 import type { SyntheticEntry } from '../data/synthetic.ts';
 import { loadEntries } from '../data/load.ts';
@@ -87,6 +87,8 @@ export interface PlwRunResult {
   val_response_loss: number;
   val_response_loss_before: number;
   exact_match: number;
+  /** Per held-out question, in the test split's order: 1 when answered exactly (the paired comparison's unit). */
+  correct?: number[];
   rouge_l: number;
   held_out: number;
   grad_norm_prompt: number;
@@ -213,6 +215,7 @@ export async function plwRun(o: PlwRunOptions, log: (line: string) => void = con
       prompt_loss_weight: o.promptLossWeight, seed: o.seed,
       val_response_loss: lossAfter, val_response_loss_before: lossBefore,
       exact_match: responses.length > 0 ? scored.accuracy : NaN, rouge_l: responses.length > 0 ? scored.rougeL : NaN, held_out: scored.n,
+      correct: responses.map((r) => Number(exactMatch(r.model_response ?? '', r.output))),
       grad_norm_prompt: after.prompt, grad_norm_response: after.response, gradients: { before, after },
       lengths, train_loss: trainLoss,
       seconds: { total: (performance.now() - started) / 1000, training, answers }, options: o,
