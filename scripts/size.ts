@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export const ENGINE_LIMIT = 6000;
+export const ENGINE_LIMIT = 7000;
 export const FILE_LIMIT = 400;
 export const WIDE_LIMIT = 140;
 export const WIDE_ROOMS = ['bin', 'train', 'model'];

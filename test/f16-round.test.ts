@@ -6,13 +6,13 @@
 import t from 'tap';
 import { matmul, Tensor } from '../engine/index.ts';
 import { launch1d } from '../engine/ops/util.ts';
-import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
+import { checkMatmulPrecision, overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { ROUND_F16 } from '../kernels/f16-round.ts';
 import { withDevice } from './helpers/device.ts';
 import { matmulRef } from './helpers/ref.ts';
 import { randn } from './helpers/opcheck.ts';
 
-await withDevice(t);
+const device = await withDevice(t);
 
 /** x rounded to f16 in f64 arithmetic: the nearest multiple of the f16 spacing at x's binade
  *  (2^-24 below 2^-14), ties to the even multiple; past 65504, infinity. */
@@ -114,4 +114,9 @@ t.test('a product with f16 operands is the f32 product of the rounded operands',
   t.ok(err16 < 1e-4, `against the rounded operands' f64 product: ${err16.toExponential(2)}`);
   t.ok(err32 > 1e-3, `and visibly off the unrounded one: ${err32.toExponential(2)}`);
   [A, B, C].forEach((x) => x.dispose());
+});
+
+t.test('--matmul-precision f16 is refused in one line that says what to do (no subgroup-matrix kernel ships)', async (t) => {
+  checkMatmulPrecision(device, 'f32');
+  t.throws(() => checkMatmulPrecision(device, 'f16'), /^--matmul-precision f16: .*(lists no f16 subgroup-matrix config|ships no subgroup-matrix kernel).*run with --matmul-precision f32/);
 });

@@ -4,8 +4,9 @@
 // lanes past the edges), unaligned ones (float loads into the same blocks), K past many steps and
 // bound in slices, batched and accumulating; and the same bits as the scalar default tile.
 import t from 'tap';
+import type { Test } from 'tap';
 import { matmul, Tensor } from '../engine/index.ts';
-import { GPU_MATMUL_CANDIDATES, GPU_MATMUL_TILE, gpuMatmulKernel, gpuTileName } from '../kernels/matmul-gpu.ts';
+import { GPU_MATMUL_CANDIDATES, GPU_MATMUL_TILE, gpuMatmulKernel, gpuTileName, type GpuMatmulTile } from '../kernels/matmul-gpu.ts';
 import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
@@ -25,46 +26,57 @@ t.test('the tuner has v4 tiles, and an aligned operand loads as vec4 in them', a
   t.match(gpuMatmulKernel(V4[0], false, true).code, /var<storage, read> a: array<f32>/, 'float loads where not aligned');
 });
 
-t.test('every v4 tile: the f64 product in every transpose at aligned and unaligned shapes, the default\'s bits', async (t) => {
+/** op(A)·op(B) with `tile` against f64 and, bit for bit, against the scalar default tile. */
+async function checkTile(t: Test, tile: GpuMatmulTile, m: number, n: number, k: number, ta: boolean, tb: boolean): Promise<void> {
+  const as = ta ? [k, m] : [m, k];
+  const bs = tb ? [n, k] : [k, n];
+  const a = randn(m * k, 3);
+  const b = randn(k * n, 4);
+  const A = Tensor.fromData(a, as);
+  const B = Tensor.fromData(b, bs);
+  const want = matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true);
+  const run = async (x: GpuMatmulTile): Promise<Float32Array> => {
+    overrideMatmul({ candidate: { name: gpuTileName(x), gpu: x } });
+    const C = matmul(A, B, { transA: ta, transB: tb });
+    const got = (await C.toArray()) as Float32Array;
+    C.dispose();
+    return got;
+  };
+  const base = new Uint32Array((await run(GPU_MATMUL_TILE)).buffer);
+  const got = await run(tile);
+  const label = `${gpuTileName(tile)} ${m}x${n}x${k} ta=${ta} tb=${tb}`;
+  assertClose(t, got, want, 1e-5, 1e-4, label);
+  t.same(new Uint32Array(got.buffer), base, `${label}: the same bits as ${gpuTileName(GPU_MATMUL_TILE)}`);
+  A.dispose();
+  B.dispose();
+}
+
+// Each variant is a compile of seconds on the software GPU: every tile in one form, every form in
+// one tile. Aligned shapes are multiples of 4 and of no tile (K of 7 steps of 16, 13 of 8).
+t.test('every v4 tile at an aligned and an unaligned shape: the f64 product, the default\'s bits', async (t) => {
   t.teardown(() => overrideMatmul(null));
-  // Aligned (multiples of 4, of no tile; K of 7 steps of 16, 13 of 8) and unaligned.
-  for (const [m, n, k] of [[68, 132, 100], [70, 131, 37]]) {
-    for (const [ta, tb] of FORMS) {
-      const as = ta ? [k, m] : [m, k];
-      const bs = tb ? [n, k] : [k, n];
-      const a = randn(m * k, 3);
-      const b = randn(k * n, 4);
-      const A = Tensor.fromData(a, as);
-      const B = Tensor.fromData(b, bs);
-      const want = matmulRef(a, b, 1, as[0], as[1], bs[0], bs[1], ta, tb, true);
-      overrideMatmul({ candidate: { name: gpuTileName(GPU_MATMUL_TILE), gpu: GPU_MATMUL_TILE } });
-      const D = matmul(A, B, { transA: ta, transB: tb });
-      const base = new Uint32Array(((await D.toArray()) as Float32Array).buffer);
-      D.dispose();
-      for (const tile of V4) {
-        overrideMatmul({ candidate: { name: gpuTileName(tile), gpu: tile } });
-        const C = matmul(A, B, { transA: ta, transB: tb });
-        const got = (await C.toArray()) as Float32Array;
-        C.dispose();
-        const label = `${gpuTileName(tile)} ${m}x${n}x${k} ta=${ta} tb=${tb}`;
-        assertClose(t, got, want, 1e-5, 1e-4, label);
-        t.same(new Uint32Array(got.buffer), base, `${label}: the same bits as ${gpuTileName(GPU_MATMUL_TILE)}`);
-      }
-      A.dispose();
-      B.dispose();
-    }
+  for (const tile of V4) {
+    await checkTile(t, tile, 68, 132, 100, false, true);
+    await checkTile(t, tile, 70, 131, 37, false, true);
+  }
+});
+
+t.test('a v4 tile in every transpose, aligned and not', async (t) => {
+  t.teardown(() => overrideMatmul(null));
+  for (const [ta, tb] of FORMS) {
+    await checkTile(t, V4[0], 68, 132, 100, ta, tb);
+    await checkTile(t, V4[0], 70, 131, 37, ta, tb);
   }
 });
 
 t.test('a v4 tile in binding windows, batched and accumulating', async (t) => {
   t.teardown(() => overrideMatmul(null));
-  for (const tile of [V4[0], V4.at(-1)!]) {
-    overrideMatmul({ candidate: { name: gpuTileName(tile), gpu: tile } });
-    // 200x72x92: A (74 KB) past the 64 KiB cap, bound in row windows.
-    await checkTransposes(t, [[200, 72, 92]]);
-    await checkBatched(t, 3, 36, 20, 40, false, true);
-    await checkBatched(t, 2, 37, 21, 45, true, false);
-    await checkAccumulate(t, 36, 24, 44);
-    await checkAccumulate(t, 37, 21, 45);
-  }
+  const tile = V4[0];
+  overrideMatmul({ candidate: { name: gpuTileName(tile), gpu: tile } });
+  // 200x72x92: A (74 KB) past the 64 KiB cap, bound in row windows.
+  await checkTransposes(t, [[200, 72, 92]]);
+  await checkBatched(t, 3, 36, 20, 40, false, true);
+  await checkBatched(t, 2, 37, 21, 45, true, false);
+  await checkAccumulate(t, 36, 24, 44);
+  await checkAccumulate(t, 37, 21, 45);
 });

@@ -8,7 +8,7 @@ import { DPO_BASE as B } from '../../train/dpo/presets.ts';
 import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores } from '../../train/dpo/trainer.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, MATMUL_PRECISION, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, usageText } from './flags.ts';
 
 const f = flagsFor<DpoOptions>();
@@ -47,6 +47,7 @@ export const FLAGS = [
   own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
   f.saved('scoreBefore', SWITCH),
   f.saved('syntheticCount', INT),
+  MATMUL_PRECISION,
   ...DEVICE_FLAGS,
 ] as const;
 

@@ -12,7 +12,7 @@ import {
 } from '../../train/pretrain/trainer.ts';
 import type { LoopRow } from '../../train/run/loop.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, MATMUL_PRECISION, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, shown, SWITCH, TEXT, TEXTS, usageText } from './flags.ts';
 
 const f = flagsFor<PretrainOptions>();
@@ -43,6 +43,7 @@ export const FLAGS = [
   f.set('dropout', 'dropout', NUMBER, 'P', '(0)', { optional: true }),
   f.set('seed', 'seed', INT, 'N', `(${B.seed})`),
   own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
+  MATMUL_PRECISION,
   ...DEVICE_FLAGS,
 ] as const;
 
@@ -61,7 +62,7 @@ export const SWEEP = resumableSweep(FLAGS, pretrainMetrics);
 
 export async function run(argv: string[]): Promise<number> {
   const { values, raw } = parseFlags(argv, FLAGS, USAGE);
-  const device = new Set(DEVICE_FLAGS.map((e) => e.flag) as string[]);
+  const device = new Set([MATMUL_PRECISION.flag, ...DEVICE_FLAGS.map((e) => e.flag)] as string[]);
   if (Object.keys(raw).every((k) => device.has(k))) {
     // The built-in base: cached, so this reports it (and builds it the first time).
     const dir = await withDevice(values, () => ensureBuiltinBase());

@@ -10,7 +10,7 @@ import type { ScoreGroup } from '../../train/eval/score.ts';
 import { TRAIN_BASE, TRAIN_PRESETS } from '../../train/sft/presets.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, MATMUL_PRECISION, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import { applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, usageText } from './flags.ts';
 
 const f = flagsFor<TrainOptions>();
@@ -61,6 +61,7 @@ export const FLAGS = [
   own('resume', TEXT, 'DIR', 'continue a run from its checkpoint, bit for bit'),
   own('preset', TEXT, 'ch07', 'the chapter\'s run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5'),
   f.saved('scoreBefore', SWITCH),
+  MATMUL_PRECISION,
   ...DEVICE_FLAGS,
 ] as const;
 
@@ -111,11 +112,11 @@ function freshOptions(values: Values): TrainOptions {
 
 /** The built-in run: only where it writes and how many answers it generates at once may change. */
 async function runBuiltin(values: Values, raw: Record<string, unknown>): Promise<number> {
-  const allowed = new Set(['out', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
+  const allowed = new Set(['out', 'gen-batch', MATMUL_PRECISION.flag, ...DEVICE_FLAGS.map((e) => e.flag)]);
   const other = Object.keys(raw).filter((k) => !allowed.has(k));
   if (other.length > 0) {
     throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) ` +
-      `takes only --out, --gen-batch, --backend and --max-binding`);
+      `takes only --out, --gen-batch, --matmul-precision, --backend and --max-binding`);
   }
   const out = values.out ?? defaultOut();
   const r = await withDevice(values, () => builtinRun(out, console.error, values['gen-batch']));
