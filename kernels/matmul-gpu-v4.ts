@@ -3,7 +3,27 @@
 // its reads of the blocks in workgroup memory are vec4s (consecutive tx read consecutive vec4s) and
 // its stores to C are too. Blocks as [2][BK][BM/4] and [2][BK][BN/4] vec4s: two buffers, the next
 // step's blocks stored into one while this step's are read from the other.
-import type { GpuMatmulTile, GpuVec } from './matmul-gpu.ts';
+export interface GpuMatmulTile {
+  /** A GPU matmul tile (kernels/matmul-gpu.ts). Rows and columns of C per workgroup. */
+  bm: number;
+  bn: number;
+  /** K per step (the depth of the workgroup-memory blocks). */
+  bk: number;
+  /** Rows and columns of C per invocation. */
+  tm: number;
+  tn: number;
+  /** The vec4, double-buffered form (tm and tn multiples of 4). */
+  v4?: boolean;
+}
+
+/** Which operands may load (store) as vec4: leading dimension, offset and batch stride multiples of
+ *  4 (C's columns too). Only a v4 tile uses it. */
+export interface GpuVec {
+  a: boolean;
+  b: boolean;
+  c: boolean;
+}
+
 
 const LANES = ['x', 'y', 'z', 'w'];
 

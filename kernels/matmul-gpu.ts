@@ -24,29 +24,10 @@
 // an invocation's loops after 65535 iterations in all, which this kernel's nested loops pass at K of
 // a few thousand.
 import { kernel, variant, type BindingType, type Kernel } from './kernel.ts';
-import { generateV4 } from './matmul-gpu-v4.ts';
+import { generateV4, type GpuMatmulTile, type GpuVec } from './matmul-gpu-v4.ts';
+
+export type { GpuMatmulTile, GpuVec } from './matmul-gpu-v4.ts';
 import { matmulInterface } from './matmul.ts';
-
-export interface GpuMatmulTile {
-  /** Rows and columns of C per workgroup. */
-  bm: number;
-  bn: number;
-  /** K per step (the depth of the workgroup-memory blocks). */
-  bk: number;
-  /** Rows and columns of C per invocation. */
-  tm: number;
-  tn: number;
-  /** The vec4, double-buffered form (tm and tn multiples of 4). */
-  v4?: boolean;
-}
-
-/** Which operands may load (store) as vec4: leading dimension, offset and batch stride multiples of
- *  4 (C's columns too). Only a v4 tile uses it. */
-export interface GpuVec {
-  a: boolean;
-  b: boolean;
-  c: boolean;
-}
 
 const SCALAR: GpuVec = { a: false, b: false, c: false };
 
