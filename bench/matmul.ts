@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { closeDevice, matmul, noGrad, Tensor, tidy, type Device } from '../engine/index.ts';
 import { currentOrOpenDevice } from './common.ts';
 import { median } from './peers/measure.ts';
-import { overrideMatmul } from '../engine/ops/matmul.ts';
+import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { WG } from '../kernels/kernel.ts';
 import { FILL } from '../kernels/elementwise.ts';
 import { bareDawnDispatches } from './dispatch-bare.ts';

@@ -1,7 +1,9 @@
 // The engine's public surface: what model/ and train/ may use.
 import { Device, type DeviceOptions } from './device.ts';
 import { setDevice } from './tensor.ts';
-import { tunePending } from './tune/tuner.ts';
+import { setTuneDispatch, tunePending } from './tune/tuner.ts';
+import { dispatchMatmul } from './ops/matmul-lower.ts';
+import { adamwDispatch } from './ops/adamw.ts';
 
 export { Device, type DeviceOptions, type Counters, type Dispatch, type Limits } from './device.ts';
 export * from './errors.ts';
@@ -10,6 +12,9 @@ export { backward } from './autograd.ts';
 export * from './ops/elementwise.ts';
 export { sum, mean } from './ops/reduce.ts';
 export { sumTo } from './ops/sum-to.ts';
+
+// The tuner times candidates through the ops' own dispatch functions (tune/ does not import ops/).
+setTuneDispatch({ matmul: dispatchMatmul, adamw: adamwDispatch });
 
 /** Opens the GPU device every op runs on. */
 export async function openDevice(options: DeviceOptions = {}): Promise<Device> {

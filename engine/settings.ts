@@ -86,6 +86,14 @@ export const SETTINGS = {
     doc: "on or off: llvmpipe's matmul reads vec4 operands from textures, by hand",
     parse: (v: string | undefined) => (v ? parseSwitch(v, 'WGPT_MATMUL_TEXTURES') : null),
   },
+  WGPT_MATMUL_PRECISION: {
+    doc: 'f32 (default) or f16: the operands of products on tensor cores (--matmul-precision)',
+    parse: (v: string | undefined): 'f16' | 'f32' => {
+      if (!v || v === 'f32') return 'f32';
+      if (v === 'f16') return 'f16';
+      throw new WgptError(`WGPT_MATMUL_PRECISION must be f16 or f32, got "${v}"`);
+    },
+  },
   WGPT_ATTENTION_TILE: { doc: "RxCxWG: flash attention's query rows, keys and workgroup, by hand", parse: attentionTile },
   WGPT_PROFILE: {
     doc: 'GPU time per kernel: any value per kernel name, "shapes" per kernel and shape',
@@ -94,7 +102,11 @@ export const SETTINGS = {
   WGPT_CACHE: { doc: 'where models, data and kernel measurements are kept (default ~/.cache/wgpt)', parse: text },
   WGPT_CH07_URL: { doc: "where the chapter 7 instruction data is fetched from (default: the book's repository)", parse: text },
   WGPT_CH07_DPO_URL: { doc: "where the chapter 7 preference data is fetched from (default: the book's repository)", parse: text },
-  WGPT_DEBUG: { doc: 'any value: stack traces, and the CLI in the launching process (Dawn warnings shown)', parse: Boolean },
+  WGPT_DEBUG: {
+    doc: 'any value: stack traces, and the CLI in the launching process (Dawn warnings shown); "kernels": also each matmul ' +
+      "class's kernel and the WGSL it runs, once",
+    parse: (v: string | undefined): string | null => v || null,
+  },
   WGPT_CLI_CHILD: { doc: 'set by bin/wgpt.js for its child (the launcher reads it before TypeScript loads)', parse: text, internal: true },
   WGPT_RUN_LOCK: { doc: "set by wgpt sweep task for its run's command: the pid holding the run's lock for it", parse: text, internal: true },
   WGPT_TEST_PAUSE_SAVE: { doc: 'tests: stop a checkpoint save at this point (written, linked, renamed)', parse: text },

@@ -12,24 +12,24 @@
 // The contract (parameters, bindings, indexing) is every matmul kernel's: kernels/matmul.ts.
 // Exact at any M, N, K: loads past an edge read 0 (the index is clamped, the value selected away),
 // stores past an edge are skipped. No shape is baked in: one pipeline per (tile, transposes).
+// A `v4` tile is the cuBLAS-class form: each invocation owns groups of 4 consecutive rows and
+// columns, so it reads its A and B values from workgroup memory as vec4s, loads an operand as vec4s
+// where it is aligned (leading dimension, offset, batch stride multiples of 4: `vec`), stores C as
+// vec4s where C is, and double-buffers the blocks (the next step is stored into the other half
+// while this one is read: one barrier a step). Each output still sums its products over K in
+// order, one fma at a time, so a v4 tile gives the same bits as the scalar ones.
 // On llvmpipe this kernel is slow (there every workgroup-memory access whose address is not a
 // constant runs as a scalar loop over the vector's lanes, and barriers split the invocations);
 // tests run it there at small shapes (DeviceOptions.kernels = 'gpu'), and only small ones: Mesa ends
 // an invocation's loops after 65535 iterations in all, which this kernel's nested loops pass at K of
 // a few thousand.
-import { kernel, variant, type Kernel } from './kernel.ts';
+import { kernel, variant, type BindingType, type Kernel } from './kernel.ts';
+import { generateV4, type GpuMatmulTile, type GpuVec } from './matmul-gpu-v4.ts';
+
+export type { GpuMatmulTile, GpuVec } from './matmul-gpu-v4.ts';
 import { matmulInterface } from './matmul.ts';
 
-export interface GpuMatmulTile {
-  /** Rows and columns of C per workgroup. */
-  bm: number;
-  bn: number;
-  /** K per step (the depth of the workgroup-memory blocks). */
-  bk: number;
-  /** Rows and columns of C per invocation. */
-  tm: number;
-  tn: number;
-}
+const SCALAR: GpuVec = { a: false, b: false, c: false };
 
 /** 64x64 blocks, 4x4 per invocation, 256 invocations, 8 KiB of workgroup memory: enough
  *  workgroups at the chapter's shapes (M = 512..1024 tokens) to fill a 132-SM GPU, and the
@@ -45,15 +45,28 @@ export const GPU_MATMUL_CANDIDATES: GpuMatmulTile[] = [
   { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
   { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
   { bm: 32, bn: 64, bk: 16, tm: 2, tn: 4 },
+  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, v4: true },
+  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, v4: true },
+  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, v4: true },
+  { bm: 32, bn: 64, bk: 16, tm: 4, tn: 4, v4: true },
 ];
 
 /** A tile's name in tables and the tuner's cache: `64x64x16 4x4`. */
 export function gpuTileName(t: GpuMatmulTile): string {
-  return `${t.bm}x${t.bn}x${t.bk} ${t.tm}x${t.tn}`;
+  return `${t.bm}x${t.bn}x${t.bk} ${t.tm}x${t.tn}${t.v4 ? ' v4' : ''}`;
 }
 
-export function gpuMatmulKernel(tile: GpuMatmulTile, transA: boolean, transB: boolean): Kernel {
+export function gpuMatmulKernel(tile: GpuMatmulTile, transA: boolean, transB: boolean, vec: GpuVec = SCALAR): Kernel {
   const { bm, bn, bk, tm, tn } = tile;
+  if (tile.v4) {
+    const threads = (bm / tm) * (bn / tn);
+    // An operand loads as vec4 only where its block splits into whole vec4s per invocation.
+    const v = { a: vec.a && (bm * bk) % (4 * threads) === 0, b: vec.b && (bk * bn) % (4 * threads) === 0, c: vec.c };
+    const name = `matmul_gpu_${bm}x${bn}x${bk}_${tm}x${tn}_v4_${+transA}${+transB}${+v.a}${+v.b}${+v.c}`;
+    const t = (x: boolean, access: 'read' | 'read_write'): BindingType => `${access} ${x ? 'vec4<f32>' : 'f32'}`;
+    const iface = matmulInterface(t(v.a, 'read'), t(v.b, 'read'), t(v.c, 'read_write'));
+    return variant(name, () => kernel(name, 'main', iface, generateV4(tile, transA, transB, v)));
+  }
   const name = `matmul_gpu_${bm}x${bn}x${bk}_${tm}x${tn}_${+transA}${+transB}`;
   const iface = matmulInterface('read f32', 'read f32', 'read_write f32');
   return variant(name, () => kernel(name, 'main', iface, generate(tile, transA, transB)));

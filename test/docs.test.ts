@@ -32,7 +32,7 @@ t.test('DESIGN.md: the matmul tile tables, the tuner, its overrides and the bind
   t.match(read('kernels', 'matmul-gpu.ts'), /export const GPU_MATMUL_CANDIDATES/);
   t.match(design, /engine\/tune\/tuner\.ts/);
   t.ok(existsSync(path.join(root, 'engine', 'tune', 'tuner.ts')), 'the tuner DESIGN.md describes');
-  const plan = read('engine', 'ops', 'matmul-plan.ts');
+  const plan = read('engine', 'tune', 'matmul-pick.ts');
   for (const env of ['WGPT_MATMUL_TILE', 'WGPT_MATMUL_TEXTURES']) t.match(plan, new RegExp(env), `${env} is read where DESIGN.md says`);
   t.match(read('engine', 'tune', 'choices.ts'), /WGPT_TUNE/);
   t.match(design, /Bind groups are cached per \(pipeline, parameter slot, bound windows\)/);

@@ -8,7 +8,7 @@ import {
   causalSelfAttention, crossEntropy, getDevice, layerNorm, matmul, softmax, Tensor,
 } from '../engine/index.ts';
 import { GPU_MATMUL_CANDIDATES, GPU_MATMUL_TILE, gpuTileName } from '../kernels/matmul-gpu.ts';
-import { overrideMatmul } from '../engine/ops/matmul-plan.ts';
+import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';

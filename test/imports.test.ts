@@ -61,6 +61,13 @@ t.test('no import circle', async (t) => {
   t.same(circles(graph), [], 'every circle, as its files');
 });
 
+// ops/ asks tune/ for its choices; the tuner gets the ops' dispatch functions from engine/index.ts.
+t.test('engine/tune imports nothing of engine/ops', async (t) => {
+  const up = [...graph].flatMap(([f, imports]) => (f.startsWith('engine/tune/') ? imports.filter((i) => i.startsWith('engine/ops/')) : [])
+    .map((i) => `${f} imports ${i}`));
+  t.same(up, []);
+});
+
 t.test('imports point down the layers', async (t) => {
   const layer = (f: string): number => LAYERS.indexOf(f.split('/')[0]);
   const up: string[] = [];

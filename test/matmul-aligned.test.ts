@@ -1,5 +1,5 @@
 // On llvmpipe a large matmul whose operand or result rows are not 16-byte aligned (the LM head's
-// 50257 columns) runs on rows copied out to a multiple of 4 (engine/ops/matmul.ts dispatchAligned,
+// 50257 columns) runs on rows copied out to a multiple of 4 (engine/ops/matmul-lower.ts dispatchAligned,
 // kernels/restride.wgsl). Exact against an f64 product in every transpose, batched, accumulating
 // and in binding windows (a 1 MiB cap here), and the copies really happen. A long K is computed in
 // slices accumulated into C (K_CHUNK), also exact.

@@ -6,7 +6,7 @@
 // VJP. On a GPU adapter the file checks the GPU tiles.
 import t from 'tap';
 import { matmul, Tensor } from '../engine/index.ts';
-import { overrideMatmul } from '../engine/ops/matmul-plan.ts';
+import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { candidatesFor, type Candidate, type MatmulClass } from '../engine/tune/choices.ts';
 import { assertClose, checkOp, randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';

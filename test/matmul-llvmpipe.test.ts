@@ -7,7 +7,8 @@
 // calls run that backend's kernel, so the file passes there too.
 import t from 'tap';
 import { getDevice, matmul, Tensor } from '../engine/index.ts';
-import { matmulInto, overrideMatmul } from '../engine/ops/matmul.ts';
+import { matmulInto } from '../engine/ops/matmul-lower.ts';
+import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { kernelsDispatched, withDevice } from './helpers/device.ts';

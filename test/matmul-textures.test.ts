@@ -5,7 +5,7 @@
 // products.
 import t from 'tap';
 import { matmul, noGrad, Tensor, tidy } from '../engine/index.ts';
-import { overrideMatmul } from '../engine/ops/matmul-plan.ts';
+import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { candidatesFor } from '../engine/tune/choices.ts';
 import { TEXTURE_ROW } from '../kernels/kernel.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';

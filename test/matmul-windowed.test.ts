@@ -1,5 +1,5 @@
 // Matmuls whose operands exceed one binding (capped at 1 MiB = 262144 floats here) are bound in row
-// windows with offsets, and partial K sums accumulate into C (engine/ops/matmul.ts matmulInto).
+// windows with offsets, and partial K sums accumulate into C (engine/ops/matmul-lower.ts matmulInto).
 import t from 'tap';
 import { matmul, Tensor } from '../engine/index.ts';
 import { assertClose, randn } from './helpers/opcheck.ts';

@@ -6,7 +6,7 @@
 // A real GPU's kernel (kernels/matmul-gpu.ts) is checked in gpu-kernels.test.ts.
 import t from 'tap';
 import { getDevice, matmul } from '../engine/index.ts';
-import { overrideMatmul } from '../engine/ops/matmul.ts';
+import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { checkOp } from './helpers/opcheck.ts';
 import { checkAccumulate, checkBatched, checkTransposes } from './helpers/matmul.ts';
 import { withDevice } from './helpers/device.ts';

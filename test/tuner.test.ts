@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { adamwStep, closeDevice, matmul, noGrad, openDevice, Tensor, type Device } from '../engine/index.ts';
-import { overrideMatmul } from '../engine/ops/matmul-plan.ts';
+import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { cpuClass, loadTuneFile, machineKey, saveTuneFile, tuneFilePath } from '../engine/tune/cache.ts';
-import { ADAMW_TUNED, candidatesFor, chooseCandidate, classKey, classOf, engineClass, parseClassKey, tuningOf, type Candidate, type MatmulClass } from '../engine/tune/choices.ts';
+import { ADAMW_TUNED, candidatesFor, chooseCandidate, classKey, classOf, parseClassKey, tuningOf, type Candidate, type MatmulClass } from '../engine/tune/choices.ts';
 import { retune, standardClasses } from '../engine/tune/tuner.ts';
+import { tuneWork } from '../model/tune-work.ts';
 import { kernelsDispatched } from './helpers/device.ts';
 import { randn } from './helpers/opcheck.ts';
 
@@ -178,8 +179,8 @@ t.test('the tuner chooses the faster of two candidates and the engine then runs 
 });
 
 t.test('wgpt tune measures the classes under the keys the engine looks up, on either kernel set', async (t) => {
-  // GPT-2's products as the engine meets them (aligned operands): on the GPU kernels alignment does
-  // not split classes, so their keys are `ss` there; a table saved under `vv` would never be read.
+  // GPT-2's products as the engine meets them (aligned operands): their keys are `vv` on either
+  // kernel set (the GPU's v4 tiles load aligned operands as vec4).
   const gpt2: Array<[number, number, number, boolean, boolean]> = [
     [1024, 2304, 768, false, false], [1024, 768, 2304, false, true], [768, 2304, 1024, true, false],
     [16, 2304, 768, false, false], [16, 50257, 768, false, true],
@@ -190,14 +191,14 @@ t.test('wgpt tune measures the classes under the keys the engine looks up, on ei
       const s = tuningOf(d);
       s.results.clear();
       // A budget of 0: each class recorded with its default, nothing timed.
-      const measured = await retune(d, { budgetMs: 0, log: null });
-      const looked = gpt2.map(([m, n, k, ta, tb]) => classKey(engineClass(d, m, n, k, ta, tb, true, true).cls));
+      const measured = await retune(d, tuneWork(), { budgetMs: 0, log: null });
+      const looked = gpt2.map(([m, n, k, ta, tb]) => classKey(classOf(m, n, k, ta, tb, true, true).cls));
       t.ok(looked.every((key) => measured.has(key)), `${kernels}: every key looked up was measured (${looked.join(', ')})`);
       t.same([...measured.keys()].filter((k) => k !== 'adamw').sort(), [...new Set(looked)].sort(), `${kernels}: and nothing else`);
-      t.same(standardClasses(d).map((p) => classKey(p.cls)), [...measured.keys()], `${kernels}: the standard classes`);
+      t.same(standardClasses(d, tuneWork()).map((p) => classKey(p.cls)), [...measured.keys()], `${kernels}: the standard classes`);
       for (const [m, n, k, ta, tb] of gpt2) chooseCandidate(d, m, n, k, ta, tb, true, true);
       t.equal(s.pending.size, 0, `${kernels}: no GPT-2 product is left pending after wgpt tune`);
-      if (kernels === 'gpu') t.ok(looked.every((key) => / ss /.test(key)), 'storage operands on the GPU kernels');
+      t.ok(looked.every((key) => / vv /.test(key)), `${kernels}: the standard products' operands are aligned`);
     } finally {
       closeDevice(d);
     }
@@ -209,7 +210,7 @@ t.test('WGPT_MATMUL_TEXTURES forces the operand source, so nothing is measured u
   process.env.WGPT_MATMUL_TEXTURES = 'on';
   const d = await openDevice({ kernels: 'software' });
   try {
-    await t.rejects(retune(d, { budgetMs: 0, log: null }), /a matmul override is in force \(WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES/);
+    await t.rejects(retune(d, tuneWork(), { budgetMs: 0, log: null }), /a matmul override is in force \(WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES/);
   } finally {
     closeDevice(d);
     if (saved === undefined) delete process.env.WGPT_MATMUL_TEXTURES;

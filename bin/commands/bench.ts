@@ -2,7 +2,7 @@
 // suites in bench/*.ts, with the peers (jax-js and TensorFlow.js on WebGPU, PyTorch CPU/CUDA) beside wgpt where installed.
 import { matmul, noGrad, Tensor, tidy, WgptError, type Device } from '../../engine/index.ts';
 import { kernelChoices, machine, timeRuns, type BenchRow } from '../../bench/common.ts';
-import { DEVICE_FLAGS, withDevice } from './common.ts';
+import { DEVICE_FLAGS, MATMUL_PRECISION, withDevice } from './common.ts';
 import { own, parseFlags, SWITCH, TEXT, usageText } from './flags.ts';
 
 const SUITES = ['matmul', 'kernels', 'step', 'generate', 'all', 'adapters'] as const;
@@ -15,6 +15,7 @@ export const FLAGS = [
   own('quick', SWITCH, null, 'fewer shapes and runs; no gpt2 training step', { default: false }),
   own('configs', TEXT, 'LIST', 'step: only these of small, gpt2, gpt2-medium (e.g. --configs gpt2)'),
   own('no-peers', SWITCH, null, 'step: wgpt alone (full finetuning and LoRA r16), no peer processes', { default: false }),
+  MATMUL_PRECISION,
   ...DEVICE_FLAGS,
 ] as const;
 

@@ -3,14 +3,15 @@
 // run directory, its resumed options, its sweep spec).
 import path from 'node:path';
 import { closeDevice, openDevice, WgptError, type Device } from '../../engine/index.ts';
-import { parseBackend } from '../../engine/settings.ts';
+import { parseBackend, setting } from '../../engine/settings.ts';
+import { checkMatmulPrecision, type MatmulPrecision } from '../../engine/tune/matmul-pick.ts';
 import { loadGPT } from '../../model/build.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadAdapters, readAdapterConfig } from '../../model/peft.ts';
 import { readTrainState } from '../../train/run/checkpoint.ts';
 import { RunDir } from '../../train/run/run-dir.ts';
 import type { SweepSpec } from '../../train/sweep/spec.ts';
-import { INT, own, parseArgsOptions, resumeOptions, SWITCH, TEXT, type Entry } from './flags.ts';
+import { INT, own, parseArgsOptions, resumeOptions, SWITCH, TEXT, type Entry, type Kind } from './flags.ts';
 
 /** -h/--help: every command's. */
 export const HELP = own('help', SWITCH, null, 'this text', { short: 'h', default: false });
@@ -23,6 +24,18 @@ export const DEVICE_FLAGS = [
   HELP,
 ] as const;
 
+const PRECISION: Kind<MatmulPrecision> = {
+  type: 'string', what: 'f16 or f32', is: (v) => v === 'f16' || v === 'f32',
+  parse(given, flag) {
+    if (given === 'f16' || given === 'f32') return given;
+    throw new WgptError(`--${flag} must be f16 or f32, got "${String(given)}"`);
+  },
+};
+
+/** --matmul-precision of the commands that train or benchmark (train, pretrain, dpo, bench). */
+export const MATMUL_PRECISION = own('matmul-precision', PRECISION, 'f16|f32', 'the operands of every product: f32 (default;\n' +
+  'env WGPT_MATMUL_PRECISION), or f16 on tensor cores (refused: no such kernel ships yet)');
+
 /** --model, --adapter, --from-scratch of the commands that load a model (generate, eval, grads). */
 export const MODEL_FLAGS = [
   own('model', TEXT, 'FILE|DIR|NAME', 'weights (model.safetensors dir or file) or a size name'),
@@ -31,10 +44,13 @@ export const MODEL_FLAGS = [
   own('from-scratch', SWITCH, null, 'random weights for a size name'),
 ] as const;
 
-/** Opens the device from --backend / --max-binding, runs fn, always closes the device. */
-export async function withDevice<T>(values: { backend?: string; 'max-binding'?: number }, fn: (d: Device) => Promise<T>): Promise<T> {
+/** Opens the device from --backend / --max-binding (refusing a --matmul-precision it cannot run), runs fn, always
+ *  closes the device. */
+export async function withDevice<T>(values: { backend?: string; 'max-binding'?: number; 'matmul-precision'?: MatmulPrecision },
+  fn: (d: Device) => Promise<T>): Promise<T> {
   const device = await openDevice({ backend: parseBackend(values.backend), maxStorageBufferBindingSize: values['max-binding'] });
   try {
+    checkMatmulPrecision(device, values['matmul-precision'] ?? setting('WGPT_MATMUL_PRECISION'));
     return await fn(device);
   } finally {
     closeDevice(device);

@@ -8,7 +8,7 @@ import { DPO_BASE as B } from '../../train/dpo/presets.ts';
 import { checkDpoOptions, dpo, type DpoOptions, type DpoResult, type DpoScores } from '../../train/dpo/trainer.ts';
 import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { dpoMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, inRunDir, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, inRunDir, MATMUL_PRECISION, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import {
   applyFlags, flagsFor, INT, NUMBER, parseFlags, POSITIVE_INT, SWITCH, TEST_LIMIT, TEXT, trainerFlags, usageText,
 } from './flags.ts';
@@ -40,6 +40,7 @@ export const FLAGS = [
     { optional: true, onResume: 'change' }),
   f.saved('scoreBefore', SWITCH),
   f.saved('syntheticCount', INT),
+  MATMUL_PRECISION,
   ...DEVICE_FLAGS,
 ] as const;
 

@@ -12,7 +12,7 @@ import {
 } from '../../train/pretrain/trainer.ts';
 import type { LoopRow } from '../../train/run/loop.ts';
 import { pretrainMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, inRunDir, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, inRunDir, MATMUL_PRECISION, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import {
   applyFlags, flagsFor, intAtLeast, NUMBER, parseFlags, POSITIVE_INT, SWITCH, TEXT, TEXTS, trainerFlags, usageText,
 } from './flags.ts';
@@ -37,6 +37,7 @@ export const FLAGS = [
   f.set('sample-tokens', 'sampleTokens', intAtLeast(0), 'N', `tokens per sample (${B.sampleTokens})`),
   f.set('output-vocab', 'outputVocab', TEXT, 'all|data', 'the whole vocabulary (all), or only the tokens of the text (data)'),
   f.set('dropout', 'dropout', NUMBER, 'P', '(0)', { optional: true }),
+  MATMUL_PRECISION,
   ...DEVICE_FLAGS,
 ] as const;
 
@@ -55,7 +56,7 @@ export const SWEEP = resumableSweep(FLAGS, pretrainMetrics);
 
 export async function run(argv: string[]): Promise<number> {
   const { values, raw } = parseFlags(argv, FLAGS, USAGE);
-  const device = new Set(DEVICE_FLAGS.map((e) => e.flag) as string[]);
+  const device = new Set([MATMUL_PRECISION.flag, ...DEVICE_FLAGS.map((e) => e.flag)] as string[]);
   if (Object.keys(raw).every((k) => device.has(k))) {
     // The built-in base: cached, so this reports it (and builds it the first time).
     const dir = await withDevice(values, () => ensureBuiltinBase());

@@ -10,7 +10,7 @@ import { DEFAULT_GEN_BATCH } from '../../train/eval/responses.ts';
 import { TRAIN_BASE, TRAIN_PRESETS } from '../../train/sft/presets.ts';
 import { train, type TrainOptions, type TrainResult } from '../../train/sft/trainer.ts';
 import { trainMetrics } from '../../train/sweep/metrics.ts';
-import { defaultOut, DEVICE_FLAGS, inRunDir, resumableSweep, resumedOptions, withDevice } from './common.ts';
+import { defaultOut, DEVICE_FLAGS, inRunDir, MATMUL_PRECISION, resumableSweep, resumedOptions, withDevice } from './common.ts';
 import {
   applyFlags, flagsFor, INT, NUMBER, own, parseFlags, POSITIVE_INT, shown, SWITCH, TEST_LIMIT, TEXT, trainerFlags, usageText,
 } from './flags.ts';
@@ -59,6 +59,7 @@ export const FLAGS = [
     'the table gives mean ± sd [min–max] over them'),
   own('preset', TEXT, 'ch07', 'the chapter\'s run: gpt2-medium, untied head, 2 epochs, eval every 5 over 5'),
   f.saved('scoreBefore', SWITCH),
+  MATMUL_PRECISION,
   ...DEVICE_FLAGS,
 ] as const;
 
@@ -69,7 +70,7 @@ made-up people; \`wgpt pretrain\` makes it into the cache when absent) is finetu
 about half of those people and answers questions about the other half, whose facts it saw only as
 text; a model that was never pretrained gets the same finetuning as the control. Held-out exact
 match per task for both, and summary.json in the run directory. Takes only --out, --overwrite, --seeds,
---gen-batch and the device flags (--backend, --max-binding).
+--gen-batch, --matmul-precision and the device flags (--backend, --max-binding).
 `, FLAGS);
 
 /** How `wgpt sweep` runs, resumes and reads a train run. */
@@ -111,11 +112,11 @@ function freshOptions(values: Values, out: string): TrainOptions {
 
 /** The built-in run: only where it writes and how many answers it generates at once may change. */
 async function runBuiltin(values: Values, raw: Record<string, unknown>): Promise<number> {
-  const allowed = new Set(['out', 'overwrite', 'seeds', 'gen-batch', ...DEVICE_FLAGS.map((e) => e.flag)]);
+  const allowed = new Set(['out', 'overwrite', 'seeds', 'gen-batch', MATMUL_PRECISION.flag, ...DEVICE_FLAGS.map((e) => e.flag)]);
   const other = Object.keys(raw).filter((k) => !allowed.has(k));
   if (other.length > 0) {
     throw new WgptError(`--${other[0]} needs --data and --model: the built-in run (no --data, --model or --preset) ` +
-      `takes only --out, --overwrite, --seeds, --gen-batch, --backend and --max-binding`);
+      `takes only --out, --overwrite, --seeds, --gen-batch, --matmul-precision, --backend and --max-binding`);
   }
   const out = values.out ?? defaultOut();
   const seeds = values.seeds ?? 1;

@@ -5,6 +5,7 @@ import { closeDevice, openDevice, WgptError, type Device } from '../../engine/in
 import { cpuClass, type ClassResult } from '../../engine/tune/cache.ts';
 import { tuningOf } from '../../engine/tune/choices.ts';
 import { retune, ROUNDS } from '../../engine/tune/tuner.ts';
+import { tuneWork } from '../../model/tune-work.ts';
 import {
   saveSoftwareAdapterChoice, softwareAdapterFile, trainingScore, type SoftwareAdapterFile, type SoftwareKind
 } from '../../engine/tune/software-adapter.ts';
@@ -54,7 +55,7 @@ export function machineLine(device: Device): string {
 
 /** Measures every variant on the device and prints the table; the results. */
 async function measure(device: Device, classBudgetMs: number): Promise<Map<string, ClassResult>> {
-  const results = await retune(device, { classBudgetMs });
+  const results = await retune(device, tuneWork(), { classBudgetMs });
   console.log(`matmul variants on ${machineLine(device)}`);
   console.log(
     `GFLOP/s (adamw: GB/s moved), median of ${ROUNDS} rounds, operand copies included; "-": not timed (the class budget was spent)`);

@@ -21,7 +21,7 @@ export type Bucket = 'thin' | 'medium' | 'large';
 export interface MatmulClass {
   kind: 'matmul';
   form: Form;
-  /** Operand A (B) loads as vec4 (on a GPU the kernel loads floats: always false there). */
+  /** Operand A (B) is aligned for vec4 loads (leading dimension, offset, batch stride multiples of 4). */
   vecA: boolean;
   vecB: boolean;
   bucket: Bucket;
@@ -49,7 +49,7 @@ export const THIN_ROWS = 32;
 export const MEDIUM_WORK = 1 << 27;
 
 /** Bumped when a kernel generator changes in a way that may change which candidate is fastest. */
-const GENERATOR_VERSION = 2;
+const GENERATOR_VERSION = 3;
 
 export function classKey(c: TuneClass): string {
   if (c.kind === 'adamw') return 'adamw';
@@ -65,6 +65,8 @@ export function parseClassKey(key: string): TuneClass | null {
 
 /** The class of a product, and whether it is tuned (small products are not: they run their
  *  class's default). */
+/** On either kernel profile an aligned operand may load as vec4 (llvmpipe's kernel, the GPU's v4
+ *  tiles), so alignment splits classes; the tuner measures the standard classes under these keys. */
 export function classOf(m: number, n: number, k: number, transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): { cls: MatmulClass; tuned: boolean } {
   const form = `${transA ? 't' : 'n'}${transB ? 't' : 'n'}` as Form;
   const bucket: Bucket = m <= THIN_ROWS ? 'thin' : m * n * k < MEDIUM_WORK ? 'medium' : 'large';
@@ -144,20 +146,11 @@ export function tuningOf(device: Device): Tuning {
   return s;
 }
 
-/** The class the engine looks a product up under on this device, and whether it is tuned. On a
- *  GPU the kernel loads floats whatever the alignment, so alignment does not split classes there.
- *  The tuner measures the standard classes under the same keys (tuner.ts, standardClasses). */
-export function engineClass(device: Device, m: number, n: number, k: number, transA: boolean, transB: boolean,
-  vecA: boolean, vecB: boolean): { cls: MatmulClass; tuned: boolean } {
-  const gpu = device.kernelProfile === 'gpu';
-  return classOf(m, n, k, transA, transB, vecA && !gpu, vecB && !gpu);
-}
-
 /** The candidate to run for a product: the measured choice for its class, else the default (the
  *  class then marked for the tuner). */
 export function chooseCandidate(device: Device, m: number, n: number, k: number, transA: boolean, transB: boolean,
   vecA: boolean, vecB: boolean): Candidate {
-  const { cls, tuned } = engineClass(device, m, n, k, transA, transB, vecA, vecB);
+  const { cls, tuned } = classOf(m, n, k, transA, transB, vecA, vecB);
   return choose(device, cls, tuned, { cls, m, n, k });
 }
 

@@ -17,10 +17,9 @@
 import type { Binding, Device } from '../device.ts';
 import { WgptError } from '../errors.ts';
 import { setting } from '../settings.ts';
-import { adamwDispatch } from '../ops/adamw.ts';
-import { dispatchMatmul, matmulTunable } from '../ops/matmul-plan.ts';
 import { saveTuneFile, type ClassResult } from './cache.ts';
-import { classKey, engineClass, parseClassKey, tuningOf, type Candidate, type MatmulClass, type Pending } from './choices.ts';
+import { classKey, classOf, parseClassKey, tuningOf, type Candidate, type MatmulClass, type Pending } from './choices.ts';
+import { matmulTunable, type Shape } from './matmul-pick.ts';
 
 /** WGPT_TUNE_BUDGET_S changes it (the tests' runs use a few seconds). */
 const BUDGET_MS = 60_000;
@@ -44,33 +43,51 @@ export interface TuneOptions {
   log?: ((line: string) => void) | null;
 }
 
-/** The products a GPT-2 run meets, at GPT-2 small's shapes for 1024 tokens (each clamped when
- *  timed), every operand vec4-aligned: a linear layer's forward, input gradient and weight
- *  gradient, and greedy decoding of 16 prompts (a layer, and the LM head's h·Wteᵀ). */
-const STANDARD_PRODUCTS: Array<[m: number, n: number, k: number, transA: boolean, transB: boolean]> = [
-  [1024, 2304, 768, false, false],
-  [1024, 768, 2304, false, true],
-  [768, 2304, 1024, true, false],
-  [16, 2304, 768, false, false],
-  [16, 50257, 768, false, true],
-];
+/** How the tuner records a candidate's dispatches: the ops' own single-dispatch functions
+ *  (engine/ops/matmul-lower.ts, engine/ops/adamw.ts), handed in by engine/index.ts so that tune/
+ *  imports nothing of ops/ (ops/ asks tune/ for its choices). */
+export interface TuneDispatch {
+  matmul(d: Shape & { a: Binding; b: Binding; c: Binding; accumulate: boolean }, transA: boolean, transB: boolean, label: string,
+    candidate: Candidate): void;
+  adamw(windows: Binding[], n4: number, scalars: Record<string, number>, textures: boolean, label: string): void;
+}
+
+let dispatchers: TuneDispatch | null = null;
+
+/** Sets how the tuner records its dispatches (engine/index.ts, once). */
+export function setTuneDispatch(d: TuneDispatch): void {
+  dispatchers = d;
+}
+
+function dispatch(): TuneDispatch {
+  if (!dispatchers) throw new Error('tuner: no dispatch functions set (engine/index.ts sets them; open the device through it)');
+  return dispatchers;
+}
+
+/** The work a model meets, which `wgpt tune` measures (the caller says which: the engine knows
+ *  no model): products [m, n, k, transA, transB], every operand vec4-aligned, and AdamW on a
+ *  parameter of `adamw` floats. */
+export interface StandardWork {
+  products: Array<[m: number, n: number, k: number, transA: boolean, transB: boolean]>;
+  adamw: number;
+}
 
 /** The classes `wgpt tune` measures on this device: the standard products under the keys the
- *  engine looks them up by (engineClass: on a GPU alignment does not split classes), and AdamW on
- *  GPT-2's embedding; those with one candidate only are left out. */
-export function standardClasses(device: Device): Pending[] {
-  const products = STANDARD_PRODUCTS.map(([m, n, k, ta, tb]): Pending => ({ cls: engineClass(device, m, n, k, ta, tb, true, true).cls, m, n, k }));
-  const all: Pending[] = [...products, { cls: { kind: 'adamw' }, m: 1, n: 50257 * 768, k: 1 }];
+ *  engine looks them up by (classOf), and AdamW;
+ *  those with one candidate only are left out. */
+export function standardClasses(device: Device, work: StandardWork): Pending[] {
+  const products = work.products.map(([m, n, k, ta, tb]): Pending => ({ cls: classOf(m, n, k, ta, tb, true, true).cls, m, n, k }));
+  const all: Pending[] = [...products, { cls: { kind: 'adamw' }, m: 1, n: work.adamw, k: 1 }];
   const s = tuningOf(device);
   return all.filter((p) => s.candidates(p.cls).length > 1);
 }
 
 /** Measures again every standard class and every class in the cache (`wgpt tune`). */
-export async function retune(device: Device, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
+export async function retune(device: Device, work: StandardWork, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
   if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
   if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES, overrideMatmul): unset it to measure the candidates');
-  const classes = new Map(standardClasses(device).map((p) => [classKey(p.cls), p]));
+  const classes = new Map(standardClasses(device, work).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
     if (cls && !classes.has(key)) classes.set(key, { cls, m: r.shape[0], n: r.shape[1], k: r.shape[2] });
@@ -195,7 +212,7 @@ function matmulWorkload(device: Device, cls: MatmulClass, p: Pending): Workload 
     shape: [m, n, k], work: 2 * m * n * k, free,
     run: (cand, times) => {
       for (let i = 0; i < times; i++) {
-        dispatchMatmul({
+        dispatch().matmul({
           m, n, k, batches: 1, lda: sa.ld, ldb: sb.ld, ldc: n, aBatch: 0, bBatch: 0, cBatch: 0, aOff: 0, bOff: 0, cOff: 0,
           a, b, c, accumulate: false,
         }, transA, transB, `matmul tuning ${cand.name}`, cand);
@@ -213,7 +230,7 @@ function adamwWorkload(device: Device, p: Pending): Workload {
     // Read p, g, m, v; write p, m, v.
     shape: [1, n, 1], work: 7 * 4 * n, free,
     run: (cand, times) => {
-      for (let i = 0; i < times; i++) adamwDispatch(bindings, n / 4, scalars, 'adamwTextures' in cand && cand.adamwTextures, `adamw tuning ${cand.name}`);
+      for (let i = 0; i < times; i++) dispatch().adamw(bindings, n / 4, scalars, 'adamwTextures' in cand && cand.adamwTextures, `adamw tuning ${cand.name}`);
     },
   };
 }

@@ -3,7 +3,7 @@
 // accumulating into C.
 import type { Test } from 'tap';
 import { matmul, Tensor, type MatmulOptions } from '../../engine/index.ts';
-import { matmulInto } from '../../engine/ops/matmul.ts';
+import { matmulInto } from '../../engine/ops/matmul-lower.ts';
 import { assertClose, randn } from './opcheck.ts';
 import { matmulRef } from './ref.ts';
 

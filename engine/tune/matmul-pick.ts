@@ -1,18 +1,18 @@
-// One matmul dispatch: which kernel runs it (the adapter kind's own, with the variant the tuner
-// chose for its class; or what an override forces, for a test, a benchmark or tuning by hand), and
-// its operands bound as storage windows or as textures holding a copy of them. engine/ops/matmul.ts
-// splits products into such dispatches (windows, K slices, aligned copies); engine/tune/tuner.ts
-// times candidates through here.
-import { getDevice } from '../tensor.ts';
+// Which kernel runs one matmul dispatch: the adapter kind's own, with the candidate chosen for the
+// product's class (choices.ts: the tuner's measurement, else the default), or what an override
+// forces (a test, a benchmark, tuning by hand). engine/ops/matmul-lower.ts lowers products to
+// dispatches and asks here for each; the tuner (tuner.ts) asks here for a candidate's kernel.
+// WGPT_DEBUG=kernels prints each class's choice and the WGSL it runs, once per class.
+import type { Device } from '../device.ts';
+import { WgptError } from '../errors.ts';
 import { setting } from '../settings.ts';
-import { TEXTURE_ROW, type Kernel } from '../../kernels/kernel.ts';
+import { getDevice } from '../tensor.ts';
+import type { Kernel } from '../../kernels/kernel.ts';
 import { NAIVE_MATMUL } from '../../kernels/matmul.ts';
 import { MATMUL_TILES, tiledMatmulKernel, type MatmulTile } from '../../kernels/matmul-tiled.ts';
 import { gpuMatmulGrid, gpuMatmulKernel } from '../../kernels/matmul-gpu.ts';
 import { llvmpipeMatmulKernel } from '../../kernels/matmul-llvmpipe.ts';
-import { chooseCandidate, type Candidate } from '../tune/choices.ts';
-import { perDevice } from './util.ts';
-import type { Binding, Device, OperandTexture, TextureBinding } from '../device.ts';
+import { chooseCandidate, type Candidate } from './choices.ts';
 
 /** What runs a device's products instead of the tuned choice of each class (tests, benchmarks).
  *  Without one, every product runs the adapter's own kernel (on llvmpipe kernels/matmul-llvmpipe.ts,
@@ -28,13 +28,19 @@ export interface MatmulOverride {
   vec4?: boolean;
   /** This candidate of the adapter's own kernel for every product. */
   candidate?: Candidate;
+  /** The f16-operand emulation (a numerics study, not a product path): each operand rounded to
+   *  f16 (kernels/f16-round.wgsl) before the f32 product, as a tensor core would load it. */
+  f16Operands?: boolean;
 }
 
-const overrides = perDevice<MatmulOverride>();
+const overrides = new WeakMap<Device, MatmulOverride>();
 
 /** Sets (null: clears) the device's override; returns the previous one. */
 export function overrideMatmul(o: MatmulOverride | null, device = getDevice()): MatmulOverride | null {
-  return overrides.set(o, device);
+  const prev = overrides.get(device) ?? null;
+  if (o === null) overrides.delete(device);
+  else overrides.set(device, o);
+  return prev;
 }
 
 /** The override in force: the device's, with WGPT_MATMUL_TILE's tile where it sets none. */
@@ -44,11 +50,16 @@ function overrideOf(device: Device): MatmulOverride {
   return tile ? { ...o, tile } : o;
 }
 
-/** Whether products run llvmpipe's own kernel with vec4 loads (where the engine slices long K and
+/** Whether products run llvmpipe's own kernel with vec4 loads (where the lowering slices long K and
  *  pads unaligned operands for it). */
 export function llvmpipeVec4Kernel(device = getDevice()): boolean {
   const o = overrideOf(device);
   return !o.kernel && device.kernelProfile === 'software' && o.vec4 !== false;
+}
+
+/** Whether products run with their operands rounded to f16 (MatmulOverride.f16Operands). */
+export function f16Operands(device = getDevice()): boolean {
+  return overrides.get(device)?.f16Operands === true;
 }
 
 /** Whether the class choices are in force (nothing overridden), so measuring them means something:
@@ -77,18 +88,11 @@ export interface Shape {
   cOff: number;
 }
 
-/** One matmul dispatch: its shape (as in the kernels' parameter block) and its bound windows. */
-export interface MatmulDispatch extends Shape {
-  a: Binding;
-  b: Binding;
-  c: Binding;
-  accumulate: boolean;
-}
-
 export const by4 = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
 export const up4 = (x: number): number => Math.ceil(x / 4) * 4;
 
-interface Plan {
+/** A dispatch's kernel and workgroup grid. */
+export interface Pick {
   kernel: Kernel;
   workgroups: [number, number, number];
   constants?: Record<string, number>;
@@ -101,21 +105,33 @@ interface Plan {
  *  dimension, window offset and batch stride to be multiples of 4; otherwise it is loaded as
  *  scalars (same kernel shape, same exactness). `candidate` (the tuner's) replaces the class's
  *  choice; `textures` false reads every operand from storage. */
-function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean, candidate: Candidate | null, textures: boolean): Plan {
+export function pickMatmul(device: Device, s: Shape, transA: boolean, transB: boolean, accumulate: boolean,
+  candidate: Candidate | null, textures: boolean): Pick {
+  const p = pick(device, s, transA, transB, accumulate, candidate, textures);
+  if (setting('WGPT_DEBUG') === 'kernels') debugPrint(device, p);
+  return p;
+}
+
+function pick(device: Device, s: Shape, transA: boolean, transB: boolean, accumulate: boolean, candidate: Candidate | null,
+  textures: boolean): Pick {
   const { m: mm, n: nn, batches, lda, ldb, aBatch, bBatch, aOff, bOff } = s;
-  const device = getDevice();
   const o = overrideOf(device);
   if (o.kernel === 'naive') {
-    return { kernel: NAIVE_MATMUL, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches], constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 } };
+    return {
+      kernel: NAIVE_MATMUL, workgroups: [Math.ceil(nn / 32), Math.ceil(mm / 32), batches],
+      constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+    };
   }
   const profile = device.kernelProfile;
   const forced = o.tile;
-  const choice = (vecA: boolean, vecB: boolean): Candidate => candidate ?? o.candidate ?? chooseCandidate(device, mm, nn, s.k, transA, transB, vecA, vecB);
+  const choice = (vecA: boolean, vecB: boolean): Candidate =>
+    candidate ?? o.candidate ?? chooseCandidate(device, mm, nn, s.k, transA, transB, vecA, vecB);
   if (!o.kernel && profile === 'gpu' && !forced) {
     // A real GPU's kernel: workgroup-memory blocks, register tiles (kernels/matmul-gpu.ts).
-    const c = choice(false, false);
+    const vec = { a: by4(lda, aOff, aBatch), b: by4(ldb, bOff, bBatch), c: by4(s.ldc, s.cOff, s.cBatch, nn) };
+    const c = choice(vec.a, vec.b);
     if (!('gpu' in c)) throw new Error(`matmul: ${c.name} is not a GPU tile`);
-    return { kernel: gpuMatmulKernel(c.gpu, transA, transB), workgroups: gpuMatmulGrid(c.gpu, mm, nn, batches) };
+    return { kernel: gpuMatmulKernel(c.gpu, transA, transB, vec), workgroups: gpuMatmulGrid(c.gpu, mm, nn, batches) };
   }
   if (!o.kernel && profile === 'software') {
     // One pipeline per transpose form, alignment, operand source and accumulate flag; shapes at runtime.
@@ -150,47 +166,35 @@ function plan(s: Shape, transA: boolean, transB: boolean, accumulate: boolean, c
   };
 }
 
-/** The part of an operand's window a dispatch reads, from its offset (a multiple of 4 floats) to
- *  its last element rounded up to a whole vec4, copied into a texture; null where it cannot be
- *  (the copy would pass the buffer's end, or the texture the adapter's size). */
-function operandTexture(bind: Binding, off: number, rows: number, cols: number, ld: number, batchStride: number,
-  batches: number, label: string): OperandTexture | null {
-  const span = up4((batchStride === 0 ? 0 : (batches - 1) * batchStride) + (rows - 1) * ld + cols);
-  const window = { buffer: bind.buffer, offset: bind.offset + off * 4, size: span * 4 };
-  if (window.offset + window.size > bind.buffer.size) return null;
-  return getDevice().operandTexture(window, TEXTURE_ROW, label);
+/** Kernels printed so far (WGPT_DEBUG=kernels), per device. */
+const printed = new WeakMap<Device, Set<string>>();
+
+/** Once per kernel variant: its name (which says the class's choice: tile, transposes, vec4
+ *  operands) and the WGSL it runs, on stderr. */
+function debugPrint(device: Device, p: Pick): void {
+  let seen = printed.get(device);
+  if (!seen) printed.set(device, (seen = new Set()));
+  if (seen.has(p.kernel.name)) return;
+  seen.add(p.kernel.name);
+  const grid = p.workgroups.join('x');
+  process.stderr.write(`wgpt kernels: matmul ${p.kernel.name} (grid ${grid} at first use)\n${p.kernel.code}\n`);
 }
 
-/** Records one dispatch of C = op(A)·op(B) (or +=), with the class's chosen variant or `candidate`. */
-export function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boolean, label: string, candidate: Candidate | null = null): void {
-  let p = plan(d, transA, transB, d.accumulate, candidate, true);
-  let a: Binding | TextureBinding = d.a;
-  let b: Binding | TextureBinding = d.b;
-  let { aOff, bOff } = d;
-  const held: OperandTexture[] = [];
-  if (p.texA || p.texB) {
-    const ta = p.texA ? operandTexture(d.a, d.aOff, transA ? d.k : d.m, transA ? d.m : d.k, d.lda, d.aBatch, d.batches, label) : null;
-    const tb = p.texB ? operandTexture(d.b, d.bOff, transB ? d.n : d.k, transB ? d.k : d.n, d.ldb, d.bBatch, d.batches, label) : null;
-    if ((p.texA && !ta) || (p.texB && !tb)) {
-      ta?.release();
-      tb?.release();
-      p = plan(d, transA, transB, d.accumulate, candidate, false);
-    } else {
-      if (ta) [a, aOff] = [ta.binding, 0];
-      if (tb) [b, bOff] = [tb.binding, 0];
-      held.push(...[ta, tb].filter((x): x is OperandTexture => x !== null));
-    }
+/** The matmul precisions a run may ask for (--matmul-precision, WGPT_MATMUL_PRECISION). */
+export type MatmulPrecision = 'f16' | 'f32';
+
+/** Dawn's feature for tensor-core (subgroup-matrix) products; listed only with allow_unsafe_apis. */
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+
+/** Refuses, in one line that says what to do, a precision this build cannot run on the device:
+ *  f16 products need a subgroup-matrix kernel, and none ships yet (one is shipped only once it has
+ *  been checked on a real GPU: docs/notes-matmul.md). */
+export function checkMatmulPrecision(device: Device, precision: MatmulPrecision): void {
+  if (precision === 'f32') return;
+  if (!device.features.includes(SUBGROUP_MATRIX)) {
+    throw new WgptError(`--matmul-precision f16: ${device.adapterDescription} lists no f16 subgroup-matrix config ` +
+      `(Dawn's ${SUBGROUP_MATRIX}, tensor cores); run with --matmul-precision f32 (the default)`);
   }
-  getDevice().dispatch({
-    kernel: p.kernel, constants: p.constants, label, workgroups: p.workgroups,
-    params: {
-      m: d.m, n: d.n, k: d.k, lda: d.lda, ldb: d.ldb, ldc: d.ldc, a_batch: d.aBatch, b_batch: d.bBatch, c_batch: d.cBatch,
-      a_off: aOff, b_off: bOff, c_off: d.cOff, accumulate: d.accumulate ? 1 : 0,
-    },
-    bindings: [a, b, d.c],
-  });
-  // Back to the pool: a later copy into one of them runs after this dispatch. In reverse, so the
-  // pool (last in, first out) hands the same textures to the same operands next time and a
-  // repeated product finds its cached bind group (in order, A and B swapped textures every call).
-  for (const x of held.reverse()) x.release();
+  throw new WgptError(`--matmul-precision f16: this build ships no subgroup-matrix kernel yet (none checked on a real GPU); ` +
+    'run with --matmul-precision f32 (the default)');
 }
