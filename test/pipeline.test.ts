@@ -14,7 +14,7 @@ import { loadEntries } from '../train/data/load.ts';
 import { evaluateLoss } from '../train/eval/loss.ts';
 import { trainLoader } from '../train/run/loader.ts';
 import type { LoopRow } from '../train/run/loop.ts';
-import { TrainingRun } from '../train/run/setup.ts';
+import { TrainingRun } from '../train/run/training-run.ts';
 import { lossStep } from '../train/run/step.ts';
 import { withDevice } from './helpers/device.ts';
 import { microRun } from './helpers/micro-run.ts';

@@ -1,5 +1,5 @@
 // The DPO run's reward margin, train and validation, against the step (reward-margin-plot.svg/.png);
-// its loss plot is every trainer's (run/setup.ts, titled "DPO loss").
+// its loss plot is every trainer's (run/training-run.ts, titled "DPO loss").
 import path from 'node:path';
 import { lineChart, writeChart } from '../run/charts.ts';
 

@@ -1,6 +1,6 @@
 // wgpt dpo: Direct Preference Optimization (the chapter 7 bonus notebook) after `wgpt train`. The
 // policy starts as the SFT model and the reference is a frozen copy of it (with LoRA: the policy
-// itself with its adapters off); DPO's step is step.ts. The run is every trainer's (run/setup.ts):
+// itself with its adapters off); DPO's step is step.ts. The run is every trainer's (run/training-run.ts):
 // the shared loop, eval every N steps over M batches (the chapter's 0-based rule), metrics.jsonl,
 // plots, Ctrl-C/SIGTERM checkpoints that resume bit for bit, the weights and the test split's
 // responses in the run directory.
@@ -17,7 +17,7 @@ import { scoreTest } from '../eval/responses.ts';
 import type { ScoreReport } from '../eval/score.ts';
 import { trainLoader } from '../run/loader.ts';
 import { loraBaseName, loraOf } from '../run/lora-options.ts';
-import { TrainingRun } from '../run/setup.ts';
+import { TrainingRun } from '../run/training-run.ts';
 import { checkDpoMask, collatePairs, encodePair, type EncodedPair } from './collate.ts';
 import { loadPreferences, type PreferenceEntry } from './data.ts';
 import { syntheticPreferences, withModelMistakes } from './pairs.ts';

@@ -1,6 +1,6 @@
 // `wgpt pretrain`: next-token training on plain text, as nanoGPT does it. The text is packed into
 // blocks (blocks.ts); the loop, checkpoints, Ctrl-C, metrics.jsonl and the loss plot are every
-// trainer's (run/setup.ts); sampled continuations of a few prompts are printed and saved in
+// trainer's (run/training-run.ts); sampled continuations of a few prompts are printed and saved in
 // samples.jsonl before training, every --sample-every steps and at the end. The result is a plain GPT-2 model
 // directory: `wgpt train --model DIR`, `wgpt generate` and transformers load it.
 import { appendFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { decode, encode, END_OF_TEXT } from '../../model/tokenizer.ts';
 import { DataLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { checkSchedule } from '../run/schedule.ts';
-import { TrainingRun } from '../run/setup.ts';
+import { TrainingRun } from '../run/training-run.ts';
 import { lossStep } from '../run/step.ts';
 import { meanLoss } from '../eval/loss.ts';
 import { blockBatch, blockCount, splitTokens, type TokenSplits } from './blocks.ts';

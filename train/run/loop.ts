@@ -7,7 +7,7 @@
 // finite check and onLoss one step late; before an evaluation, an epoch's end, a stop or the end
 // the loss under way is read first, so every number is what an unpipelined loop gives. What
 // differs (what one step does with a batch, what an evaluation measures, what happens between
-// steps) comes in as functions. setup.ts wraps it with the rest of a run (load or resume,
+// steps) comes in as functions. training-run.ts wraps it with the rest of a run (load or resume,
 // metrics.jsonl, the final checkpoint); the studies call it as it is.
 import { WgptError } from '../../engine/index.ts';
 import type { DataLoader } from './loader.ts';

@@ -1,4 +1,4 @@
-// `wgpt train`: the instruction finetuning of chapter 7 on every trainer's run (run/setup.ts):
+// `wgpt train`: the instruction finetuning of chapter 7 on every trainer's run (run/training-run.ts):
 // AdamW over shuffled, collated batches; train and val loss every few steps; a greedy sample after
 // each epoch; checkpoints that resume bit for bit; the run directory with metrics, the loss plot,
 // the weights and the test split's responses.
@@ -17,7 +17,7 @@ import { trainLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { loraBaseName, loraOf } from '../run/lora-options.ts';
 import { checkSchedule } from '../run/schedule.ts';
-import { TrainingRun } from '../run/setup.ts';
+import { TrainingRun } from '../run/training-run.ts';
 import { lossStep } from '../run/step.ts';
 
 export interface TrainOptions {
