@@ -33,7 +33,8 @@ export interface AdapterColumn {
 
 function setups(): Setup[] {
   const copy = path.join(root, '.mesa', 'env.sh');
-  if (existsSync(copy)) return [{ backend: 'software', source: null }, { backend: 'software', source: copy }, { backend: 'lavapipe', source: copy }];
+  if (existsSync(copy)) return [{ backend: 'software', source: null }, { backend: 'software', source: copy },
+    { backend: 'lavapipe', source: copy }];
   return [{ backend: 'software', source: null }, { backend: 'lavapipe', source: null }];
 }
 
@@ -77,7 +78,8 @@ export async function adaptersSuite(quick: boolean): Promise<AdapterColumn[]> {
       // impl is `wgpt` or `wgpt LoRA r16`.
       if (String(r.impl).startsWith('wgpt') && r.ms !== undefined) figures[`${r.name} ${r.impl} ${r.variant ?? ''}, ms/step`] = r.ms;
     }
-    const col: AdapterColumn = { label: mesaLabel(s.backend, adapter), adapter, load_avg: load, figures, error: st.ok ? undefined : `step: ${st.error}` };
+    const col: AdapterColumn = { label: mesaLabel(s.backend, adapter), adapter, load_avg: load, figures,
+      error: st.ok ? undefined : `step: ${st.error}` };
     columns.push(col);
     console.log(`${col.label}: ${adapter} (load ${load.join(' ')})${col.error ? `; ${col.error}` : ''}`);
   }
@@ -96,5 +98,6 @@ function printTable(columns: AdapterColumn[]): void {
 }
 
 export function writeAdaptersJson(file: string, columns: AdapterColumn[]): void {
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, columns }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length,
+    columns }, null, 2) + '\n');
 }

@@ -87,7 +87,8 @@ export async function benchAttention(opts: { quick?: boolean; json?: string } = 
           const ts = times[impl];
           const row: AttentionRow = { name, impl, ...c, ms: median(ts), ms_min: Math.min(...ts), ms_max: Math.max(...ts) };
           rows.push(row);
-          console.log(`${name.padEnd(19)} ${impl.padEnd(9)} ${`${c.B}x${c.H}x${c.T}x${c.Dh}`.padEnd(16)} ${row.ms.toFixed(2).padStart(9)}    [${row.ms_min.toFixed(2)} .. ${row.ms_max.toFixed(2)}]`);
+          console.log(`${name.padEnd(19)} ${impl.padEnd(9)} ${`${c.B}x${c.H}x${c.T}x${c.Dh}`.padEnd(16)} ` +
+            `${row.ms.toFixed(2).padStart(9)}    [${row.ms_min.toFixed(2)} .. ${row.ms_max.toFixed(2)}]`);
         }
         const f = rows[rows.length - 2].ms;
         const co = rows[rows.length - 1].ms;

@@ -201,7 +201,8 @@ function peerRequest<T extends object>(file: string, label: string, request: obj
         // fall through
       }
       const tail = stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:')).slice(-2).join(' | ');
-      resolve({ error: `${label} peer exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''} and no result${tail ? `: ${tail}` : ''}` });
+      resolve({ error: `${label} peer exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''} ` +
+        `and no result${tail ? `: ${tail}` : ''}` });
     });
   });
 }

@@ -40,7 +40,8 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
   const jaxjs: PeerPlan = { shapes: quick ? ['1024³', 'qkv'] : ['1024³', 'qkv', 'attn-proj', 'fc', 'proj'], reps: quick ? 2 : 3 };
   const torch: PeerPlan = { shapes: quick ? ['1024³', 'qkv'] : ['1024³', 'qkv', 'attn-proj', 'fc', 'proj'], reps: 3 };
 
-  const peerRow = (r: MatmulRow, impl: string, res: (MatmulResult & { compile_ms?: number }) | { error: string }, note?: string): BenchRow => {
+  const peerRow = (r: MatmulRow, impl: string, res: (MatmulResult & { compile_ms?: number }) | { error: string },
+    note?: string): BenchRow => {
     const base = { name: `matmul/${named(r)}`, impl, mode: r.mode, m: r.m, n: r.n, k: r.k };
     if (isError(res)) return { ...base, error: res.error };
     return {
@@ -56,7 +57,8 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
   for (const r of ours) {
     if (!jaxjs.shapes.includes(r.name)) continue;
     const row = jxOk
-      ? peerRow(r, 'jax-js', await jaxjsRequest<JaxMatmulResult>({ kind: 'matmul', m: r.m, n: r.n, k: r.k, mode: r.mode, reps: jaxjs.reps }))
+      ? peerRow(r, 'jax-js', await jaxjsRequest<JaxMatmulResult>({ kind: 'matmul', m: r.m, n: r.n, k: r.k, mode: r.mode,
+        reps: jaxjs.reps }))
       : { name: `matmul/${r.name}`, impl: 'jax-js', mode: r.mode, m: r.m, n: r.n, k: r.k, error: `missing: ${jxWhy}` };
     rows.push(row);
     logRow(row);
@@ -70,7 +72,8 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
   for (const r of ours) {
     if (!tfjs.shapes.includes(r.name)) continue;
     const row = tfOk
-      ? peerRow(r, 'tfjs-webgpu', await tfjsRequest<MatmulResult>({ kind: 'matmul', m: r.m, n: r.n, k: r.k, mode: r.mode, reps: tfjs.reps }))
+      ? peerRow(r, 'tfjs-webgpu', await tfjsRequest<MatmulResult>({ kind: 'matmul', m: r.m, n: r.n, k: r.k, mode: r.mode,
+        reps: tfjs.reps }))
       : { name: `matmul/${r.name}`, impl: 'tfjs-webgpu', mode: r.mode, m: r.m, n: r.n, k: r.k, error: `missing: ${tfWhy}` };
     rows.push(row);
     logRow(row);
@@ -119,9 +122,12 @@ export async function matmulSuite(_device: Device, quick: boolean): Promise<Matm
   // The named baseline, interleaved round by round: what the adapter itself costs per dispatch.
   rows.push({
     name: 'dispatch/raw', impl: 'bare Dawn', variant: '2000 dispatches, one submit', ms: bench.bareDawnUs / 1000,
-    ratio: bench.bareDawnUs / bench.interleavedUs, ratio_baseline: 'the same dispatch written against Dawn directly (bench/dispatch-bare.ts), rounds interleaved with wgpt\'s',
-    note: `${bench.bareDawnUs.toFixed(1)} µs per dispatch against wgpt's ${bench.interleavedUs.toFixed(1)} µs in the same rounds: the rest of wgpt's cost is the adapter's`,
+    ratio: bench.bareDawnUs / bench.interleavedUs,
+    ratio_baseline: 'the same dispatch written against Dawn directly (bench/dispatch-bare.ts), rounds interleaved with wgpt\'s',
+    note: `${bench.bareDawnUs.toFixed(1)} µs per dispatch against wgpt's ${bench.interleavedUs.toFixed(1)} µs in the same rounds: ` +
+      `the rest of wgpt's cost is the adapter's`,
   });
-  rows.push({ name: 'dispatch/matmul-op', impl: 'wgpt', variant: '4x4x4 matmul op', ms: bench.matmulOpUs / 1000, note: `${bench.matmulOpUs.toFixed(1)} µs per op` });
+  rows.push({ name: 'dispatch/matmul-op', impl: 'wgpt', variant: '4x4x4 matmul op', ms: bench.matmulOpUs / 1000,
+    note: `${bench.matmulOpUs.toFixed(1)} µs per op` });
   return { rows, peak, dispatchUs: bench.dispatchUs, matmulOpUs: bench.matmulOpUs };
 }

@@ -13,7 +13,8 @@ const WGSL = `
  *  returns the ms until the GPU has finished them. */
 export function bareDawnDispatches(device: Device): { run: (n: number) => Promise<number>; destroy: () => void } {
   const gpu = device.gpu;
-  const pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: WGSL }), entryPoint: 'main' } });
+  const pipeline = gpu.createComputePipeline({ layout: 'auto',
+    compute: { module: gpu.createShaderModule({ code: WGSL }), entryPoint: 'main' } });
   const buf = gpu.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
   const group = gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
   return {

@@ -32,7 +32,8 @@ async function grads(f16: boolean): Promise<{ loss: number; grads: Map<string, F
 const ref = await grads(false);
 const half = await grads(true);
 console.log(`${config} (${device.adapterDescription}): loss f32 ${ref.loss.toFixed(6)}, f16 operands ${half.loss.toFixed(6)}`);
-console.log(`${'parameter'.padEnd(28)} ${'rel L2 err'.padStart(11)} ${'max el err'.padStart(11)} ${'< 2^-14'.padStart(9)} ${'< 2^-25'.padStart(9)} of`);
+console.log(`${'parameter'.padEnd(28)} ${'rel L2 err'.padStart(11)} ${'max el err'.padStart(11)} ${'< 2^-14'.padStart(9)} ` +
+  `${'< 2^-25'.padStart(9)} of`);
 let worst = 0;
 let sub = 0;
 let zero = 0;
@@ -57,8 +58,8 @@ for (const [name, g] of ref.grads) {
   const rel = Math.sqrt(d2 / g2);
   worst = Math.max(worst, rel);
   [sub, zero, total] = [sub + s, zero + z, total + g.length];
-  console.log(`${name.padEnd(28)} ${rel.toExponential(2).padStart(11)} ${(dmax / gmax).toExponential(2).padStart(11)} ${String(s).padStart(9)} ` +
-    `${String(z).padStart(9)} ${g.length}`);
+  console.log(`${name.padEnd(28)} ${rel.toExponential(2).padStart(11)} ${(dmax / gmax).toExponential(2).padStart(11)} ` +
+    `${String(s).padStart(9)} ${String(z).padStart(9)} ${g.length}`);
 }
 console.log(`worst relative L2 error ${worst.toExponential(2)}; gradient values below 2^-14: ${sub} of ${total} ` +
   `(${((100 * sub) / total).toFixed(3)}%), below 2^-25: ${zero}`);
@@ -67,7 +68,8 @@ console.log(`worst relative L2 error ${worst.toExponential(2)}; gradient values 
 async function curve(f16: boolean): Promise<number[]> {
   const model = randomGPT(cfg, 1);
   const params = model.trainable();
-  const state = new Map([...params].map(([n, p]) => [n, { m: Tensor.fromData(new Float32Array(p.size), p.shape), v: Tensor.fromData(new Float32Array(p.size), p.shape) }]));
+  const state = new Map([...params].map(([n, p]) => [n, { m: Tensor.fromData(new Float32Array(p.size), p.shape),
+    v: Tensor.fromData(new Float32Array(p.size), p.shape) }]));
   const losses: number[] = [];
   for (let step = 1; step <= Number(steps); step++) {
     overrideMatmul(f16 ? { f16Operands: true } : null);

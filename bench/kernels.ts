@@ -88,7 +88,8 @@ export async function kernelsSuite(device: Device, quick: boolean, peak: number)
       measured[implName] = { f: f.ms, fb: fb.ms };
       const variant = `${implName} T=${T}`;
       push({ name: 'attention/forward', impl: 'wgpt', variant, ...f, gflops: fwdFlops / f.ms / 1e6, mfu: fwdFlops / f.ms / 1e6 / peak });
-      push({ name: 'attention/forward+backward', impl: 'wgpt', variant, ...fb, gflops: (fwdFlops + bwdFlops) / fb.ms / 1e6, mfu: (fwdFlops + bwdFlops) / fb.ms / 1e6 / peak });
+      push({ name: 'attention/forward+backward', impl: 'wgpt', variant, ...fb, gflops: (fwdFlops + bwdFlops) / fb.ms / 1e6,
+        mfu: (fwdFlops + bwdFlops) / fb.ms / 1e6 / peak });
       const b = fb.ms - f.ms;
       push({ name: 'attention/backward', impl: 'wgpt', variant, ms: b, gflops: bwdFlops / b / 1e6, note: 'median(fwd+bwd) − median(fwd)' });
     }

@@ -21,7 +21,8 @@ for (const [name, as, bs, ta, tb] of cases) {
   const c = noGrad(() => matmul(a, b, { transA: ta, transB: tb }));
   await c.toArray();
   const cu = process.cpuUsage(c0);
-  console.log(`${name.padEnd(48)} first dispatch ${((performance.now() - t0) / 1000).toFixed(2)} s wall, ${((cu.user + cu.system) / 1e6).toFixed(2)} s CPU`);
+  console.log(`${name.padEnd(48)} first dispatch ${((performance.now() - t0) / 1000).toFixed(2)} s wall, ` +
+    `${((cu.user + cu.system) / 1e6).toFixed(2)} s CPU`);
   for (const x of [a, b, c]) x.dispose();
 }
 closeDevice(device);

@@ -29,6 +29,8 @@ const l = tidy(() => { const l = model.loss(x, y); backward(l); return l; });
 opt.update();
 console.log('loss', await l.item());
 const cu = process.cpuUsage(c0);
-console.log(`${name} B=${B} T=${T}: first step ${((performance.now() - t0) / 1000).toFixed(1)} s wall, ${((cu.user + cu.system) / 1e6).toFixed(1)} s CPU; pipelines ${device.counters.pipelinesCompiled - before}, matmul pipelines ${seen.size}`);
+console.log(`${name} B=${B} T=${T}: first step ${((performance.now() - t0) / 1000).toFixed(1)} s wall, ` +
+  `${((cu.user + cu.system) / 1e6).toFixed(1)} s CPU; pipelines ${device.counters.pipelinesCompiled - before}, ` +
+  `matmul pipelines ${seen.size}`);
 for (const [k, n] of seen) console.log(`  ${n}x ${k}`);
 process.exit(0);

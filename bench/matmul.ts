@@ -109,7 +109,8 @@ const HEAD_LAYOUT = new Set(['lm-head']);
 
 /** The operands of one form of a linear layer in -> out over `t` tokens (W stored [in, out], or
  *  [out, in] with `outIn`: then x·W is x·Wᵀ, dy·Wᵀ is dy·W and xᵀ·dy is dW = dyᵀ·x, [out, in]). */
-function operands(mode: MatmulMode, t: number, inp: number, out: number, outIn = false): { a: number[]; b: number[]; ta: boolean; tb: boolean; m: number; n: number; k: number } {
+function operands(mode: MatmulMode, t: number, inp: number, out: number,
+  outIn = false): { a: number[]; b: number[]; ta: boolean; tb: boolean; m: number; n: number; k: number } {
   if (outIn) {
     switch (mode) {
       case 'x·W': return { a: [t, inp], b: [out, inp], ta: false, tb: true, m: t, n: out, k: inp };
@@ -151,7 +152,9 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
   const rows: MatmulRow[] = [];
   const print = (r: MatmulRow): void => {
     const first = r.first_s === undefined ? '' : `  first ${r.first_s.toFixed(1)} s (${r.first_cpu_s!.toFixed(1)} s CPU)`;
-    console.log(`${r.name.padEnd(14)} ${r.mode.padEnd(7)} ${`${r.m}x${r.n}x${r.k}`.padEnd(17)} ${(r.kernel ?? '').padEnd(8)} ${r.ms.toFixed(2).padStart(9)} ms  [${r.ms_min.toFixed(2)} .. ${r.ms_max.toFixed(2)}]  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s [${(2 * r.m * r.n * r.k / r.ms_max / 1e6).toFixed(1)} .. ${(2 * r.m * r.n * r.k / r.ms_min / 1e6).toFixed(1)}]${first}`);
+    console.log(`${r.name.padEnd(14)} ${r.mode.padEnd(7)} ${`${r.m}x${r.n}x${r.k}`.padEnd(17)} ${(r.kernel ?? '').padEnd(8)} ` +
+      `${r.ms.toFixed(2).padStart(9)} ms  [${r.ms_min.toFixed(2)} .. ${r.ms_max.toFixed(2)}]  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s ` +
+      `[${(2 * r.m * r.n * r.k / r.ms_max / 1e6).toFixed(1)} .. ${(2 * r.m * r.n * r.k / r.ms_min / 1e6).toFixed(1)}]${first}`);
   };
   console.log(`matmul on ${device.adapterDescription} (${device.backend}), median of ${runs} runs after a warm-up`);
   console.log(`${'name'.padEnd(14)} ${'mode'.padEnd(7)} ${'m x n x k'.padEnd(17)} ${'ms'.padStart(9)}     [min .. max]            GFLOP/s`);
@@ -205,7 +208,8 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
       bareUs.push((1000 * (await bare.run(n))) / n);
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
-        device.dispatch({ kernel: FILL, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1], label: 'bench dispatch' });
+        device.dispatch({ kernel: FILL, constants: { WG }, params: { n: 4, value: 0 }, bindings: [x.bind()], workgroups: [1],
+          label: 'bench dispatch' });
       }
       await device.finish();
       oursUs.push((1000 * (performance.now() - t0)) / n);
@@ -218,11 +222,14 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<Matmul
     const dispatchUs = raw.ms * 1000;
     const bareDawnUs = median(bareUs);
     const matmulOpUs = op.ms * 1000;
-    console.log(`one dispatch, ${n} in one submit: ${dispatchUs.toFixed(1)} µs [${(raw.min * 1000).toFixed(1)} .. ${(raw.max * 1000).toFixed(1)}], ` +
-      `of which ${recordUs.toFixed(1)} µs recording it; interleaved with bare Dawn: wgpt ${median(oursUs).toFixed(1)} µs, bare Dawn ${bareDawnUs.toFixed(1)} µs ` +
-      `[${Math.min(...bareUs).toFixed(1)} .. ${Math.max(...bareUs).toFixed(1)}]; a 4x4x4 matmul op: ${matmulOpUs.toFixed(1)} µs [${(op.min * 1000).toFixed(1)} .. ${(op.max * 1000).toFixed(1)}]`);
+    console.log(`one dispatch, ${n} in one submit: ${dispatchUs.toFixed(1)} µs ` +
+      `[${(raw.min * 1000).toFixed(1)} .. ${(raw.max * 1000).toFixed(1)}], of which ${recordUs.toFixed(1)} µs recording it; ` +
+      `interleaved with bare Dawn: wgpt ${median(oursUs).toFixed(1)} µs, bare Dawn ${bareDawnUs.toFixed(1)} µs ` +
+      `[${Math.min(...bareUs).toFixed(1)} .. ${Math.max(...bareUs).toFixed(1)}]; ` +
+      `a 4x4x4 matmul op: ${matmulOpUs.toFixed(1)} µs [${(op.min * 1000).toFixed(1)} .. ${(op.max * 1000).toFixed(1)}]`);
     if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2) + '\n');
-    return { rows, dispatchUs, recordUs, bareDawnUs, interleavedUs: median(oursUs), matmulOpUs, device: `${device.adapterDescription} (${device.backend})` };
+    return { rows, dispatchUs, recordUs, bareDawnUs, interleavedUs: median(oursUs), matmulOpUs,
+      device: `${device.adapterDescription} (${device.backend})` };
   } finally {
     if (opened) closeDevice(device);
   }

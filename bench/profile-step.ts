@@ -37,7 +37,9 @@ await device.finish('profile');
 const wall = performance.now() - t0;
 const entries = [...device.profile!.entries()].sort((a, b) => b[1].ms - a[1].ms);
 const total = entries.reduce((s, [, e]) => s + e.ms, 0);
-console.log(`step/${name}: ${wall.toFixed(0)} ms wall (profiled: ${device.profileMode}), kernels ${total.toFixed(0)} ms, loss ${loss.toFixed(5)}`);
-for (const [k, e] of entries) console.log(`${k.padEnd(48)} ${e.ms.toFixed(1).padStart(9)} ms ${(100 * e.ms / total).toFixed(1).padStart(5)}%  ${String(e.n).padStart(5)} dispatches`);
+console.log(`step/${name}: ${wall.toFixed(0)} ms wall (profiled: ${device.profileMode}), ` +
+  `kernels ${total.toFixed(0)} ms, loss ${loss.toFixed(5)}`);
+for (const [k, e] of entries) console.log(`${k.padEnd(48)} ${e.ms.toFixed(1).padStart(9)} ms ` +
+  `${(100 * e.ms / total).toFixed(1).padStart(5)}%  ${String(e.n).padStart(5)} dispatches`);
 closeDevice(device);
 process.exit(0);

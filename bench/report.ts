@@ -92,16 +92,29 @@ function rank(impl: string): number {
 /** The figure each suite's side-by-side table shows. */
 const SIDE_BY_SIDE: Record<string, [string, (r: BenchRow) => string]> = {
   matmul: ['GFLOP/s (higher is better)', (r) => (r.gflops !== undefined ? r.gflops.toFixed(2) : '')],
-  step: ['ms per step, median (lower is better); first-step loss in brackets', (r) => (r.ms !== undefined ? `${fmt(r.ms)}${r.loss !== undefined ? ` (${r.loss.toFixed(6)})` : ''}` : '')],
+  step: ['ms per step, median (lower is better); first-step loss in brackets',
+    (r) => (r.ms !== undefined ? `${fmt(r.ms)}${r.loss !== undefined ? ` (${r.loss.toFixed(6)})` : ''}` : '')],
 };
 
 const SUITES: [string, string, string][] = [
-  ['matmul', 'Matmul', 'GFLOP/s = 2·m·n·k / median time. The speed-up on a peer row is the peer\'s median ms over wgpt\'s at the same shape and mode (> 1: wgpt is faster). MFU is over the best wgpt matmul GFLOP/s of this run. The Conv1D layers store W as [in, out]; the LM head is the tied wte, [50257, 768], multiplied as the model does (logits x·Wᵀ, dx = dy·W, dW = dyᵀ·x).'],
-  ['dispatch', 'Dispatch cost', 'Per dispatch, 2000 recorded into one submit. The bare Dawn row is the baseline: the same one-workgroup dispatch written against Dawn directly (one bind group, no engine), in rounds interleaved with wgpt\'s; its speed-up figure is its time over wgpt\'s in those rounds.'],
-  ['attention', 'Attention', 'q/k/v [1, 12, T, 64]. FLOPs count the full T² (no causal halving): forward 4·B·H·T²·Dh, backward 8·B·H·T²·Dh. The speed-up on a causalSelfAttention row is attentionComposed\'s median ms over its own at the same T and pass.'],
-  ['cross-entropy', 'Cross-entropy', 'Logits [N, 50257], forward + backward. The speed-up on the fused row is the composed form\'s median ms over the fused one\'s at the same N.'],
-  ['step', 'Training step', 'Forward + backward + AdamW (lr 1e-4, weight decay 0.1) on the same seeded weights and batch for every implementation; equal first-step losses show equal work. The speed-up on a peer row is that peer\'s median ms per step over wgpt\'s; on the LoRA row (rank 16 on attn+mlp, the base frozen, same weights and batch) it is the full-finetuning step\'s time over LoRA\'s. MFU: model matmul FLOPs per step (6·tokens·params in matmuls + 12·L·B·T²·D attention) over the matmul peak (both measured in this run, under whatever load the machine had then: above 100% means the load fell). `loss (last)` is the loss of the last timed step, after (1 warm-up + timed steps − 1) updates, so it differs between implementations run for different numbers of steps.'],
-  ['generate', 'Generation', 'Greedy, random weights, 8-token prompt, 16 new tokens. The speed-up on a KV-cache row is the no-cache median over the cached one.'],
+  ['matmul', 'Matmul', 'GFLOP/s = 2·m·n·k / median time. The speed-up on a peer row is the peer\'s median ms over wgpt\'s at the same ' +
+    'shape and mode (> 1: wgpt is faster). MFU is over the best wgpt matmul GFLOP/s of this run. The Conv1D layers store W as [in, out]; ' +
+    'the LM head is the tied wte, [50257, 768], multiplied as the model does (logits x·Wᵀ, dx = dy·W, dW = dyᵀ·x).'],
+  ['dispatch', 'Dispatch cost', 'Per dispatch, 2000 recorded into one submit. The bare Dawn row is the baseline: the same one-workgroup ' +
+    'dispatch written against Dawn directly (one bind group, no engine), in rounds interleaved with wgpt\'s; its speed-up figure is its ' +
+    'time over wgpt\'s in those rounds.'],
+  ['attention', 'Attention', 'q/k/v [1, 12, T, 64]. FLOPs count the full T² (no causal halving): forward 4·B·H·T²·Dh, backward ' +
+    '8·B·H·T²·Dh. The speed-up on a causalSelfAttention row is attentionComposed\'s median ms over its own at the same T and pass.'],
+  ['cross-entropy', 'Cross-entropy', 'Logits [N, 50257], forward + backward. The speed-up on the fused row is the composed form\'s ' +
+    'median ms over the fused one\'s at the same N.'],
+  ['step', 'Training step', 'Forward + backward + AdamW (lr 1e-4, weight decay 0.1) on the same seeded weights and batch for every ' +
+    'implementation; equal first-step losses show equal work. The speed-up on a peer row is that peer\'s median ms per step over ' +
+    'wgpt\'s; on the LoRA row (rank 16 on attn+mlp, the base frozen, same weights and batch) it is the full-finetuning step\'s time over ' +
+    'LoRA\'s. MFU: model matmul FLOPs per step (6·tokens·params in matmuls + 12·L·B·T²·D attention) over the matmul peak (both measured ' +
+    'in this run, under whatever load the machine had then: above 100% means the load fell). `loss (last)` is the loss of the last timed ' +
+    'step, after (1 warm-up + timed steps − 1) updates, so it differs between implementations run for different numbers of steps.'],
+  ['generate', 'Generation', 'Greedy, random weights, 8-token prompt, 16 new tokens. The speed-up on a KV-cache row is the no-cache ' +
+    'median over the cached one.'],
 ];
 
 export async function writeMarkdown(file: string, report: BenchReport): Promise<void> {
@@ -116,9 +129,11 @@ export async function writeMarkdown(file: string, report: BenchReport): Promise<
     `- **Adapter**: ${m.adapter} — ${m.backend}`,
     `- **CPU**: ${m.cpu_class ?? m.cpu} × ${m.cores} cores, ${m.memory_gib} GiB; ${m.platform}; Node ${m.node}`,
     ...(m.kernels ? [`- **Kernels**: ${m.kernels}`] : []),
-    `- **Load average at start**: ${m.load_avg.join(', ')} (other processes may share these cores: compare rows of one run only; \`cpu ms\` is the process CPU time per operation, which competition does not inflate)`,
+    `- **Load average at start**: ${m.load_avg.join(', ')} (other processes may share these cores: compare rows of one run only; ` +
+      `\`cpu ms\` is the process CPU time per operation, which competition does not inflate)`,
     `- **Matmul peak for MFU**: ${report.peak.gflops.toFixed(2)} GFLOP/s (${report.peak.source})`,
-    '- **Figures**: median of several timed runs after warm-up, with min and max; ratios are wgpt\'s speed-up: the baseline\'s median time over wgpt\'s (> 1 means wgpt is faster); each section names its baseline.',
+    '- **Figures**: median of several timed runs after warm-up, with min and max; ratios are wgpt\'s speed-up: the baseline\'s median ' +
+      'time over wgpt\'s (> 1 means wgpt is faster); each section names its baseline.',
     '',
   ];
   const charts = await writeCharts(dir, report.results);
@@ -144,14 +159,16 @@ export async function writeMarkdown(file: string, report: BenchReport): Promise<
 /** Matmul GFLOP/s per shape and implementation (x·W), and training-step tokens/s. */
 async function writeCharts(dir: string, rows: BenchRow[]): Promise<{ title: string; file: string }[]> {
   const out: { title: string; file: string }[] = [];
-  const mm = rows.filter((r) => r.name.startsWith('matmul/') && r.mode === 'x·W' && r.gflops !== undefined && !r.variant?.includes('naive'));
+  const mm = rows.filter((r) => r.name.startsWith('matmul/') && r.mode === 'x·W' && r.gflops !== undefined
+    && !r.variant?.includes('naive'));
   if (mm.length) {
     const groups = [...new Set(mm.map((r) => r.name.slice('matmul/'.length)))];
     const impls = [...new Set(mm.map((r) => String(r.impl)))];
     const series: Record<string, number[]> = {};
     for (const i of impls) series[i] = groups.map((g) => mm.find((r) => r.impl === i && r.name === `matmul/${g}`)?.gflops ?? NaN);
     const title = 'matmul x·W, GFLOP/s (higher is better)';
-    out.push({ title, file: path.basename(await writeChart(path.join(dir, 'results-matmul'), barChart(title, 'GFLOP/s', groups, series))) });
+    out.push({ title, file: path.basename(await writeChart(path.join(dir, 'results-matmul'),
+      barChart(title, 'GFLOP/s', groups, series))) });
   }
   const st = rows.filter((r) => (r.name.startsWith('step/') || r.name.startsWith('generate/')) && r.tokens_per_s !== undefined);
   if (st.length) {
@@ -161,7 +178,8 @@ async function writeCharts(dir: string, rows: BenchRow[]): Promise<{ title: stri
     const series: Record<string, number[]> = {};
     for (const i of impls) series[i] = groups.map((g) => st.find((r) => r.impl === i && key(r) === g)?.tokens_per_s ?? NaN);
     const title = 'training step and generation, tokens/s';
-    out.push({ title, file: path.basename(await writeChart(path.join(dir, 'results-tokens'), barChart(title, 'tokens/s', groups, series))) });
+    out.push({ title, file: path.basename(await writeChart(path.join(dir, 'results-tokens'),
+      barChart(title, 'tokens/s', groups, series))) });
   }
   return out;
 }

@@ -102,7 +102,8 @@ export async function rowReductionsSuite(device: Device, quick: boolean): Promis
         made[0].ratio = made[1].ms! / made[0].ms!;
         made[0].ratio_baseline = 'the workgroup-memory build (kernels/rows.wgsl), interleaved in the same run';
       } else {
-        made.push({ name: c.name, impl: 'wgpt', variant: `${c.variant}, subgroups`, error: `no subgroups on ${device.adapterDescription}` });
+        made.push({ name: c.name, impl: 'wgpt', variant: `${c.variant}, subgroups`,
+          error: `no subgroups on ${device.adapterDescription}` });
       }
       for (const r of made) {
         rows.push(r);

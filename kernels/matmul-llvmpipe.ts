@@ -71,7 +71,8 @@ const choice = (textures: boolean, tm: number, tn: number, wgx = 8, wgy = 1): Ll
  *  storage stays a candidate, since a newer Mesa makes storage loads several times cheaper.
  *  Measured: docs/measurements.md, 'Matmul on llvmpipe'. */
 export const LLVMPIPE_CANDIDATES: Record<'large' | 'thin' | 'scalar', LlvmpipeChoice[]> = {
-  large: [choice(true, 32, 16), choice(true, 32, 32), choice(false, 32, 16), choice(true, 16, 32), choice(true, 64, 16), choice(true, 16, 16)],
+  large: [choice(true, 32, 16), choice(true, 32, 32), choice(false, 32, 16), choice(true, 16, 32), choice(true, 64, 16),
+    choice(true, 16, 16)],
   thin: [choice(true, 16, 16), choice(true, 16, 32), choice(true, 16, 8), choice(false, 16, 16), choice(true, 16, 16, 16, 1)],
   // Both operands load floats (not worth textures): 16x16 runs as fast as 32x16 there and compiles
   // faster.
@@ -87,7 +88,8 @@ export function llvmpipeChoiceName(c: LlvmpipeChoice): string {
 export function llvmpipeMatmulKernel(v: LlvmpipeVariant): Kernel {
   const f = (x: boolean): number => +x;
   const tex = v.texA || v.texB ? `_x${f(!!v.texA)}${f(!!v.texB)}` : '';
-  const name = `matmul_llvmpipe_${v.tm}x${v.tn}_${v.wgx}x${v.wgy}_t${f(v.transA)}${f(v.transB)}_v${f(v.vecA)}${f(v.vecB)}${f(v.vecC)}_k${f(v.kAligned)}${tex}`;
+  const name = `matmul_llvmpipe_${v.tm}x${v.tn}_${v.wgx}x${v.wgy}_t${f(v.transA)}${f(v.transB)}` +
+    `_v${f(v.vecA)}${f(v.vecB)}${f(v.vecC)}_k${f(v.kAligned)}${tex}`;
   if ((v.texA && !v.vecA) || (v.texB && !v.vecB)) throw new Error('a texture operand must be vec4-aligned');
   // A texture operand is bound as a_tex (b_tex) and read through a function a (b), see generate.
   const bindings: Record<string, BindingType> = {
@@ -152,7 +154,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (let kk = 0; kk < 4; kk++) {
       for (let p = 0; p < tm / 4; p++) {
         const off = `${kk}u * LDA + ${4 * p}u`;
-        e(`    let a${kk}_${p} = ${mask(v.vecA ? vload('a', add('pa', `${kk}u * ${lda} + ${p}u`)) : load4('a', false, 'pa', off), `kin.${LANE[kk]}`)};`);
+        e(`    let a${kk}_${p} = ${mask(v.vecA ? vload('a', add('pa', `${kk}u * ${lda} + ${p}u`)) : load4('a', false, 'pa', off),
+          `kin.${LANE[kk]}`)};`);
       }
     }
     aval = (r, kk) => `a${kk}_${r >> 2}.${LANE[r & 3]}`;

@@ -95,7 +95,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     for (let kk = 0; kk < 4; kk++) {
       e(`    let ak${kk} = pa + (k + ${kk}u) * lda;`);
-      for (let p = 0; p < tm / 4; p++) e(`    let a${kk}_${p} = ${SEL(load4('a', v.vecA, p === 0 ? `ak${kk}` : `ak${kk} + ${4 * p}u`), `kin.${LANE[kk]}`)};`);
+      for (let p = 0; p < tm / 4; p++) e(`    let a${kk}_${p} = ${SEL(load4('a', v.vecA, p === 0 ? `ak${kk}` : `ak${kk} + ${4 * p}u`),
+        `kin.${LANE[kk]}`)};`);
     }
     aval = (r, kk) => `a${kk}_${r >> 2}.${LANE[r & 3]}`;
   }
@@ -103,7 +104,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (!v.transB) {
     for (let kk = 0; kk < 4; kk++) {
       e(`    let bk${kk} = pb + (k + ${kk}u) * ldb;`);
-      for (let q = 0; q < tq; q++) e(`    let b${kk}_${q} = ${SEL(load4('b', v.vecB, q === 0 ? `bk${kk}` : `bk${kk} + ${4 * q}u`), `kin.${LANE[kk]}`)};`);
+      for (let q = 0; q < tq; q++) e(`    let b${kk}_${q} = ${SEL(load4('b', v.vecB, q === 0 ? `bk${kk}` : `bk${kk} + ${4 * q}u`),
+        `kin.${LANE[kk]}`)};`);
     }
   } else {
     e(`    let bk = pb + k;`);

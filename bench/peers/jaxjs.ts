@@ -254,7 +254,8 @@ export async function jaxjsStep(config: PeerConfig, reps: number, seed = 1234): 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await servePeerRequest({
     available: () => jaxjsAvailable(),
-    matmul: (req) => jaxjsMatmul(Number(req.m), Number(req.n), Number(req.k), req.mode as MatmulMode, Number(req.reps ?? 5), req.returnOutput === true),
+    matmul: (req) => jaxjsMatmul(Number(req.m), Number(req.n), Number(req.k), req.mode as MatmulMode, Number(req.reps ?? 5),
+      req.returnOutput === true),
     step: (req) => jaxjsStep(req.config as PeerConfig, Number(req.reps ?? 2), req.seed === undefined ? 1234 : Number(req.seed)),
   });
 }

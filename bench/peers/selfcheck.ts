@@ -59,8 +59,10 @@ async function main(): Promise<void> {
         const ok = d0 <= LOSS_TOL && d1 <= LOSS_TOL;
         if (!ok) failures++;
         console.log(
-          `${ok ? 'OK  ' : 'FAIL'} ${name}: first-step loss tfjs ${tf.loss.toFixed(6)} torch ${th.loss.toFixed(6)} (|Δ| ${d0.toExponential(2)}); ` +
-            `loss after ${reps} AdamW updates tfjs ${tf.loss_last.toFixed(6)} torch ${th.loss_last.toFixed(6)} (|Δ| ${d1.toExponential(2)})`,
+          `${ok ? 'OK  ' : 'FAIL'} ${name}: first-step loss tfjs ${tf.loss.toFixed(6)} torch ${th.loss.toFixed(6)} ` +
+            `(|Δ| ${d0.toExponential(2)}); ` +
+            `loss after ${reps} AdamW updates tfjs ${tf.loss_last.toFixed(6)} torch ${th.loss_last.toFixed(6)} ` +
+            `(|Δ| ${d1.toExponential(2)})`,
         );
       } else if ((tf && isError(tf)) || (th && isError(th))) {
         failures++;

@@ -89,7 +89,8 @@ export class Profiler {
     const n = this.keys.length;
     const keys = this.keys;
     this.keys = [];
-    const read = this.gpu.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'wgpt profile read' });
+    const read = this.gpu.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'wgpt profile read' });
     encoder.resolveQuerySet(this.querySet!, 0, 2 * n, this.resolveBuffer!, 0);
     encoder.copyBufferToBuffer(this.resolveBuffer!, 0, read, 0, 16 * n);
     // Spans take their places in submission order now and get their times when the read is back.

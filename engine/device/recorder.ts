@@ -84,7 +84,8 @@ export class Recorder {
     this.paramData = new Uint32Array(this.slotWords * PARAM_SLOTS);
     const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
     this.paramBuffer = gpu.createBuffer({ size: this.paramData.byteLength, usage, label: 'wgpt params' });
-    this.stageBuffer = gpu.createBuffer({ size: STAGE_BYTES, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'wgpt uploads' });
+    this.stageBuffer = gpu.createBuffer({ size: STAGE_BYTES, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      label: 'wgpt uploads' });
   }
 
   dispatch(d: Dispatch): void {
@@ -105,7 +106,8 @@ export class Recorder {
     }
     if (!matches) {
       const want = Object.entries(d.kernel.bindings).map(([n, t]) => `${n} (${t})`).join(', ');
-      throw new WgptError(`${d.label}: kernel ${d.kernel.name} binds ${want}; got ${d.bindings.map((b) => ('buffer' in b ? 'a buffer' : 'a texture')).join(', ')}`);
+      throw new WgptError(`${d.label}: kernel ${d.kernel.name} binds ${want}; ` +
+        `got ${d.bindings.map((b) => ('buffer' in b ? 'a buffer' : 'a texture')).join(', ')}`);
     }
     // A full parameter arena (or timestamp set) is submitted before this dispatch takes a slot.
     if (this.paramSlot === PARAM_SLOTS || this.profiler?.full) {
@@ -145,7 +147,8 @@ export class Recorder {
     }
     if (b.offset % this.limits.minStorageBufferOffsetAlignment !== 0) {
       throw new GPUValidationError(
-        `${label}: binding offset ${b.offset} is not a multiple of minStorageBufferOffsetAlignment (${this.limits.minStorageBufferOffsetAlignment})`);
+        `${label}: binding offset ${b.offset} is not a multiple of minStorageBufferOffsetAlignment ` +
+          `(${this.limits.minStorageBufferOffsetAlignment})`);
     }
   }
 
@@ -255,11 +258,13 @@ export class Recorder {
     return entry;
   }
 
-  private pipelineFor(entry: KernelEntry, kernel: Kernel, constants: Record<string, number> | undefined, label: string): GPUComputePipeline {
+  private pipelineFor(entry: KernelEntry, kernel: Kernel, constants: Record<string, number> | undefined,
+    label: string): GPUComputePipeline {
     for (const p of entry.pipelines) if (sameConstants(p.constants, constants)) return p.pipeline;
     const declared = Object.keys(kernel.overrides ?? {});
     const unknown = Object.keys(constants ?? {}).filter((c) => !declared.includes(c));
-    if (unknown.length > 0) throw new WgptError(`${label}: kernel ${kernel.name} has no override ${unknown.join(', ')} (it takes ${declared.join(', ') || 'none'})`);
+    if (unknown.length > 0) throw new WgptError(`${label}: kernel ${kernel.name} has no override ${unknown.join(', ')} ` +
+      `(it takes ${declared.join(', ') || 'none'})`);
     const pipeline = this.faults.scoped(['validation'], `compiling kernel ${kernel.name}`, () => this.gpu.createComputePipeline({
       layout: entry.pipelineLayout,
       label: kernel.name,

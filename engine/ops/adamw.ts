@@ -57,7 +57,8 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opt
   const wd = opts.weightDecay ?? 0.01;
   for (const [t, what] of [[param, 'param'], [grad, 'grad'], [m, 'm'], [v, 'v']] as const) {
     assertF32(t, `adamwStep ${what}`);
-    if (!sameShape(t.shape, param.shape)) throw new ShapeError(`adamwStep: ${what} has shape ${shapeStr(t.shape)}, param ${shapeStr(param.shape)}`);
+    if (!sameShape(t.shape, param.shape)) throw new ShapeError(`adamwStep: ${what} has shape ${shapeStr(t.shape)}, ` +
+      `param ${shapeStr(param.shape)}`);
   }
   if (!Number.isInteger(step) || step < 1) throw new ShapeError(`adamwStep: step must be an integer >= 1, got ${step}`);
   const scalars = {

@@ -49,7 +49,8 @@ function headWindows(bhTotal: number, T: number, dh: number): HeadWindow[] {
   const maxE = Math.floor(device.limits.maxStorageBufferBindingSize / 4);
   const per = Math.min(bhTotal, Math.floor((maxE - (align - 1)) / (T * dh)));
   if (per < 1) {
-    throw new ShapeError(`attention: one head of [${T}, ${dh}] floats (${T * dh * 4} bytes) does not fit one binding of ${device.limits.maxStorageBufferBindingSize} bytes`);
+    throw new ShapeError(`attention: one head of [${T}, ${dh}] floats (${T * dh * 4} bytes) does not fit one binding of ` +
+      `${device.limits.maxStorageBufferBindingSize} bytes`);
   }
   const out: HeadWindow[] = [];
   for (let bh0 = 0; bh0 < bhTotal; bh0 += per) {
@@ -70,7 +71,8 @@ function checkShapes(q: Tensor, k: Tensor, v: Tensor): void {
   for (const t of [q, k, v]) assertF32(t, 'attention');
   const ok = q.ndim === 4 && [k, v].every((t) => t.ndim === 4 && t.shape.every((d, i) => d === q.shape[i]));
   if (!ok) {
-    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
+    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], ` +
+      `got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
   }
 }
 
@@ -131,7 +133,8 @@ export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
 export function attentionComposed(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const ok = q.ndim === 4 && [k, v].every((t) => t.ndim === 4 && t.shape.every((d, i) => d === q.shape[i]));
   if (!ok) {
-    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
+    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], ` +
+      `got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
   }
   const dh = q.shape[3];
   const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(dh));

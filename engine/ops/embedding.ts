@@ -40,7 +40,8 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be [V, D], got ${shapeStr(weight.shape)}`);
   if (ids.dtype !== 'i32') throw new ShapeError(`embedding: ids must be i32, got ${ids.dtype}`);
   const host = ids.host;
-  if (!host) throw new WgptError('embedding: the ids have no host copy (make them with Tensor.fromData); the backward groups them on the host');
+  if (!host) throw new WgptError('embedding: the ids have no host copy (make them with Tensor.fromData); ' +
+    'the backward groups them on the host');
   const [v, d] = weight.shape;
   for (let i = 0; i < host.length; i++) {
     if (host[i] < 0 || host[i] >= v) throw new ShapeError(`embedding: id ${host[i]} at position ${i} is outside [0, ${v})`);

@@ -46,7 +46,8 @@ interface Rows {
 
 /** Copies `rows` rows of `cols` floats per batch between a float layout and a vec4 one (offset,
  *  stride and batch stride of the vec4 side in vec4s); see restride.wgsl. */
-function restride(toVec4: boolean, src: Binding, dst: Binding, batches: number, rows: number, cols: number, s: Rows, dd: Rows, acc: boolean): void {
+function restride(toVec4: boolean, src: Binding, dst: Binding, batches: number, rows: number, cols: number, s: Rows, dd: Rows,
+  acc: boolean): void {
   getDevice().dispatch({
     kernel: toVec4 ? PAD : UNPAD, constants: { WG: COPY_WG, ...(toVec4 ? {} : { ACC: acc ? 1 : 0 }) },
     params: { cols, s_off: s.off, s_ld: s.ld, s_batch: s.batch, d_off: dd.off, d_ld: dd.ld, d_batch: dd.batch },
@@ -70,14 +71,16 @@ function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, la
   const maxFloats = maxStorageBufferBindingSize / 4;
   const temps: Tensor[] = [];
   // An operand as stored: `rows` rows of `cols` floats at stride ld, per batch (stride 0: shared).
-  const aligned = (bind: Binding, rows: number, cols: number, ld: number, off: number, batchStride: number): [Binding, number, number, number] | null => {
+  const aligned = (bind: Binding, rows: number, cols: number, ld: number, off: number,
+    batchStride: number): [Binding, number, number, number] | null => {
     if (ld % 4 === 0 && off % 4 === 0 && batchStride % 4 === 0) return null;
     const copies = batchStride === 0 ? 1 : d.batches;
     const ld4 = up4(cols);
     if (copies * rows * ld4 > maxFloats || rows > maxGroups || copies > maxGroups) return null;
     const t = Tensor.empty([copies * rows * ld4], 'f32', `${label} aligned operand`);
     temps.push(t);
-    restride(true, bind, t.bind(), copies, rows, cols, { off, ld, batch: batchStride }, { off: 0, ld: ld4 / 4, batch: (rows * ld4) / 4 }, false);
+    restride(true, bind, t.bind(), copies, rows, cols, { off, ld, batch: batchStride },
+      { off: 0, ld: ld4 / 4, batch: (rows * ld4) / 4 }, false);
     return [t.bind(), ld4, 0, batchStride === 0 ? 0 : rows * ld4];
   };
   const out = { ...d };
@@ -97,7 +100,8 @@ function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, la
   }
   dispatchMatmul(out, transA, transB, label);
   if (cTemp) {
-    restride(false, cTemp.bind(), d.c, d.batches, d.m, d.n, { off: 0, ld: n4 / 4, batch: (d.m * n4) / 4 }, { off: d.cOff, ld: d.ldc, batch: d.cBatch }, d.accumulate);
+    restride(false, cTemp.bind(), d.c, d.batches, d.m, d.n, { off: 0, ld: n4 / 4, batch: (d.m * n4) / 4 },
+      { off: d.cOff, ld: d.ldc, batch: d.cBatch }, d.accumulate);
   }
   // Back to the pool: later commands run after the ones recorded here.
   for (const t of temps) t.dispose();
@@ -155,8 +159,8 @@ function matmulFloat(a: Operand, b: Operand, c: Tensor, m: number, n: number, k:
       const slices = kk > 2 * K_CHUNK ? Math.ceil(kk / K_CHUNK) : 1;
       const step = up4(Math.ceil(kk / slices));
       for (let k0 = 0; k0 < kk; k0 += step) {
-        dispatchAligned({ ...d, k: Math.min(step, kk - k0), aOff: aOff + (transA ? k0 * a.cols : k0), bOff: bOff + (transB ? k0 : k0 * b.cols), accumulate: acc || k0 > 0 },
-          transA, transB, label);
+        dispatchAligned({ ...d, k: Math.min(step, kk - k0), aOff: aOff + (transA ? k0 * a.cols : k0),
+          bOff: bOff + (transB ? k0 : k0 * b.cols), accumulate: acc || k0 > 0 }, transA, transB, label);
       }
     } else {
       dispatchMatmul(d, transA, transB, label);
@@ -215,7 +219,8 @@ function operandTexture(bind: Binding, off: number, rows: number, cols: number, 
 }
 
 /** Records one dispatch of C = op(A)·op(B) (or +=), with the class's chosen variant or `candidate`. */
-export function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boolean, label: string, candidate: Candidate | null = null): void {
+export function dispatchMatmul(d: MatmulDispatch, transA: boolean, transB: boolean, label: string,
+  candidate: Candidate | null = null): void {
   const device = getDevice();
   let p = pickMatmul(device, d, transA, transB, d.accumulate, candidate, true);
   let a: Binding | TextureBinding = d.a;

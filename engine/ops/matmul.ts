@@ -15,7 +15,8 @@ export interface MatmulOptions {
 function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, label = 'matmul'): Tensor {
   assertF32(a, label);
   assertF32(b, label);
-  if (a.ndim < 2 || b.ndim < 2) throw new ShapeError(`${label}: operands must be at least 2-D, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  if (a.ndim < 2 || b.ndim < 2) throw new ShapeError(`${label}: operands must be at least 2-D, ` +
+    `got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
   const [m, k] = transA ? [ac, ar] : [ar, ac];
@@ -46,7 +47,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   // Its B gradient would need Aᵀ over a batch of transposed blocks, which the backward cannot
   // form: refuse here, where the caller can still change it, not at backward().
   if (transA && b.ndim === 2 && a.ndim > 2 && recording(b)) {
-    throw new ShapeError(`matmul: a transposed batched A ${shapeStr(a.shape)}ᵀ with a shared B ${shapeStr(b.shape)} that needs a gradient is not supported; transpose A first (transpose(a)) or give B a batch axis`);
+    throw new ShapeError(`matmul: a transposed batched A ${shapeStr(a.shape)}ᵀ with a shared B ${shapeStr(b.shape)} ` +
+      `that needs a gradient is not supported; transpose A first (transpose(a)) or give B a batch axis`);
   }
   const out = matmulRaw(a, b, transA, transB);
   return record(out, 'matmul', [a, b], (g) => {

@@ -11,7 +11,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
   for (const t of [x, weight, bias]) assertF32(t, 'layerNorm');
   const d = x.shape[x.ndim - 1];
   if (x.ndim < 1 || weight.ndim !== 1 || bias.ndim !== 1 || weight.shape[0] !== d || bias.shape[0] !== d) {
-    throw new ShapeError(`layerNorm: x ${shapeStr(x.shape)} needs weight and bias of shape [${d}], got ${shapeStr(weight.shape)} and ${shapeStr(bias.shape)}`);
+    throw new ShapeError(`layerNorm: x ${shapeStr(x.shape)} needs weight and bias of shape [${d}], ` +
+      `got ${shapeStr(weight.shape)} and ${shapeStr(bias.shape)}`);
   }
   const rows = x.size / Math.max(d, 1);
   const out = Tensor.empty(x.shape, 'f32', 'layerNorm');

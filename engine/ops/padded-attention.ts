@@ -14,7 +14,8 @@ import { launchRows, recording, rowWindows, rowWorkgroup } from './util.ts';
 /** Softmax over the last axis of scores [B, H, Tq, Tk], keeping for query i the keys
  *  [keyStart[b], Tk - Tq + i]; keyStart is i32 [B]. Forward only. */
 export function paddedSoftmax(scores: Tensor, keyStart: Tensor): Tensor {
-  if (scores.ndim !== 4 || scores.dtype !== 'f32') throw new ShapeError(`paddedSoftmax: scores must be f32 [B, H, Tq, Tk], got ${scores.dtype} ${shapeStr(scores.shape)}`);
+  if (scores.ndim !== 4 || scores.dtype !== 'f32') throw new ShapeError(`paddedSoftmax: scores must be f32 [B, H, Tq, Tk], ` +
+    `got ${scores.dtype} ${shapeStr(scores.shape)}`);
   const [b, h, tq, tk] = scores.shape;
   if (keyStart.dtype !== 'i32' || keyStart.ndim !== 1 || keyStart.shape[0] !== b) {
     throw new ShapeError(`paddedSoftmax: keyStart must be i32 [${b}], got ${keyStart.dtype} ${shapeStr(keyStart.shape)}`);
@@ -26,7 +27,8 @@ export function paddedSoftmax(scores: Tensor, keyStart: Tensor): Tensor {
   if (rows === 0 || tk === 0) return out;
   for (const w of rowWindows(rows, tk)) {
     launchRows(PADDED_SOFTMAX, w.rows, { rows: w.rows, len: tk, shift: w.shift, row0: w.row0, tq, rows_per_seq: h * tq },
-      [scores.bind(w.elem0, w.count), out.bind(w.elem0, w.count), keyStart.bind()], `padded softmax ${shapeStr(scores.shape)}`, rowWorkgroup(64));
+      [scores.bind(w.elem0, w.count), out.bind(w.elem0, w.count), keyStart.bind()], `padded softmax ${shapeStr(scores.shape)}`,
+      rowWorkgroup(64));
   }
   return out;
 }
@@ -35,7 +37,8 @@ export function paddedSoftmax(scores: Tensor, keyStart: Tensor): Tensor {
 export function paddedAttention(q: Tensor, k: Tensor, v: Tensor, keyStart: Tensor): Tensor {
   const ok = q.ndim === 4 && k.ndim === 4 && v.ndim === 4 && k.shape.every((d, i) => d === v.shape[i])
     && [0, 1, 3].every((i) => q.shape[i] === k.shape[i]);
-  if (!ok) throw new ShapeError(`paddedAttention: q [B, H, Tq, Dh], k and v [B, H, Tk, Dh], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
+  if (!ok) throw new ShapeError(`paddedAttention: q [B, H, Tq, Dh], k and v [B, H, Tk, Dh], ` +
+    `got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
   const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(q.shape[3]));
   const p = paddedSoftmax(scores, keyStart);
   scores.dispose();

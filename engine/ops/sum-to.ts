@@ -64,7 +64,8 @@ export function reduceRaw(x: Tensor, keepShape: number[], factor: number, label:
   const a = st.findIndex((s, i) => s + align - 1 <= maxE && redAfter(i) <= MAX_LOOP);
   const per = Math.min(Math.floor((maxE - (align - 1)) / st[a]), kept[a] ? Infinity : Math.floor(MAX_LOOP / redAfter(a)));
   const prefixes: number[][] = [[]];
-  for (let i = 0; i < a; i++) prefixes.splice(0, prefixes.length, ...prefixes.flatMap((p) => Array.from({ length: in4[i] }, (_, v) => [...p, v])));
+  for (let i = 0; i < a; i++) prefixes.splice(0, prefixes.length,
+    ...prefixes.flatMap((p) => Array.from({ length: in4[i] }, (_, v) => [...p, v])));
   const started = new Set<number>(); // output windows already written once
   for (const prefix of prefixes) {
     for (let j0 = 0; j0 < in4[a]; j0 += per) {

@@ -70,7 +70,8 @@ export function rowWindows(rows: number, len: number, device = getDevice()): Row
   const maxE = Math.floor(device.limits.maxStorageBufferBindingSize / 4);
   if (rows * len <= maxE) return [{ row0: 0, rows, elem0: 0, shift: 0, count: rows * len }];
   const per = Math.floor((maxE - (align - 1)) / len);
-  if (per < 1) throw new ShapeError(`a row of ${len} elements does not fit one binding of ${device.limits.maxStorageBufferBindingSize} bytes`);
+  if (per < 1) throw new ShapeError(`a row of ${len} elements does not fit one binding of ` +
+    `${device.limits.maxStorageBufferBindingSize} bytes`);
   const out: RowWindow[] = [];
   for (let r0 = 0; r0 < rows; r0 += per) {
     const rc = Math.min(per, rows - r0);

@@ -67,7 +67,8 @@ export function parseClassKey(key: string): TuneClass | null {
  *  class's default). */
 /** On either kernel profile an aligned operand may load as vec4 (llvmpipe's kernel, the GPU's v4
  *  tiles), so alignment splits classes; the tuner measures the standard classes under these keys. */
-export function classOf(m: number, n: number, k: number, transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): { cls: MatmulClass; tuned: boolean } {
+export function classOf(m: number, n: number, k: number, transA: boolean, transB: boolean, vecA: boolean,
+  vecB: boolean): { cls: MatmulClass; tuned: boolean } {
   const form = `${transA ? 't' : 'n'}${transB ? 't' : 'n'}` as Form;
   const bucket: Bucket = m <= THIN_ROWS ? 'thin' : m * n * k < MEDIUM_WORK ? 'medium' : 'large';
   return { cls: { kind: 'matmul', form, vecA, vecB, bucket }, tuned: m * n * k >= SMALL_WORK };
@@ -91,7 +92,8 @@ export function candidatesFor(profile: 'gpu' | 'software', c: TuneClass): Candid
 /** The candidate set's fingerprint in the machine key: a new candidate or kernel version means
  *  measuring again. */
 function variantSet(profile: 'gpu' | 'software'): string {
-  const names = profile === 'gpu' ? GPU_MATMUL_CANDIDATES.map(gpuTileName) : Object.values(LLVMPIPE_CANDIDATES).flat().map(llvmpipeChoiceName);
+  const names = profile === 'gpu' ? GPU_MATMUL_CANDIDATES.map(gpuTileName)
+    : Object.values(LLVMPIPE_CANDIDATES).flat().map(llvmpipeChoiceName);
   const adamw = candidatesFor(profile, { kind: 'adamw' }).map((c) => `adamw ${c.name}`);
   return `v${GENERATOR_VERSION}: ${[...new Set(names), ...adamw].join(', ')}`;
 }
@@ -129,11 +131,13 @@ const states = new WeakMap<Device, Tuning>();
 export function tuningOf(device: Device): Tuning {
   let s = states.get(device);
   if (!s) {
-    const key = machineKey(device.adapterDescription, `${device.backend} (${device.featureLevel})`, device.kernelProfile, variantSet(device.kernelProfile));
+    const key = machineKey(device.adapterDescription, `${device.backend} (${device.featureLevel})`, device.kernelProfile,
+      variantSet(device.kernelProfile));
     const file = tuneFilePath(key);
     const enabled = setting('WGPT_TUNE');
     const profile = device.kernelProfile;
-    s = { enabled, key, file, results: new Map(), pending: new Map(), spentMs: 0, warnings: [], candidates: (cls) => candidatesFor(profile, cls) };
+    s = { enabled, key, file, results: new Map(), pending: new Map(), spentMs: 0, warnings: [],
+      candidates: (cls) => candidatesFor(profile, cls) };
     if (enabled) {
       const warnings = s.warnings;
       for (const [k, r] of Object.entries(loadTuneFile(file, key, (msg) => {
