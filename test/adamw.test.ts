@@ -25,7 +25,8 @@ function refStep(p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Ar
 
 const cases: { name: string; n: number; opts: { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number } }[] = [
   { name: '231 floats (vec4 + tail), defaults', n: 231, opts: { lr: 1e-3 } },
-  { name: '4096 floats, big lr and weight decay, other betas', n: 4096, opts: { lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 } },
+  { name: '4096 floats, big lr and weight decay, other betas', n: 4096,
+    opts: { lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 } },
   { name: '300001 floats (past one 1 MiB binding), no weight decay', n: 300001, opts: { lr: 3e-4, weightDecay: 0 } },
 ];
 
@@ -49,7 +50,8 @@ for (const c of cases) for (const variant of variants) {
       const G = Tensor.fromData(g, [c.n]);
       const before = getDevice().counters.buffersCreated;
       const names = kernelsDispatched(getDevice(), () => adamwStep(P, G, M, V, { ...c.opts, step }, variant));
-      if (step === 1) t.ok(names.some((k) => k === `adamw.adamw4${variant.name === 'texture' ? '_texture' : ''}`), `ran ${names.join(', ')}`);
+      if (step === 1) t.ok(names.some((k) => k === `adamw.adamw4${variant.name === 'texture' ? '_texture' : ''}`),
+        `ran ${names.join(', ')}`);
       created += getDevice().counters.buffersCreated - before;
       G.dispose();
       refStep(p, g, m, v, c.opts.lr, b1, b2, c.opts.eps ?? 1e-8, c.opts.weightDecay ?? 0.01, step);
@@ -61,7 +63,8 @@ for (const c of cases) for (const variant of variants) {
       const got = await T.toArray();
       got3.push(new Uint32Array(got.buffer));
       const { ratio, at } = worst(got, want, atol, 1e-6);
-      t.ok(ratio <= 1, `${name} after 3 steps: error ratio ${ratio.toFixed(3)}` + (ratio > 1 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
+      t.ok(ratio <= 1, `${name} after 3 steps: error ratio ${ratio.toFixed(3)}` +
+        (ratio > 1 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
     }
     // Identity, not t.same: two GPUBuffer objects compare as "same" by their (empty) own fields.
     [P, M, V].forEach((x, i) => t.equal(x.buffer, buffers[i], `${['param', 'm', 'v'][i]} updated in place (the same GPUBuffer)`));

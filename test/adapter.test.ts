@@ -27,7 +27,8 @@ t.test('backend names', async (t) => {
 
 t.test('where lavapipe is missing, --backend lavapipe says how to get it, in one line', async (t) => {
   // No Vulkan driver manifest at all, whatever is installed: lavapipe cannot be found.
-  const r = wgpt({ VK_DRIVER_FILES: path.join(tmpdir(), 'no-such-dir', 'lvp_icd.json'), VK_ICD_FILENAMES: '' }, 'info', '--backend', 'lavapipe');
+  const r = wgpt({ VK_DRIVER_FILES: path.join(tmpdir(), 'no-such-dir', 'lvp_icd.json'), VK_ICD_FILENAMES: '' },
+    'info', '--backend', 'lavapipe');
   t.equal(r.status, 1, 'exit status 1');
   const last = r.stderr.trim().split('\n').pop() ?? '';
   t.match(last, /^wgpt info: no lavapipe adapter \(backend=lavapipe: Dawn's Vulkan backend on Mesa >= 24\): install Mesa >= 24 with bash scripts\/setup\.sh --mesa-backports, or use a side-by-side copy: bash scripts\/mesa-copy\.sh && \. \.mesa\/env\.sh$/);
@@ -69,19 +70,22 @@ t.test('auto follows the measured software adapter only while both adapters are 
   t.ok(Number.isNaN(trainingScore(new Map())), 'NaN where a training class was not measured');
 
   t.equal(preferredSoftwareAdapter('GL 1'), null, 'nothing measured: GL');
-  const file = saveSoftwareAdapterChoice({ software: { adapter: 'GL 1', score_gflops: 20 }, lavapipe: { adapter: 'LVP 1', score_gflops: 25 } });
+  const file = saveSoftwareAdapterChoice({ software: { adapter: 'GL 1', score_gflops: 20 },
+    lavapipe: { adapter: 'LVP 1', score_gflops: 25 } });
   t.equal(file.choice, 'lavapipe');
   t.same(preferredSoftwareAdapter('GL 1'), { lavapipe: 'LVP 1' }, 'lavapipe measured faster');
   t.equal(preferredSoftwareAdapter('GL 2'), null, 'another GL adapter (a Mesa update): measured no more');
   process.env.WGPT_TUNE = 'off';
   t.equal(preferredSoftwareAdapter('GL 1'), null, 'WGPT_TUNE=off (the tests): never');
   process.env.WGPT_TUNE = 'on';
-  t.equal(saveSoftwareAdapterChoice({ software: { adapter: 'GL 1', score_gflops: 25 }, lavapipe: { adapter: 'LVP 1', score_gflops: 20 } }).choice, 'software');
+  t.equal(saveSoftwareAdapterChoice({ software: { adapter: 'GL 1', score_gflops: 25 },
+    lavapipe: { adapter: 'LVP 1', score_gflops: 20 } }).choice, 'software');
   t.equal(preferredSoftwareAdapter('GL 1'), null, 'GL measured faster');
   t.equal(saveSoftwareAdapterChoice({ software: { adapter: 'GL 1', score_gflops: 25 } }).choice, 'software', 'no lavapipe: GL');
 });
 
-t.test('auto takes lavapipe where it was measured faster (run where lavapipe is at hand)', { skip: device.backend !== 'lavapipe' && 'lavapipe is not the adapter in use' }, async (t) => {
+t.test('auto takes lavapipe where it was measured faster (run where lavapipe is at hand)',
+  { skip: device.backend !== 'lavapipe' && 'lavapipe is not the adapter in use' }, async (t) => {
   const saved = { WGPT_CACHE: process.env.WGPT_CACHE, WGPT_TUNE: process.env.WGPT_TUNE, WGPT_BACKEND: process.env.WGPT_BACKEND };
   t.teardown(() => {
     for (const [k, v] of Object.entries(saved)) {
@@ -93,7 +97,8 @@ t.test('auto takes lavapipe where it was measured faster (run where lavapipe is 
   process.env.WGPT_BACKEND = 'auto';
   // Adapters only, no device: the choice itself.
   const gl = await chooseAdapter('software');
-  saveSoftwareAdapterChoice({ software: { adapter: gl.description, score_gflops: 1 }, lavapipe: { adapter: device.adapterDescription, score_gflops: 2 } });
+  saveSoftwareAdapterChoice({ software: { adapter: gl.description, score_gflops: 1 },
+    lavapipe: { adapter: device.adapterDescription, score_gflops: 2 } });
   process.env.WGPT_TUNE = 'on';
   t.equal((await chooseAdapter('auto')).backend, 'lavapipe', 'measured faster: lavapipe');
   process.env.WGPT_TUNE = 'off';

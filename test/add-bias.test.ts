@@ -20,7 +20,8 @@ for (const shape of [[2, 5, 12], [7, 3]]) {
     const fused = addBias(x, y, b);
     const inner = add(y, b);
     const composed = add(x, inner);
-    t.same(new Uint32Array((await fused.toArray()).buffer), new Uint32Array((await composed.toArray()).buffer), 'the bits of add(x, add(y, bias))');
+    t.same(new Uint32Array((await fused.toArray()).buffer), new Uint32Array((await composed.toArray()).buffer),
+      'the bits of add(x, add(y, bias))');
     for (const z of [x, y, b, fused, inner, composed]) z.dispose();
   });
 }

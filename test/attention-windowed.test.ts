@@ -13,7 +13,8 @@ await withDevice(t, { maxStorageBufferBindingSize: 4096 });
 // [2, 3, 33, 8]: 1056 bytes a head, 3 heads a window (vec4 path); [1, 5, 40, 6]: 960 bytes a head, 4 a window (scalar path).
 for (const shape of [[2, 3, 33, 8], [1, 5, 40, 6]]) {
   const [B, H, T, dh] = shape;
-  t.test(`flash attention ${JSON.stringify(shape)} under a 4 KiB binding cap`, (t) => checkOp(t, `flash attention ${JSON.stringify(shape)} under a 4 KiB binding cap`, {
+  t.test(`flash attention ${JSON.stringify(shape)} under a 4 KiB binding cap`, (t) => checkOp(t,
+    `flash attention ${JSON.stringify(shape)} under a 4 KiB binding cap`, {
     inputs: [{ shape }, { shape }, { shape }],
     gpu: (q, k, v) => flashAttention(q, k, v),
     cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),

@@ -91,7 +91,8 @@ t.test('the cloze metric: a model that states a fact counts it, one that does no
   t.same([none.correct, none.accuracy], [0, 0], 'knows none');
   const one = await clozeAccuracy(fake((p) => p === `${victor.name} was born in`));
   t.equal(one.correct, 1, 'knows one');
-  t.same(one.facts.filter((f) => f.known).map((f) => [f.person, f.task, f.value]), [[victor.name, 'birth-city', victor.facts['birth-city']]]);
+  t.same(one.facts.filter((f) => f.known).map((f) => [f.person, f.task, f.value]),
+    [[victor.name, 'birth-city', victor.facts['birth-city']]]);
   t.same(Object.values(one.per_task).map((g) => g.correct), [1, 0, 0], 'per relation');
 
   const q = heldOutQuestions(world);

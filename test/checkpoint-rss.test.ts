@@ -53,6 +53,7 @@ t.test('124M-size checkpoint loads with bounded RSS and correct values', async (
   t.equal(wrong, 0, 'first/middle/last element of every tensor as written');
   const bound = r.baseRss + 1.5 * r.largestTensorBytes + 64 * MB;
   t.comment(`load ${(fileSize / MB).toFixed(0)} MiB in ${(r.ms / 1000).toFixed(1)} s: base RSS ${(r.baseRss / MB).toFixed(0)} MiB, ` +
-    `peak RSS ${(r.peakRss / MB).toFixed(0)} MiB (+${((r.peakRss - r.baseRss) / MB).toFixed(0)} MiB), largest tensor ${(r.largestTensorBytes / MB).toFixed(0)} MiB`);
+    `peak RSS ${(r.peakRss / MB).toFixed(0)} MiB (+${((r.peakRss - r.baseRss) / MB).toFixed(0)} MiB), ` +
+    `largest tensor ${(r.largestTensorBytes / MB).toFixed(0)} MiB`);
   t.ok(r.peakRss < bound, `peak RSS ${(r.peakRss / MB).toFixed(0)} MiB < base + 1.5 x largest + 64 MiB = ${(bound / MB).toFixed(0)} MiB`);
 });

@@ -27,7 +27,8 @@ t.test('wgpt grads without --data is an error that says what to give', async (t)
   t.match(r.out, /give --data FILE \(instruction JSON\), ch07 \(the chapter's data\) or synthetic \(the built-in tasks\)/);
   t.notMatch(r.out, /loss \d/, 'no report');
   // A missing --data and a temporary --out: a regression fails fast instead of training a default run.
-  const neg = wgpt('train', '--test-limit=-1', '--max-steps', '1', '--data', path.join(dir, 'missing.json'), '--out', path.join(dir, 'neg'));
+  const neg = wgpt('train', '--test-limit=-1', '--max-steps', '1', '--data', path.join(dir, 'missing.json'),
+    '--out', path.join(dir, 'neg'));
   t.not(neg.code, 0);
   t.match(neg.out, /--test-limit must be 0 \(no test responses\) or more, got -1/);
 });
@@ -65,7 +66,8 @@ t.test("Dawn's two limit warnings are hidden unless WGPT_DEBUG is set; everythin
   t.match(unknown.stderr, /wgpt: unknown command "nope"/, 'other stderr lines pass through');
   // The launcher runs the CLI in a child: its exit status and signals come through (train's Ctrl-C
   // test checks 130); with WGPT_DEBUG the CLI runs in the launcher's own process, stack traces on.
-  const debug = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, WGPT_DEBUG: '1' } });
+  const debug = spawnSync(process.execPath, [cli, 'info'],
+    { encoding: 'utf8', timeout: 300_000, env: { ...process.env, WGPT_DEBUG: '1' } });
   t.equal(debug.status, 0);
   t.match(debug.stdout, /limits in force/);
 });

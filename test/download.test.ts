@@ -62,7 +62,8 @@ t.test('full download: both files, byte-identical, progress reported', async (t)
   const dir = path.join(root, 'full');
   let last = 0;
   let total: number | undefined;
-  const got = await downloadModel('gpt2', { ...quiet, dir, onProgress: (p) => { if (p.file === 'model.safetensors') { last = p.doneBytes; total = p.totalBytes; } } });
+  const got = await downloadModel('gpt2', { ...quiet, dir,
+    onProgress: (p) => { if (p.file === 'model.safetensors') { last = p.doneBytes; total = p.totalBytes; } } });
   t.equal(got, dir);
   t.ok((await fsp.readFile(path.join(dir, 'model.safetensors'))).equals(body));
   t.ok((await fsp.readFile(path.join(dir, 'config.json'))).equals(config));
@@ -104,7 +105,8 @@ t.test('a .partial from an earlier run is resumed, and too many drops keep it fo
 t.test('sha256 mismatch: clear error, no final file, no partial', async (t) => {
   knobs = { cuts: 0, ranges: [], badSha: true };
   const dir = path.join(root, 'badsha');
-  await t.rejects(downloadModel('gpt2', { ...quiet, dir }), new RegExp(`sha256 mismatch: server says ${sha(Buffer.from('x'))}, file has ${sha(body)}`));
+  await t.rejects(downloadModel('gpt2', { ...quiet, dir }),
+    new RegExp(`sha256 mismatch: server says ${sha(Buffer.from('x'))}, file has ${sha(body)}`));
   t.same(await fsp.readdir(dir), ['config.json'], 'only the verified config.json is there');
 });
 

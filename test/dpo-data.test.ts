@@ -89,14 +89,16 @@ t.test('the loss, gradients and rewards against hand-computed values', async (t)
   t.equal(l.preferred, 1, 'pair 0 prefers chosen, pair 1 ties');
   // Finite differences of the loss itself.
   const h = 1e-6;
-  const fd = (dpoLoss([-1 + h, -2], [-3, -2], [-2, -1], [-3, -1], beta).loss - dpoLoss([-1 - h, -2], [-3, -2], [-2, -1], [-3, -1], beta).loss) / (2 * h);
+  const fd = (dpoLoss([-1 + h, -2], [-3, -2], [-2, -1], [-3, -1], beta).loss -
+    dpoLoss([-1 - h, -2], [-3, -2], [-2, -1], [-3, -1], beta).loss) / (2 * h);
   t.ok(Math.abs(fd - l.gradChosen[0]) < 1e-8, `finite difference ${fd} vs ${l.gradChosen[0]}`);
   // --sft-weight: the objective adds W * mean(-πc); its gradient is the finite difference of the objective.
   const w = dpoLoss([-1, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7);
   t.equal(w.loss, l.loss, 'the DPO loss itself is unchanged');
   t.equal(w.sft, 1.5, 'chosen NLL: mean of -πc');
   t.ok(Math.abs(w.objective - (l.loss + 0.7 * 1.5)) < 1e-15, 'objective = loss + W * sft');
-  const fdw = (dpoLoss([-1 + h, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7).objective - dpoLoss([-1 - h, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7).objective) / (2 * h);
+  const fdw = (dpoLoss([-1 + h, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7).objective -
+    dpoLoss([-1 - h, -2], [-3, -2], [-2, -1], [-3, -1], beta, 0.7).objective) / (2 * h);
   t.ok(Math.abs(fdw - w.gradChosen[0]) < 1e-8, `with W: finite difference ${fdw} vs ${w.gradChosen[0]}`);
   t.equal(w.gradRejected[0], l.gradRejected[0], 'the rejected side is untouched');
   // Stable at the extremes.
@@ -114,7 +116,8 @@ t.test('validation: one line naming the entry and field', async (t) => {
   t.equal(validatePreferences([{ instruction: 'i', chosen: 'c', rejected: 'r' }])[0].output, 'c', 'output defaults to the chosen answer');
   const bad: Array<[unknown, RegExp]> = [
     [{ a: 1 }, /^f\.json: expected a JSON array of preference entries, got an object$/],
-    [[ok, { instruction: 'i', output: 'o', rejected: 'r' }], /^f\.json: entry 1: "chosen" must be a string, got nothing \(missing\) \(DPO needs preference pairs/],
+    [[ok, { instruction: 'i', output: 'o', rejected: 'r' }],
+      /^f\.json: entry 1: "chosen" must be a string, got nothing \(missing\) \(DPO needs preference pairs/],
     [[{ ...ok, rejected: 3 }], /^f\.json: entry 0: "rejected" must be a string, got number 3$/],
     [[{ ...ok, instruction: null }], /^f\.json: entry 0: "instruction" must be a string, got null$/],
     [[{ ...ok, input: [] }], /^f\.json: entry 0: "input" must be a string when present, got an array$/],
@@ -134,13 +137,15 @@ t.test('built-in pairs: the SFT data in its order, rejected = another answer (sa
   const pairs = syntheticPreferences(123, 2000);
   const entries = generateFactData({ seed: 123, count: 2000 });
   t.equal(pairs.length, 2000);
-  t.ok(pairs.every((p, i) => p.instruction === entries[i].instruction && p.input === entries[i].input && p.chosen === entries[i].output), 'same entries, chosen = the right answer');
+  t.ok(pairs.every((p, i) => p.instruction === entries[i].instruction && p.input === entries[i].input && p.chosen === entries[i].output),
+    'same entries, chosen = the right answer');
   t.ok(pairs.every((p) => p.rejected !== p.chosen), 'rejected is wrong');
   const answersOf = (task: string): Set<string> => new Set(entries.filter((e) => e.task === task).map((e) => e.output));
   t.ok(pairs.every((p, i) => i % 2 === 1 || answersOf(p.task!).has(p.rejected)), 'even pairs reject another answer of the same task');
   const othersOf = (task: string): Set<string> => new Set(entries.filter((e) => e.task !== task).map((e) => e.output));
   t.ok(pairs.every((p, i) => i % 2 === 0 || othersOf(p.task!).has(p.rejected)), 'odd pairs reject an answer of another task');
-  t.ok(pairs.filter((_, i) => i % 2 === 1).filter((p) => !answersOf(p.task!).has(p.rejected)).length > 900, 'most of which no entry of its own task gives');
+  t.ok(pairs.filter((_, i) => i % 2 === 1).filter((p) => !answersOf(p.task!).has(p.rejected)).length > 900,
+    'most of which no entry of its own task gives');
   const vocab = new Set(outputVocabOf(entries, 'alpaca'));
   t.ok(pairs.every((p) => encode(p.rejected, false).every((id) => vocab.has(id))), 'every rejected token is in the SFT output vocabulary');
   t.same(syntheticPreferences(123, 2000), pairs, 'deterministic');

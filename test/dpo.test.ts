@@ -33,8 +33,10 @@ const base: DpoOptions = {
   loraRank: null, scoreBefore: false, syntheticCount: 0,
 };
 const KEYS = ['step', 'epoch', 'tokens_seen', 'train_loss', 'val_loss', 'train_reward_margin', 'val_reward_margin',
-  'train_chosen_reward', 'train_rejected_reward', 'val_chosen_reward', 'val_rejected_reward', 'train_sft_loss', 'val_sft_loss', 'elapsed_s'];
-const rows = (out: string): Record<string, number>[] => readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  'train_chosen_reward', 'train_rejected_reward', 'val_chosen_reward', 'val_rejected_reward', 'train_sft_loss', 'val_sft_loss',
+  'elapsed_s'];
+const rows = (out: string): Record<string, number>[] =>
+  readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const timeless = (r: Record<string, number>[]): Record<string, number>[] => r.map(({ elapsed_s: _, ...rest }) => rest);
 
 t.test('policy = reference: loss ln 2, rewards and margin 0, and log-probs are mean token log-probs', async (t) => {
@@ -105,14 +107,15 @@ t.test('--mask none runs too; nothing else differs', async (t) => {
 t.test('Ctrl-C saves a checkpoint, exits 130, and --resume gives the bits of a run never stopped', async (t) => {
   const out = path.join(dir, 'interrupted');
   const cli = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');
-  const args = ['dpo', '--data', dataFile, '--model', modelDir, '--out', out, '--epochs', '1000', '--eval-every', '1', '--eval-batches', '1',
-    '--batch-size', '2', '--lr', '1e-3', '--beta', '0.5', '--max-new-tokens', '0'];
+  const args = ['dpo', '--data', dataFile, '--model', modelDir, '--out', out, '--epochs', '1000', '--eval-every', '1',
+    '--eval-batches', '1', '--batch-size', '2', '--lr', '1e-3', '--beta', '0.5', '--max-new-tokens', '0'];
   const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d));
   child.stderr.on('data', (d: Buffer) => (output += d));
   const metrics = path.join(out, 'metrics.jsonl');
-  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 2) && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 2) && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 130) t.comment(output);
@@ -126,8 +129,10 @@ t.test('Ctrl-C saves a checkpoint, exits 130, and --resume gives the bits of a r
   const straight = path.join(dir, 'straight');
   await dpo({ ...opts, out: straight });
   t.same(timeless(rows(out)), timeless(rows(straight)), `metrics of steps 0..${stopped + 1} identical`);
-  t.ok(readFileSync(path.join(out, 'model.safetensors')).equals(readFileSync(path.join(straight, 'model.safetensors'))), 'model.safetensors identical');
-  t.ok(readFileSync(path.join(out, 'checkpoint/optimizer.safetensors')).equals(readFileSync(path.join(straight, 'checkpoint/optimizer.safetensors'))), 'optimizer state identical');
+  t.ok(readFileSync(path.join(out, 'model.safetensors')).equals(readFileSync(path.join(straight, 'model.safetensors'))),
+    'model.safetensors identical');
+  t.ok(readFileSync(path.join(out, 'checkpoint/optimizer.safetensors'))
+    .equals(readFileSync(path.join(straight, 'checkpoint/optimizer.safetensors'))), 'optimizer state identical');
 });
 
 t.test('bad input is one clear line and nothing is written', async (t) => {
@@ -159,7 +164,8 @@ t.test('LoRA: adapters only, the reference is the base (ln 2 at step 0), the SFT
   t.equal(r.steps, 3);
   t.same(Object.keys(rows(out)[0]), KEYS, 'the metrics keys of a full run');
   t.ok(readFileSync(path.join(modelDir, 'model.safetensors')).equals(sft), 'the SFT model file is byte-identical');
-  t.ok(existsSync(path.join(out, 'adapter_model.safetensors')) && existsSync(path.join(out, 'adapter_config.json')), 'PEFT adapters written');
+  t.ok(existsSync(path.join(out, 'adapter_model.safetensors')) && existsSync(path.join(out, 'adapter_config.json')),
+    'PEFT adapters written');
   t.notOk(existsSync(path.join(out, 'model.safetensors')), 'no copy of the model');
   const cfg = JSON.parse(readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
   t.match(cfg, { r: 4, lora_alpha: 8, peft_type: 'LORA' });
@@ -189,7 +195,8 @@ t.test('built-in pairs with --rejected model: the SFT model\'s own wrong answers
   made.forEach((p, i) => {
     const own = String(answers[i].model_response).trim();
     t.equal(p.chosen, [...pairs, right][i].chosen, 'chosen stays the right answer');
-    t.equal(p.rejected, own !== '' && own !== p.chosen ? own : [...pairs, right][i].rejected, `pair ${i}: rejected is the model's answer "${own}" where wrong`);
+    t.equal(p.rejected, own !== '' && own !== p.chosen ? own : [...pairs, right][i].rejected,
+      `pair ${i}: rejected is the model's answer "${own}" where wrong`);
   });
   t.equal(mistakes, made.filter((p, i) => p.rejected !== [...pairs, right][i].rejected).length);
   model.dispose();
@@ -201,6 +208,8 @@ t.test('built-in pairs with --rejected model: the SFT model\'s own wrong answers
   t.equal(JSON.parse(saved).length, 40, 'the pairs are in the run directory');
   await dpo({ ...opts, out, maxSteps: 4 }, out);
   t.equal(readFileSync(path.join(out, PAIRS_FILE), 'utf8'), saved, 'the resumed run read them, not made new ones');
-  await t.rejects(dpo({ ...base, out: path.join(dir, 'x'), rejected: 'model' }), /--rejected chooses the built-in pairs' rejected answers; a --data file has its own/);
-  await t.rejects(dpo({ ...base, out: path.join(dir, 'x'), data: null, rejected: 'mine' }), /unknown --rejected "mine": use other or model/);
+  await t.rejects(dpo({ ...base, out: path.join(dir, 'x'), rejected: 'model' }),
+    /--rejected chooses the built-in pairs' rejected answers; a --data file has its own/);
+  await t.rejects(dpo({ ...base, out: path.join(dir, 'x'), data: null, rejected: 'mine' }),
+    /unknown --rejected "mine": use other or model/);
 });

@@ -118,5 +118,6 @@ t.test('a product with f16 operands is the f32 product of the rounded operands',
 
 t.test('--matmul-precision f16 is refused in one line that says what to do (no subgroup-matrix kernel ships)', async (t) => {
   checkMatmulPrecision(device, 'f32');
-  t.throws(() => checkMatmulPrecision(device, 'f16'), /^--matmul-precision f16: .*(lists no f16 subgroup-matrix config|ships no subgroup-matrix kernel).*run with --matmul-precision f32/);
+  t.throws(() => checkMatmulPrecision(device, 'f16'),
+    /^--matmul-precision f16: .*(lists no f16 subgroup-matrix config|ships no subgroup-matrix kernel).*run with --matmul-precision f32/);
 });

@@ -85,7 +85,8 @@ t.test('HTTP and connection errors are clear', async (t) => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'wgpt-cache-'));
   await t.rejects(fetchCh07({ cacheDir, url: `http://127.0.0.1:${port}/x` }), /HTTP 404/);
   await new Promise((r) => server.close(r));
-  await t.rejects(fetchCh07({ cacheDir, url: `http://127.0.0.1:${port}/x` }), /cannot download the chapter 7 data from http:\/\/127\.0\.0\.1/);
+  await t.rejects(fetchCh07({ cacheDir, url: `http://127.0.0.1:${port}/x` }),
+    /cannot download the chapter 7 data from http:\/\/127\.0\.0\.1/);
 });
 
 t.test('ch07-dpo: the preference data set from the same table (hash, cache, env override, mismatch)', { skip: skipDpo }, async (t) => {
@@ -113,6 +114,7 @@ t.test('ch07-dpo: the preference data set from the same table (hash, cache, env 
   const other = await serve(bad);
   t.teardown(() => other.server.close());
   const empty = join(mkdtempSync(join(tmpdir(), 'wgpt-cache-')), 'data');
-  await t.rejects(fetchDataset('ch07-dpo', { cacheDir: empty, url: other.url }), /sha256 mismatch for the chapter 7 preference data .*expected 305315ab.*nothing was saved/);
+  await t.rejects(fetchDataset('ch07-dpo', { cacheDir: empty, url: other.url }),
+    /sha256 mismatch for the chapter 7 preference data .*expected 305315ab.*nothing was saved/);
   t.notOk(existsSync(empty), 'nothing cached');
 });

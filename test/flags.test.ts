@@ -86,7 +86,8 @@ t.test('resumed options: checked entry by entry; how far to go may change, the r
   t.throws(() => resumeOptions(TRAIN_FLAGS, noLr, {}, here),
     new RegExp('^runs/a: its checkpoint\'s options lack "lr" \\(--lr\\), which every wgpt train run saves: ' +
       'resume it with the command that made it, or start the run again without --resume$'));
-  t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, batchSize: '8' }, {}, here), /"batchSize" \(--batch-size\) = "8", not an integer of at least 1:/);
+  t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, batchSize: '8' }, {}, here),
+    /"batchSize" \(--batch-size\) = "8", not an integer of at least 1:/);
   t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, data: 3 }, {}, here), /"data" \(--data\) = 3, not a string or null:/);
   t.throws(() => resumeOptions(TRAIN_FLAGS, { ...saved, scoreBefore: 'no' }, {}, here), /"scoreBefore" = "no", not true or false:/,
     'an option no flag sets');

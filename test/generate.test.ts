@@ -66,7 +66,8 @@ t.test('a batch of prompts gives each prompt the greedy answer it gets alone', a
   // Sampling keeps the logits path: per prompt, the same draws as alone.
   const sampled = await generateBatch(small, prompts.slice(0, 3), { maxNewTokens: 8, temperature: 1, topK: 5, seed: 4, stopToken: null });
   for (let i = 0; i < 3; i++) {
-    t.same(sampled[i], await generate(small, prompts[i], { maxNewTokens: 8, temperature: 1, topK: 5, seed: 4, stopToken: null }), `sampled prompt ${i}`);
+    t.same(sampled[i], await generate(small, prompts[i], { maxNewTokens: 8, temperature: 1, topK: 5, seed: 4, stopToken: null }),
+      `sampled prompt ${i}`);
   }
   small.dispose();
 });

@@ -23,7 +23,8 @@ const close = (t: Test, got: number, want: number, tol: number, what: string): v
 
 function goldenBatch(gold: { pad: number; pairs: Array<{ prompt_length: number; chosen: number[]; rejected: number[] }> }) {
   // The header length matters to --mask answer only; this case is --mask prompt.
-  const pairs: EncodedPair[] = gold.pairs.map((p) => ({ promptLength: p.prompt_length, headerLength: 0, chosen: p.chosen, rejected: p.rejected }));
+  const pairs: EncodedPair[] = gold.pairs.map((p) => ({ promptLength: p.prompt_length, headerLength: 0,
+    chosen: p.chosen, rejected: p.rejected }));
   return collatePairs(pairs, { mask: 'prompt', allowedMaxLength: 16, padTokenId: gold.pad });
 }
 

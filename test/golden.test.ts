@@ -79,7 +79,8 @@ for (const kind of ['tied', 'untied'] as const) {
     const dir = path.join(here, 'golden', kind);
     const ck = await loadCheckpoint(dir);
     const cfg = ck.config;
-    t.same(cfg, { vocabSize: 97, contextLength: 16, dModel: 24, nLayers: 2, nHeads: 3, layerNormEps: 1e-5, dropout: 0, tiedHead: kind === 'tied' });
+    t.same(cfg, { vocabSize: 97, contextLength: 16, dModel: 24, nLayers: 2, nHeads: 3, layerNormEps: 1e-5, dropout: 0,
+      tiedHead: kind === 'tied' });
     const specs = hfTensorSpecs(cfg);
     t.same([...ck.tensors.keys()].sort(), specs.map((s) => s.name).sort(), 'parameters by HF name');
     t.equal(ck.tensors.has('lm_head.weight'), kind === 'untied');

@@ -2,7 +2,8 @@ import t from 'tap';
 import { createServer } from 'node:http';
 import { judgePrompt, judgeResponses, parseChatReply, parseScore, queryModel } from '../train/eval/judge.ts';
 
-const entry = { instruction: 'Rewrite the sentence using a simile.', input: 'The car is very fast.', output: 'The car is as fast as lightning.', model_response: 'The car is as fast as a bullet.' };
+const entry = { instruction: 'Rewrite the sentence using a simile.', input: 'The car is very fast.',
+  output: 'The car is as fast as lightning.', model_response: 'The car is as fast as a bullet.' };
 
 t.test('the chapter prompt', async (t) => {
   t.equal(
@@ -23,7 +24,8 @@ t.test('score and reply parsing', async (t) => {
   t.equal(parseScore('Score: 80'), null);
   t.equal(parseScore('85.5'), null);
   t.equal(parseChatReply('{"model":"llama3","message":{"role":"assistant","content":"42"},"done":true}'), '42');
-  t.equal(parseChatReply('{"message":{"content":"4"},"done":false}\n{"message":{"content":"2"},"done":false}\n{"message":{"content":""},"done":true}\n'), '42');
+  t.equal(parseChatReply(
+    '{"message":{"content":"4"},"done":false}\n{"message":{"content":"2"},"done":false}\n{"message":{"content":""},"done":true}\n'), '42');
   t.throws(() => parseChatReply('{"error":"model not found"}'), /server error: model not found/);
 });
 
@@ -31,7 +33,8 @@ t.test('against a local server', async (t) => {
   const requests: any[] = [];
   const replies = [
     (n: string) => JSON.stringify({ model: 'llama3', message: { role: 'assistant', content: n }, done: true }),
-    (n: string) => n.split('').map((c) => JSON.stringify({ message: { role: 'assistant', content: c }, done: false }) + '\n').join('') + JSON.stringify({ message: { content: '' }, done: true }) + '\n',
+    (n: string) => n.split('').map((c) => JSON.stringify({ message: { role: 'assistant', content: c }, done: false }) + '\n').join('') +
+      JSON.stringify({ message: { content: '' }, done: true }) + '\n',
   ];
   const answers = ['90', '75', 'I would say 60'];
   const server = createServer((req, res) => {

@@ -110,7 +110,8 @@ t.test('a LoRA run: PEFT files, base file untouched, trainable count printed', a
     'trainable count printed: 4·((32+96) + (32+32) + (32+128) + (128+32))');
   t.notOk(existsSync(path.join(out, 'model.safetensors')), 'no full model without --merge');
   const cfg = await readAdapterConfig(out);
-  t.match(cfg, { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 4, lora_alpha: 4, fan_in_fan_out: true, bias: 'none', base_model_name_or_path: path.resolve(modelDir) });
+  t.match(cfg, { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 4, lora_alpha: 4, fan_in_fan_out: true, bias: 'none',
+    base_model_name_or_path: path.resolve(modelDir) });
   t.same(cfg.target_modules, ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']);
   const header = await readSafetensorsHeader(path.join(out, 'adapter_model.safetensors'));
   const shapes = Object.fromEntries(header.tensors.map((x) => [x.name, x.shape]));
@@ -164,13 +165,15 @@ t.test('--merge: the merged model gives the adapted logits; the head adapter unt
 t.test('bad input: one clear line, nothing written', async (t) => {
   const out = path.join(dir, 'bad');
   await t.rejects(train({ ...base, out, loraRank: 0 }), new WgptError('--lora-rank must be a positive integer, got 0'));
-  await t.rejects(train({ ...base, out, loraTargets: 'attn,ffn' }), /--lora-targets "attn,ffn": give a comma-separated list of attn, mlp, head/);
+  await t.rejects(train({ ...base, out, loraTargets: 'attn,ffn' }),
+    /--lora-targets "attn,ffn": give a comma-separated list of attn, mlp, head/);
   await t.rejects(train({ ...base, out, model: 'tiny' }), /--lora-rank adapts a trained model/);
   await t.rejects(train({ ...base, out, loraRank: null, merge: true }), /--merge needs --lora-rank/);
   await t.rejects(train({ ...base, out: modelDir, merge: true }), /--merge would overwrite the base model/);
   t.notOk(existsSync(out), 'no run directory');
   const other = randomGPT(getConfig('tiny', { dModel: 48, nLayers: 1, nHeads: 2, contextLength: 96 }), 1);
-  await t.rejects(loadAdapters(path.join(dir, 'lora'), other), /h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 32\], this model needs \[4, 48\]: the adapter was made for another base model/);
+  await t.rejects(loadAdapters(path.join(dir, 'lora'), other),
+    /h\.0\.attn\.c_attn\.lora_A\.weight has shape \[4, 32\], this model needs \[4, 48\]: the adapter was made for another base model/);
   t.equal(other.lora, null, 'nothing attached');
   other.dispose();
 });
@@ -182,7 +185,8 @@ t.test('--adapter on grads and generate (the base from adapter_config.json)', as
   const g = wgpt('grads', '--adapter', adapter, '--data', dataFile, '--examples', '0-3', '--json');
   t.equal(g.status, 0, g.stderr);
   const report = JSON.parse(g.stdout);
-  t.same(Object.keys(report.gradNorms).slice(0, 2), ['h.0.attn.c_attn.lora_A.weight', 'h.0.attn.c_attn.lora_B.weight'], 'the adapters\' gradients');
+  t.same(Object.keys(report.gradNorms).slice(0, 2), ['h.0.attn.c_attn.lora_A.weight', 'h.0.attn.c_attn.lora_B.weight'],
+    'the adapters\' gradients');
   t.equal(Object.keys(report.gradNorms).length, 8);
   t.ok(report.globalNorm > 0);
   const gen = wgpt('generate', '--adapter', adapter, '--prompt', 'Hello', '--max-new-tokens', '3');
@@ -221,6 +225,7 @@ t.test('PEFT files as PEFT writes them: a c_attn-only adapter, ".default." keys;
   t.ok(a.some((v, i) => v !== b[i]), 'the adapters change the logits');
   model.dispose();
   const vocab = randomGPT({ ...config, outputVocab: [0, 5, 7] }, 1);
-  t.throws(() => initLora(vocab.config, loraSpec(2, 2, ['head'])), /--lora-targets head does not combine with a model that has an output vocabulary/);
+  t.throws(() => initLora(vocab.config, loraSpec(2, 2, ['head'])),
+    /--lora-targets head does not combine with a model that has an output vocabulary/);
   vocab.dispose();
 });

@@ -116,7 +116,8 @@ t.test('bad ranges and unknown strategies are clear errors', async (t) => {
 function studyOptions(out: string): StudyOptions {
   return {
     model: modelDir, fromScratch: false, data: dataFile, strategies: ['none', 'prompt', 'pad-in-mean'], steps: 3, out: path.join(dir, out),
-    style: 'alpaca', seed: 1, batchSize: 4, batches: 1, lr: 1e-3, weightDecay: 0.1, evalBatches: 1, heldOut: 2, maxNewTokens: 3, syntheticCount: 0,
+    style: 'alpaca', seed: 1, batchSize: 4, batches: 1, lr: 1e-3, weightDecay: 0.1,
+    evalBatches: 1, heldOut: 2, maxNewTokens: 3, syntheticCount: 0,
   };
 }
 

@@ -17,7 +17,8 @@ t.teardown(() => overrideMatmul(null));
 
 const cls = (vec: boolean, bucket: 'thin' | 'large'): MatmulClass => ({ kind: 'matmul', form: 'nn', vecA: vec, vecB: vec, bucket });
 const unique = (cs: Candidate[]): Candidate[] => [...new Map(cs.map((c) => [c.name, c])).values()];
-const candidates = unique([cls(true, 'large'), cls(true, 'thin'), cls(false, 'large')].flatMap((c) => candidatesFor(device.kernelProfile, c)));
+const candidates = unique([cls(true, 'large'), cls(true, 'thin'), cls(false, 'large')]
+  .flatMap((c) => candidatesFor(device.kernelProfile, c)));
 
 // [m, n, k] and the candidates run there: 37x20x44, every operand vec4-aligned with ragged tiles in
 // M, every candidate; 5x24x13, a K tail (K % 4 != 0) with aligned N, and 9x7x6, nothing aligned
@@ -28,7 +29,8 @@ const SHAPES: [number[], Candidate[]][] = [[[37, 20, 44], candidates], [[5, 24, 
 const FORMS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
 /** C = op(A)·op(B) with `c` forced (null: the class's choice), as raw bits. */
-async function product(c: Candidate | null, m: number, n: number, k: number, ta: boolean, tb: boolean): Promise<{ got: Float32Array; want: Float64Array }> {
+async function product(c: Candidate | null, m: number, n: number, k: number, ta: boolean, tb: boolean):
+  Promise<{ got: Float32Array; want: Float64Array }> {
   const as = ta ? [k, m] : [m, k];
   const bs = tb ? [n, k] : [k, n];
   const a = randn(m * k, m + 3 * n + 7 * k);

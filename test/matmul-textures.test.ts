@@ -34,7 +34,8 @@ async function check(m: number, n: number, k: number): Promise<string[]> {
   return names;
 }
 
-t.test('operands within the limit are read as textures; one past it falls back to storage', { skip: !software && 'no texture variants on GPU kernels' }, async (t) => {
+t.test('operands within the limit are read as textures; one past it falls back to storage',
+  { skip: !software && 'no texture variants on GPU kernels' }, async (t) => {
   t.equal(device.limits.maxTextureDimension2D, 2, 'the cap is in force');
   // A [16, 1024] and B [1024, 16]: 4096 texels each, one row.
   const fits = await check(16, 16, 1024);
@@ -45,7 +46,8 @@ t.test('operands within the limit are read as textures; one past it falls back t
   t.ok(40 * 1024 / 4 > 2 * TEXTURE_ROW);
 });
 
-t.test('a steady loop of products creates no texture after the first, and frees what it used', { skip: !software && 'no texture variants on GPU kernels' }, async (t) => {
+t.test('a steady loop of products creates no texture after the first, and frees what it used',
+  { skip: !software && 'no texture variants on GPU kernels' }, async (t) => {
   const A = Tensor.fromData(randn(32 * 64, 1), [32, 64]);
   const B = Tensor.fromData(randn(64 * 48, 2), [64, 48]);
   const live = device.counters.liveBytes;

@@ -36,7 +36,8 @@ const CASES: { name: string; n: number; v: number; weights: (n: number) => numbe
   { name: 'W=0.01, an ignored row', n: 6, v: 129, weights: (n) => Array.from({ length: n }, (_, i) => (i < 3 ? 0.01 : 1)), ignore: [4] },
   { name: 'W=0 rows and W=0.5 rows', n: 9, v: 17, weights: (n) => Array.from({ length: n }, (_, i) => [0, 0.5, 1][i % 3]) },
   { name: 'arbitrary weights, one above 1', n: 5, v: 700, weights: () => [0.3, 2.5, 0.7, 1, 0.05] },
-  { name: 'a caller denominator', n: 7, v: 33, weights: (n) => Array.from({ length: n }, (_, i) => (i < 4 ? 0.25 : 1)), ignore: [6], denominator: 9 },
+  { name: 'a caller denominator', n: 7, v: 33, weights: (n) => Array.from({ length: n }, (_, i) => (i < 4 ? 0.25 : 1)),
+    ignore: [6], denominator: 9 },
 ];
 for (const c of CASES) {
   const tg = targetsFor(c.n, c.v, c.n * 13 + c.v).map((x, i) => (c.ignore?.includes(i) ? -100 : x));
@@ -50,7 +51,8 @@ for (const c of CASES) {
 }
 
 /** Loss and logits gradient on the GPU, weighted or not. */
-async function ce(x: ArrayLike<number>, tg: number[], v: number, opts: { weights?: number[]; denominator?: number } = {}): Promise<{ loss: number; grad: Float32Array }> {
+async function ce(x: ArrayLike<number>, tg: number[], v: number, opts: { weights?: number[]; denominator?: number } = {}):
+  Promise<{ loss: number; grad: Float32Array }> {
   const logits = param(Tensor.fromData(x, [tg.length, v]));
   const targets = Tensor.fromData(tg, [tg.length], 'i32');
   const loss = tidy(() => {
@@ -79,7 +81,8 @@ t.test('all-ones weights: the unweighted loss and gradients, bit for bit', async
     const ones = new Array<number>(n).fill(1);
     sameBits(t, await ce(x, tg, v, { weights: ones }), await ce(x, tg, v), `[${n}, ${v}]`);
     const counted = tg.filter((y) => y !== -100).length;
-    sameBits(t, await ce(x, tg, v, { weights: ones, denominator: counted }), await ce(x, tg, v, { denominator: counted }), `[${n}, ${v}] with a denominator`);
+    sameBits(t, await ce(x, tg, v, { weights: ones, denominator: counted }), await ce(x, tg, v, { denominator: counted }),
+      `[${n}, ${v}] with a denominator`);
   }
 });
 
@@ -93,7 +96,8 @@ t.test('zero weights: the same loss and gradients as ignoring those rows, bit fo
   const a = await ce(x, tg, v, { weights });
   const b = await ce(x, ignored, v);
   sameBits(t, a, b, 'zero-weight rows');
-  t.ok(zeroed.every((r) => a.grad.subarray(r * v, (r + 1) * v).every((g) => Object.is(g, 0))), 'a zero-weight row gets exactly +0 gradient');
+  t.ok(zeroed.every((r) => a.grad.subarray(r * v, (r + 1) * v).every((g) => Object.is(g, 0))),
+    'a zero-weight row gets exactly +0 gradient');
   t.ok(Math.abs(a.loss - weightedCeRef(x, tg, weights, v)) < 1e-5, 'and the loss matches the reference');
 });
 
@@ -113,7 +117,8 @@ t.test('a fractional weight scales the row: loss and gradient against the f64 re
       const want = (plain.grad[row * v + j] * w) / 2.02;
       worst = Math.max(worst, Math.abs(r.grad[row * v + j] - want) / (Math.abs(want) + 1e-12));
     }
-    t.ok(worst < 1e-5, `row ${row} (w = ${w}): gradient is w / sum(w) of the unweighted one (worst relative error ${worst.toExponential(2)})`);
+    t.ok(worst < 1e-5,
+      `row ${row} (w = ${w}): gradient is w / sum(w) of the unweighted one (worst relative error ${worst.toExponential(2)})`);
   }
 });
 

@@ -2,7 +2,8 @@
 // row), crossEntropyPerToken (forward; its per-row backward by finite differences), dropout (rate,
 // determinism, mask reuse, mean), embedding.
 import t from 'tap';
-import { backward, crossEntropy, crossEntropyPerToken, dropout, embedding, getDevice, matmul, mean, param, Tensor, tidy } from '../engine/index.ts';
+import { backward, crossEntropy, crossEntropyPerToken, dropout, embedding, getDevice, matmul, mean, param, Tensor,
+  tidy } from '../engine/index.ts';
 import { checkOp, randn, worst } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
 
@@ -132,7 +133,8 @@ t.test('crossEntropy: confident rows of large logits, gradient element-wise to a
   const want = ceGradRef(x64, tg, v);
   // Relative to each element (atol 1e-30: the smallest probabilities are checked too).
   const { ratio, at } = worst(r.grad, want, 1e-30, 1e-5);
-  t.ok(ratio <= 1, `worst relative gradient error ${(ratio * 1e-5).toExponential(2)} at row ${Math.floor(at / v)} column ${at % v} (${r.grad[at]} vs ${want[at]})`);
+  t.ok(ratio <= 1, `worst relative gradient error ${(ratio * 1e-5).toExponential(2)} at row ${Math.floor(at / v)} column ${at % v} ` +
+    `(${r.grad[at]} vs ${want[at]})`);
   const loss = ceRef(x64, tg, v);
   t.ok(Math.abs(r.loss - loss) <= 1e-6 * Math.abs(loss), `loss ${r.loss} vs ${loss}`);
 });
@@ -251,7 +253,8 @@ for (const [v, d, ids] of [[1, 1, [0]], [33, 7, [3, 0, 32, 3, 3, 17, 0, 5, 9, 32
         const x = embRef(w, ids, d);
         const h = embRef(w, rows, d);
         const out = new Float64Array(ids.length * rows.length);
-        for (let a = 0; a < ids.length; a++) for (let b = 0; b < rows.length; b++) for (let c = 0; c < d; c++) out[a * rows.length + b] += x[a * d + c] * h[b * d + c];
+        for (let a = 0; a < ids.length; a++) for (let b = 0; b < rows.length; b++) for (let c = 0; c < d; c++)
+          out[a * rows.length + b] += x[a * d + c] * h[b * d + c];
         return out;
       },
     });

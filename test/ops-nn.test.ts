@@ -41,7 +41,8 @@ t.test('layerNorm: many wide rows (8192 x 1600) match the reference', async (t) 
 const K = Math.sqrt(2 / Math.PI);
 const geluRef = (x: number): number => 0.5 * x * (1 + Math.tanh(K * (x + 0.044715 * x ** 3)));
 for (const shape of [[1], [7], [33, 7], [129]]) {
-  t.test(`gelu ${JSON.stringify(shape)}`, (t) => checkOp(t, `gelu ${JSON.stringify(shape)}`, { inputs: [{ shape }], gpu: (x) => gelu(x), cpu: (x) => x.map(geluRef) }));
+  t.test(`gelu ${JSON.stringify(shape)}`, (t) => checkOp(t, `gelu ${JSON.stringify(shape)}`,
+    { inputs: [{ shape }], gpu: (x) => gelu(x), cpu: (x) => x.map(geluRef) }));
 }
 t.test('gelu at large |x| (no overflow)', (t) => checkOp(t, 'gelu at large |x| (no overflow)', {
   inputs: [{ shape: [8], data: [-100, -20, -9, -0.5, 0, 0.5, 9, 100] }],
@@ -67,7 +68,8 @@ for (const shape of [[1, 1], [7, 7], [2, 3, 9, 9], [33, 33]]) {
     inputs: [{ shape }], gpu: (x) => softmax(x, { causal: true }), cpu: (x) => softmaxRef(x, shape[shape.length - 1], true),
   }));
 }
-t.test('softmax of large logits (shift invariance, no overflow)', (t) => checkOp(t, 'softmax of large logits (shift invariance, no overflow)', {
+t.test('softmax of large logits (shift invariance, no overflow)', (t) => checkOp(t,
+  'softmax of large logits (shift invariance, no overflow)', {
   inputs: [{ shape: [2, 5], data: [1000, 1001, 999, 1000.5, 998, -1000, -1001, -999, -1000.5, -998] }],
   gpu: (x) => softmax(x), cpu: (x) => softmaxRef(x, 5, false),
 }));

@@ -137,7 +137,8 @@ t.test('layerNorm and softmax over rows past one binding', async (t) => {
   const w = randn(d, 5);
   const b = randn(d, 6);
   const g = randn(rows * d, 7);
-  const r = await run([{ data: x, shape: [rows, d] }, { data: w, shape: [d] }, { data: b, shape: [d] }], (a, ww, bb) => layerNorm(a, ww, bb), g);
+  const r = await run([{ data: x, shape: [rows, d] }, { data: w, shape: [d] }, { data: b, shape: [d] }],
+    (a, ww, bb) => layerNorm(a, ww, bb), g);
   const y = new Float64Array(rows * d);
   const dx = new Float64Array(rows * d);
   const dw = new Float64Array(d);

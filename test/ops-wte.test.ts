@@ -33,7 +33,8 @@ t.test('embedding from a [50257, 768] weight', async (t) => {
   });
   t.equal(bad, 0, 'forward rows are exact copies');
   const dw = weight.grad!;
-  const readRow = async (r: number): Promise<Float32Array> => new Float32Array(await getDevice().read(dw.buffer, r * D * 4, D * 4, 'dW row'));
+  const readRow = async (r: number): Promise<Float32Array> =>
+    new Float32Array(await getDevice().read(dw.buffer, r * D * 4, D * 4, 'dW row'));
   for (const id of new Set(ids)) {
     const want = new Float64Array(D);
     ids.forEach((x, p) => {

@@ -29,7 +29,8 @@ t.test('svg holds both series and both axes', async (t) => {
   t.equal(attr(svg, 'train-loss', 'data-values'), '2.6,1.1,0.7,0.55,0.42');
   t.equal(attr(svg, 'val-loss', 'data-values'), '2.5,1.2,0.9,0.8,0.78');
   t.equal(attr(svg, 'train-loss', 'data-tokens'), '0,12000,24000,36000,48000');
-  for (const label of ['Epochs', 'Loss', 'Tokens seen', 'Training loss', 'Validation loss', '>40k<', '>2<']) t.ok(svg.includes(label), label);
+  for (const label of ['Epochs', 'Loss', 'Tokens seen', 'Training loss', 'Validation loss', '>40k<', '>2<'])
+    t.ok(svg.includes(label), label);
   // Points: 5 per line, x from left to right, the highest train loss at the top.
   const pts = attr(svg, 'train-loss', 'points').split(' ').map((p) => p.split(',').map(Number));
   t.equal(pts.length, 5);

@@ -48,7 +48,8 @@ t.test('the table: mean ± sd [min–max] per weight, and the weights compared b
   t.match(table.findings.val_response_loss, /The prompt mask against no mask: W = 0 .* against W = 1 .*: difference -0\.2333/);
   t.match(table.findings.exact_match, /best W = 0\.1, worst W = 1; .*: no difference can be shown with 3 seeds/);
   // Six seeds, per question: an effect shown, none where there is none.
-  const questions = (seed: number, p: number): number[] => Array.from({ length: 60 }, (_, q) => Number(((q * 7 + seed * 13) % 60) / 60 < p));
+  const questions = (seed: number, p: number): number[] =>
+    Array.from({ length: 60 }, (_, q) => Number(((q * 7 + seed * 13) % 60) / 60 < p));
   const six = [1, 2, 3, 4, 5, 6].flatMap((seed) => [0, 0.5, 1].map((w) => {
     const correct = questions(seed, w === 1 ? 0.4 : 0.8 + seed / 100);
     return { ...result(w, seed, 1.2 + w / 10 + seed / 100, correct.reduce((a, b) => a + b, 0) / 60), correct };
@@ -68,7 +69,8 @@ t.test('the table: mean ± sd [min–max] per weight, and the weights compared b
   const md = plwMarkdownTable(table);
   t.match(md, /\| 0\.1 \| 3 \| 1\.1233 ± 0\.0252 \[1\.1000–1\.1500\] \| 45\.7% ± 1\.5% \[44\.0%–47\.0%\] \|/);
   t.match(plwTable(results.filter((r) => r.seed === 1)).findings.val_response_loss, /one seed per weight, so there is no seed spread/);
-  t.match(plwTable(results.map((r) => ({ ...r, exact_match: 0 }))).findings.exact_match, /^held-out exact match: every weight has the same mean, 0\.0%; nothing to compare\.$/);
+  t.match(plwTable(results.map((r) => ({ ...r, exact_match: 0 }))).findings.exact_match,
+    /^held-out exact match: every weight has the same mean, 0\.0%; nothing to compare\.$/);
 });
 
 t.test('--plw is checked before anything runs', async (t) => {
@@ -89,17 +91,22 @@ t.test('the data knob: short, plain and long answers to the same questions, and 
     const person = world.find((p) => entries[i].instruction.includes(p.name))!;
     const value = person.facts[entries[i].task];
     t.equal(short[i].output.split(' ').length, 2, `short ${i}: two words (${short[i].output})`);
-    t.ok(short[i].output.endsWith(` ${value}.`) && entries[i].output.endsWith(` ${short[i].output}`), `short ${i}: the plain answer's end, the value after a space as the base read it`);
-    t.ok(long[i].output.startsWith(`${entries[i].output} ${person.name}`), `long ${i}: the plain answer, then sentences about ${person.name}`);
+    t.ok(short[i].output.endsWith(` ${value}.`) && entries[i].output.endsWith(` ${short[i].output}`),
+      `short ${i}: the plain answer's end, the value after a space as the base read it`);
+    t.ok(long[i].output.startsWith(`${entries[i].output} ${person.name}`),
+      `long ${i}: the plain answer, then sentences about ${person.name}`);
     for (const value of Object.values(person.facts)) t.ok(long[i].output.includes(value), `long ${i} restates ${value}`);
   }
   // Same person, same long answer (a learnable shape), whatever the question.
-  const same = entries.findIndex((e, i) => i > 0 && e.instruction.split(' ').slice(-2).join(' ') === entries[0].instruction.split(' ').slice(-2).join(' '));
+  const same = entries.findIndex((e, i) => i > 0 &&
+    e.instruction.split(' ').slice(-2).join(' ') === entries[0].instruction.split(' ').slice(-2).join(' '));
   if (same > 0) t.equal(long[same].output.slice(long[same].output.indexOf('.') + 2), long[0].output.slice(long[0].output.indexOf('.') + 2));
   const ratio = (es: typeof entries): number => dataLengths(es.map((e) => encodeEntry(e, 'alpaca'))).instruction_response_ratio;
-  t.ok(ratio(short) > ratio(plain) && ratio(plain) > 1.5 && ratio(long) < 1, `instruction/response ratio short ${ratio(short).toFixed(2)} > plain ${ratio(plain).toFixed(2)} > 1 > long ${ratio(long).toFixed(2)}`);
+  t.ok(ratio(short) > ratio(plain) && ratio(plain) > 1.5 && ratio(long) < 1,
+    `instruction/response ratio short ${ratio(short).toFixed(2)} > plain ${ratio(plain).toFixed(2)} > 1 > long ${ratio(long).toFixed(2)}`);
   t.throws(() => withResponseLength(entries, 'medium'), /unknown --response-length "medium": use short/);
-  t.throws(() => withResponseLength([{ instruction: 'What is 2 + 2?', input: '', output: '4', task: 'add' }], 'short'), /no fact behind the question/);
+  t.throws(() => withResponseLength([{ instruction: 'What is 2 + 2?', input: '', output: '4', task: 'add' }], 'short'),
+    /no fact behind the question/);
 });
 
 t.test('region batches split the unmasked targets into the prompt\'s and the response\'s', async (t) => {
@@ -133,12 +140,15 @@ t.test('a tiny grid end to end: 2 weights x 2 seeds through the sweep pool, the 
   const first = wgpt(args);
   t.equal(first.code, 0, first.code === 0 ? 'the study ran' : first.out);
   const plan = readFileSync(path.join(out, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.same(plan.map((r) => r.params), [{ plw: 0, seed: 5 }, { plw: 0, seed: 6 }, { plw: 1, seed: 5 }, { plw: 1, seed: 6 }], 'a sweep of W x seed');
-  t.ok(plan.every((r) => r.args.includes('--seeds') && r.args[r.args.indexOf('--seeds') + 1] === '1'), 'each run is one weight and one seed');
+  t.same(plan.map((r) => r.params), [{ plw: 0, seed: 5 }, { plw: 0, seed: 6 }, { plw: 1, seed: 5 }, { plw: 1, seed: 6 }],
+    'a sweep of W x seed');
+  t.ok(plan.every((r) => r.args.includes('--seeds') && r.args[r.args.indexOf('--seeds') + 1] === '1'),
+    'each run is one weight and one seed');
   const runs: PlwRunResult[] = plan.map((r) => JSON.parse(readFileSync(path.join(out, r.dir, 'plw-run.json'), 'utf8')));
   t.same(runs.map((r) => [r.prompt_loss_weight, r.seed]), [[0, 5], [0, 6], [1, 5], [1, 6]]);
   for (const r of runs) {
-    t.ok(Number.isFinite(r.val_response_loss) && r.grad_norm_prompt > 0 && r.grad_norm_response > 0 && r.held_out === 4, `W = ${r.prompt_loss_weight}, seed ${r.seed}: finite numbers, 4 held-out answers`);
+    t.ok(Number.isFinite(r.val_response_loss) && r.grad_norm_prompt > 0 && r.grad_norm_response > 0 && r.held_out === 4,
+      `W = ${r.prompt_loss_weight}, seed ${r.seed}: finite numbers, 4 held-out answers`);
   }
   // Same seed, same start: the measurements before training agree across weights, after they do not.
   t.equal(runs[0].val_response_loss_before, runs[2].val_response_loss_before, 'seed 5 starts from the same loss under both weights');
@@ -151,7 +161,8 @@ t.test('a tiny grid end to end: 2 weights x 2 seeds through the sweep pool, the 
   t.same(w1.values, [runs[2].val_response_loss, runs[3].val_response_loss], 'the table reads the runs\' own results');
   t.equal(w1.mean, (runs[2].val_response_loss + runs[3].val_response_loss) / 2);
   const md = readFileSync(path.join(out, 'plw-study.md'), 'utf8');
-  t.match(md, /\| W \| runs \| val response loss \| held-out exact match \| held-out ROUGE-L \| gradient norm, prompt \| gradient norm, response \|/);
+  t.match(md,
+    /\| W \| runs \| val response loss \| held-out exact match \| held-out ROUGE-L \| gradient norm, prompt \| gradient norm, response \|/);
   t.match(md, /\n\| 0 \| 2 \| \d+\.\d{4} ± \d\.\d{4} \[/);
   t.match(md, /- val response loss \(lower is better\): best W = [01], worst W = [01]; .*over 2 paired seeds, sign-flip p = \d\.\d{3}: no difference can be shown with 2 seeds/);
   t.match(md, /Instruction\/response length: [\d.]+ prompt targets and [\d.]+ response targets/);

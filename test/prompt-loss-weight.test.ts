@@ -56,7 +56,8 @@ t.test('collate: W on the prompt targets, 1 on the rest; the denominator is the 
   t.equal(collate(items, { mask: 'none', promptLossWeight: 0 }).lossDenominator, rest);
 });
 
-function sameBits(t: Test, a: { loss: number; grads: Map<string, Float32Array> }, b: { loss: number; grads: Map<string, Float32Array> }, what: string): void {
+function sameBits(t: Test, a: { loss: number; grads: Map<string, Float32Array> }, b: { loss: number; grads: Map<string, Float32Array> },
+  what: string): void {
   t.ok(Object.is(a.loss, b.loss), `${what}: loss ${a.loss} vs ${b.loss}`);
   let differ = 0;
   let total = 0;
@@ -78,8 +79,10 @@ const batches: EncodedEntry[][] = [items.slice(0, 3), items.slice(3)];
 for (const [name, model] of Object.entries(models)) {
   t.test(`${name}: W = 0 is the prompt mask and W = 1 no mask, loss and every gradient bit for bit`, async (t) => {
     for (const [bi, its] of batches.entries()) {
-      sameBits(t, await gradientsOf(model, collate(its, { mask: 'none', promptLossWeight: 0 })), await gradientsOf(model, collate(its, { mask: 'prompt' })), `batch ${bi}, W = 0 vs --mask prompt`);
-      sameBits(t, await gradientsOf(model, collate(its, { mask: 'none', promptLossWeight: 1 })), await gradientsOf(model, collate(its, { mask: 'none' })), `batch ${bi}, W = 1 vs --mask none`);
+      sameBits(t, await gradientsOf(model, collate(its, { mask: 'none', promptLossWeight: 0 })),
+        await gradientsOf(model, collate(its, { mask: 'prompt' })), `batch ${bi}, W = 0 vs --mask prompt`);
+      sameBits(t, await gradientsOf(model, collate(its, { mask: 'none', promptLossWeight: 1 })),
+        await gradientsOf(model, collate(its, { mask: 'none' })), `batch ${bi}, W = 1 vs --mask none`);
     }
     // And a weight in between is neither.
     const half = await gradientsOf(model, collate(batches[0], { mask: 'none', promptLossWeight: 0.5 }));
@@ -94,7 +97,8 @@ t.test('a fractional W is the weighted mean of the per-token losses: (W·Σpromp
   const plain = collate(batches[0], { mask: 'none' });
   const perToken = noGrad(() => tidy(() => {
     const logits = model.forward(Tensor.fromData(plain.inputs, [plain.batch, plain.seqLen], 'i32'));
-    return crossEntropyPerToken(reshape(logits, [plain.batch * plain.seqLen, logits.shape[2]]), Tensor.fromData(plain.targets, [plain.targets.length], 'i32'));
+    return crossEntropyPerToken(reshape(logits, [plain.batch * plain.seqLen, logits.shape[2]]),
+      Tensor.fromData(plain.targets, [plain.targets.length], 'i32'));
   }));
   const losses = await perToken.toArray();
   perToken.dispose();
@@ -114,12 +118,15 @@ t.test('a fractional W is the weighted mean of the per-token losses: (W·Σpromp
 
 t.test('bad weights and masks are one-line errors that say what to give (checked where they enter: train())', async (t) => {
   for (const bad of [1.5, -0.1, NaN, Infinity]) {
-    t.throws(() => checkPromptLossWeight(bad, 'none'), /--prompt-loss-weight must be a number from 0 to 1 \(0: the prompt mask, 1: no mask\)/);
+    t.throws(() => checkPromptLossWeight(bad, 'none'),
+      /--prompt-loss-weight must be a number from 0 to 1 \(0: the prompt mask, 1: no mask\)/);
   }
-  t.throws(() => checkPromptLossWeight(0.5, 'prompt'), /give it with --mask none, not --mask prompt \(--mask prompt is --prompt-loss-weight 0\)/);
+  t.throws(() => checkPromptLossWeight(0.5, 'prompt'),
+    /give it with --mask none, not --mask prompt \(--mask prompt is --prompt-loss-weight 0\)/);
   t.throws(() => checkPromptLossWeight(0.5, 'pad-in-mean'), /not --mask pad-in-mean/);
   t.throws(() => collate([[1, 2, 3]], { mask: 'none', promptLossWeight: 0.5 }), /the prompt-loss weight needs encodeEntry\(\) items/);
-  t.throws(() => tidy(() => models['whole vocabulary'].loss(Tensor.fromData([1, 2], [1, 2], 'i32'), Tensor.fromData([2, 3], [1, 2], 'i32'), { weights: [1, -1] })),
+  t.throws(() => tidy(() => models['whole vocabulary'].loss(Tensor.fromData([1, 2], [1, 2], 'i32'),
+    Tensor.fromData([2, 3], [1, 2], 'i32'), { weights: [1, -1] })),
     /weight -1 at target 1; weights must be finite and >= 0/);
 });
 
@@ -128,20 +135,23 @@ function wgpt(args: string[]): { code: number | null; out: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
-const fast = (out: string, steps: number): string[] => ['train', '--data', dataFile, '--model', modelDir, '--out', out, '--max-steps', String(steps), '--batch-size', '4',
+const fast = (out: string, steps: number): string[] => ['train', '--data', dataFile, '--model', modelDir, '--out', out,
+  '--max-steps', String(steps), '--batch-size', '4',
   '--epochs', '100', '--eval-every', '100', '--eval-batches', '1', '--max-new-tokens', '0', '--output-vocab', 'data'];
 
 t.test('wgpt train --prompt-loss-weight: refused when out of range, saved in the checkpoint, resumed bit for bit', async (t) => {
   const bad = wgpt([...fast(path.join(dir, 'bad'), 1), '--prompt-loss-weight', '1.5']);
   t.equal(bad.code, 1);
-  t.match(bad.out, /^wgpt train: --prompt-loss-weight must be a number from 0 to 1 \(0: the prompt mask, 1: no mask\), got 1\.5\n$/, 'one line');
+  t.match(bad.out, /^wgpt train: --prompt-loss-weight must be a number from 0 to 1 \(0: the prompt mask, 1: no mask\), got 1\.5\n$/,
+    'one line');
   const masked = wgpt([...fast(path.join(dir, 'bad'), 1), '--prompt-loss-weight', '0.5', '--mask', 'prompt']);
   t.match(masked.out, /--prompt-loss-weight weighs the prompt within the unmasked loss: give it with --mask none, not --mask prompt/);
 
   const straight = path.join(dir, 'plw-straight');
   const split = path.join(dir, 'plw-split');
   const plain = path.join(dir, 'plw-none');
-  for (const [out, steps, extra] of [[straight, 4, ['--prompt-loss-weight', '0.1']], [split, 2, ['--prompt-loss-weight', '0.1']], [plain, 4, []]] as const) {
+  for (const [out, steps, extra] of [[straight, 4, ['--prompt-loss-weight', '0.1']], [split, 2, ['--prompt-loss-weight', '0.1']],
+    [plain, 4, []]] as const) {
     const r = wgpt([...fast(out, steps), ...extra]);
     t.equal(r.code, 0, r.code === 0 ? `${path.basename(out)} trained` : r.out);
   }

@@ -77,7 +77,8 @@ t.test('f16 decoding of known bit patterns', async (t) => {
   t.ok(Number.isNaN(f16ToF32(0x7e00)) && Number.isNaN(f16ToF32(0x7c01)), 'NaN');
   // Same patterns through the file path (table-driven bulk decoder).
   const bits = [...cases.map((c) => c[0]), 0x8000, 0x7e00];
-  const file = await rawFile('f16.safetensors', { h: { dtype: 'F16', shape: [bits.length], data_offsets: [0, bits.length * 2] } }, u16(bits));
+  const file = await rawFile('f16.safetensors', { h: { dtype: 'F16', shape: [bits.length], data_offsets: [0, bits.length * 2] } },
+    u16(bits));
   const got = (await readSafetensors(file)).get('h')!;
   t.equal(got.dtype, 'F16');
   t.same([...got.data.subarray(0, cases.length)], cases.map((c) => c[1]));
@@ -101,7 +102,8 @@ t.test('bf16 decoding of known bit patterns', async (t) => {
   for (const [bits, v] of cases) t.equal(bf16ToF32(bits), v, `0x${bits.toString(16)}`);
   t.ok(Object.is(bf16ToF32(0x8000), -0));
   t.ok(Number.isNaN(bf16ToF32(0x7fc0)));
-  const file = await rawFile('bf16.safetensors', { b: { dtype: 'BF16', shape: [3, 3], data_offsets: [0, 18] } }, u16(cases.map((c) => c[0])));
+  const file = await rawFile('bf16.safetensors', { b: { dtype: 'BF16', shape: [3, 3], data_offsets: [0, 18] } },
+    u16(cases.map((c) => c[0])));
   const got = (await readSafetensors(file)).get('b')!;
   t.same(got.shape, [3, 3]);
   t.same([...got.data], cases.map((c) => c[1]));
@@ -116,9 +118,11 @@ t.test('errors name the file and the tensor', async (t) => {
   t.same([...(await readSafetensors(i64, { filter: (n) => n !== 'ids' })).keys()], ['ok'], 'filtered out: not an error');
 
   const trunc = await rawFile('trunc.safetensors', { w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(10));
-  await t.rejects(readSafetensors(trunc), /trunc\.safetensors tensor 'w': offsets \[0, 16\] run past the end of the data section \(10 bytes\): file truncated\?/);
+  await t.rejects(readSafetensors(trunc),
+    /trunc\.safetensors tensor 'w': offsets \[0, 16\] run past the end of the data section \(10 bytes\): file truncated\?/);
 
-  await t.rejects(readSafetensors(await rawFile('json.safetensors', null, new Uint8Array(0), '{"a": [1,')), /json\.safetensors: bad header: not valid JSON/);
+  await t.rejects(readSafetensors(await rawFile('json.safetensors', null, new Uint8Array(0), '{"a": [1,')),
+    /json\.safetensors: bad header: not valid JSON/);
   await t.rejects(readSafetensors(await rawFile('arr.safetensors', [1, 2], new Uint8Array(0))), /bad header: not a JSON object/);
 
   const hugeLen = Buffer.alloc(16);

@@ -18,5 +18,6 @@ t.test('warm-up rises linearly, then cosine decays to a tenth at the last step',
 });
 
 t.test('an unknown schedule is a clear error', async (t) => {
-  t.throws(() => learningRate(0, { lr: 1, schedule: 'linear', warmupSteps: 0, totalSteps: 1 }), /unknown learning-rate schedule "linear": expected one of constant, cosine/);
+  t.throws(() => learningRate(0, { lr: 1, schedule: 'linear', warmupSteps: 0, totalSteps: 1 }),
+    /unknown learning-rate schedule "linear": expected one of constant, cosine/);
 });

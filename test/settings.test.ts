@@ -51,7 +51,8 @@ t.test('values as they were accepted before the table, and one-line refusals', a
   t.equal(withEnv('WGPT_PROFILE', 'shapes', () => setting('WGPT_PROFILE')), 'shapes');
   t.equal(withEnv('WGPT_TUNE_BUDGET_S', '2.5', () => setting('WGPT_TUNE_BUDGET_S')), 2500);
   t.equal(withEnv('WGPT_TUNE_BUDGET_S', undefined, () => setting('WGPT_TUNE_BUDGET_S')), null, 'unset: the tuner\'s default');
-  t.throws(() => withEnv('WGPT_TUNE_BUDGET_S', 'soon', () => setting('WGPT_TUNE_BUDGET_S')), /^WGPT_TUNE_BUDGET_S must be a number of seconds, got "soon"$/);
+  t.throws(() => withEnv('WGPT_TUNE_BUDGET_S', 'soon', () => setting('WGPT_TUNE_BUDGET_S')),
+    /^WGPT_TUNE_BUDGET_S must be a number of seconds, got "soon"$/);
   t.equal(withEnv('WGPT_TUNE_BUDGET_S', '', () => setting('WGPT_TUNE_BUDGET_S')), null, 'empty is unset, not a budget of 0');
   t.equal(withEnv('WGPT_TEST_READ_DELAY_MS', '5', () => setting('WGPT_TEST_READ_DELAY_MS')), 5);
   t.throws(() => withEnv('WGPT_TEST_READ_DELAY_MS', 'abc', () => setting('WGPT_TEST_READ_DELAY_MS')),

@@ -12,7 +12,8 @@ await withDevice(t);
 
 /** Dispatches, bind groups, buffers and submits of the 4th step of an nLayers model. */
 async function steadyStep(nLayers: number) {
-  const model = randomGPT({ vocabSize: 256, contextLength: 16, dModel: 64, nLayers, nHeads: 4, layerNormEps: 1e-5, dropout: 0, tiedHead: true });
+  const model = randomGPT({ vocabSize: 256, contextLength: 16, dModel: 64, nLayers, nHeads: 4, layerNormEps: 1e-5, dropout: 0,
+    tiedHead: true });
   const opt = new AdamW([...model.trainable().values()], { lr: 1e-3, weightDecay: 0.1 });
   const ids = Tensor.fromData(Array.from({ length: 32 }, (_, i) => (i * 37) % 256), [2, 16], 'i32');
   const targets = Tensor.fromData(Array.from({ length: 32 }, (_, i) => (i * 11 + 3) % 256), [2, 16], 'i32');

@@ -39,7 +39,8 @@ t.test('no effect is not shown; three seeds show nothing, however large the diff
   const three = pairedComparison(synthetic(3, 180, 0.9, 0.3, 5));
   t.notOk(three.shown, 'a 60-point effect over 3 seeds');
   t.ok(three.lo > 0.4, 'though its bootstrap interval is far from 0');
-  t.match(comparisonText(three, (x) => x.toFixed(2)), /no difference can be shown with 3 seeds \(the sign-flip test needs at least 6 to reach p < 0\.05\)$/);
+  t.match(comparisonText(three, (x) => x.toFixed(2)),
+    /no difference can be shown with 3 seeds \(the sign-flip test needs at least 6 to reach p < 0\.05\)$/);
   const runs = pairedComparison([1, 2, 3, 4, 5, 6].map((seed) => ({ seed, a: [1.1 + seed / 100], b: [1.5 + seed / 50] })));
   t.ok(runs.shown && runs.questions === 1 && runs.diff < 0, 'one number per run: seeds alone');
   t.throws(() => pairedComparison([{ seed: 1, a: [1, 0], b: [1] }]), /seed 1: the two sides have 2 and 1 values/);

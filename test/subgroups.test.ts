@@ -91,7 +91,8 @@ t.test('a device without subgroups, or with them turned off, runs the workgroup-
   }
   device.subgroups = false;
   const x = Tensor.fromData(randn(8, 2), [2, 4]);
-  t.same(kernelsDispatched(device, () => tidy(() => void layerNorm(x, Tensor.fromData([1, 1, 1, 1], [4]), Tensor.fromData([0, 0, 0, 0], [4])))),
+  t.same(kernelsDispatched(device, () => tidy(() =>
+    void layerNorm(x, Tensor.fromData([1, 1, 1, 1], [4]), Tensor.fromData([0, 0, 0, 0], [4])))),
     ['norm.forward']);
   x.dispose();
 });

@@ -23,7 +23,8 @@ const { dir, modelDir, dataFile } = await microRun('wgpt-sweep-');
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const CLI = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');
 /** Fixed flags of a fast run: the micro model, the data's own output vocabulary, no answers. */
-const FAST = { model: modelDir, data: dataFile, epochs: 100, 'eval-batches': 1, 'batch-size': 4, 'output-vocab': 'data', 'max-new-tokens': 0 };
+const FAST = { model: modelDir, data: dataFile, epochs: 100, 'eval-batches': 1, 'batch-size': 4, 'output-vocab': 'data',
+  'max-new-tokens': 0 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function wgpt(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; out: string } {
@@ -55,7 +56,8 @@ t.test('plan: a grid is the product of its lists, ids are stable, bad grids are 
   t.equal(runs.length, 12, '2 x 2 x 3 runs');
   t.same(runs[0].params, { mask: 'none', lr: 5e-5, seed: 1 });
   t.same(runs[11].params, { mask: 'prompt', lr: 1e-4, seed: 3 });
-  t.same(runs[1].args, ['--mask', 'none', '--lr', '0.00005', '--seed', '2', '--model', 'tiny', '--max-steps', '200', '--from-scratch', '--out', runs[1].dir]);
+  t.same(runs[1].args, ['--mask', 'none', '--lr', '0.00005', '--seed', '2', '--model', 'tiny', '--max-steps', '200', '--from-scratch',
+    '--out', runs[1].dir]);
   t.equal(new Set(runs.map((r) => r.id)).size, 12, 'ids are unique');
   t.same(expandGrid('train', { ...grid }, TRAIN).map((r) => r.id), runs.map((r) => r.id), 're-planning keeps the ids');
   t.not(expandGrid('train', { ...grid, 'max-steps': 300 }, TRAIN)[0].id, runs[0].id, 'a different fixed flag, a different id');
@@ -72,25 +74,30 @@ t.test('plan: a grid is the product of its lists, ids are stable, bad grids are 
   // dpo is sweepable: its own flags, checked by its own parser.
   const dpoRuns = expandGrid('dpo', { beta: [0.1, 0.5], lr: [1e-4, 3e-4], model: 'sft', data: 'ch07-dpo', 'max-steps': 40 }, DPO);
   t.equal(dpoRuns.length, 4, 'dpo: 2 x 2 runs');
-  t.same(dpoRuns[0].args, ['--beta', '0.1', '--lr', '0.0001', '--model', 'sft', '--data', 'ch07-dpo', '--max-steps', '40', '--out', dpoRuns[0].dir]);
+  t.same(dpoRuns[0].args, ['--beta', '0.1', '--lr', '0.0001', '--model', 'sft', '--data', 'ch07-dpo', '--max-steps', '40',
+    '--out', dpoRuns[0].dir]);
   t.throws(() => expandGrid('dpo', { 'output-vocab': ['data'] }, DPO), /"output-vocab" is not a flag of wgpt dpo/);
   // pretrain too; --prompt may be given more than once, so a grid gives it once per run.
   const pre = expandGrid('pretrain', { lr: [1e-3, 3e-3], data: 'brown', prompt: 'The' }, PRETRAIN);
-  t.same(pre.map((r) => r.args.slice(0, 6)), [['--lr', '0.001', '--data', 'brown', '--prompt', 'The'], ['--lr', '0.003', '--data', 'brown', '--prompt', 'The']]);
+  t.same(pre.map((r) => r.args.slice(0, 6)),
+    [['--lr', '0.001', '--data', 'brown', '--prompt', 'The'], ['--lr', '0.003', '--data', 'brown', '--prompt', 'The']]);
   t.throws(() => expandGrid('pretrain', { mask: ['none'] }, PRETRAIN), /"mask" is not a flag of wgpt pretrain/);
   writeFileSync(path.join(dir, 'g.json'), '{"beta": [0.1, 0.5], "model": "sft", "data": "pairs.json"}');
   await sweepCli(['plan', '--command', 'dpo', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p-dpo')]);
   t.equal(lines(path.join(dir, 'p-dpo', 'runs.jsonl')).length, 2, 'wgpt sweep plan --command dpo writes its runs');
   writeFileSync(path.join(dir, 'g.json'), '{"lr": [1]}');
-  await t.rejects(sweepCli(['plan', '--command', 'eval', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]), /unknown --command "eval": use one of train, pretrain, mask-study, dpo/);
+  await t.rejects(sweepCli(['plan', '--command', 'eval', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]),
+    /unknown --command "eval": use one of train, pretrain, mask-study, dpo/);
   await t.rejects(sweepCli(['status', path.join(dir, 'nowhere')]), /is not a planned sweep \(no runs.jsonl\)/);
   await t.rejects(sweepCli(['run', path.join(dir, 'nowhere')]), /is not a planned sweep/);
   writeFileSync(path.join(dir, 'g.json'), '[1, 2]');
-  await t.rejects(sweepCli(['plan', '--command', 'train', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]), /must hold one JSON object/);
+  await t.rejects(sweepCli(['plan', '--command', 'train', '--grid', path.join(dir, 'g.json'), '--out', path.join(dir, 'p')]),
+    /must hold one JSON object/);
 });
 
 t.test('the Kubernetes Indexed Job and the sbatch script carry what the schedulers need', async (t) => {
-  const y = parseYaml(indexedJobYaml({ runs: 8, maxParallel: 3, name: 'wgpt-sweep-a', image: 'ghcr.io/me/wgpt:1', claim: 'sweeps', mountPath: '/sweep', wgpt: ['wgpt'], gpus: 1 }));
+  const y = parseYaml(indexedJobYaml({ runs: 8, maxParallel: 3, name: 'wgpt-sweep-a', image: 'ghcr.io/me/wgpt:1', claim: 'sweeps',
+    mountPath: '/sweep', wgpt: ['wgpt'], gpus: 1 }));
   t.equal(y.apiVersion, 'batch/v1');
   t.equal(y.kind, 'Job');
   t.equal(y.spec.completionMode, 'Indexed');
@@ -104,7 +111,8 @@ t.test('the Kubernetes Indexed Job and the sbatch script carry what the schedule
   t.same(pod.volumes, [{ name: 'sweep', persistentVolumeClaim: { claimName: 'sweeps' } }]);
   t.equal(pod.containers[0].resources.limits['nvidia.com/gpu'], 1);
   const planned = plan('k8s', { seed: [1, 2, 3], ...FAST, 'max-steps': 1 });
-  t.equal(wgpt(['sweep', 'run', planned, '--scheduler', 'k8s', '--volume', 'v']).out.trim(), 'wgpt sweep: --scheduler k8s needs --image IMAGE: a container image with wgpt installed');
+  t.equal(wgpt(['sweep', 'run', planned, '--scheduler', 'k8s', '--volume', 'v']).out.trim(),
+    'wgpt sweep: --scheduler k8s needs --image IMAGE: a container image with wgpt installed');
   const r = wgpt(['sweep', 'run', planned, '--scheduler', 'k8s', '--image', 'img', '--volume', 'v', '--jobs', '2']);
   t.equal(r.code, 0, r.out);
   const written = parseYaml(readFileSync(path.join(planned, 'sweep-job.yaml'), 'utf8'));
@@ -113,7 +121,8 @@ t.test('the Kubernetes Indexed Job and the sbatch script carry what the schedule
 
   const s = sbatchScript('/data/sw', { runs: 8, maxParallel: 4, wgpt: ['/usr/bin/node', '/opt/wgpt/bin/wgpt.js'], gres: 'gpu:1' });
   t.match(s, /^#!\/bin\/bash\n/);
-  for (const line of ['#SBATCH --array=0-7%4', '#SBATCH --requeue', '#SBATCH --output=/data/sw/logs/%A_%a.out', '#SBATCH --open-mode=append', '#SBATCH --gres=gpu:1']) {
+  for (const line of ['#SBATCH --array=0-7%4', '#SBATCH --requeue', '#SBATCH --output=/data/sw/logs/%A_%a.out',
+    '#SBATCH --open-mode=append', '#SBATCH --gres=gpu:1']) {
     t.ok(s.split('\n').includes(line), line);
   }
   t.match(s, /\nexec '\/usr\/bin\/node' '\/opt\/wgpt\/bin\/wgpt.js' sweep task '\/data\/sw' --index "\$SLURM_ARRAY_TASK_ID"\n/);
@@ -157,7 +166,8 @@ t.test('local pool: runs in parallel, a failed run is reported with its log, don
   t.match(md, /## Failed runs/);
   t.ok(existsSync(path.join(sw, 'sweep-val_loss.svg')), 'chart written');
   await t.rejects(sweepCli(['report', sw, '--over', 'lr']), /--over lr: not an axis of this sweep; its axes are data, mask/);
-  await t.rejects(sweepCli(['report', sw, '--metric', 'bleu']), /--metric bleu: no finished run has it; metrics here: val_loss, train_loss, eval_step/);
+  await t.rejects(sweepCli(['report', sw, '--metric', 'bleu']),
+    /--metric bleu: no finished run has it; metrics here: val_loss, train_loss, eval_step/);
 
   const again = wgpt(['sweep', 'run', sw, '--jobs', '2']);
   t.match(again.out, /2 of 4 runs already done: skipped/);
@@ -170,7 +180,8 @@ t.test('a task stopped by SIGTERM checkpoints, and the next sweep run resumes it
   const runDir = path.join(sw, run.dir);
   const task = spawn(process.execPath, [CLI, 'sweep', 'task', sw, '--index', '0'], { stdio: 'ignore' });
   const exited = new Promise<number | null>((r) => task.on('exit', r));
-  await until('training to start', () => existsSync(path.join(runDir, 'metrics.jsonl')) && readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8') !== '', 60);
+  await until('training to start', () => existsSync(path.join(runDir, 'metrics.jsonl')) &&
+    readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8') !== '', 60);
   task.kill('SIGTERM');
   t.equal(await exited, 130, 'the task exits as the run did: interrupted');
   const stoppedAt = json(path.join(runDir, 'checkpoint', 'state.json')).step;
@@ -207,7 +218,8 @@ t.test('Slurm: an array job on a one-node cluster; a requeued task resumes from 
 
   // Preempt task 0 once it is training: Slurm sends SIGTERM, the run checkpoints, the task is requeued.
   const run0 = path.join(sw, runs[0].dir);
-  await until('task 0 to start training', () => existsSync(path.join(run0, 'metrics.jsonl')) && readFileSync(path.join(run0, 'metrics.jsonl'), 'utf8') !== '', 120);
+  await until('task 0 to start training', () => existsSync(path.join(run0, 'metrics.jsonl')) &&
+    readFileSync(path.join(run0, 'metrics.jsonl'), 'utf8') !== '', 120);
   cluster.scontrol('requeue', `${job}_0`);
   await until('task 0 to stop', () => json(path.join(run0, 'sweep-state.json')).status === 'stopped', 60);
   // A requeued job waits out a begin-time delay (about two minutes); once it is back in the queue,
@@ -251,7 +263,8 @@ t.test('Slurm: an array job on a one-node cluster; a requeued task resumes from 
   await until('the array job to finish', finished, 240).catch((e: Error) => {
     const log0 = path.join(sw, 'logs', `${job}_0.out`);
     const tail = existsSync(log0) ? readFileSync(log0, 'utf8').split('\n').slice(-8).join(' | ') : '(no log)';
-    throw new Error(`${e.message}; squeue: ${squeue('-o', '%i %T %r') ?? '(failed)'}; task 0 state ${JSON.stringify(json(path.join(run0, 'sweep-state.json')))}; log: ${tail}`);
+    throw new Error(`${e.message}; squeue: ${squeue('-o', '%i %T %r') ?? '(failed)'}; ` +
+      `task 0 state ${JSON.stringify(json(path.join(run0, 'sweep-state.json')))}; log: ${tail}`);
   });
 
   t.comment(`task 0 requeued ${requeues} time(s)`);

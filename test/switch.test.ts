@@ -12,5 +12,6 @@ t.test('on/1 and off/0 in any case; unset is on; anything else is refused in one
 t.test('WGPT_TUNE: set empty means on; its refusal says what the values do', async (t) => {
   t.equal(parseTune(''), true);
   t.equal(parseTune('off'), false);
-  t.throws(() => parseTune('yes'), /^unknown WGPT_TUNE "yes": use on \(measure the matmul kernels once per machine\) or off \(the built-in defaults\)$/);
+  t.throws(() => parseTune('yes'),
+    /^unknown WGPT_TUNE "yes": use on \(measure the matmul kernels once per machine\) or off \(the built-in defaults\)$/);
 });

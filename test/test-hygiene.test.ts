@@ -52,13 +52,15 @@ function startsTests(call: ts.CallExpression): boolean {
 }
 
 t.test('the checker finds a late top-level await and nothing else', async (t) => {
-  const bad = `import t from 'tap';\nconst d = await open();\nt.test('a', async (t) => { await x(); });\nfor (const s of shapes) {\n  await checkOp(t, s);\n}\n`;
+  const bad = `import t from 'tap';\nconst d = await open();\nt.test('a', async (t) => { await x(); });\n` +
+    `for (const s of shapes) {\n  await checkOp(t, s);\n}\n`;
   t.same(lateTopLevelAwaits(bad), ['5: await checkOp(t, s)']);
   const assertsFirst = `import t from 'tap';\nawait withDevice(t);\nawait checkOp(t, 'a');\nawait checkOp(t, 'b');\n`;
   t.same(lateTopLevelAwaits(assertsFirst), ['4: await checkOp(t, \'b\')']);
   const loop = `import t from 'tap';\nfor (const s of shapes) {\n  await checkOp(t, s);\n}\n`;
   t.same(lateTopLevelAwaits(loop), ['3: await checkOp(t, s)']);
-  const good = `import t from 'tap';\nconst d = await open();\nt.teardown(() => close(d));\nawait more();\nt.test('a', async (t) => { await x(); });\n`;
+  const good = `import t from 'tap';\nconst d = await open();\nt.teardown(() => close(d));\n` +
+    `await more();\nt.test('a', async (t) => { await x(); });\n`;
   t.same(lateTopLevelAwaits(good), []);
 });
 

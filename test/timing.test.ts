@@ -41,7 +41,8 @@ async function profiledDevice(t: Test): Promise<Device> {
 
 t.test('WGPT_PROFILE gives each kernel its time and dispatch count', async (t) => {
   const device = await profiledDevice(t);
-  t.equal(device.profileMode, device.features.includes('timestamp-query') ? 'timestamp' : device.backend === 'software' ? 'sync-submit' : 'completion');
+  t.equal(device.profileMode,
+    device.features.includes('timestamp-query') ? 'timestamp' : device.backend === 'software' ? 'sync-submit' : 'completion');
   const a = Tensor.fromData(randn(96 * 64, 2), [96, 64]);
   for (let i = 0; i < 3; i++) noGrad(() => tidy(() => void matmul(a, a, { transB: true })));
   await device.finish('profile');

@@ -27,7 +27,8 @@ t.test('a run writes metrics, plot, weights, checkpoint and test responses', asy
   t.same(rows.map((m) => m.step), [0, 2, 4], 'evaluated at global steps 0, 2, 4');
   for (const key of ['step', 'epoch', 'tokens_seen', 'train_loss', 'val_loss']) t.ok(key in rows[0], `metrics have ${key}`);
   t.ok(rows[0].tokens_seen > 0 && rows[2].tokens_seen > rows[0].tokens_seen, 'tokens seen grow');
-  for (const f of ['model.safetensors', 'config.json', 'loss-plot.svg', 'test-responses.json', 'checkpoint/state.json', 'checkpoint/optimizer.safetensors']) {
+  for (const f of ['model.safetensors', 'config.json', 'loss-plot.svg', 'test-responses.json', 'checkpoint/state.json',
+    'checkpoint/optimizer.safetensors']) {
     t.ok(existsSync(path.join(out, f)), `${f} written`);
   }
   const responses = JSON.parse(readFileSync(path.join(out, 'test-responses.json'), 'utf8'));
@@ -88,14 +89,16 @@ t.test('bad input is one clear error', async (t) => {
 t.test('Ctrl-C saves a checkpoint, exits with 130 and the run resumes from it', async (t) => {
   const out = path.join(dir, 'interrupted');
   const cli = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');
-  const args = ['train', '--data', dataFile, '--model', modelDir, '--out', out, '--epochs', '1000', '--eval-every', '1000', '--max-new-tokens', '0'];
+  const args = ['train', '--data', dataFile, '--model', modelDir, '--out', out, '--epochs', '1000', '--eval-every', '1000',
+    '--max-new-tokens', '0'];
   const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d));
   child.stderr.on('data', (d: Buffer) => (output += d));
   // The step-0 evaluation row appears once training has started.
   const metrics = path.join(out, 'metrics.jsonl');
-  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0) && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0) && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 130) t.comment(output);
@@ -115,6 +118,7 @@ t.test('--output-vocab data: the model predicts over the data tokens, saved with
   const vocab = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).wgpt_output_vocab as number[];
   t.ok(vocab.includes(50256) && vocab.length > 10 && vocab.length < 1000, `${vocab.length} output tokens`);
   t.ok(Number.isFinite(r.metrics[0].val_loss), 'losses are finite');
-  await t.rejects(train({ ...base, out: path.join(dir, 'bad-vocab'), outputVocab: 'some' }), /unknown --output-vocab "some": use all or data/);
+  await t.rejects(train({ ...base, out: path.join(dir, 'bad-vocab'), outputVocab: 'some' }),
+    /unknown --output-vocab "some": use all or data/);
   await t.rejects(train({ ...base, out: path.join(dir, 'bad-sched'), lrSchedule: 'step' }), /unknown learning-rate schedule "step"/);
 });

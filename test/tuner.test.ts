@@ -10,7 +10,8 @@ import t from 'tap';
 import { adamwStep, closeDevice, matmul, noGrad, openDevice, Tensor, type Device } from '../engine/index.ts';
 import { overrideMatmul } from '../engine/tune/matmul-pick.ts';
 import { cpuClass, loadTuneFile, machineKey, saveTuneFile, tuneFilePath } from '../engine/tune/cache.ts';
-import { ADAMW_TUNED, candidatesFor, chooseCandidate, classKey, classOf, parseClassKey, tuningOf, type Candidate, type MatmulClass } from '../engine/tune/choices.ts';
+import { ADAMW_TUNED, candidatesFor, chooseCandidate, classKey, classOf, parseClassKey, tuningOf, type Candidate,
+  type MatmulClass } from '../engine/tune/choices.ts';
 import { retune, standardClasses } from '../engine/tune/tuner.ts';
 import { tuneWork } from '../model/tune-work.ts';
 import { kernelsDispatched } from './helpers/device.ts';
@@ -123,7 +124,8 @@ t.test("the cache's choice is honoured, whichever candidate it names", async (t)
     const s = tuningOf(d);
     const cls = productClass(d);
     const other = candidatesFor(d.kernelProfile, cls)[1];
-    saveTuneFile(s.file, { key: s.key, classes: { [classKey(cls)]: { choice: other.name, shape: [M, N, K], speed: {}, unit: 'GFLOP/s', first_s: {}, measured_at: 'test' } } });
+    saveTuneFile(s.file, { key: s.key, classes: { [classKey(cls)]: { choice: other.name, shape: [M, N, K], speed: {},
+      unit: 'GFLOP/s', first_s: {}, measured_at: 'test' } } });
   });
   await onDevice(async (d) => {
     const cls = productClass(d);
@@ -210,7 +212,8 @@ t.test('WGPT_MATMUL_TEXTURES forces the operand source, so nothing is measured u
   process.env.WGPT_MATMUL_TEXTURES = 'on';
   const d = await openDevice({ kernels: 'software' });
   try {
-    await t.rejects(retune(d, tuneWork(), { budgetMs: 0, log: null }), /a matmul override is in force \(WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES/);
+    await t.rejects(retune(d, tuneWork(), { budgetMs: 0, log: null }),
+      /a matmul override is in force \(WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES/);
   } finally {
     closeDevice(d);
     if (saved === undefined) delete process.env.WGPT_MATMUL_TEXTURES;
@@ -240,13 +243,15 @@ t.test('the file is keyed by what decides the fastest kernel', async (t) => {
   process.env.GALLIUM_OVERRIDE_CPU_CAPS = 'avx';
   t.not(tuneFilePath(machineKey('llvmpipe (Mesa 22.3.6)', 'software (compatibility)', 'software', 'v1: a, b')), file,
     'Mesa told to generate AVX2 code');
-  t.match(cpuClass(), new RegExp(`family ${key.cpu_family_model.replace('/', ' model ')}, .*; llvmpipe under GALLIUM_OVERRIDE_CPU_CAPS=avx$`),
+  t.match(cpuClass(),
+    new RegExp(`family ${key.cpu_family_model.replace('/', ' model ')}, .*; llvmpipe under GALLIUM_OVERRIDE_CPU_CAPS=avx$`),
     'the class every figure names says so too');
   if (prev === undefined) delete process.env.GALLIUM_OVERRIDE_CPU_CAPS;
   else process.env.GALLIUM_OVERRIDE_CPU_CAPS = prev;
   if (prev === undefined) t.notMatch(cpuClass(), /llvmpipe under/, 'nothing of the kind where Mesa is left to itself');
   // A file whose key is not this machine's is not trusted.
-  saveTuneFile(file, { key: { ...key, cpu: 'another' }, classes: { 'nn vv large': { choice: 'x', shape: [1, 1, 1], speed: {}, unit: 'GFLOP/s', first_s: {}, measured_at: '' } } });
+  saveTuneFile(file, { key: { ...key, cpu: 'another' }, classes: { 'nn vv large': { choice: 'x', shape: [1, 1, 1], speed: {},
+    unit: 'GFLOP/s', first_s: {}, measured_at: '' } } });
   const warnings: string[] = [];
   t.same(loadTuneFile(file, key, (w) => warnings.push(w)), {}, 'ignored');
   t.match(warnings, [/another machine key/]);

@@ -31,7 +31,8 @@ export async function checkTransposes(t: Test, shapes: number[][], atol = 1e-5,
 }
 
 /** z batches, each with its own operands: A [z, m, k] (or [z, k, m]), B [z, k, n] (or [z, n, k]). */
-export async function checkBatched(t: Test, z: number, m: number, n: number, k: number, ta: boolean, tb: boolean, atol = 1e-5): Promise<void> {
+export async function checkBatched(t: Test, z: number, m: number, n: number, k: number, ta: boolean, tb: boolean,
+  atol = 1e-5): Promise<void> {
   const as = ta ? [z, k, m] : [z, m, k];
   const bs = tb ? [z, n, k] : [z, k, n];
   const a = randn(z * m * k, 5 + m);

@@ -66,7 +66,8 @@ export function worst(got: ArrayLike<number>, want: ArrayLike<number>, atol: num
 export function assertClose(t: Test, got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, what: string): void {
   t.equal(got.length, want.length, `${what}: length`);
   const { ratio, at } = worst(got, want, atol, rtol);
-  t.ok(ratio <= 1, `${what}: max error ratio ${ratio.toFixed(3)}` + (ratio > 1 && at >= 0 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
+  t.ok(ratio <= 1, `${what}: max error ratio ${ratio.toFixed(3)}` +
+    (ratio > 1 && at >= 0 ? ` at ${at}: got ${got[at]}, want ${want[at]}` : ''));
 }
 
 /** The largest finite |want[i]|: the scale of a tensor's absolute tolerance (a NaN in want is

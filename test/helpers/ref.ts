@@ -1,7 +1,8 @@
 // Float64 CPU references for the op tests.
 
 /** Broadcasts two shapes numpy-style and applies f element by element. */
-export function broadcast2(a: Float64Array, as: number[], b: Float64Array, bs: number[], f: (x: number, y: number) => number): Float64Array {
+export function broadcast2(a: Float64Array, as: number[], b: Float64Array, bs: number[],
+  f: (x: number, y: number) => number): Float64Array {
   const n = Math.max(as.length, bs.length);
   const A = [...Array(n - as.length).fill(1), ...as];
   const B = [...Array(n - bs.length).fill(1), ...bs];

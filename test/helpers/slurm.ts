@@ -21,7 +21,8 @@ export interface SlurmCluster {
 /** Why the test cannot run here, or null when it can. */
 export function slurmMissing(): string | null {
   for (const bin of ['munged', 'slurmctld', 'slurmd', 'sbatch']) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status !== 0) {
+    if (spawnSync('sh', ['-c', `command -v ${bin}`],
+      { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status !== 0) {
       return `${bin} is not installed (apt-get install slurm-wlm; .ci/run does)`;
     }
   }
@@ -59,7 +60,8 @@ export async function startSlurm(): Promise<SlurmCluster> {
   for (const d of ['state', 'spool', 'log']) mkdirSync(p(d));
   const sbin = `${process.env.PATH}:/usr/sbin:/sbin`;
   const env = { ...process.env, PATH: sbin, SLURM_CONF: p('slurm.conf') };
-  const run = (cmd: string, args: string[]): string => execFileSync(cmd, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = (cmd: string, args: string[]): string =>
+    execFileSync(cmd, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const pids = { munged: p('munged.pid'), slurmctld: p('slurmctld.pid'), slurmd: p('slurmd.pid') };
 
   const stop = async (): Promise<void> => {
