@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { collate, encodeEntry, getLossMask, IGNORE_INDEX, LOSS_MASKS, targetRegions } from '../train/data/collate.ts';
 import { decode, encode } from '../model/tokenizer.ts';
 import { formatPrompt } from '../train/data/prompts.ts';
-import { loadInstructionData } from '../train/data/entries.ts';
+import { loadInstructionData } from '../train/data/entries-file.ts';
 
 const rows = (a: Int32Array, seqLen: number): number[][] => {
   const out: number[][] = [];

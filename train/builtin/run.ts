@@ -7,61 +7,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadGPT } from '../../model/build.ts';
-import { generateBatch } from '../../model/generate-batch.ts';
-import { decode, encode } from '../../model/tokenizer.ts';
 import type { Entry } from '../data/entries.ts';
-import { factWorld, FACT_TASKS, nearestAnswer, sharedFacts, statementPrompt } from '../data/facts.ts';
 import { ensureBuiltinBase } from './base.ts';
 import { controlTrainOptions, defaultTrainOptions } from './recipes.ts';
-import { formatPrompt } from '../data/prompts.ts';
-import { scoreResponses, type ScoreGroup, type ScoreReport } from '../eval/score.ts';
 import { train, type TrainResult } from '../sft/trainer.ts';
+import { baseExamples, summarize, type BaseExample, type BuiltinSummary } from './summary.ts';
+
+export { nearestAnswerShare, type BaseExample, type BuiltinSummary, type ExactMatch, type NearestAnswerShare } from './summary.ts';
 
 export const SUMMARY_FILE = 'summary.json';
-
-export interface ExactMatch extends ScoreGroup {
-  per_task: Record<string, ScoreGroup>;
-}
-
-export interface BaseExample {
-  task: string;
-  question: string;
-  answer: string;
-  /** The base model's greedy continuation of the question's prompt: text, not an answer. */
-  base_continuation: string;
-  /** The base model's continuation of the fact's statement ("X was born in"): it knows the fact. */
-  base_statement: string;
-  base_statement_continuation: string;
-  finetuned_answer: string;
-  control_answer: string;
-}
-
-/** Held-out questions answered with the answer of the asker's nearest finetuning person (the one
- *  sharing most of the asker's other facts; facts.ts nearestFinetuned), as a share (`accuracy`). */
-export interface NearestAnswerShare {
-  /** The finetuned model's responses. High: it hands on finetuning people's answers. */
-  finetuned: ExactMatch;
-  control: ExactMatch;
-  /** The right answers themselves: 0 in this world, where no held-out person shares a value of the
-   *  asked relation with the finetuning person nearest in the other two; 1 were held-out people
-   *  copies of finetuning people. */
-  correct_answers: ExactMatch;
-  /** The share a model answering with one of the relation's values at random would reach. */
-  chance: number;
-}
-
-export interface BuiltinSummary {
-  heldout_exact_match: ExactMatch;
-  control_exact_match: ExactMatch;
-  nearest_answer_share: NearestAnswerShare;
-  /** The fact world: its people, and the most facts a held-out person shares with any finetuning person. */
-  fact_world: { people: number; held_out: number; max_shared_facts: number };
-  /** The base model itself on the held-out questions, before finetuning. */
-  base_exact_match: ExactMatch | null;
-  base_examples: BaseExample[];
-  seconds: { base_pretraining: number; finetuning: number; control: number; total: number };
-  base_model: string;
-}
 
 export interface BuiltinRunResult {
   finetuned: TrainResult;
@@ -69,52 +23,7 @@ export interface BuiltinRunResult {
   summary: BuiltinSummary | null;
 }
 
-const exact = (r: ScoreReport | undefined): ExactMatch => ({
-  n: r?.n ?? 0, correct: r?.correct ?? 0, accuracy: r?.accuracy ?? 0, rougeL: r?.rougeL ?? 0, per_task: r?.perTask ?? {},
-});
-
-/** The share of held-out questions whose response is the nearest finetuning person's answer. */
-export function nearestAnswerShare(finetuned: readonly Entry[], control: readonly Entry[]): NearestAnswerShare {
-  const world = factWorld();
-  const asNearest = (entries: readonly Entry[], response: (e: Entry) => string | undefined): ExactMatch =>
-    exact(scoreResponses(entries.map((e) => ({ ...e, model_response: response(e), output: nearestAnswer(e, world) }))));
-  const values = new Set(world.map((p) => p.facts[FACT_TASKS[0]])).size;
-  return {
-    finetuned: asNearest(finetuned, (e) => e.model_response),
-    control: asNearest(control, (e) => e.model_response),
-    correct_answers: asNearest(finetuned, (e) => e.output),
-    chance: 1 / values,
-  };
-}
-
-/** The most facts any held-out person shares with any finetuning person. */
-function maxSharedFacts(): number {
-  const world = factWorld();
-  let most = 0;
-  for (const h of world.filter((p) => p.heldOut)) for (const f of world.filter((p) => !p.heldOut)) most = Math.max(most, sharedFacts(h, f));
-  return most;
-}
-
 const responsesOf = (dir: string): Entry[] => JSON.parse(readFileSync(path.join(dir, 'test-responses.json'), 'utf8')) as Entry[];
-
-/** The first held-out question of each task, continued by the base model: the question's prompt
- *  (as the finetuned model sees it) and the fact's statement. */
-async function baseExamples(baseDir: string, finetuned: Entry[], control: Entry[], style: string): Promise<BaseExample[]> {
-  const picks = [...new Set(finetuned.map((e) => e.task!))].map((task) => finetuned.findIndex((e) => e.task === task));
-  const base = await loadGPT(baseDir);
-  try {
-    const statements = picks.map((i) => statementPrompt(finetuned[i]));
-    const prompts = [...picks.map((i) => formatPrompt(finetuned[i], style)), ...statements];
-    const outs = await generateBatch(base, prompts.map((p) => encode(p, false)), { maxNewTokens: 16 });
-    return picks.map((i, k) => ({
-      task: finetuned[i].task!, question: finetuned[i].instruction, answer: finetuned[i].output,
-      base_continuation: decode(outs[k]), base_statement: statements[k], base_statement_continuation: decode(outs[picks.length + k]),
-      finetuned_answer: finetuned[i].model_response ?? '', control_answer: control[i]?.model_response ?? '',
-    }));
-  } finally {
-    base.dispose();
-  }
-}
 
 export async function builtinRun(out: string, log: (line: string) => void = console.error, genBatch?: number): Promise<BuiltinRunResult> {
   const started = performance.now();
@@ -135,17 +44,18 @@ export async function builtinRun(out: string, log: (line: string) => void = cons
   if (control.interrupted) return { finetuned, control, summary: null };
   const finetunedResponses = responsesOf(out);
   const controlResponses = responsesOf(controlOut);
-  const world = factWorld();
-  const summary: BuiltinSummary = {
-    heldout_exact_match: exact(finetuned.after),
-    control_exact_match: exact(control.after),
-    nearest_answer_share: nearestAnswerShare(finetunedResponses, controlResponses),
-    fact_world: { people: world.length, held_out: world.filter((p) => p.heldOut).length, max_shared_facts: maxSharedFacts() },
-    base_exact_match: finetuned.before ? exact(finetuned.before) : null,
-    base_examples: await baseExamples(baseDir, finetunedResponses, controlResponses, opts.style),
+  const base = await loadGPT(baseDir);
+  let examples: BaseExample[];
+  try {
+    examples = await baseExamples(base, finetunedResponses, controlResponses, opts.style);
+  } finally {
+    base.dispose();
+  }
+  const summary = summarize({
+    finetuned, control, finetunedResponses, controlResponses, baseExamples: examples,
     seconds: { base_pretraining: baseSeconds, finetuning: finetuneSeconds, control: controlSeconds, total: seconds(started) },
-    base_model: baseDir,
-  };
+    baseModel: baseDir,
+  });
   writeFileSync(path.join(out, SUMMARY_FILE), JSON.stringify(summary, null, 2));
   return { finetuned, control, summary };
 }

@@ -5,19 +5,20 @@
 // directory: `wgpt train --model DIR`, `wgpt generate` and transformers load it.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { keep, tidy, WgptError } from '../../engine/index.ts';
+import { WgptError } from '../../engine/index.ts';
 import { loadGPT, randomGPT } from '../../model/build.ts';
 import { validateConfig } from '../../model/config.ts';
 import { generateBatch } from '../../model/generate-batch.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { fromHFConfig, readHFConfig } from '../../model/hf-names.ts';
-import { decode, encode, END_OF_TEXT } from '../../model/tokenizer.ts';
+import { readHFConfig } from '../../model/hf-config-file.ts';
+import { fromHFConfig } from '../../model/hf-names.ts';
+import { decode, encode } from '../../model/tokenizer.ts';
 import { DataLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { checkSchedule } from '../run/schedule.ts';
 import { TrainingRun } from '../run/setup.ts';
-import { batchLoss, lossStep } from '../run/step.ts';
-import { blockBatch, blockCount, splitTokens, type TokenSplits } from './blocks.ts';
+import { lossStep } from '../run/step.ts';
+import { blockBatch, blockCount, splitTokens, streamLoss, textVocab, type TokenSplits } from './blocks.ts';
 import { readTextCorpus } from './corpus.ts';
 
 export interface PretrainOptions {
@@ -102,21 +103,6 @@ async function loadModel(o: PretrainOptions, vocab: number[] | undefined): Promi
   return randomGPT(config, o.seed);
 }
 
-/** Mean loss over `batches` fixed batches spread evenly over a stream's blocks. */
-async function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, batches: number): Promise<number> {
-  const n = blockCount(stream, o.blockSize);
-  const count = Math.min(n, batches * o.batchSize);
-  const indices = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
-  let total = 0;
-  let k = 0;
-  for (let i = 0; i < indices.length; i += o.batchSize, k++) {
-    const loss = tidy(() => keep(batchLoss(model, blockBatch(stream, indices.slice(i, i + o.batchSize), o.blockSize))));
-    total += await loss.item();
-    loss.dispose();
-  }
-  return total / k;
-}
-
 /** One sampled continuation (temperature 0.8, top-k 40) of each prompt, each from its own seed. */
 async function sample(model: GPT, o: PretrainOptions, step: number): Promise<Sample[]> {
   if (o.sampleTokens === 0) return [];
@@ -135,7 +121,7 @@ export async function pretrain(o: PretrainOptions, text: () => PretrainText, res
   const corpus = text();
   const splits: TokenSplits = splitTokens(corpus.documents, o.blockSize, corpus.valDocuments);
   const vocab = o.outputVocab === 'data'
-    ? [...new Set([...splits.train, ...splits.val, END_OF_TEXT, ...(corpus.extraVocab ?? [])])].sort((a, b) => a - b)
+    ? textVocab(splits, corpus.extraVocab)
     : undefined;
   const run = await TrainingRun.start<number, LoopRow>({
     out: o.out, options: o, resumeDir, seed: o.seed, lr: o.lr, weightDecay: o.weightDecay, loadModel: () => loadModel(o, vocab),
@@ -174,7 +160,8 @@ async function trainOnText(o: PretrainOptions, source: string, splits: TokenSpli
     `${model.config.outputVocab ? `, an output vocabulary of ${model.config.outputVocab.length} tokens` : ''}`);
   if (!run.resumed) await showSamples(0);
   const losses = async (): Promise<Pick<LoopRow, 'train_loss' | 'val_loss'>> => ({
-    train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
+    train_loss: await streamLoss(model, splits.train, o, o.evalBatches),
+    val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
   });
   const r = await run.loop({
     schedule: o, evalEvery: o.evalEvery,
