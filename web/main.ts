@@ -99,12 +99,12 @@ async function accept(files: FileList | File[]): Promise<void> {
     try {
       if (f.name.endsWith('.safetensors')) {
         const bytes = await f.arrayBuffer();
-        gptFromFilesCheck(bytes, dropped.config ?? null, f.name);
+        gptFromFiles(bytes, dropped.config ?? null).dispose();
         dropped.model = bytes;
         dropped.names.model = f.name;
       } else if (f.name === 'config.json') {
         const text = await f.text();
-        if (dropped.model) gptFromFilesCheck(dropped.model, text, f.name);
+        if (dropped.model) gptFromFiles(dropped.model, text).dispose();
         else JSON.parse(text);
         dropped.config = text;
         dropped.names.config = f.name;
@@ -118,15 +118,6 @@ async function accept(files: FileList | File[]): Promise<void> {
   }
   $('dropped').textContent = Object.values(dropped.names).join(', ') || 'nothing dropped yet';
   $<HTMLButtonElement>('finetune').disabled = !(dropped.model && dropped.entries);
-}
-
-/** The model's header and shapes against its config, without keeping it on the GPU. */
-function gptFromFilesCheck(bytes: ArrayBuffer, config: string | null, name: string): void {
-  try {
-    gptFromFiles(bytes, config).dispose();
-  } catch (e) {
-    throw new Error(`${name}: ${(e as Error).message}`);
-  }
 }
 
 async function finetuneDropped(): Promise<void> {
