@@ -31,7 +31,9 @@ export function parseSafetensors(bytes: ArrayBuffer, source = 'model.safetensors
     if (name === '__metadata__' || isSkippedBuffer(name)) continue;
     const [b, end] = e.data_offsets ?? [-1, -1];
     const count = (e.shape ?? []).reduce((a, s) => a * s, 1);
-    if (!Array.isArray(e.shape) || !(b >= 0 && end >= b) || dataStart + end > bytes.byteLength) fail(source, `tensor ${name}: bad shape or offsets`);
+    if (!Array.isArray(e.shape) || !(b >= 0 && end >= b) || dataStart + end > bytes.byteLength) {
+      fail(source, `tensor ${name}: bad shape or offsets`);
+    }
     if (e.dtype !== 'F32') fail(source, `tensor ${name} is ${e.dtype}: the page reads F32 weights (what wgpt train writes)`);
     if (count * 4 !== end - b) fail(source, `tensor ${name}: shape [${e.shape}] does not match its ${end - b} bytes`);
     // Copied out: the offset need not be 4-aligned, and the caller's buffer may go.

@@ -63,7 +63,7 @@ export const platform: Platform = {
   env: (name) => settings[name],
   envNames: () => Object.keys(settings).filter((k) => k.startsWith('WGPT_')),
   chooseAdapter,
-  cacheDir: () => settings.WGPT_CACHE || 'wgpt',
+  cacheDir: () => 'wgpt',
   readStored: (file) => storage()?.getItem(file) ?? memory.get(file) ?? null,
   writeStored(file, text) {
     memory.set(file, text);

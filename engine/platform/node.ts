@@ -34,7 +34,7 @@ export const platform: Platform = {
   env: (name) => process.env[name],
   envNames: () => Object.keys(process.env).filter((k) => k.startsWith('WGPT_')),
   chooseAdapter: (requested, profiling) => chooseAdapter(requested, profiling),
-  cacheDir: () => process.env.WGPT_CACHE || path.join(os.homedir(), '.cache', 'wgpt'),
+  cacheDir: () => path.join(os.homedir(), '.cache', 'wgpt'),
   readStored(file) {
     try {
       return readFileSync(file, 'utf8');

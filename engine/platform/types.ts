@@ -28,7 +28,8 @@ export interface Platform {
   /** The names of the WGPT_* settings given, for `wgpt info`. */
   envNames(): string[];
   chooseAdapter(requested: Backend, profiling: boolean): Promise<AdapterChoice>;
-  /** Where models, data and measurements are kept: a directory, or a storage prefix in a browser. */
+  /** Where models, data and measurements are kept where WGPT_CACHE is not set: a directory, or a
+   *  storage prefix in a browser. */
   cacheDir(): string;
   /** A kept text by its path under cacheDir() (null where there is none), and its whole replacement. */
   readStored(file: string): string | null;

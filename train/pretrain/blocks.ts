@@ -76,7 +76,8 @@ export function textVocab(splits: TokenSplits, extra: readonly number[] = []): n
 }
 
 /** Mean loss over `batches` fixed batches spread evenly over a stream's blocks. */
-export async function streamLoss(model: GPT, stream: Int32Array, o: { blockSize: number; batchSize: number }, batches: number): Promise<number> {
+export async function streamLoss(model: GPT, stream: Int32Array, o: { blockSize: number; batchSize: number },
+  batches: number): Promise<number> {
   const n = blockCount(stream, o.blockSize);
   const count = Math.min(n, batches * o.batchSize);
   const indices = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
