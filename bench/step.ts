@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import { backward, Tensor, tidy, WgptError, type Device } from '../engine/index.ts';
 import { loadGPT } from '../model/build.ts';
 import type { GPTConfig } from '../model/config.ts';
-import { writeHFConfig } from '../model/hf-names.ts';
+import { writeHFConfig } from '../model/hf-config-file.ts';
 import { initLora, loraParamCount, loraSpec, type LoraSpec } from '../model/lora.ts';
 import { AdamW } from '../train/run/optim.ts';
 import { blasNote, errorText, isError, logRow, median, type BenchRow } from './common.ts';

@@ -25,6 +25,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (ar
   bench: { summary: 'benchmarks: matmul, kernels, training step, generation; peers beside; --json/--md',
     load: () => import('./commands/bench.ts') },
   download: { summary: 'download GPT-2 weights from the Hugging Face hub', load: () => import('./commands/download.ts') },
+  web: { summary: 'a page that trains in a browser tab on its WebGPU (the built-in run, your model)',
+    load: () => import('./commands/web.ts') },
 };
 
 function usage(): string {

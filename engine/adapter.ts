@@ -7,15 +7,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { WgptError } from './errors.ts';
-import { setting, type AdapterKind, type Backend } from './settings.ts';
+import type { AdapterChoice } from './platform/types.ts';
+import { setting, type Backend } from './settings.ts';
 import { preferredSoftwareAdapter } from './tune/software-adapter.ts';
 
-export interface AdapterChoice {
-  adapter: GPUAdapter;
-  backend: AdapterKind;
-  featureLevel: 'core' | 'compatibility';
-  description: string;
-}
+export type { AdapterChoice };
 
 // dawn.node crashes within seconds if the object create() returns is garbage collected while a
 // device lives, so every instance is held here for the life of the process.

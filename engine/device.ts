@@ -2,7 +2,8 @@
 // force (limits.ts), memory from pools under a budget (memory.ts), recording and submitting work
 // (recorder.ts, with the profiler as a hook on it), waiting and surfacing errors (waits.ts, over
 // faults.ts's error scopes). Ops and tests call the Device; nothing above engine/ sees a GPUBuffer.
-import { chooseAdapter, type AdapterChoice } from './adapter.ts';
+import { platform } from '#platform';
+import type { AdapterChoice } from './platform/types.ts';
 import { WgptError } from './errors.ts';
 import { setting, type AdapterKind, type Backend, type KernelSet } from './settings.ts';
 import { newCounters, type Counters } from './device/counters.ts';
@@ -84,7 +85,7 @@ export class Device {
 
   static async open(options: DeviceOptions = {}): Promise<Device> {
     const profile = setting('WGPT_PROFILE');
-    const choice = await chooseAdapter(options.backend ?? 'auto', profile !== null);
+    const choice = await platform.chooseAdapter(options.backend ?? 'auto', profile !== null);
     // Timestamps only where asked for (WGPT_PROFILE): per-kernel GPU times in the profile.
     const requiredFeatures: GPUFeatureName[] = profile && choice.adapter.features.has('timestamp-query')
       ? ['timestamp-query'] : [];

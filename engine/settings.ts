@@ -2,6 +2,7 @@
 // says which values it takes (anything else is refused in one line). Reads go through `setting()`
 // when they matter (opening a device, planning a product), never cached at load, so a test that
 // sets a variable before opening a device is obeyed. `wgpt info` prints those set.
+import { platform } from '#platform';
 import { WgptError } from './errors.ts';
 import type { AttentionTile } from '../kernels/attention.ts';
 import type { MatmulTile } from '../kernels/matmul-tiled.ts';
@@ -117,12 +118,13 @@ type SettingName = keyof typeof SETTINGS;
 
 /** The variable's value now, parsed: its default where unset. */
 export function setting<K extends SettingName>(name: K): ReturnType<(typeof SETTINGS)[K]['parse']> {
-  return SETTINGS[name].parse(process.env[name]) as ReturnType<(typeof SETTINGS)[K]['parse']>;
+  return SETTINGS[name].parse(platform.env(name)) as ReturnType<(typeof SETTINGS)[K]['parse']>;
 }
 
 /** The WGPT_* variables set in this environment, each parsed (a bad value is an error here too)
  *  with its description; a name wgpt does not know is listed as such, so a typo does not pass. */
-export function settingsInForce(env: NodeJS.ProcessEnv = process.env): { name: string; value: string; doc: string }[] {
+export function settingsInForce(env: Record<string, string | undefined> = Object.fromEntries(platform.envNames().map((k) => [k, platform.env(k)]))):
+  { name: string; value: string; doc: string }[] {
   const table: Record<string, Setting> = SETTINGS;
   return Object.keys(env).filter((k) => k.startsWith('WGPT_') && !table[k]?.internal).sort().map((name) => {
     const s = table[name];

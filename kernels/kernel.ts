@@ -5,7 +5,7 @@
 // holds code only, and a dispatch passes its parameters by name (packParams writes them in the
 // declared order). Kernels know nothing of tensors: the engine decides what to bind and how many
 // workgroups to run.
-import { readFileSync } from 'node:fs';
+import { wgslFile } from '#wgsl';
 
 export type ParamType = 'u32' | 'i32' | 'f32';
 /** A storage buffer (its access and element type), or an rgba32float texture read by textureLoad. */
@@ -101,7 +101,7 @@ const sources = new Map<string, string>();
 export function wgslSource(file: string, entry: string): string {
   let text = sources.get(file);
   if (text === undefined) {
-    text = readFileSync(new URL(`./${file}.wgsl`, import.meta.url), 'utf8');
+    text = wgslFile(file);
     sources.set(file, text);
   }
   const [shared, ...sections] = text.split(/^(?=\/\/ @entry )/m);

@@ -4,7 +4,8 @@
 import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { GPTConfig } from './config.ts';
-import { canonicalName, hfTensorSpecs, inferConfig, isSkippedBuffer, readHFConfig, validateShapes, writeHFConfig } from './hf-names.ts';
+import { readHFConfig, writeHFConfig } from './hf-config-file.ts';
+import { canonicalName, hfTensorSpecs, inferConfig, isSkippedBuffer, validateShapes } from './hf-names.ts';
 import type { HFGPT2Config } from './hf-names.ts';
 import type { LoadedTensor, WriteTensor } from './safetensors.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.ts';

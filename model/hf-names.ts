@@ -1,7 +1,6 @@
 // The Hugging Face GPT-2 checkpoint layout: tensor names and shapes, config.json, and deriving a
 // GPTConfig from a checkpoint. Weights use HF's Conv1D layout, i.e. [in, out] with y = x·W + b
 // (the transpose of torch.nn.Linear), so the engine can use them without transposing.
-import { promises as fsp } from 'node:fs';
 import type { GPTConfig } from './config.ts';
 import { validateConfig } from './config.ts';
 
@@ -130,25 +129,13 @@ export function fromHFConfig(hf: HFGPT2Config, source = 'config.json'): GPTConfi
   return cfg;
 }
 
-export async function readHFConfig(file: string): Promise<HFGPT2Config> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
-  }
+/** config.json's text parsed (`source` names it in the message). */
+export function parseHFConfig(text: string, source: string): HFGPT2Config {
   try {
     return JSON.parse(text) as HFGPT2Config;
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`${source}: not valid JSON (${(e as Error).message})`);
   }
-}
-
-/** Writes config.json atomically (temp file + rename). */
-export async function writeHFConfig(file: string, cfg: GPTConfig): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, JSON.stringify(toHFConfig(cfg), null, 2) + '\n');
-  await fsp.rename(tmp, file);
 }
 
 /**

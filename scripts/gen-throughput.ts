@@ -7,7 +7,8 @@ import { loadGPT } from '../model/build.ts';
 import { generate } from '../model/generate.ts';
 import { generateBatch } from '../model/generate-batch.ts';
 import { encode } from '../model/tokenizer.ts';
-import { loadInstructionData, splitData } from '../train/data/entries.ts';
+import { loadInstructionData } from '../train/data/entries-file.ts';
+import { splitData } from '../train/data/entries.ts';
 import { formatPrompt } from '../train/data/prompts.ts';
 
 const [modelPath, dataPath, nArg = '16', maxArg = '256', batchArg = '0'] = process.argv.slice(2);

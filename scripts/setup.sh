@@ -10,20 +10,24 @@
 #                     Where the distribution has Mesa >= 24 (Debian 13, Ubuntu 24.04) it installs
 #                     mesa-vulkan-drivers from it; elsewhere it says why it does nothing.
 #                     (Without installing anything: bash scripts/mesa-copy.sh, a copy beside the system's.)
+#   --browser         also Chromium (Debian's chromium package), for the browser tests (test/browser.test.ts:
+#                     headless on SwiftShader) and for opening `wgpt web` here
 #   --dry-run         print the commands that change the system instead of running them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages="libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri"
-peers=0 backports=0 dry=0
+peers=0 backports=0 browser=0 dry=0
 for arg in "$@"; do
   case "$arg" in
     --peers) peers=1 ;;
     --mesa-backports) backports=1 ;;
+    --browser) browser=1 ;;
     --dry-run) dry=1 ;;
-    *) echo "setup.sh: unknown option $arg (use --peers, --mesa-backports, --dry-run)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option $arg (use --peers, --mesa-backports, --browser, --dry-run)" >&2; exit 2 ;;
   esac
 done
 if [ "$peers" = 1 ]; then packages="$packages python3-torch libopenblas0-pthread"; fi
+if [ "$browser" = 1 ]; then packages="$packages chromium"; fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

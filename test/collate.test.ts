@@ -6,7 +6,7 @@ import { encodeEntry } from '../train/data/encode.ts';
 import { getLossMask, LOSS_MASKS } from '../train/data/loss-masks.ts';
 import { decode, encode } from '../model/tokenizer.ts';
 import { formatPrompt } from '../train/data/prompts.ts';
-import { loadInstructionData } from '../train/data/entries.ts';
+import { loadInstructionData } from '../train/data/entries-file.ts';
 
 const rows = (a: Int32Array, seqLen: number): number[][] => {
   const out: number[][] = [];

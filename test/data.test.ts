@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadInstructionData, parseEntries, requireNonEmpty, splitData, type Entry } from '../train/data/entries.ts';
+import { loadInstructionData } from '../train/data/entries-file.ts';
+import { parseEntries, requireNonEmpty, splitData, type Entry } from '../train/data/entries.ts';
 
 const SHARED = fileURLToPath(new URL('../../shared/data/instruction-data.json', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'wgpt-data-'));

@@ -5,9 +5,10 @@ import path from 'node:path';
 import { getConfig, paramCount } from '../model/config.ts';
 import type { GPTConfig } from '../model/config.ts';
 import {
-  canonicalName, fromHFConfig, hfTensorSpecs, inferConfig, isSkippedBuffer, readHFConfig, toHFConfig,
-  validateShapes, writeHFConfig,
+  canonicalName, fromHFConfig, hfTensorSpecs, inferConfig, isSkippedBuffer, toHFConfig,
+  validateShapes,
 } from '../model/hf-names.ts';
+import { readHFConfig, writeHFConfig } from '../model/hf-config-file.ts';
 import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
 

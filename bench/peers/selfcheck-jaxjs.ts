@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { closeDevice, matmul, noGrad, openDevice, Tensor } from '../../engine/index.ts';
-import { writeHFConfig } from '../../model/hf-names.ts';
+import { writeHFConfig } from '../../model/hf-config-file.ts';
 import { isError, jaxjsRequest } from '../common.ts';
 import { SEED, wgptStep } from '../step.ts';
 import { matmulOperand, type JaxMatmulResult, type JaxStepResult } from './jaxjs.ts';

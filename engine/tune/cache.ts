@@ -2,10 +2,7 @@
 // same machine reuses every choice without timing anything, and anything that changes which kernel
 // is fastest (another adapter or driver, another CPU or its flags, the Mesa settings that change
 // llvmpipe's code, another set of candidates) lands in another file and is measured afresh.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { platform } from '#platform';
 import { wgptCacheDir } from '../cache-dir.ts';
 
 /** Everything the fastest kernel depends on, as written into the cache file. */
@@ -44,35 +41,18 @@ export interface TuneFile {
   classes: Record<string, ClassResult>;
 }
 
-const MESA_ENV = ['GALLIUM_OVERRIDE_CPU_CAPS', 'LP_NATIVE_VECTOR_WIDTH', 'LP_NUM_THREADS', 'GALLIVM_PERF'];
 const VECTOR_FLAGS = ['avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512vl', 'avx512bw', 'avx512dq', 'neon', 'asimd'];
 
-/** The first processor's fields of /proc/cpuinfo (empty off Linux). */
-function cpuinfo(): Record<string, string> {
-  const out: Record<string, string> = {};
-  try {
-    for (const line of readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0].split('\n')) {
-      const i = line.indexOf(':');
-      if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
-    }
-  } catch {
-    // not Linux: the model name from os.cpus() still separates machines
-  }
-  return out;
-}
-
 export function machineKey(adapter: string, backend: string, kernels: string, variants: string): MachineKey {
-  const info = cpuinfo();
+  const { cpu, cpuinfo: info, cores, mesaEnv } = platform.machine();
   const flags = (info.flags ?? info.Features ?? '').split(/\s+/).filter((f) => f).sort();
-  const mesaEnv: Record<string, string> = {};
-  for (const k of MESA_ENV) if (process.env[k] !== undefined) mesaEnv[k] = process.env[k]!;
   return {
     adapter, backend, kernels,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpu,
     cpu_family_model: `${info['cpu family'] ?? '?'}/${info.model ?? '?'}`,
     cpu_vector_flags: VECTOR_FLAGS.filter((f) => flags.includes(f)).join(' '),
-    cpu_flags_sha: createHash('sha256').update(flags.join(' ')).digest('hex').slice(0, 16),
-    cores: os.cpus().length,
+    cpu_flags_sha: platform.digest(flags.join(' ')),
+    cores,
     mesa_env: mesaEnv,
     variants,
   };
@@ -92,19 +72,14 @@ export function cpuClass(): string {
 
 /** <cache>/tune/matmul-<hash of the key>.json */
 export function tuneFilePath(key: MachineKey): string {
-  const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
-  return path.join(wgptCacheDir(), 'tune', `matmul-${hash}.json`);
+  return `${wgptCacheDir()}/tune/matmul-${platform.digest(JSON.stringify(key))}.json`;
 }
 
 /** The file's classes, or none where there is no file. A file that does not parse or holds another
  *  key is ignored with one warning (and replaced at the next save). */
 export function loadTuneFile(file: string, key: MachineKey, warn: (msg: string) => void): Record<string, ClassResult> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return {};
-  }
+  const text = platform.readStored(file);
+  if (text === null) return {};
   try {
     const parsed = JSON.parse(text) as TuneFile;
     if (JSON.stringify(parsed.key) !== JSON.stringify(key)) throw new Error('it was written for another machine key');
@@ -120,10 +95,7 @@ export function loadTuneFile(file: string, key: MachineKey, warn: (msg: string) 
   }
 }
 
-/** Writes the file whole (a temporary file renamed over it), so a reader never sees half of it. */
+/** Writes the file whole, so a reader never sees half of it. */
 export function saveTuneFile(file: string, content: object): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(content, null, 1) + '\n');
-  renameSync(tmp, file);
+  platform.writeStored(file, JSON.stringify(content, null, 1) + '\n');
 }

@@ -6,9 +6,7 @@
 // <cache>/tune/software-adapter-<hash>.json keyed by the CPU (as the tuner's files are). The file
 // names both adapters as they were measured (their descriptions carry the Mesa version): once
 // either changes, the choice no longer applies and `auto` takes GL llvmpipe again.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { platform } from '#platform';
 import { wgptCacheDir } from '../cache-dir.ts';
 import { setting } from '../settings.ts';
 import { machineKey, saveTuneFile, type ClassResult, type MachineKey } from './cache.ts';
@@ -46,8 +44,7 @@ function fileKey(): MachineKey {
 }
 
 export function softwareAdapterFile(): string {
-  const hash = createHash('sha256').update(JSON.stringify(fileKey())).digest('hex').slice(0, 16);
-  return path.join(wgptCacheDir(), 'tune', `software-adapter-${hash}.json`);
+  return `${wgptCacheDir()}/tune/software-adapter-${platform.digest(JSON.stringify(fileKey()))}.json`;
 }
 
 /** Keeps the measured choice: the faster adapter by trainingScore (GL on a tie or a missing one). */
@@ -68,7 +65,8 @@ export function preferredSoftwareAdapter(glDescription: string): { lavapipe: str
   if (!setting('WGPT_TUNE')) return null;
   let file: SoftwareAdapterFile;
   try {
-    file = JSON.parse(readFileSync(softwareAdapterFile(), 'utf8')) as SoftwareAdapterFile;
+    file = JSON.parse(platform.readStored(softwareAdapterFile()) ?? 'null') as SoftwareAdapterFile;
+    if (!file) return null;
   } catch {
     return null;
   }

@@ -14,6 +14,7 @@
 // process spends at most BUDGET_MS tuning, each class at most CLASS_BUDGET_MS: candidates are
 // timed in order (the built-in default first) and the list stops where the next one's compile
 // would pass the class's budget.
+import { platform } from '#platform';
 import type { Binding, Device } from '../device.ts';
 import { WgptError } from '../errors.ts';
 import { setting } from '../settings.ts';
@@ -113,7 +114,7 @@ export function tunePending(device: Device): Promise<void> | void {
  *  in the machine's cache file; returns the results. */
 export async function tuneClasses(device: Device, classes: Pending[], opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
-  const log = opts.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : opts.log;
+  const log = opts.log === undefined ? platform.warn : opts.log;
   const start = performance.now();
   const budget = opts.budgetMs ?? Math.max(0, BUDGET_MS - s.spentMs);
   const out = new Map<string, ClassResult>();
@@ -166,10 +167,10 @@ function fill(n: number, seed: number): Float32Array {
 async function quiet(): Promise<void> {
   const until = performance.now() + QUIET_MAX_MS;
   while (performance.now() < until) {
-    const c0 = process.cpuUsage();
+    const c0 = platform.cpuMicros();
     await new Promise((r) => setTimeout(r, QUIET_STEP_MS));
-    const used = process.cpuUsage(c0);
-    if (used.user + used.system < QUIET_STEP_MS * 100) return;
+    // A tab cannot see its CPU time: one step's wait is all it gets.
+    if (c0 === null || platform.cpuMicros()! - c0 < QUIET_STEP_MS * 100) return;
   }
 }
 

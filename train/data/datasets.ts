@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { wgptCacheDir } from '../../engine/cache-dir.ts';
 import { WgptError } from '../../engine/errors.ts';
 import { setting } from '../../engine/settings.ts';
-import { loadInstructionData, type Entry } from './entries.ts';
+import { loadInstructionData } from './entries-file.ts';
+import type { Entry } from './entries.ts';
 
 export interface Dataset {
   /** What error messages call it. */

@@ -1,7 +1,6 @@
 // Loading and splitting Alpaca-style instruction data ({instruction, input?, output}).
 // Validation is strict and names the file / entry / field so a user with a hand-edited JSON file
 // can find the problem without a stack trace.
-import { readFileSync } from 'node:fs';
 
 export interface Entry {
   instruction: string;
@@ -60,17 +59,6 @@ export function parseEntries(text: string, source = 'data'): Entry[] {
     throw new Error(`${source}: malformed JSON (${msg})`);
   }
   return validateEntries(data, source);
-}
-
-/** Reads and validates an instruction-data file from any path. */
-export function loadInstructionData(path: string): Entry[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read instruction data (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  return parseEntries(text, path);
 }
 
 /** Chapter 7 split, in file order: first 85% train, next 10% test, the rest validation

@@ -2,7 +2,8 @@
 // (Alpaca-style), ch07 (the chapter's data, fetched), facts (questions about the built-in fact
 // world) or none (the built-in synthetic tasks).
 import { loadCh07 } from './datasets.ts';
-import { loadInstructionData, type Entry } from './entries.ts';
+import { loadInstructionData } from './entries-file.ts';
+import type { Entry } from './entries.ts';
 import { generateFactData } from './facts.ts';
 import { generateSyntheticData } from './synthetic.ts';
 

@@ -18,6 +18,8 @@ export interface ResponseOptions {
   batchSize?: number;
   /** Names the progress line (done/total prompts, tokens/s, time left) on stderr; none without it. */
   label?: string;
+  /** Called as prompts finish (a page's progress bar). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The model's greedy answer to one entry (at most maxNewTokens, stopped at <|endoftext|>). */
@@ -41,7 +43,10 @@ export async function generateResponses(model: GPT, entries: readonly Entry[], s
   const progress = opts.label ? new GenerationProgress(opts.label) : null;
   try {
     const outs = await generateBatch(model, prompts.map((p) => promptIds(model, p)), {
-      maxNewTokens, batchSize: opts.batchSize ?? DEFAULT_GEN_BATCH, onProgress: progress ? (c) => progress.update(c) : undefined,
+      maxNewTokens, batchSize: opts.batchSize ?? DEFAULT_GEN_BATCH, onProgress: (c) => {
+        progress?.update(c);
+        opts.onProgress?.(c.done, c.total);
+      },
     });
     return entries.map((e, i) => ({ ...e, model_response: extractResponse(decode(outs[i]), prompts[i], style) }));
   } finally {

@@ -4,7 +4,9 @@
 // counts: the end-of-text tokens between documents are text the model must learn to predict,
 // which is why this does not go through collate() (it ignores every <|endoftext|> target but one).
 import { WgptError } from '../../engine/errors.ts';
+import type { GPT } from '../../model/gpt.ts';
 import { encode, END_OF_TEXT } from '../../model/tokenizer.ts';
+import { meanLoss } from '../eval/loss.ts';
 import type { Batch } from '../run/step.ts';
 
 export interface TokenSplits {
@@ -65,4 +67,20 @@ export function blockBatch(stream: Int32Array, indices: readonly number[], block
     targets.set(stream.subarray(b * blockSize + 1, (b + 1) * blockSize + 1), r * blockSize);
   });
   return { inputs, targets, batch: indices.length, seqLen: blockSize, lossDenominator: indices.length * blockSize, padTargets: 0 };
+}
+
+/** The output vocabulary of `--output-vocab data`: every token of the text's splits, <|endoftext|>
+ *  and `extra`, sorted. */
+export function textVocab(splits: TokenSplits, extra: readonly number[] = []): number[] {
+  return [...new Set([...splits.train, ...splits.val, END_OF_TEXT, ...extra])].sort((a, b) => a - b);
+}
+
+/** Mean loss over `batches` fixed batches spread evenly over a stream's blocks. */
+export function streamLoss(model: GPT, stream: Int32Array, o: { blockSize: number; batchSize: number },
+  batches: number): Promise<number> {
+  const n = blockCount(stream, o.blockSize);
+  const count = Math.min(n, batches * o.batchSize);
+  const indices = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
+  return meanLoss(model, Math.ceil(count / o.batchSize),
+    (b) => blockBatch(stream, indices.slice(b * o.batchSize, (b + 1) * o.batchSize), o.blockSize));
 }

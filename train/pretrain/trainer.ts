@@ -10,15 +10,15 @@ import { loadGPT, randomGPT } from '../../model/build.ts';
 import { validateConfig } from '../../model/config.ts';
 import { generateBatch } from '../../model/generate-batch.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { fromHFConfig, readHFConfig } from '../../model/hf-names.ts';
-import { decode, encode, END_OF_TEXT } from '../../model/tokenizer.ts';
+import { readHFConfig } from '../../model/hf-config-file.ts';
+import { fromHFConfig } from '../../model/hf-names.ts';
+import { decode, encode } from '../../model/tokenizer.ts';
 import { DataLoader } from '../run/loader.ts';
 import type { LoopRow } from '../run/loop.ts';
 import { checkSchedule } from '../run/schedule.ts';
 import { TrainingRun } from '../run/training-run.ts';
 import { lossStep } from '../run/step.ts';
-import { meanLoss } from '../eval/loss.ts';
-import { blockBatch, blockCount, splitTokens, type TokenSplits } from './blocks.ts';
+import { blockBatch, blockCount, splitTokens, streamLoss, textVocab, type TokenSplits } from './blocks.ts';
 import { readTextCorpus } from './corpus.ts';
 
 export interface PretrainOptions {
@@ -92,15 +92,6 @@ async function loadModel(o: PretrainOptions, vocab: number[] | undefined): Promi
   return randomGPT(config, o.seed);
 }
 
-/** Mean loss over `batches` fixed batches spread evenly over a stream's blocks. */
-function streamLoss(model: GPT, stream: Int32Array, o: PretrainOptions, batches: number): Promise<number> {
-  const n = blockCount(stream, o.blockSize);
-  const count = Math.min(n, batches * o.batchSize);
-  const indices = Array.from({ length: count }, (_, i) => Math.floor((i * n) / count));
-  return meanLoss(model, Math.ceil(count / o.batchSize),
-    (b) => blockBatch(stream, indices.slice(b * o.batchSize, (b + 1) * o.batchSize), o.blockSize));
-}
-
 /** One sampled continuation (temperature 0.8, top-k 40) of each prompt, each from its own seed. */
 async function sample(model: GPT, o: PretrainOptions, step: number): Promise<Sample[]> {
   if (o.sampleTokens === 0) return [];
@@ -119,7 +110,7 @@ export async function pretrain(o: PretrainOptions, text: () => PretrainText, res
   const corpus = text();
   const splits: TokenSplits = splitTokens(corpus.documents, o.blockSize, corpus.valDocuments);
   const vocab = o.outputVocab === 'data'
-    ? [...new Set([...splits.train, ...splits.val, END_OF_TEXT, ...(corpus.extraVocab ?? [])])].sort((a, b) => a - b)
+    ? textVocab(splits, corpus.extraVocab)
     : undefined;
   const run = await TrainingRun.start<number, LoopRow>({
     out: o.out, options: o, resumeDir, seed: o.seed, lr: o.lr, weightDecay: o.weightDecay, loadModel: () => loadModel(o, vocab),
@@ -158,7 +149,8 @@ async function trainOnText(o: PretrainOptions, source: string, splits: TokenSpli
     `${model.config.outputVocab ? `, an output vocabulary of ${model.config.outputVocab.length} tokens` : ''}`);
   if (!run.resumed) await showSamples(0);
   const losses = async (): Promise<Pick<LoopRow, 'train_loss' | 'val_loss'>> => ({
-    train_loss: await streamLoss(model, splits.train, o, o.evalBatches), val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
+    train_loss: await streamLoss(model, splits.train, o, o.evalBatches),
+    val_loss: await streamLoss(model, splits.val, o, o.evalBatches),
   });
   const r = await run.loop({
     schedule: o, evalEvery: o.evalEvery,
