@@ -35,7 +35,7 @@ t.test('DESIGN.md: the matmul tile tables, the tuner, its overrides and the bind
   const plan = read('engine', 'tune', 'matmul-pick.ts');
   for (const env of ['WGPT_MATMUL_TILE', 'WGPT_MATMUL_TEXTURES']) t.match(plan, new RegExp(env), `${env} is read where DESIGN.md says`);
   t.match(read('engine', 'tune', 'choices.ts'), /WGPT_TUNE/);
-  t.match(design, /Bind groups are cached per \(pipeline, parameter slot, bound windows\)/);
+  t.match(design, /a bind\s+group is keyed by kernel and bound windows only/);
   t.match(read('engine', 'device', 'recorder.ts'), /private bindGroupFor\(/, 'the cache DESIGN.md describes');
 });
 
@@ -94,12 +94,12 @@ t.test('every link of README.md and the pages of docs/ leads to a file that exis
   t.same(pages.filter((d) => !readme.includes(`(${d})`)), [], 'the README links every page of docs/');
 });
 
-const COMMANDS = ['train', 'pretrain', 'dpo', 'mask-study', 'generate', 'eval', 'grads', 'sweep', 'tune', 'bench', 'download', 'info'];
+const COMMANDS = ['train', 'pretrain', 'dpo', 'mask-study', 'generate', 'eval', 'grads', 'sweep', 'tune', 'bench', 'download', 'info', 'web'];
 /** Flags the docs name that belong to something other than a wgpt command, and the file that takes each. */
 const OTHER_FLAGS: Record<string, string> = {
   'mesa-backports': 'scripts/setup.sh', 'dry-run': 'scripts/setup.sh', peers: 'scripts/setup.sh',
   runs: 'bench/matmul.ts', compare: 'bench/matmul.ts', quick: 'bench/peers/selfcheck-jaxjs.ts',
-  requeue: 'train/sweep/slurm.ts',
+  requeue: 'train/sweep/slurm.ts', 'enable-unsafe-webgpu': 'test/helpers/browser.ts',
 };
 
 t.test('every `wgpt <command>` and `--flag` the docs name is in the flag tables of bin/commands/', async (t) => {

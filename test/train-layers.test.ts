@@ -16,8 +16,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   sft: ['run', 'data', 'eval'],
   pretrain: ['run', 'data', 'eval'],
   dpo: ['run', 'data', 'eval'],
-  builtin: ['run', 'data', 'eval', 'sft', 'pretrain', 'dpo'],
   sweep: ['run', 'data', 'eval'],
+  builtin: ['run', 'data', 'eval', 'sft', 'pretrain', 'dpo', 'sweep'],
   study: ['run', 'data', 'eval', 'builtin', 'sweep'],
 };
 

@@ -13,7 +13,7 @@ import { allowedMaxLengthFor } from '../data/collate.ts';
 import { encodeSplit } from '../data/encode.ts';
 import { requireNonEmpty, splitData } from '../data/entries.ts';
 import { checkStyle } from '../data/prompts.ts';
-import { scoreTest } from '../eval/responses.ts';
+import { scoreTest } from '../eval/score-test.ts';
 import type { ScoreReport } from '../eval/score.ts';
 import { trainLoader } from '../run/loader.ts';
 import { loraBaseName, loraOf } from '../run/lora-options.ts';

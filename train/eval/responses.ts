@@ -1,7 +1,5 @@
 // Greedy responses for instruction entries, extracted as the chapter does (prompt and response
 // header removed, stripped), in the chapter's output format: each entry plus `model_response`.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { generate } from '../../model/generate.ts';
 import { DEFAULT_GEN_BATCH, generateBatch } from '../../model/generate-batch.ts';
 import type { GPT } from '../../model/gpt.ts';
@@ -9,7 +7,7 @@ import { decode, encode } from '../../model/tokenizer.ts';
 import type { Entry } from '../data/entries.ts';
 import { formatPrompt, responseHeader } from '../data/prompts.ts';
 import { GenerationProgress } from '../run/progress.ts';
-import { extractResponse, scoreResponses, type ScoreReport } from './score.ts';
+import { extractResponse, scoreResponses } from './score.ts';
 
 export { DEFAULT_GEN_BATCH };
 
@@ -52,15 +50,6 @@ export async function generateResponses(model: GPT, entries: readonly Entry[], s
   } finally {
     progress?.done();
   }
-}
-
-/** Greedy answers to test entries, scored: what train and dpo report before and after training;
- *  with `out`, the answers are written to test-responses.json there (after training). */
-export async function scoreTest(model: GPT, entries: readonly Entry[], o: { style: string; maxNewTokens: number; genBatch?: number },
-  label: string, out?: string): Promise<ScoreReport> {
-  const responses = await generateResponses(model, entries, o.style, o.maxNewTokens, { batchSize: o.genBatch, label });
-  if (out !== undefined) writeFileSync(path.join(out, 'test-responses.json'), JSON.stringify(responses, null, 2));
-  return scoreResponses(responses);
 }
 
 /** The per-epoch sample: what the model writes for one entry (prompt + response header given). */

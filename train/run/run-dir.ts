@@ -20,7 +20,6 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { WgptError } from '../../engine/errors.ts';
 import { setting } from '../../engine/settings.ts';
-import { LOG_FILE, STATE_FILE } from '../sweep/state.ts';
 
 export const LOCK_FILE = 'run.lock';
 export const PREVIOUS_RUN = 'previous-run';
@@ -28,6 +27,9 @@ export const PREVIOUS_RUN = 'previous-run';
 const RUN_FILES = ['metrics.jsonl', 'checkpoint', 'model.safetensors', 'adapter_model.safetensors', 'study.json', 'plw-run.json',
   'summary.json', PREVIOUS_RUN];
 /** The directory's own files, not the run's: an overwrite leaves them (a sweep task's log and state). */
+/** The sweep task's state and log in a run's directory (train/sweep/state.ts). */
+export const STATE_FILE = 'sweep-state.json';
+export const LOG_FILE = 'sweep.log';
 const DIR_FILES = [LOCK_FILE, PREVIOUS_RUN, LOG_FILE, STATE_FILE];
 
 export interface LockInfo {

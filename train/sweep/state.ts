@@ -4,8 +4,9 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
-export const STATE_FILE = 'sweep-state.json';
-export const LOG_FILE = 'sweep.log';
+// The sweep task's two files in a run directory, named where the run directory's rules live (run/run-dir.ts).
+export { LOG_FILE, STATE_FILE } from '../run/run-dir.ts';
+import { STATE_FILE } from '../run/run-dir.ts';
 
 /** done: exited 0. failed: exited with an error (see its log). stopped: interrupted or killed
  *  (preempted); it resumes from its checkpoint next time. pending: never started. */
