@@ -15,7 +15,9 @@ const decl = Array.from({ length: bindings }, (_, i) =>
   `@group(0) @binding(${i + 1}) var<storage, read_write> b${i}: array<f32>;`).join('\n');
 const code = `struct P { n: u32 }\n@group(0) @binding(0) var<uniform> p: P;\n${decl}
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < p.n) { b0[g.x] = b0[g.x] + 1.0; } }`;
-const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
+const entries: GPUBindGroupLayoutEntry[] = [
+  { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+];
 for (let i = 0; i < bindings; i++) entries.push({ binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
 const bgl = gpu.createBindGroupLayout({ entries });
 const pipeline = gpu.createComputePipeline({
@@ -26,7 +28,10 @@ const bindGroups = Array.from({ length: groups }, () => {
   const bufs = Array.from({ length: bindings }, () => gpu.createBuffer({ size: 1024, usage: GPUBufferUsage.STORAGE }));
   return gpu.createBindGroup({
     layout: bgl,
-    entries: [{ binding: 0, resource: { buffer: uniform, size: 256 } }, ...bufs.map((buffer, i) => ({ binding: i + 1, resource: { buffer } }))],
+    entries: [
+      { binding: 0, resource: { buffer: uniform, size: 256 } },
+      ...bufs.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+    ],
   });
 });
 const offsets = [0];
@@ -49,7 +54,8 @@ const bare = async (): Promise<number> => {
 const runs: number[] = [];
 for (let r = 0; r < 5; r++) runs.push(await bare());
 runs.sort((a, b) => a - b);
-console.log(`Dawn alone, ${bindings} storage bindings + a dynamic uniform, ${groups} bind groups: ${runs[2].toFixed(1)} µs per dispatch recorded ` +
+console.log(`Dawn alone, ${bindings} storage bindings + a dynamic uniform, ${groups} bind groups: ` +
+  `${runs[2].toFixed(1)} µs per dispatch recorded ` +
   `(median of 5 × ${n}; min ${runs[0].toFixed(1)})`);
 console.log(`adapter: ${device.adapterDescription}`);
 closeDevice(device);

@@ -62,7 +62,9 @@ const GPU_TIMING = 'wall time from the end of recording to the loss read back';
 const BENCH_LORA = loraSpec(16);
 
 /** One step of full finetuning, or with `lora` of LoRA adapters on the frozen model. */
-export async function wgptStep(device: Device, config: PeerConfig, weights: string, reps: number, lora: LoraSpec | null = null): Promise<WgptStep> {
+export async function wgptStep(
+  device: Device, config: PeerConfig, weights: string, reps: number, lora: LoraSpec | null = null,
+): Promise<WgptStep> {
   const model = await loadGPT(weights);
   if (lora) model.useAdapters(initLora(model.config, lora, SEED));
   const opt = new AdamW([...model.trainable().values()], { lr: 1e-4, weightDecay: 0.1 });
@@ -144,7 +146,10 @@ export async function stepSuite(device: Device, quick: boolean, peak: number, op
   type Reps = { wgpt: number; torch: number; jaxjs: number; tfjs: number };
   let plan: [string, Reps][] = gpu
     // On a GPU a step takes milliseconds: more runs, and gpt2-medium too (CPU torch is left out there).
-    ? [['small', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }], ['gpt2', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }], ['gpt2-medium', { wgpt: 10, torch: 0, jaxjs: 3, tfjs: 0 }]]
+    ? [
+      ['small', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }], ['gpt2', { wgpt: 10, torch: 0, jaxjs: 5, tfjs: 3 }],
+      ['gpt2-medium', { wgpt: 10, torch: 0, jaxjs: 3, tfjs: 0 }],
+    ]
     : quick
       ? [['small', { wgpt: 3, torch: 2, jaxjs: 2, tfjs: 1 }]]
       : [['small', { wgpt: 3, torch: 3, jaxjs: 3, tfjs: 1 }], ['gpt2', { wgpt: 2, torch: 2, jaxjs: 1, tfjs: 1 }]];
@@ -191,7 +196,8 @@ export async function stepSuite(device: Device, quick: boolean, peak: number, op
         push({
           name: `step/${name}`, impl: `wgpt LoRA r${BENCH_LORA.rank}`, variant, ...w, tokens_per_s: tokens / (w.ms / 1000),
           ratio: ours.ms ? ours.ms / w.ms : undefined, ratio_baseline: ours.ms ? `wgpt full finetuning step/${name}, same run` : undefined,
-          note: `${trainable.toLocaleString('en-US')} trainable parameters (attn+mlp, alpha ${BENCH_LORA.alpha}), ${w.dispatches} dispatches`,
+          note: `${trainable.toLocaleString('en-US')} trainable parameters (attn+mlp, alpha ${BENCH_LORA.alpha}), ` +
+            `${w.dispatches} dispatches`,
         });
       } catch (e) {
         push({ name: `step/${name}`, impl: `wgpt LoRA r${BENCH_LORA.rank}`, variant, error: `failed: ${errorText(e)}` });
@@ -199,9 +205,11 @@ export async function stepSuite(device: Device, quick: boolean, peak: number, op
       const peerRow = (impl: string, res: (StepResult & { compile_ms?: number }) | { error: string }): BenchRow => {
         if (isError(res)) return { name: `step/${name}`, impl, variant, error: res.error };
         return {
-          name: `step/${name}`, impl, variant, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms, compile_ms: res.compile_ms,
+          name: `step/${name}`, impl, variant, ms: res.ms, ms_min: res.ms_min, ms_max: res.ms_max, cpu_ms: res.cpu_ms,
+          compile_ms: res.compile_ms,
           tokens_per_s: res.tokens_per_s, gflops: flops / res.ms / 1e6, loss: res.loss, loss_last: res.loss_last, version: res.version,
-          ratio: ours.ms ? res.ms / ours.ms : undefined, ratio_baseline: ours.ms ? `${impl} step/${name} on the same weights and batch` : undefined,
+          ratio: ours.ms ? res.ms / ours.ms : undefined,
+          ratio_baseline: ours.ms ? `${impl} step/${name} on the same weights and batch` : undefined,
           note: impl === 'torch-cpu' ? blasNote(res as { blas?: unknown }) : undefined,
         };
       };
@@ -213,16 +221,25 @@ export async function stepSuite(device: Device, quick: boolean, peak: number, op
       }
       if (opts.peers === false) continue;
       if (th.ok && th.cuda) push(peerRow('torch-cuda', await torchStep(config, files.weights, files.batch, 10, 600_000, 'cuda')));
-      else if (gpu) push({ name: `step/${name}`, impl: 'torch-cuda', variant, error: `missing: ${th.ok ? 'torch sees no CUDA GPU' : th.reason}` });
+      else if (gpu) {
+        push({ name: `step/${name}`, impl: 'torch-cuda', variant, error: `missing: ${th.ok ? 'torch sees no CUDA GPU' : th.reason}` });
+      }
       // The TypeScript WebGPU peers, each in its own process. A step that cannot finish within the
       // time limit is not started: its expected time comes from its measured step on a smaller
       // config, scaled by FLOPs (reported, never faked).
-      const webgpuPeer = async (impl: string, runs: number, request: (req: object, timeoutMs: number) => Promise<(StepResult & { compile_ms?: number }) | { error: string }>): Promise<void> => {
+      const webgpuPeer = async (
+        impl: string, runs: number,
+        request: (req: object, timeoutMs: number) => Promise<(StepResult & { compile_ms?: number }) | { error: string }>,
+      ): Promise<void> => {
         if (runs <= 0) return;
         const perFlop = msPerFlop.get(impl);
         const expectedMs = perFlop === undefined ? 0 : perFlop * flops * (1 + runs);
         const row = expectedMs > WEBGPU_PEER_TIMEOUT_MS
-          ? { name: `step/${name}`, impl, variant, error: `skipped: its step/small time scaled by FLOPs gives ~${Math.round(expectedMs / 60000)} min for warm-up + ${runs} run(s), past the ${WEBGPU_PEER_TIMEOUT_MS / 60000} min limit` }
+          ? {
+            name: `step/${name}`, impl, variant,
+            error: `skipped: its step/small time scaled by FLOPs gives ~${Math.round(expectedMs / 60000)} min for warm-up + ` +
+              `${runs} run(s), past the ${WEBGPU_PEER_TIMEOUT_MS / 60000} min limit`,
+          }
           : peerRow(impl, await request({ kind: 'step', config, seed: SEED, reps: runs }, WEBGPU_PEER_TIMEOUT_MS));
         push(row);
         if (row.ms !== undefined) msPerFlop.set(impl, row.ms / flops);

@@ -94,7 +94,8 @@ export async function chooseAdapter(requested: Backend, profiling = false): Prom
   const adapter = await openGlAdapter(profiling);
   if (!adapter) {
     throw new WgptError(
-      'no WebGPU adapter: install the software GPU (apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri) or run on a machine with a GPU',
+      'no WebGPU adapter: install the software GPU (apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri) ' +
+        'or run on a machine with a GPU',
     );
   }
   const gl: AdapterChoice = { adapter, backend: 'software', featureLevel: 'compatibility', description: describe(adapter, 'OpenGL ES') };

@@ -102,7 +102,9 @@ export class Device {
 
   set subgroups(on: boolean) {
     if (on && !this.gpu.features.has('subgroups')) {
-      throw new WgptError(`this adapter (${this.adapterDescription}) has no subgroups feature: the row reductions run their workgroup-memory build`);
+      throw new WgptError(
+        `this adapter (${this.adapterDescription}) has no subgroups feature: the row reductions run their workgroup-memory build`,
+      );
     }
     this.useSubgroups = on;
   }

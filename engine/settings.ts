@@ -81,7 +81,9 @@ export const SETTINGS = {
     parse: (v: string | undefined) => parseSwitch(v, 'WGPT_SUBGROUPS'),
   },
   WGPT_TUNE: { doc: 'measure the kernel variants once per machine (on) or run the built-in defaults (off)', parse: parseTune },
-  WGPT_TUNE_BUDGET_S: { doc: 'seconds a process may spend measuring kernel variants (default 60)', parse: milliseconds('WGPT_TUNE_BUDGET_S', 'seconds') },
+  WGPT_TUNE_BUDGET_S: {
+    doc: 'seconds a process may spend measuring kernel variants (default 60)', parse: milliseconds('WGPT_TUNE_BUDGET_S', 'seconds'),
+  },
   WGPT_MATMUL_TILE: { doc: "TMxTNxWGXxWGY: the matmul's register tile and workgroup, by hand (no tuning)", parse: matmulTile },
   WGPT_MATMUL_TEXTURES: {
     doc: "on or off: llvmpipe's matmul reads vec4 operands from textures, by hand",
@@ -109,9 +111,13 @@ export const SETTINGS = {
     parse: (v: string | undefined): string | null => v || null,
   },
   WGPT_CLI_CHILD: { doc: 'set by bin/wgpt.js for its child (the launcher reads it before TypeScript loads)', parse: text, internal: true },
-  WGPT_RUN_LOCK: { doc: "set by wgpt sweep task for its run's command: the pid holding the run's lock for it", parse: text, internal: true },
+  WGPT_RUN_LOCK: {
+    doc: "set by wgpt sweep task for its run's command: the pid holding the run's lock for it", parse: text, internal: true,
+  },
   WGPT_TEST_PAUSE_SAVE: { doc: 'tests: stop a checkpoint save at this point (written, linked, renamed)', parse: text },
-  WGPT_TEST_READ_DELAY_MS: { doc: 'tests: every readback this many ms slower, as on a real GPU', parse: milliseconds('WGPT_TEST_READ_DELAY_MS', 'milliseconds') },
+  WGPT_TEST_READ_DELAY_MS: {
+    doc: 'tests: every readback this many ms slower, as on a real GPU', parse: milliseconds('WGPT_TEST_READ_DELAY_MS', 'milliseconds'),
+  },
 } satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -123,8 +129,9 @@ export function setting<K extends SettingName>(name: K): ReturnType<(typeof SETT
 
 /** The WGPT_* variables set in this environment, each parsed (a bad value is an error here too)
  *  with its description; a name wgpt does not know is listed as such, so a typo does not pass. */
-export function settingsInForce(env: Record<string, string | undefined> = Object.fromEntries(platform.envNames().map((k) => [k, platform.env(k)]))):
-  { name: string; value: string; doc: string }[] {
+export function settingsInForce(
+  env: Record<string, string | undefined> = Object.fromEntries(platform.envNames().map((k) => [k, platform.env(k)])),
+): { name: string; value: string; doc: string }[] {
   const table: Record<string, Setting> = SETTINGS;
   return Object.keys(env).filter((k) => k.startsWith('WGPT_') && !table[k]?.internal).sort().map((name) => {
     const s = table[name];

@@ -81,7 +81,8 @@ function header(k: KernelInterface, name: string): string {
 /** A kernel from its interface and its code (the entry point and what it calls). */
 export function kernel(name: string, entry: string, iface: KernelInterface, code: string): Kernel {
   return {
-    ...iface, name, entry, code: `${header(iface, name)}\n${code}`, slots: Object.values(iface.bindings), fields: Object.entries(iface.params),
+    ...iface, name, entry, code: `${header(iface, name)}\n${code}`,
+    slots: Object.values(iface.bindings), fields: Object.entries(iface.params),
   };
 }
 

@@ -31,7 +31,9 @@ t.test('where lavapipe is missing, --backend lavapipe says how to get it, in one
     'info', '--backend', 'lavapipe');
   t.equal(r.status, 1, 'exit status 1');
   const last = r.stderr.trim().split('\n').pop() ?? '';
-  t.match(last, /^wgpt info: no lavapipe adapter \(backend=lavapipe: Dawn's Vulkan backend on Mesa >= 24\): install Mesa >= 24 with bash scripts\/setup\.sh --mesa-backports, or use a side-by-side copy: bash scripts\/mesa-copy\.sh && \. \.mesa\/env\.sh$/);
+  t.match(last, new RegExp("^wgpt info: no lavapipe adapter \\(backend=lavapipe: Dawn's Vulkan backend on Mesa >= 24\\): " +
+    'install Mesa >= 24 with bash scripts\\/setup\\.sh --mesa-backports, ' +
+    'or use a side-by-side copy: bash scripts\\/mesa-copy\\.sh && \\. \\.mesa\\/env\\.sh$'));
   t.equal(r.stdout, '', 'nothing on stdout');
 });
 

@@ -11,7 +11,8 @@ for (const [name, entry] of [['page', PAGE_ENTRY], ['engine', ENGINE_ENTRY]] as 
   t.test(`the ${name}'s browser bundle reaches no node: module`, async (t) => {
     const b = await bundle(entry);
     const inputs = Object.entries(b.metafile.inputs);
-    const nodeImports = inputs.flatMap(([file, i]) => i.imports.filter((x) => NODE_BUILTIN.test(x.path)).map((x) => `${file} -> ${x.path}`));
+    const nodeImports = inputs.flatMap(([file, i]) =>
+      i.imports.filter((x) => NODE_BUILTIN.test(x.path)).map((x) => `${file} -> ${x.path}`));
     t.same(nodeImports, []);
     const files = inputs.map(([f]) => f);
     t.ok(files.includes('engine/platform/browser.ts') && !files.includes('engine/platform/node.ts'), '#platform is the browser one');

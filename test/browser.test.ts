@@ -15,14 +15,16 @@ if (missing) {
   t.plan(0, `browser tests skipped: ${missing}`);
 } else {
   const browser = await launch(t);
-  type Checks = { ops(): Promise<{ family: string; ok: boolean; failures: string[] }[]>; tinyLosses(n: number): Promise<number[]>; families: string[] };
+  type Checks = {
+    ops(): Promise<{ family: string; ok: boolean; failures: string[] }[]>; tinyLosses(n: number): Promise<number[]>; families: string[];
+  };
 
   t.test('every op family matches its f64 reference in the page; two steps of tiny give Node\'s losses', async (t) => {
     const { page, errors } = await openPage(t, browser, { entry: 'test/browser/page-checks.ts' });
     await page.waitForFunction(() => document.title === 'wgpt checks: ready');
     const outcomes = await page.evaluate(() => (globalThis as unknown as { wgptChecks: Checks }).wgptChecks.ops());
-    t.same(outcomes.map((o) => o.family), ['elementwise', 'reduce', 'matmul', 'layout', 'norm', 'activation', 'softmax', 'attention', 'loss',
-      'embedding', 'dropout', 'argmax', 'adamw']);
+    t.same(outcomes.map((o) => o.family), ['elementwise', 'reduce', 'matmul', 'layout', 'norm', 'activation', 'softmax', 'attention',
+      'loss', 'embedding', 'dropout', 'argmax', 'adamw']);
     for (const o of outcomes) t.ok(o.ok, `${o.family}: ${o.failures.join('; ') || 'matches'}`);
     const inPage = await page.evaluate(() => (globalThis as unknown as { wgptChecks: Checks }).wgptChecks.tinyLosses(2));
     await openDevice();

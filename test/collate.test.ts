@@ -63,7 +63,9 @@ t.test('pad-in-mean counts the ignored pads in the denominator', async (t) => {
   t.throws(() => getLossMask('bogus'), /unknown loss mask "bogus": expected one of none, prompt, pad-in-mean/);
 });
 
-const entry = { instruction: 'Rewrite the sentence using a simile.', input: 'The car is very fast.', output: 'The car is as fast as lightning.' };
+const entry = {
+  instruction: 'Rewrite the sentence using a simile.', input: 'The car is very fast.', output: 'The car is as fast as lightning.',
+};
 
 t.test('encodeEntry lengths', async (t) => {
   const e = encodeEntry(entry, 'alpaca');

@@ -94,7 +94,9 @@ t.test('every link of README.md and the pages of docs/ leads to a file that exis
   t.same(pages.filter((d) => !readme.includes(`(${d})`)), [], 'the README links every page of docs/');
 });
 
-const COMMANDS = ['train', 'pretrain', 'dpo', 'mask-study', 'generate', 'eval', 'grads', 'sweep', 'tune', 'bench', 'download', 'info', 'web'];
+const COMMANDS = [
+  'train', 'pretrain', 'dpo', 'mask-study', 'generate', 'eval', 'grads', 'sweep', 'tune', 'bench', 'download', 'info', 'web',
+];
 /** Flags the docs name that belong to something other than a wgpt command, and the file that takes each. */
 const OTHER_FLAGS: Record<string, string> = {
   'mesa-backports': 'scripts/setup.sh', 'dry-run': 'scripts/setup.sh', peers: 'scripts/setup.sh',

@@ -15,7 +15,9 @@ import { writeSafetensors } from '../model/safetensors.ts';
 const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'wgpt-hf-'));
 t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
 
-const small: GPTConfig = { vocabSize: 11, contextLength: 6, dModel: 8, nLayers: 2, nHeads: 2, layerNormEps: 1e-5, dropout: 0, tiedHead: true };
+const small: GPTConfig = {
+  vocabSize: 11, contextLength: 6, dModel: 8, nLayers: 2, nHeads: 2, layerNormEps: 1e-5, dropout: 0, tiedHead: true,
+};
 const shapesOf = (cfg: GPTConfig): Map<string, number[]> => new Map(hfTensorSpecs(cfg).map((s) => [s.name, s.shape]));
 /** Deterministic distinct values per tensor so a mix-up of names shows up. */
 const tensorsFor = (cfg: GPTConfig) => hfTensorSpecs(cfg).map((s, k) => {
@@ -49,12 +51,18 @@ t.test('names and shapes follow HF GPT-2 (Conv1D layout)', async (t) => {
 t.test('config.json round trip and HF defaults', async (t) => {
   const cfg = getConfig('gpt2-medium', { tiedHead: false, dropout: 0.1 });
   const hf = toHFConfig(cfg);
-  t.match(hf, { model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_embd: 1024, n_layer: 24, n_head: 16, n_positions: 1024, n_ctx: 1024, vocab_size: 50257, layer_norm_epsilon: 1e-5, tie_word_embeddings: false });
+  t.match(hf, {
+    model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_embd: 1024, n_layer: 24, n_head: 16, n_positions: 1024, n_ctx: 1024,
+    vocab_size: 50257, layer_norm_epsilon: 1e-5, tie_word_embeddings: false,
+  });
   const file = path.join(dir, 'config.json');
   await writeHFConfig(file, cfg);
   t.same(fromHFConfig(await readHFConfig(file)), cfg);
   // OpenAI's released gpt2 config.json (abridged): no tie_word_embeddings => tied (HF default).
-  const released = { activation_function: 'gelu_new', architectures: ['GPT2LMHeadModel'], attn_pdrop: 0.1, embd_pdrop: 0.1, layer_norm_epsilon: 1e-05, model_type: 'gpt2', n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024, resid_pdrop: 0.1, vocab_size: 50257 };
+  const released = {
+    activation_function: 'gelu_new', architectures: ['GPT2LMHeadModel'], attn_pdrop: 0.1, embd_pdrop: 0.1, layer_norm_epsilon: 1e-05,
+    model_type: 'gpt2', n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024, resid_pdrop: 0.1, vocab_size: 50257,
+  };
   t.same(fromHFConfig(released), { ...getConfig('gpt2'), dropout: 0.1 });
   t.throws(() => fromHFConfig({ n_embd: 8, n_layer: 1 }, 'x/config.json'), /x\/config.json: missing n_head/);
   t.throws(() => fromHFConfig({ model_type: 'llama', n_embd: 8, n_layer: 1, n_head: 1 }), /model_type is 'llama'/);
@@ -115,6 +123,7 @@ t.test('checkpoint save/load: config.json, prefix, buffers, tied and untied', as
   t.same(got.config, cfg);
   t.equal(got.tensors.size, 0);
   t.same(names, hfTensorSpecs(cfg).map((s) => s.name), 'canonical names streamed, buffer skipped');
-  await t.rejects(saveCheckpoint(path.join(dir, 'x'), small, tensorsFor({ ...small, tiedHead: false })), /tied config but an lm_head\.weight/);
+  await t.rejects(saveCheckpoint(path.join(dir, 'x'), small, tensorsFor({ ...small, tiedHead: false })),
+    /tied config but an lm_head\.weight/);
   await t.rejects(loadCheckpoint(path.join(dir, 'missing')), /checkpoint not found/);
 });

@@ -44,7 +44,10 @@ t.test('the table: mean ± sd [min–max] per weight, and the weights compared b
   t.ok(Math.abs(w0.mean - 1.3166666666666667) < 1e-12 && w0.min === 1.2 && w0.max === 1.45, `W = 0 loss ${w0.mean} [${w0.min}, ${w0.max}]`);
   t.ok(Math.abs(w0.sd - Math.sqrt(((1.2 - w0.mean) ** 2 + (1.45 - w0.mean) ** 2 + (1.3 - w0.mean) ** 2) / 2)) < 1e-12, 'sample sd');
   // Three seeds: the ranges of W = 0.1 and W = 1 are apart, yet three paired seeds cannot show a difference.
-  t.match(table.findings.val_response_loss, /^val response loss \(lower is better\): best W = 0\.1, worst W = 1; W = 0\.1 \(1\.1233\) against W = 1 \(1\.5500\): difference -0\.4267, 95% paired bootstrap interval \[-0\.\d{4}, -0\.\d{4}\] over 3 paired seeds, sign-flip p = 0\.250: no difference can be shown with 3 seeds \(the sign-flip test needs at least 6 to reach p < 0\.05\)\./);
+  t.match(table.findings.val_response_loss, new RegExp('^val response loss \\(lower is better\\): best W = 0\\.1, worst W = 1; ' +
+    'W = 0\\.1 \\(1\\.1233\\) against W = 1 \\(1\\.5500\\): difference -0\\.4267, ' +
+    '95% paired bootstrap interval \\[-0\\.\\d{4}, -0\\.\\d{4}\\] over 3 paired seeds, sign-flip p = 0\\.250: ' +
+    'no difference can be shown with 3 seeds \\(the sign-flip test needs at least 6 to reach p < 0\\.05\\)\\.'));
   t.match(table.findings.val_response_loss, /The prompt mask against no mask: W = 0 .* against W = 1 .*: difference -0\.2333/);
   t.match(table.findings.exact_match, /best W = 0\.1, worst W = 1; .*: no difference can be shown with 3 seeds/);
   // Six seeds, per question: an effect shown, none where there is none.
@@ -55,7 +58,8 @@ t.test('the table: mean ± sd [min–max] per weight, and the weights compared b
     return { ...result(w, seed, 1.2 + w / 10 + seed / 100, correct.reduce((a, b) => a + b, 0) / 60), correct };
   }));
   const shown = plwTable(six);
-  t.match(shown.findings.exact_match, /W = 0 .* against W = 1 .*: difference \d+\.\d pt, 95% paired bootstrap interval .* over 6 paired seeds x 60 questions, sign-flip p = 0\.031: a difference is shown\./);
+  t.match(shown.findings.exact_match, new RegExp('W = 0 .* against W = 1 .*: difference \\d+\\.\\d pt, 95% paired bootstrap interval .* ' +
+    'over 6 paired seeds x 60 questions, sign-flip p = 0\\.031: a difference is shown\\.'));
   t.match(shown.findings.val_response_loss, /over 6 paired seeds, sign-flip p = 0\.031: a difference is shown/);
   const level = (c: number[]): number => c.reduce((a, b) => a + b, 0) / c.length;
   const same = plwTable(six.map((r) => {
@@ -164,7 +168,8 @@ t.test('a tiny grid end to end: 2 weights x 2 seeds through the sweep pool, the 
   t.match(md,
     /\| W \| runs \| val response loss \| held-out exact match \| held-out ROUGE-L \| gradient norm, prompt \| gradient norm, response \|/);
   t.match(md, /\n\| 0 \| 2 \| \d+\.\d{4} ± \d\.\d{4} \[/);
-  t.match(md, /- val response loss \(lower is better\): best W = [01], worst W = [01]; .*over 2 paired seeds, sign-flip p = \d\.\d{3}: no difference can be shown with 2 seeds/);
+  t.match(md, new RegExp('- val response loss \\(lower is better\\): best W = [01], worst W = [01]; ' +
+    '.*over 2 paired seeds, sign-flip p = \\d\\.\\d{3}: no difference can be shown with 2 seeds'));
   t.match(md, /Instruction\/response length: [\d.]+ prompt targets and [\d.]+ response targets/);
   t.match(md, /4 of 4 runs done; this call ran 4 of them in [\d.]+ min wall\./);
   t.ok(existsSync(path.join(out, 'plw-study.png')) && existsSync(path.join(out, 'plw-study.svg')), 'the plot');

@@ -29,7 +29,9 @@ t.test('an effect over enough seeds and questions is shown, with its interval ar
   t.ok(c.lo > 0.1 && c.hi < 0.3 && c.lo < c.diff && c.diff < c.hi, `diff ${c.diff} in [${c.lo}, ${c.hi}] around the true 0.2`);
   t.equal(c.p, 2 / 256);
   t.same([c.seeds, c.questions], [8, 180]);
-  t.match(comparisonText(c, (x) => x.toFixed(2)), /^difference 0\.\d\d, 95% paired bootstrap interval \[0\.\d\d, 0\.\d\d\] over 8 paired seeds x 180 questions, sign-flip p = 0\.008: a difference is shown$/);
+  t.match(comparisonText(c, (x) => x.toFixed(2)), new RegExp('^difference 0\\.\\d\\d, ' +
+    '95% paired bootstrap interval \\[0\\.\\d\\d, 0\\.\\d\\d\\] ' +
+    'over 8 paired seeds x 180 questions, sign-flip p = 0\\.008: a difference is shown$'));
 });
 
 t.test('no effect is not shown; three seeds show nothing, however large the difference', async (t) => {

@@ -70,7 +70,8 @@ async function main(): Promise<void> {
       let worst = 0;
       for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - res.output[i]));
       const sizeOk = res.output.length === m * n;
-      verdict(sizeOk && worst <= MATMUL_TOL, `matmul ${m}x${n}x${k} ${mode}: max |jax-js − wgpt| ${worst.toExponential(2)} over ${res.output.length} elements (tolerance ${MATMUL_TOL})`);
+      verdict(sizeOk && worst <= MATMUL_TOL, `matmul ${m}x${n}x${k} ${mode}: max |jax-js − wgpt| ${worst.toExponential(2)} ` +
+        `over ${res.output.length} elements (tolerance ${MATMUL_TOL})`);
     }
 
     const th = await torchAvailable().catch(() => ({ ok: false as const, reason: 'torch check failed' }));
@@ -89,9 +90,12 @@ async function main(): Promise<void> {
       }
       const ours = await wgptStep(device, config, files.weights, 1);
       const torch = th.ok ? await torchStep(config, files.weights, files.batch, 1) : null;
-      const torchText = torch && !isError(torch) ? `, torch ${torch.loss.toFixed(6)} (|Δ| ${Math.abs(torch.loss - jx.loss).toExponential(2)})` : '';
+      const torchText = torch && !isError(torch)
+        ? `, torch ${torch.loss.toFixed(6)} (|Δ| ${Math.abs(torch.loss - jx.loss).toExponential(2)})`
+        : '';
       const d = Math.abs(jx.loss - ours.loss);
-      verdict(d <= LOSS_TOL, `step ${name}: first-step loss jax-js ${jx.loss.toFixed(6)}, wgpt ${ours.loss.toFixed(6)} (|Δ| ${d.toExponential(2)})${torchText}; ` +
+      verdict(d <= LOSS_TOL, `step ${name}: first-step loss jax-js ${jx.loss.toFixed(6)}, wgpt ${ours.loss.toFixed(6)} ` +
+        `(|Δ| ${d.toExponential(2)})${torchText}; ` +
         `jax-js compile ${(jx.compile_ms / 1000).toFixed(1)} s, step ${jx.ms.toFixed(0)} ms`);
     }
   } finally {

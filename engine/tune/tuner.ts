@@ -87,7 +87,10 @@ export function standardClasses(device: Device, work: StandardWork): Pending[] {
 export async function retune(device: Device, work: StandardWork, opts: TuneOptions = {}): Promise<Map<string, ClassResult>> {
   const s = tuningOf(device);
   if (!s.enabled) throw new WgptError('WGPT_TUNE=off: unset it to measure the kernels');
-  if (!matmulTunable(device)) throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES, overrideMatmul): unset it to measure the candidates');
+  if (!matmulTunable(device)) {
+    throw new WgptError('a matmul override is in force (WGPT_MATMUL_TILE, WGPT_MATMUL_TEXTURES, overrideMatmul): ' +
+      'unset it to measure the candidates');
+  }
   const classes = new Map(standardClasses(device, work).map((p) => [classKey(p.cls), p]));
   for (const [key, r] of s.results) {
     const cls = parseClassKey(key);
@@ -120,7 +123,8 @@ export async function tuneClasses(device: Device, classes: Pending[], opts: Tune
   const out = new Map<string, ClassResult>();
   if (classes.length > 0 && log) {
     const most = Number.isFinite(budget) ? `, at most ${Math.round(budget / 1000)} s` : '';
-    log(`wgpt: measuring the kernels for this machine (once; ${classes.length} class${classes.length > 1 ? 'es' : ''} of work${most}; kept in ${s.file})`);
+    log(`wgpt: measuring the kernels for this machine (once; ${classes.length} class${classes.length > 1 ? 'es' : ''} of work${most}; ` +
+      `kept in ${s.file})`);
   }
   for (const p of classes) {
     const left = budget - (performance.now() - start);
@@ -231,7 +235,9 @@ function adamwWorkload(device: Device, p: Pending): Workload {
     // Read p, g, m, v; write p, m, v.
     shape: [1, n, 1], work: 7 * 4 * n, free,
     run: (cand, times) => {
-      for (let i = 0; i < times; i++) dispatch().adamw(bindings, n / 4, scalars, 'adamwTextures' in cand && cand.adamwTextures, `adamw tuning ${cand.name}`);
+      for (let i = 0; i < times; i++) {
+        dispatch().adamw(bindings, n / 4, scalars, 'adamwTextures' in cand && cand.adamwTextures, `adamw tuning ${cand.name}`);
+      }
     },
   };
 }
@@ -272,7 +278,10 @@ async function timeClass(device: Device, p: Pending, candidates: Candidate[], bu
     }
     return { choice: best!.name, shape: w.shape, unit: unitOf(p), speed, first_s: first, measured_at: new Date().toISOString() };
   } catch (e) {
-    throw new WgptError(`measuring the kernels (${classKey(p.cls)}) failed: ${(e as Error).message}; WGPT_TUNE=off runs the built-in kernels`, { cause: e });
+    throw new WgptError(
+      `measuring the kernels (${classKey(p.cls)}) failed: ${(e as Error).message}; WGPT_TUNE=off runs the built-in kernels`,
+      { cause: e },
+    );
   } finally {
     w.free();
   }
