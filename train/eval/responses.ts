@@ -7,7 +7,7 @@ import { decode, encode } from '../../model/tokenizer.ts';
 import type { Entry } from '../data/entries.ts';
 import { formatPrompt, responseHeader } from '../data/prompts.ts';
 import { GenerationProgress } from '../run/progress.ts';
-import { extractResponse, scoreResponses } from './score.ts';
+import { extractResponse } from './score.ts';
 
 export { DEFAULT_GEN_BATCH };
 
