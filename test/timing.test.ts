@@ -108,9 +108,9 @@ t.test('a cached bind group binds the buffers of this dispatch, not stale ones',
     const x = Tensor.fromData(randn(16, seed), [4, 4]);
     const y = tidy(() => matmul(x, x));
     const out = (await y.toArray()) as Float32Array;
-    // Freed in reverse, so the pool (last in, first out) hands the same buffers to the same roles.
-    y.dispose();
+    // Freed in either order, the pool (oldest made first) hands the same buffers to the same roles.
     x.dispose();
+    y.dispose();
     return out;
   };
   const first = await run(1);

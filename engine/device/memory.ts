@@ -55,12 +55,12 @@ export class Memory {
       throw new GPUOutOfMemoryError(
         `${label}: cannot allocate ${bytes} bytes, over this device's maxBufferSize of ${this.limits.maxBufferSize}`);
     }
-    const buffer = this.buffers.take(cls) ?? this.create(cls, `${label}: allocating ${cls} bytes`,
+    const buffer = this.buffers.take(cls, () => this.create(cls, `${label}: allocating ${cls} bytes`,
       () => `${label}: out of GPU memory allocating ${bytes} bytes (${this.counters.liveBytes} bytes live, budget ${this.budget})`,
       () => {
         this.counters.buffersCreated++;
         return this.gpu.createBuffer({ size: cls, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-      });
+      }));
     this.live(cls);
     return { buffer, bytes: cls };
   }
@@ -83,7 +83,7 @@ export class Memory {
     const rows = sizeClass(Math.ceil(texels / rowTexels) * rowBytes) / rowBytes;
     if (rows > this.limits.maxTextureDimension2D) return null;
     const bytes = rows * rowBytes;
-    const texture = this.textures.take(rows) ?? this.create(bytes, `${label}: allocating a ${rowTexels}x${rows} operand texture`,
+    const texture = this.textures.take(rows, () => this.create(bytes, `${label}: allocating a ${rowTexels}x${rows} operand texture`,
       () => `${label}: out of GPU memory allocating a ${bytes}-byte operand texture (budget ${this.budget})`,
       () => {
         const t = this.gpu.createTexture({
@@ -93,7 +93,7 @@ export class Memory {
         this.views.set(t, t.createView());
         this.counters.texturesCreated++;
         return t;
-      });
+      }));
     this.live(bytes);
     let released = false;
     return {
@@ -110,13 +110,12 @@ export class Memory {
   /** A mappable buffer for reading back `bytes` (a multiple of 4): its size class and the buffer. */
   readback(bytes: number): { cls: number; buffer: GPUBuffer } {
     const cls = sizeClass(bytes);
-    let buffer = this.readbacks.take(cls);
-    if (!buffer) {
+    const buffer = this.readbacks.take(cls, () => {
       // Outside the budget (staging is short-lived), inside the scopes: the failed map throws their error.
-      buffer = this.faults.scoped(['out-of-memory', 'validation'], `allocating a ${cls}-byte readback buffer`,
-        () => this.gpu.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
       this.counters.buffersCreated++;
-    }
+      return this.faults.scoped(['out-of-memory', 'validation'], `allocating a ${cls}-byte readback buffer`,
+        () => this.gpu.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    });
     return { cls, buffer };
   }
 

@@ -1,8 +1,9 @@
 // Size-class pools. Freed buffers (and operand textures) are kept by size class and handed out
 // again, so a steady training step allocates no new GPUBuffer. Classes are 2^k * {4,5,6,7}/4 (at
-// most 25% waste). A class hands out its oldest free item first, so which buffer a request gets
-// depends only on which are free, not on the order they came back: a steady step then binds the
-// same buffers every step, and its bind groups are all cached (device/recorder.ts).
+// most 25% waste). A class hands out its oldest free item (the first made) first, so which buffer
+// a request gets depends only on which are free, not on the order they came back: from its second
+// step on, a steady step binds the buffers of its first, and its bind groups are all cached
+// (device/recorder.ts).
 
 export function sizeClass(bytes: number): number {
   const b = Math.max(bytes, 256);
@@ -22,15 +23,19 @@ export class Pool<T extends { destroy(): void }> {
   /** `bytesOf`: what an item of a class holds (by default the class is its size in bytes). */
   constructor(private readonly bytesOf: (item: T, cls: number) => number = (_, cls) => cls) {}
 
-  take(cls: number): T | undefined {
-    return this.free.get(cls)?.pop();
+  /** The oldest free item of the class, or a new one from `make` (numbered in the order made). */
+  take(cls: number, make: () => T): T {
+    const item = this.free.get(cls)?.pop();
+    if (item) return item;
+    const made = make();
+    this.ids.set(made, this.nextId++);
+    return made;
   }
 
   give(cls: number, item: T): void {
     let list = this.free.get(cls);
     if (!list) this.free.set(cls, (list = []));
-    let id = this.ids.get(item);
-    if (id === undefined) this.ids.set(item, (id = this.nextId++));
+    const id = this.ids.get(item)!;
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
