@@ -95,7 +95,8 @@ const dropped: { model?: ArrayBuffer; config?: string; entries?: Entry[]; names:
 /** Checks each file as it comes; a bad one is refused in one sentence and what was accepted stays. */
 async function accept(files: FileList | File[]): Promise<void> {
   $('error').textContent = '';
-  for (const f of Array.from(files)) {
+  // config.json first: a model dropped together with its config is read with it.
+  for (const f of Array.from(files).sort((a, b) => Number(b.name === 'config.json') - Number(a.name === 'config.json'))) {
     try {
       if (f.name.endsWith('.safetensors')) {
         const bytes = await f.arrayBuffer();
