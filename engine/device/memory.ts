@@ -112,9 +112,10 @@ export class Memory {
     const cls = sizeClass(bytes);
     const buffer = this.readbacks.take(cls, () => {
       // Outside the budget (staging is short-lived), inside the scopes: the failed map throws their error.
-      this.counters.buffersCreated++;
-      return this.faults.scoped(['out-of-memory', 'validation'], `allocating a ${cls}-byte readback buffer`,
+      const made = this.faults.scoped(['out-of-memory', 'validation'], `allocating a ${cls}-byte readback buffer`,
         () => this.gpu.createBuffer({ size: cls, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+      this.counters.buffersCreated++;
+      return made;
     });
     return { cls, buffer };
   }
