@@ -41,7 +41,15 @@ export function backward(root: Tensor, seed?: Tensor): void {
         g.dispose();
         continue;
       }
-      const parentGrads = node.backward(g);
+      const first = node.parents[0];
+      const prior = node.sumsFirst && first.requiresGrad && node.parents.indexOf(first, 1) < 0 ? grads.get(first) : undefined;
+      const parentGrads = node.backward(g, prior);
+      if (prior) {
+        // The op's first gradient already holds prior: it replaces prior instead of adding to it.
+        grads.delete(first);
+        owned.delete(prior);
+        prior.dispose();
+      }
       node.parents.forEach((p, j) => {
         const pg = parentGrads[j];
         if (!pg) return;

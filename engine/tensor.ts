@@ -16,8 +16,12 @@ class Storage {
 export interface GradNode {
   op: string;
   parents: Tensor[];
-  /** Given the gradient of the output, the gradients of the parents (null where none is needed). */
-  backward: (grad: Tensor) => (Tensor | null)[];
+  /** Given the gradient of the output, the gradients of the parents (null where none is needed).
+   *  With `sumsFirst`, `prior` is the gradient the first parent has gathered so far, if any: the
+   *  first gradient returned is then that plus the op's own, summed in its kernel (a layer norm's
+   *  dx and the residual gradient beside it: no separate sum). */
+  backward: (grad: Tensor, prior?: Tensor) => (Tensor | null)[];
+  sumsFirst?: boolean;
   /** backward's gradients are new tensors that nothing else holds, so the backward pass may add
    *  another gradient into them in place. */
   fresh?: boolean;
@@ -274,7 +278,7 @@ export function param<T extends Tensor>(t: T): T {
 
 /** Records an op on the tape if gradients are on and any input needs one. */
 export function record(out: Tensor, op: string, parents: Tensor[], backward: GradNode['backward'],
-  how: Pick<GradNode, 'fresh' | 'accumulate'> = {}): Tensor {
+  how: Pick<GradNode, 'fresh' | 'accumulate' | 'sumsFirst'> = {}): Tensor {
   if (gradEnabled && parents.some((p) => p.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, parents, backward, ...how };

@@ -1,14 +1,14 @@
 // Causal flash attention, generated as unrolled WGSL text (the llvmpipe JIT does no unrolling).
-// Three kernels share one interface (ATTENTION_PARAMS; kernels/attention.wgsl holds the fourth,
-// D = rowsum(dO * O)):
+// Three kernels share one interface (ATTENTION_PARAMS):
 //
 //   forward  one invocation per (batch·head, block of R query rows): streams over key blocks of C
 //            keys up to the diagonal with an online softmax (running max m, sum l per row), never
 //            holding more than an R x C tile of scores; writes O and, when asked, L = m + log l.
-//   dq       one invocation per (batch·head, block of R query rows): recomputes P = exp(S - L) block
-//            by block, dS = P * (dO·vᵀ - D) * scale, dQ += dS · k.
+//   dq       one invocation per (batch·head, block of R query rows): first D = rowsum(dO * O) of
+//            its rows (written for dkdv), then recomputes P = exp(S - L) block by block,
+//            dS = P * (dO·vᵀ - D) * scale, dQ += dS · k.
 //   dkdv     one invocation per (batch·head, block of C keys): walks the query blocks at or after
-//            its keys, dV += Pᵀ · dO, dK += dSᵀ · q.
+//            its keys, dV += Pᵀ · dO, dK += dSᵀ · q. It runs after dq, whose D it reads.
 // Each invocation writes only its own rows, so the results are deterministic (no atomics).
 //
 // Shapes are uniform (any T, any Dh): the loop over Dh steps by 4, as vec4 loads where Dh is a
@@ -18,11 +18,13 @@
 // every other value lives in registers with constant names. Masks use a large finite negative.
 // Invocations past the end and rows past T load from clamped (in-bounds) rows and never store.
 //
-// Layout: tensors [nbh, T, Dh] start at element `shift` of their binding; L and D [nbh, T] at
-// `lshift`. Invocation g covers batch·head g % nbh, so the 8 lanes of a llvmpipe vector hold
-// neighbouring heads of the same (or the next) block and run near-identical loops; blocks are
-// handed out heaviest first.
-import { kernel, LANE, variant, wgsl, type BindingType, type Kernel } from './kernel.ts';
+// Layout: the model's own, so no dispatch splits or merges heads. q, k, v are the thirds of the
+// rows of qkv [B, T, 3·D] (D = H·Dh; head h at columns h·Dh of each third), and dQ, dK, dV the same
+// of dqkv; O and dO are [B, T, D]. qkv and dqkv start at element `shift` of their bindings, O and
+// dO at `oshift`; L and D [B·H, T] at `lshift`. Invocation g covers batch·head g % nbh, so the 8
+// lanes of a llvmpipe vector hold neighbouring heads of the same (or the next) block and run
+// near-identical loops; blocks are handed out heaviest first.
+import { kernel, LANE, variant, type BindingType, type Kernel } from './kernel.ts';
 
 export interface AttentionTile {
   /** Query rows per invocation. */
@@ -41,14 +43,12 @@ export const ATTENTION_TILES: Record<'software' | 'gpu', AttentionTile> = {
 
 export type AttentionEntry = 'forward' | 'dq' | 'dkdv';
 
-/** T and Dh; nbh: the batch·heads of this window; scale: 1/√Dh; shift and lshift: the window's
- *  element shifts of the [.., T, Dh] tensors and of the [.., T] row statistics; save: write L. */
-const ATTENTION_PARAMS = { t: 'u32', dh: 'u32', nbh: 'u32', scale: 'f32', shift: 'u32', lshift: 'u32', save: 'u32' } as const;
-
-/** D = rowsum(dO * O), the backward's first step (kernels/attention.wgsl). */
-export const ROWDOT = wgsl('attention', 'rowdot', {
-  params: ATTENTION_PARAMS, bindings: { dout: 'read f32', o: 'read f32', dd: 'read_write f32' },
-});
+/** T, Dh and H; nbh: the batch·heads of this window; scale: 1/√Dh; shift, oshift and lshift: the
+ *  window's element shifts of qkv (and dqkv), of O (and dO) and of the [B·H, T] row statistics;
+ *  save: write L. */
+const ATTENTION_PARAMS = {
+  t: 'u32', dh: 'u32', nh: 'u32', nbh: 'u32', scale: 'f32', shift: 'u32', oshift: 'u32', lshift: 'u32', save: 'u32',
+} as const;
 
 export function attentionKernel(entry: AttentionEntry, tile: AttentionTile, vec: boolean): Kernel {
   const name = `attention_${entry}_${tile.r}x${tile.c}_${tile.wg}_${vec ? 'v4' : 's'}`;
@@ -56,9 +56,9 @@ export function attentionKernel(entry: AttentionEntry, tile: AttentionTile, vec:
   // one float per row.
   const rows: BindingType = vec ? 'read vec4<f32>' : 'read f32';
   const out: BindingType = vec ? 'read_write vec4<f32>' : 'read_write f32';
-  const inputs = { q: rows, k: rows, v: rows };
-  const bindings: Record<string, BindingType> = entry === 'forward' ? { ...inputs, o: out, lse: 'read_write f32' }
-    : { ...inputs, dout: rows, lse: 'read f32', dd: 'read f32', ...(entry === 'dq' ? { dqo: out } : { dko: out, dvo: out }) };
+  const bindings: Record<string, BindingType> = entry === 'forward' ? { qkv: rows, o: out, lse: 'read_write f32' }
+    : entry === 'dq' ? { qkv: rows, o: rows, dout: rows, lse: 'read f32', dd: 'read_write f32', dqkv: out }
+    : { qkv: rows, dout: rows, lse: 'read f32', dd: 'read f32', dqkv: out };
   return variant(name, () => kernel(name, 'main', { params: ATTENTION_PARAMS, bindings }, generate(entry, tile, vec)));
 }
 
@@ -69,8 +69,10 @@ function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): str
     L.push(s);
   };
   const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-  // Element offset of a row (vec4 units when VEC) and a load of 4 floats at step dq.
-  const rowOff = (row: string): string => (vec ? `(base + ${row} * dh) >> 2u` : `base + ${row} * dh`);
+  // Element offsets (vec4 units when VEC) of a row of q (and dQ) and of O (and dO); k and v (and
+  // dK, dV) rows are a third (kv) and two thirds past q's. A load of 4 floats at step dq.
+  const rowOff = (row: string): string => (vec ? `((ibase + ${row} * rs) >> 2u)` : `(ibase + ${row} * rs)`);
+  const outOff = (row: string): string => (vec ? `((obase + ${row} * D) >> 2u)` : `(obase + ${row} * D)`);
   const ld = (buf: string, off: string, masked: boolean): string => {
     if (vec) return `${buf}[${off} + dq]`;
     const i = `${off} + dq * 4u`;
@@ -91,6 +93,10 @@ function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): str
   const dmask = (pad: string): void => {
     if (!vec) e(`${pad}let dm = vec4<u32>(dq * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(dh);`);
   };
+  // bh's head of qkv (and dqkv) and of O (and dO), and its row statistics.
+  const bases = `  let ibase = P.shift + (bh / P.nh) * T * rs + (bh % P.nh) * dh;
+  let obase = P.oshift + (bh / P.nh) * T * D + (bh % P.nh) * dh;
+  let lbase = P.lshift + bh * T;`;
   const dot4 = (a: string, b: string, acc: string): string =>
     `fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, fma(${a}.x, ${b}.x, ${acc}))))`;
 
@@ -102,6 +108,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let T = P.t;
   let dh = P.dh;
   let nbh = P.nbh;
+  let D = P.nh * dh;
+  let rs = 3u * D;
+  let kv = ${vec ? 'D >> 2u' : 'D'};
   let scale = P.scale;
   let zero4 = vec4<f32>(0.0);
   let nd = (dh + 3u) / 4u;
@@ -114,32 +123,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = g % nbh;
   let tile = ntiles - 1u - min(g / nbh, ntiles - 1u);
   let i0 = tile * ${R}u;
-  let base = P.shift + bh * T * dh;
-  let lbase = P.lshift + bh * T;`);
+${bases}`);
     for (const r of range(R)) {
       e(`  let rc${r} = min(i0 + ${r}u, T - 1u);
   let ok${r} = live && i0 + ${r}u < T;
-  let qo${r} = ${rowOff(`rc${r}`)};`);
+  let qo${r} = ${rowOff(`rc${r}`)};
+  let oo${r} = ${outOff(`rc${r}`)};`);
     }
-    const out = entry === 'forward' ? 'o' : 'dqo';
+    // The forward accumulates O in its rows of o; dq accumulates dQ in its rows of dqkv.
+    const out = entry === 'forward' ? 'o' : 'dqkv';
+    const acc = (r: number): string => (entry === 'forward' ? `oo${r}` : `qo${r}`);
     if (entry === 'forward') {
       for (const r of range(R)) e(`  var m${r} = NEG;\n  var l${r} = 0.0;`);
     } else {
-      for (const r of range(R)) e(`  let lr${r} = lse[lbase + rc${r}];\n  let dr${r} = dd[lbase + rc${r}];`);
+      // D = rowsum(dO * O) of these rows, in the order of a plain loop over Dh.
+      for (const r of range(R)) e(`  var dr${r} = 0.0;`);
+      e(`  for (var dq = 0u; dq < nd; dq++) {`);
+      dmask('    ');
+      for (const r of range(R)) e(`    dr${r} = ${dot4(ld('dout', `oo${r}`, true), ld('o', `oo${r}`, true), `dr${r}`)};`);
+      e(`  }`);
+      for (const r of range(R)) e(`  let lr${r} = lse[lbase + rc${r}];\n  if (ok${r}) { dd[lbase + rc${r}] = dr${r}; }`);
     }
     // Zero the accumulator rows.
     e(`  for (var dq = 0u; dq < nd; dq++) {`);
     dmask('    ');
     for (const r of range(R)) {
       e(`    if (ok${r}) {`);
-      st(out, `qo${r}`, 'zero4', '      ');
+      st(out, acc(r), 'zero4', '      ');
       e(`    }`);
     }
     e(`  }`);
     e(`  let nkb = select(0u, (min(i0 + ${R}u, T) + ${C - 1}u) / ${C}u, live);
   for (var kb = 0u; kb < nkb; kb++) {
     let j0 = kb * ${C}u;`);
-    for (const c of range(C)) e(`    let ko${c} = ${rowOff(`min(j0 + ${c}u, T - 1u)`)};`);
+    for (const c of range(C)) e(`    let ko${c} = ${rowOff(`min(j0 + ${c}u, T - 1u)`)} + kv;\n    let vo${c} = ko${c} + kv;`);
     for (const r of range(R)) for (const c of range(C)) {
       e(`    var s${r}_${c} = 0.0;`);
       if (entry === 'dq') e(`    var p${r}_${c} = 0.0;`);
@@ -147,12 +164,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     e(`    for (var dq = 0u; dq < nd; dq++) {`);
     dmask('      ');
     for (const r of range(R)) {
-      e(`      let a${r} = ${ld('q', `qo${r}`, true)};`);
-      if (entry === 'dq') e(`      let g${r} = ${ld('dout', `qo${r}`, true)};`);
+      e(`      let a${r} = ${ld('qkv', `qo${r}`, true)};`);
+      if (entry === 'dq') e(`      let g${r} = ${ld('dout', `oo${r}`, true)};`);
     }
     for (const c of range(C)) {
-      e(`      let b${c} = ${ld('k', `ko${c}`, false)};`);
-      if (entry === 'dq') e(`      let w${c} = ${ld('v', `ko${c}`, false)};`);
+      e(`      let b${c} = ${ld('qkv', `ko${c}`, false)};`);
+      if (entry === 'dq') e(`      let w${c} = ${ld('qkv', `vo${c}`, false)};`);
     }
     for (const r of range(R)) for (const c of range(C)) {
       e(`      s${r}_${c} = ${dot4(`a${r}`, `b${c}`, `s${r}_${c}`)};`);
@@ -173,12 +190,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       e(`    for (var dq = 0u; dq < nd; dq++) {`);
       dmask('      ');
-      for (const c of range(C)) e(`      let b${c} = ${ld('v', `ko${c}`, false)};`);
+      for (const c of range(C)) e(`      let b${c} = ${ld('qkv', `vo${c}`, false)};`);
       for (const r of range(R)) {
         e(`      if (ok${r}) {
-        var acc = ${ld('o', `qo${r}`, false)} * al${r};`);
+        var acc = ${ld('o', `oo${r}`, false)} * al${r};`);
         for (const c of range(C)) e(`        acc = fma(vec4<f32>(s${r}_${c}), b${c}, acc);`);
-        st('o', `qo${r}`, 'acc', '        ');
+        st('o', `oo${r}`, 'acc', '        ');
         e(`      }`);
       }
       e(`    }`);
@@ -189,12 +206,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       e(`    for (var dq = 0u; dq < nd; dq++) {`);
       dmask('      ');
-      for (const c of range(C)) e(`      let b${c} = ${ld('k', `ko${c}`, false)};`);
+      for (const c of range(C)) e(`      let b${c} = ${ld('qkv', `ko${c}`, false)};`);
       for (const r of range(R)) {
         e(`      if (ok${r}) {
-        var acc = ${ld('dqo', `qo${r}`, false)};`);
+        var acc = ${ld('dqkv', `qo${r}`, false)};`);
         for (const c of range(C)) e(`        acc = fma(vec4<f32>(s${r}_${c}), b${c}, acc);`);
-        st('dqo', `qo${r}`, 'acc', '        ');
+        st('dqkv', `qo${r}`, 'acc', '        ');
         e(`      }`);
       }
       e(`    }`);
@@ -207,7 +224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       dmask('    ');
       for (const r of range(R)) {
         e(`    if (ok${r}) {`);
-        st('o', `qo${r}`, `${ld('o', `qo${r}`, false)} * inv${r}`, '      ');
+        st('o', `oo${r}`, `${ld('o', `oo${r}`, false)} * inv${r}`, '      ');
         e(`    }`);
       }
       e(`  }
@@ -222,18 +239,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = g % nbh;
   let tile = min(g / nbh, ntiles - 1u);
   let j0 = tile * ${C}u;
-  let base = P.shift + bh * T * dh;
-  let lbase = P.lshift + bh * T;`);
+${bases}`);
     for (const c of range(C)) {
       e(`  let okc${c} = live && j0 + ${c}u < T;
-  let ko${c} = ${rowOff(`min(j0 + ${c}u, T - 1u)`)};`);
+  let ko${c} = ${rowOff(`min(j0 + ${c}u, T - 1u)`)} + kv;
+  let vo${c} = ko${c} + kv;`);
     }
     e(`  for (var dq = 0u; dq < nd; dq++) {`);
     dmask('    ');
     for (const c of range(C)) {
       e(`    if (okc${c}) {`);
-      st('dko', `ko${c}`, 'zero4', '      ');
-      st('dvo', `ko${c}`, 'zero4', '      ');
+      st('dqkv', `ko${c}`, 'zero4', '      ');
+      st('dqkv', `vo${c}`, 'zero4', '      ');
       e(`    }`);
     }
     e(`  }
@@ -245,14 +262,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       e(`    let row${r} = i0 + ${r}u;
     let rc${r} = min(row${r}, T - 1u);
     let qo${r} = ${rowOff(`rc${r}`)};
+    let oo${r} = ${outOff(`rc${r}`)};
     let lr${r} = lse[lbase + rc${r}];
     let dr${r} = dd[lbase + rc${r}];`);
     }
     for (const r of range(R)) for (const c of range(C)) e(`    var s${r}_${c} = 0.0;\n    var p${r}_${c} = 0.0;`);
     e(`    for (var dq = 0u; dq < nd; dq++) {`);
     dmask('      ');
-    for (const r of range(R)) e(`      let a${r} = ${ld('q', `qo${r}`, true)};\n      let g${r} = ${ld('dout', `qo${r}`, true)};`);
-    for (const c of range(C)) e(`      let b${c} = ${ld('k', `ko${c}`, false)};\n      let w${c} = ${ld('v', `ko${c}`, false)};`);
+    for (const r of range(R)) e(`      let a${r} = ${ld('qkv', `qo${r}`, true)};\n      let g${r} = ${ld('dout', `oo${r}`, true)};`);
+    for (const c of range(C)) e(`      let b${c} = ${ld('qkv', `ko${c}`, false)};\n      let w${c} = ${ld('qkv', `vo${c}`, false)};`);
     for (const r of range(R)) for (const c of range(C)) {
       e(`      s${r}_${c} = ${dot4(`a${r}`, `b${c}`, `s${r}_${c}`)};`);
       e(`      p${r}_${c} = ${dot4(`g${r}`, `w${c}`, `p${r}_${c}`)};`);
@@ -265,15 +283,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     e(`    for (var dq = 0u; dq < nd; dq++) {`);
     dmask('      ');
-    for (const r of range(R)) e(`      let a${r} = ${ld('q', `qo${r}`, false)};\n      let g${r} = ${ld('dout', `qo${r}`, false)};`);
+    for (const r of range(R)) e(`      let a${r} = ${ld('qkv', `qo${r}`, false)};\n      let g${r} = ${ld('dout', `oo${r}`, false)};`);
     for (const c of range(C)) {
       e(`      if (okc${c}) {
-        var av = ${ld('dvo', `ko${c}`, false)};
-        var ak = ${ld('dko', `ko${c}`, false)};`);
+        var av = ${ld('dqkv', `vo${c}`, false)};
+        var ak = ${ld('dqkv', `ko${c}`, false)};`);
       for (const r of range(R)) e(`        av = fma(vec4<f32>(s${r}_${c}), g${r}, av);`);
       for (const r of range(R)) e(`        ak = fma(vec4<f32>(p${r}_${c}), a${r}, ak);`);
-      st('dvo', `ko${c}`, 'av', '        ');
-      st('dko', `ko${c}`, 'ak', '        ');
+      st('dqkv', `vo${c}`, 'av', '        ');
+      st('dqkv', `ko${c}`, 'ak', '        ');
       e(`      }`);
     }
     e(`    }

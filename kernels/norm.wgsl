@@ -35,7 +35,8 @@ fn forward(grid: Grid, lane: Lane) {
 }
 
 // @entry backward_dx
-// dx = rstd * (a - mean(a) - xhat * mean(a * xhat)), a = gy * w.
+// dx = rstd * (a - mean(a) - xhat * mean(a * xhat)), a = gy * w; with add, prior + that (the
+// gradient x gathered before, from the residual path beside the layer norm).
 @compute @workgroup_size(WG)
 fn backward_dx(grid: Grid, lane: Lane) {
   let r = grid_group(grid);
@@ -54,7 +55,8 @@ fn backward_dx(grid: Grid, lane: Lane) {
   for (var j = lane.index; j < P.d; j += WG) {
     let a = gy[base + j] * w[j];
     let xhat = (x[base + j] - mean) * rstd;
-    dx[base + j] = rstd * (a - sums.x - xhat * sums.y);
+    let own = rstd * (a - sums.x - xhat * sums.y);
+    if (P.add != 0u) { dx[base + j] = prior[base + j] + own; } else { dx[base + j] = own; }
   }
 }
 

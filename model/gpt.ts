@@ -2,8 +2,8 @@
 // attention, a tied or separate LM head. Parameters are held by their Hugging Face names, so
 // loading, saving and per-parameter gradient reports need no translation table.
 import {
-  add, addBias, biasGelu, causalSelfAttention, concat, crossEntropy, dropout, embedding, IGNORE_INDEX, keep, layerNorm, matmul,
-  paddedAttention, param, permute, reshape, scale, slice, softmax, splitHeads, Tensor, WgptError,
+  add, addBias, biasGelu, concat, crossEntropy, dropout, embedding, IGNORE_INDEX, keep, layerNorm, matmul, paddedAttention, param,
+  permute, qkvAttention, reshape, scale, slice, softmax, splitHeads, Tensor, WgptError,
 } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 import { loraMatmul, type LoraAdapters } from './lora.ts';
@@ -39,22 +39,34 @@ export interface KVCache {
   length: number;
 }
 
-/** Attention for new queries over cached and new keys: with a cache the new tokens attend to
- *  every cached position, and causally among themselves (only one new token is allowed then,
- *  except in a padded batch). With keyStart, each sequence's padded keys are masked. */
-function cachedAttention(q: Tensor, k: Tensor, v: Tensor, cache: KVCache, layer: number, keyStart?: Tensor): Tensor {
-  const old = cache.keys[layer];
-  if (old && q.shape[2] !== 1 && !keyStart) throw new WgptError('GPT: with a filled KV cache, feed one token at a time');
-  const keys = old ? concat([old, k], 2) : k;
-  const values = old ? concat([cache.values[layer], v], 2) : v;
-  old?.dispose();
-  cache.values[layer]?.dispose();
-  cache.keys[layer] = keep(keys);
-  cache.values[layer] = keep(values);
-  if (keyStart) return paddedAttention(q, keys, values, keyStart);
-  if (!old) return causalSelfAttention(q, k, v);
-  const scores = scale(matmul(q, keys, { transB: true }), 1 / Math.sqrt(q.shape[3]));
-  return matmul(softmax(scores), values);
+/** Attention [B, Tq, D] for new queries over cached and new keys: with a cache the new tokens
+ *  attend to every cached position, and causally among themselves (only one new token is allowed
+ *  then, except in a padded batch). With keyStart, each sequence's padded keys are masked; lastOnly
+ *  (tail): only the last position's query. Without a cache, keyStart or tail this is qkvAttention. */
+function attention(qkv: Tensor, heads: number, opts: ForwardOptions, layer: number, tail: boolean): Tensor {
+  const { cache, keyStart } = opts;
+  if (!cache && !keyStart && !tail) return qkvAttention(qkv, heads);
+  const [b, t, d3] = qkv.shape;
+  const [q0, k, v] = splitHeads(qkv, heads);
+  // lastOnly: the last block's one query attends over all keys (unpadded: every key from 0).
+  const q = tail ? slice(q0, 2, t - 1, 1) : q0;
+  const starts = keyStart ?? (tail ? Tensor.fromData(new Array<number>(b).fill(0), [b], 'i32') : undefined);
+  let att: Tensor;
+  if (!cache) att = paddedAttention(q, k, v, starts!);
+  else {
+    const old = cache.keys[layer];
+    if (old && q.shape[2] !== 1 && !starts) throw new WgptError('GPT: with a filled KV cache, feed one token at a time');
+    const keys = old ? concat([old, k], 2) : k;
+    const values = old ? concat([cache.values[layer], v], 2) : v;
+    old?.dispose();
+    cache.values[layer]?.dispose();
+    cache.keys[layer] = keep(keys);
+    cache.values[layer] = keep(values);
+    if (starts) att = paddedAttention(q, keys, values, starts);
+    else if (!old) return qkvAttention(qkv, heads);
+    else att = matmul(softmax(scale(matmul(q, keys, { transB: true }), 1 / Math.sqrt(q.shape[3]))), values);
+  }
+  return reshape(permute(att, [0, 2, 1, 3]), [b, q.shape[2], d3 / 3]);
 }
 
 export class GPT {
@@ -192,15 +204,8 @@ export class GPT {
     for (let l = 0; l < nLayers; l++) {
       const pre = `h.${l}`;
       const qkv = this.linear(layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps), `${pre}.attn.c_attn`);
-      const heads = splitHeads(qkv, h);
-      // lastOnly: the last block's one query attends over all keys (unpadded: every key from 0).
       const tail = opts.lastOnly === true && l === nLayers - 1 && t > 1;
-      const q = tail ? slice(heads[0], 2, t - 1, 1) : heads[0];
-      const starts = keyStart ?? (tail ? Tensor.fromData(new Array<number>(b).fill(0), [b], 'i32') : undefined);
-      let att = opts.cache
-        ? cachedAttention(q, heads[1], heads[2], opts.cache, l, starts)
-        : starts ? paddedAttention(q, heads[1], heads[2], starts) : causalSelfAttention(q, heads[1], heads[2]);
-      att = reshape(permute(att, [0, 2, 1, 3]), [b, q.shape[2], d]);
+      const att = attention(qkv, h, opts, l, tail);
       if (tail) x = slice(x, 1, t - 1, 1);
       x = this.residual(x, att, `${pre}.attn.c_proj`, opts, 2 + 3 * l);
       const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);

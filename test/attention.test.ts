@@ -3,11 +3,11 @@
 // the composed form (matmul, causal softmax, matmul), and causality under huge future values.
 import t from 'tap';
 import {
-  attentionComposed, backward, causalSelfAttention, flashAttention, noGrad, param, setAttentionTile, Tensor, tidy,
+  attentionComposed, backward, causalSelfAttention, flashAttention, noGrad, param, qkvAttention, setAttentionTile, Tensor, tidy,
 } from '../engine/index.ts';
 import { checkOp, randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
-import { attentionRef } from './helpers/ref.ts';
+import { attentionRef, qkvAttentionRef } from './helpers/ref.ts';
 
 await withDevice(t);
 
@@ -20,6 +20,16 @@ for (const shape of SHAPES) {
     inputs: [{ shape }, { shape }, { shape }],
     gpu: (q, k, v) => causalSelfAttention(q, k, v),
     cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
+  }));
+}
+
+// The model's own layout: q, k, v the thirds of qkv [B, T, 3·H·Dh], the output [B, T, H·Dh].
+for (const [B, T, H, dh] of [[2, 21, 3, 8], [1, 9, 2, 6]]) {
+  const name = `qkvAttention [${B}, ${T}, ${3 * H * dh}], ${H} heads`;
+  t.test(name, (t) => checkOp(t, name, {
+    inputs: [{ shape: [B, T, 3 * H * dh] }],
+    gpu: (qkv) => qkvAttention(qkv, H),
+    cpu: (qkv) => qkvAttentionRef(qkv, B, T, H, dh),
   }));
 }
 

@@ -134,4 +134,10 @@ t.test('the seeds\' table: one seed plain, several mean ± sd [min–max]', asyn
   t.match(md, /\| overall \| 90% ± 0\.0 \[90%–90%\] \| 0% ± 0\.0 \[0%–0%\] \| 95% ± 7\.1 \[90%–100%\] \| 5% ± 0\.0 \[5%–5%\] \|/);
   t.match(builtinMarkdown([summary(0.9)]), /\| overall \| 90% \| 0% \| 90% \| 5% \|/, 'one seed: the shares alone');
   t.match(md, /\| copied answer share \| {2}\| {2}\| 0% ± 0\.0 \[0%–0%\] \| 11% ± 0\.0 \[11%–11%\] \| 10% ± 0\.0 \[10%–10%\] \|/);
+  // A base that knew every fact leaves no base-unknown questions: a dash, not 0%.
+  const allKnown = (f: number): BuiltinSummary => ({ ...summary(f),
+    heldout_by_base_knowledge: { known: { n: 10, correct: 10 * f, accuracy: f }, unknown: { n: 0, correct: 0, accuracy: 0 } } });
+  const md2 = builtinMarkdown([allKnown(0.9), allKnown(1)]);
+  t.match(md2, /\| finetuned on base-unknown facts \| {2}\| {2}\| - \| {2}\| {2}\|/, 'no base-unknown facts: a dash');
+  t.match(md2, /\| finetuned on base-known facts \| {2}\| {2}\| 95% ± 7\.1 \[90%–100%\] \|/);
 });

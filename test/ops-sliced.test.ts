@@ -137,8 +137,10 @@ t.test('layerNorm and softmax over rows past one binding', async (t) => {
   const w = randn(d, 5);
   const b = randn(d, 6);
   const g = randn(rows * d, 7);
-  const r = await run([{ data: x, shape: [rows, d] }, { data: w, shape: [d] }, { data: b, shape: [d] }],
-    (a, ww, bb) => layerNorm(a, ww, bb), g);
+  const inputs = [{ data: x, shape: [rows, d] }, { data: w, shape: [d] }, { data: b, shape: [d] }];
+  const r = await run(inputs, (a, ww, bb) => layerNorm(a, ww, bb), g);
+  // x + layerNorm(x): the layer norm's dx kernel adds the residual's gradient (sumsFirst).
+  const res = await run(inputs, (a, ww, bb) => add(a, layerNorm(a, ww, bb)), g);
   const y = new Float64Array(rows * d);
   const dx = new Float64Array(rows * d);
   const dw = new Float64Array(d);
@@ -167,6 +169,10 @@ t.test('layerNorm and softmax over rows past one binding', async (t) => {
   t.ok(maxErr(r.grads[0], dx) < 1e-4, `layerNorm dx ${maxErr(r.grads[0], dx)}`);
   t.ok(maxErr(r.grads[1], dw) < 1e-4, `layerNorm dweight (accumulated over windows) ${maxErr(r.grads[1], dw)}`);
   t.ok(maxErr(r.grads[2], db) < 1e-4, `layerNorm dbias ${maxErr(r.grads[2], db)}`);
+  t.ok(maxErr(res.out, y.map((v, i) => v + x[i])) < 1e-5, 'x + layerNorm(x) forward');
+  const dxSum = dx.map((v, i) => v + g[i]);
+  t.ok(maxErr(res.grads[0], dxSum) < 1e-4, `x + layerNorm(x): dx with the residual's gradient ${maxErr(res.grads[0], dxSum)}`);
+  t.ok(maxErr(res.grads[1], dw) < 1e-4 && maxErr(res.grads[2], db) < 1e-4, 'and the same dweight, dbias');
 
   const s = await run([{ data: x, shape: [rows, d] }], (a) => softmax(a), g);
   const sy = new Float64Array(rows * d);
@@ -193,12 +199,22 @@ t.test('biasGelu and dropout past one binding (bias index and RNG counter contin
   const x = randn(rows * d, 8);
   const bias = randn(d, 9);
   const K = Math.sqrt(2 / Math.PI);
-  const got = await tidy(() => biasGelu(Tensor.fromData(x, [rows, d]), Tensor.fromData(bias, [d]))).toArray();
+  const g = randn(rows * d, 10);
+  const r = await run([{ data: x, shape: [rows, d] }, { data: bias, shape: [d] }], (a, b) => biasGelu(a, b), g);
   const want = x.map((v, i) => {
     const z = v + bias[i % d];
     return 0.5 * z * (1 + Math.tanh(K * (z + 0.044715 * z ** 3)));
   });
-  t.ok(maxErr(got, want) < 1e-5, `biasGelu forward ${maxErr(got, want)}`);
+  t.ok(maxErr(r.out, want) < 1e-5, `biasGelu forward ${maxErr(r.out, want)}`);
+  const dx = x.map((v, i) => {
+    const z = v + bias[i % d];
+    const th = Math.tanh(K * (z + 0.044715 * z ** 3));
+    return g[i] * (0.5 * (1 + th) + 0.5 * z * (1 - th * th) * K * (1 + 3 * 0.044715 * z * z));
+  });
+  const db = new Float64Array(d);
+  dx.forEach((v, i) => (db[i % d] += v));
+  t.ok(maxErr(r.grads[0], dx) < 1e-5, `biasGelu dx ${maxErr(r.grads[0], dx)}`);
+  t.ok(maxErr(r.grads[1], db) < 1e-4, `biasGelu dbias (summed down columns, over windows) ${maxErr(r.grads[1], db)}`);
 
   // The dropout mask recomputed on the host from the same hash.
   const pcg = (v: number): number => {

@@ -1,17 +1,19 @@
-// Causal self-attention as flash attention: softmax(q·kᵀ/√Dh, causal)·v for q, k, v [B, H, T, Dh],
-// computed block by block with an online softmax (kernels/attention.ts), never holding the T x T
-// scores. The forward saves O (the output itself) and the log-sum-exp L per row when the tape is
-// recording; the backward recomputes the probabilities from q, k and L: D = rowsum(dO * O) first,
-// then one pass over query blocks for dQ and one over key blocks for dK and dV (deterministic).
-// Tensors larger than one binding are bound in windows of whole batch·heads. Beside it the same
-// attention composed from ops (matmul, scale, causal softmax, matmul): the reference and the
-// benchmark's baseline.
+// Causal self-attention as flash attention: softmax(q·kᵀ/√Dh, causal)·v, computed block by block
+// with an online softmax (kernels/attention.ts), never holding the T x T scores. It reads q, k, v
+// where the model's qkv projection wrote them, [B, T, 3·D], and writes [B, T, D], the input of the
+// output projection: no dispatch splits or merges heads. The forward saves O (the output itself)
+// and the log-sum-exp L per row when the tape is recording; the backward recomputes the
+// probabilities from q, k and L: one pass over query blocks for D = rowsum(dO * O) and dQ, then
+// one over key blocks for dK and dV (deterministic), both into one dqkv. Tensors larger than one
+// binding are bound in windows of whole batches. Beside it the same attention composed from ops
+// (matmul, scale, causal softmax, matmul): the reference and the benchmark's baseline.
 import { ShapeError } from '../errors.ts';
 import { setting } from '../settings.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { grid1d } from '../../kernels/kernel.ts';
-import { ATTENTION_TILES, attentionKernel, ROWDOT, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
+import { ATTENTION_TILES, attentionKernel, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
 import { scale } from './elementwise.ts';
+import { concat, permute, reshape } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { softmax } from './softmax.ts';
 import { assertF32, perDevice, recording } from './util.ts';
@@ -30,112 +32,109 @@ function tileFor(device: Device): AttentionTile {
   return tileOverrides.get(device) ?? setting('WGPT_ATTENTION_TILE') ?? ATTENTION_TILES[device.kernelProfile];
 }
 
-/** A window of whole batch·heads: bh [bh0, bh0+nbh), with the element shifts of the aligned-down
- *  binding starts of the [.., T, Dh] tensors and of the [.., T] row statistics. */
-interface HeadWindow {
-  bh0: number;
-  nbh: number;
+/** A binding window of `per` floats per batch over batches [b0, b0+nb): its aligned-down start and
+ *  the element shift of batch b0 in it. */
+interface Window {
   elem0: number;
   shift: number;
   count: number;
-  lelem0: number;
-  lshift: number;
-  lcount: number;
 }
 
-function headWindows(bhTotal: number, T: number, dh: number): HeadWindow[] {
+/** Windows of whole batches: batch b of each tensor is `per[i]` floats (qkv, O, the row statistics). */
+function batchWindows(B: number, per: number[], what: string): { b0: number; nb: number; w: Window[] }[] {
   const device = getDevice();
   const align = device.limits.minStorageBufferOffsetAlignment / 4;
   const maxE = Math.floor(device.limits.maxStorageBufferBindingSize / 4);
-  const per = Math.min(bhTotal, Math.floor((maxE - (align - 1)) / (T * dh)));
-  if (per < 1) {
-    throw new ShapeError(`attention: one head of [${T}, ${dh}] floats (${T * dh * 4} bytes) does not fit one binding of ` +
-      `${device.limits.maxStorageBufferBindingSize} bytes`);
+  const fit = Math.min(B, ...per.map((p) => Math.floor((maxE - (align - 1)) / p)));
+  if (fit < 1) {
+    throw new ShapeError(`attention: one batch of ${what} (${per[0] * 4} bytes) does not fit one binding of ` +
+      `${device.limits.maxStorageBufferBindingSize} bytes; use a shorter context`);
   }
-  const out: HeadWindow[] = [];
-  for (let bh0 = 0; bh0 < bhTotal; bh0 += per) {
-    const nbh = Math.min(per, bhTotal - bh0);
-    const start = bh0 * T * dh;
-    const elem0 = bhTotal * T * dh <= maxE ? 0 : Math.floor(start / align) * align;
-    const lstart = bh0 * T;
-    const lelem0 = Math.floor(lstart / align) * align;
-    out.push({
-      bh0, nbh, elem0, shift: start - elem0, count: start - elem0 + nbh * T * dh,
-      lelem0, lshift: lstart - lelem0, lcount: lstart - lelem0 + nbh * T,
-    });
+  const out = [];
+  for (let b0 = 0; b0 < B; b0 += fit) {
+    const nb = Math.min(fit, B - b0);
+    out.push({ b0, nb, w: per.map((p) => {
+      const start = b0 * p;
+      const elem0 = B * p <= maxE ? 0 : Math.floor(start / align) * align;
+      return { elem0, shift: start - elem0, count: start - elem0 + nb * p };
+    }) });
   }
   return out;
 }
 
-function checkShapes(q: Tensor, k: Tensor, v: Tensor): void {
-  for (const t of [q, k, v]) assertF32(t, 'attention');
-  const ok = q.ndim === 4 && [k, v].every((t) => t.ndim === 4 && t.shape.every((d, i) => d === q.shape[i]));
-  if (!ok) {
-    throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], ` +
-      `got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
+/** Causal self-attention over qkv [B, T, 3·D] (q, k, v its thirds, D = heads·Dh) -> [B, T, D], as
+ *  flash attention (forward and VJP). */
+export function qkvAttention(qkv: Tensor, heads: number): Tensor {
+  assertF32(qkv, 'attention');
+  const [B, T, d3] = qkv.shape;
+  const dh = d3 / 3 / heads;
+  if (qkv.ndim !== 3 || !Number.isInteger(dh) || dh === 0) {
+    throw new ShapeError(`attention: qkv must be [B, T, 3·D] with D a multiple of ${heads} heads, got ${shapeStr(qkv.shape)}`);
   }
-}
-
-/** Causal self-attention, [B, H, T, Dh] -> [B, H, T, Dh], as flash attention (forward and VJP). */
-export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
-  checkShapes(q, k, v);
-  const [B, H, T, dh] = q.shape;
-  const bhTotal = B * H;
-  const out = Tensor.empty(q.shape, 'f32', 'attention');
+  const D = heads * dh;
+  const out = Tensor.empty([B, T, D], 'f32', 'attention');
   if (out.size === 0) return out;
   const device = getDevice();
   const tile = tileFor(device);
   const vec = dh % 4 === 0;
   const scale = 1 / Math.sqrt(dh);
-  const save = recording(q, k, v);
+  const save = recording(qkv);
   // L is only kept for the backward: without a tape a one-float placeholder is bound (never written).
-  const lse = Tensor.empty([save ? bhTotal * T : 1], 'f32', 'attention L');
-  const windows = headWindows(bhTotal, T, dh);
-  const params = (w: HeadWindow) => ({ t: T, dh, nbh: w.nbh, scale, shift: w.shift, lshift: w.lshift, save: save ? 1 : 0 });
-  const run = (entry: AttentionEntry, w: HeadWindow, perInv: number, bindings: Binding[], label: string): void => {
+  const lse = Tensor.empty([save ? B * heads * T : 1], 'f32', 'attention L');
+  const windows = batchWindows(B, [T * d3, T * D, heads * T], `[${T}, ${d3}] floats`);
+  const run = (entry: AttentionEntry, nb: number, w: Window[], perInv: number, bindings: Binding[], label: string): void => {
+    const nbh = nb * heads;
     device.dispatch({
-      kernel: attentionKernel(entry, tile, vec), label, params: params(w), bindings,
-      workgroups: grid1d(w.nbh * Math.ceil(T / perInv), tile.wg, device.limits.maxComputeWorkgroupsPerDimension),
+      kernel: attentionKernel(entry, tile, vec), label, bindings,
+      params: { t: T, dh, nh: heads, nbh, scale, shift: w[0].shift, oshift: w[1].shift, lshift: w[2].shift, save: save ? 1 : 0 },
+      workgroups: grid1d(nbh * Math.ceil(T / perInv), tile.wg, device.limits.maxComputeWorkgroupsPerDimension),
     });
   };
-  const label = `attention ${shapeStr(q.shape)}`;
-  for (const w of windows) {
-    const b = (t: Tensor): Binding => t.bind(w.elem0, w.count);
-    run('forward', w, tile.r, [b(q), b(k), b(v), b(out), save ? lse.bind(w.lelem0, w.lcount) : lse.bind()], label);
+  // Bindings of the window: qkv-shaped, O-shaped and row-statistics tensors.
+  const bind = (w: Window[], x: Tensor, i: 0 | 1 | 2): Binding => x.bind(w[i].elem0, w[i].count);
+  const label = `attention ${shapeStr(qkv.shape)}`;
+  for (const { nb, w } of windows) {
+    run('forward', nb, w, tile.r, [bind(w, qkv, 0), bind(w, out, 1), save ? bind(w, lse, 2) : lse.bind()], label);
   }
   if (!save) {
     lse.dispose();
     return out;
   }
-  return record(out, 'attention (flash)', [q, k, v], (g) => {
-    const dd = Tensor.empty([bhTotal * T], 'f32', 'attention D');
-    const dq = q.requiresGrad ? Tensor.empty(q.shape, 'f32', 'attention dQ') : null;
-    const wantKV = k.requiresGrad || v.requiresGrad;
-    const dk = wantKV ? Tensor.empty(k.shape, 'f32', 'attention dK') : null;
-    const dv = wantKV ? Tensor.empty(v.shape, 'f32', 'attention dV') : null;
-    for (const w of windows) {
-      const b = (t: Tensor): Binding => t.bind(w.elem0, w.count);
-      const l = (t: Tensor): Binding => t.bind(w.lelem0, w.lcount);
-      device.dispatch({
-        kernel: ROWDOT, label: 'attention backward D', params: params(w), constants: { WG: 64 },
-        bindings: [b(g), b(out), l(dd)],
-        workgroups: grid1d(w.nbh * T, 64, device.limits.maxComputeWorkgroupsPerDimension),
-      });
-      if (dq) run('dq', w, tile.r, [b(q), b(k), b(v), b(g), l(lse), l(dd), b(dq)], 'attention backward dQ');
-      if (dk && dv) run('dkdv', w, tile.c, [b(q), b(k), b(v), b(g), l(lse), l(dd), b(dk), b(dv)], 'attention backward dK, dV');
+  return record(out, 'attention (flash)', [qkv], (g) => {
+    const dd = Tensor.empty([B * heads * T], 'f32', 'attention D');
+    const dqkv = Tensor.empty(qkv.shape, 'f32', 'attention dqkv');
+    for (const { nb, w } of windows) {
+      const [x, o, l] = [(t: Tensor) => bind(w, t, 0), (t: Tensor) => bind(w, t, 1), (t: Tensor) => bind(w, t, 2)];
+      run('dq', nb, w, tile.r, [x(qkv), o(out), o(g), l(lse), l(dd), x(dqkv)], 'attention backward D, dQ');
+      run('dkdv', nb, w, tile.c, [x(qkv), o(g), l(lse), l(dd), x(dqkv)], 'attention backward dK, dV');
     }
     dd.dispose();
-    return [dq, k.requiresGrad ? dk : (dk?.dispose(), null), v.requiresGrad ? dv : (dv?.dispose(), null)];
+    return [dqkv];
   });
 }
 
-/** Causal self-attention composed from ops: softmax(q·kᵀ/√Dh, causal)·v, q/k/v [B, H, T, Dh]. */
-export function attentionComposed(q: Tensor, k: Tensor, v: Tensor): Tensor {
+function checkHeads(q: Tensor, k: Tensor, v: Tensor): void {
   const ok = q.ndim === 4 && [k, v].every((t) => t.ndim === 4 && t.shape.every((d, i) => d === q.shape[i]));
   if (!ok) {
     throw new ShapeError(`attention: q, k, v must all be [B, H, T, Dh], ` +
       `got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
   }
+}
+
+/** Causal self-attention, q, k, v [B, H, T, Dh] -> [B, H, T, Dh]: the heads put side by side in
+ *  qkv's layout, qkvAttention, and the output's heads taken apart again (for callers that hold
+ *  heads apart; the model calls qkvAttention on its projection's output). */
+export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  checkHeads(q, k, v);
+  for (const t of [q, k, v]) assertF32(t, 'attention');
+  const [B, H, T, dh] = q.shape;
+  const qkv = reshape(permute(concat([q, k, v], 1), [0, 2, 1, 3]), [B, T, 3 * H * dh]);
+  return permute(reshape(qkvAttention(qkv, H), [B, T, H, dh]), [0, 2, 1, 3]);
+}
+
+/** Causal self-attention composed from ops: softmax(q·kᵀ/√Dh, causal)·v, q/k/v [B, H, T, Dh]. */
+export function attentionComposed(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  checkHeads(q, k, v);
   const dh = q.shape[3];
   const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(dh));
   return matmul(softmax(scores, { causal: true }), v);

@@ -1,6 +1,7 @@
 // LayerNorm over the last axis, forward and VJP side by side. The forward saves each row's mean and
-// rstd for the backward (not recomputed); dx is one kernel per row, dweight/dbias one column
-// reduction over the rows in a fixed order (deterministic).
+// rstd for the backward (not recomputed); dx is one kernel per row, which also adds the gradient x
+// gathered before (the residual path's: sumsFirst), and dweight/dbias one column reduction over
+// the rows in a fixed order (deterministic).
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
 import { LN_BACKWARD_DX, LN_BACKWARD_WB, LN_FORWARD } from '../../kernels/norm.ts';
@@ -30,15 +31,16 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
     rstd.dispose();
     return out;
   }
-  return record(out, 'layerNorm', [x, weight, bias], (g) => {
+  return record(out, 'layerNorm', [x, weight, bias], (g, prior) => {
     const windows = rowWindows(rows, d);
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape, 'f32', 'layerNorm dx');
       for (const w of windows) {
-        launchRows(LN_BACKWARD_DX, w.rows, { rows: w.rows, d, shift: w.shift, row0: w.row0 },
-          [x.bind(w.elem0, w.count), weight.bind(), g.bind(w.elem0, w.count), mean.bind(), rstd.bind(), dx.bind(w.elem0, w.count)],
-          'layerNorm backward dx', rowWorkgroup(64));
+        const win = (t: Tensor) => t.bind(w.elem0, w.count);
+        launchRows(LN_BACKWARD_DX, w.rows, { rows: w.rows, d, shift: w.shift, row0: w.row0, add: prior ? 1 : 0 },
+          [win(x), weight.bind(), win(g), mean.bind(), rstd.bind(), win(prior ?? g), win(dx)],
+          prior ? 'layerNorm backward dx + prior' : 'layerNorm backward dx', rowWorkgroup(64));
       }
     }
     let dw: Tensor | null = null;
@@ -53,5 +55,5 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
       });
     }
     return [dx, dw, db];
-  });
+  }, { fresh: true, sumsFirst: true });
 }

@@ -53,6 +53,25 @@ export function rows(x: Float64Array, len: number, f: (row: Float64Array) => Flo
   return out;
 }
 
+/** Causal softmax attention over qkv [B, T, 3·H·dh] -> [B, T, H·dh] (q, k, v its thirds, head h at
+ *  columns h·dh of each): the heads taken apart, attentionRef, and put back side by side. */
+export function qkvAttentionRef(qkv: Float64Array, B: number, T: number, H: number, dh: number): Float64Array {
+  const D = H * dh;
+  const heads = [0, 1, 2].map((s) => {
+    const x = new Float64Array(B * H * T * dh);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let d = 0; d < dh; d++) {
+      x[((b * H + h) * T + t) * dh + d] = qkv[(b * T + t) * 3 * D + s * D + h * dh + d];
+    }
+    return x;
+  });
+  const o = attentionRef(heads[0], heads[1], heads[2], B * H, T, dh);
+  const out = new Float64Array(B * T * D);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let d = 0; d < dh; d++) {
+    out[(b * T + t) * D + h * dh + d] = o[((b * H + h) * T + t) * dh + d];
+  }
+  return out;
+}
+
 /** Causal softmax attention over [bh, T, dh] heads, scale 1/sqrt(dh). */
 export function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, bh: number, T: number, dh: number): Float64Array {
   const out = new Float64Array(bh * T * dh);
