@@ -23,8 +23,10 @@ export function builtinColumns(s: BuiltinSummary): Record<string, number> {
   out['copied answer share/finetuned'] = s.copied_answer_share.finetuned.share;
   out['copied answer share/control'] = s.copied_answer_share.control.share;
   out['copied answer share/chance'] = s.copied_answer_share.chance;
-  out['finetuned on base-known facts/finetuned'] = s.heldout_by_base_knowledge.known.accuracy;
-  out['finetuned on base-unknown facts/finetuned'] = s.heldout_by_base_knowledge.unknown.accuracy;
+  // Where the base knew every fact (or none), the other share has no questions: '-', not 0%.
+  const { known, unknown } = s.heldout_by_base_knowledge;
+  out['finetuned on base-known facts/finetuned'] = known.n ? known.accuracy : NaN;
+  out['finetuned on base-unknown facts/finetuned'] = unknown.n ? unknown.accuracy : NaN;
   return out;
 }
 
@@ -36,18 +38,19 @@ export interface Spread {
   values: number[];
 }
 
-/** Each column over the summaries (seeds): mean, sample sd, range and the values. */
+/** Each column over the summaries (seeds): mean, sample sd, range and the values (those a seed
+ *  has: a column without questions in a seed is left out there). */
 export function spreadOver(summaries: readonly BuiltinSummary[]): Record<string, Spread> {
   const cols = summaries.map(builtinColumns);
   return Object.fromEntries(Object.keys(cols[0] ?? {}).map((k) => {
-    const values = cols.map((c) => c[k]);
+    const values = cols.map((c) => c[k]).filter(Number.isFinite);
     const [mean, sd] = meanSd(values);
     return [k, { mean, sd, min: Math.min(...values), max: Math.max(...values), values }];
   }));
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : '-');
-const cell = (s: Spread | undefined): string => (s === undefined ? '' : s.values.length === 1 ? pct(s.mean)
+const cell = (s: Spread | undefined): string => (s === undefined ? '' : s.values.length === 0 ? '-' : s.values.length === 1 ? pct(s.mean)
   : `${pct(s.mean)} ± ${(100 * s.sd).toFixed(1)} [${pct(s.min)}–${pct(s.max)}]`);
 
 const COLUMNS = ['base cloze', 'base', 'finetuned', 'control', 'chance'];
