@@ -1,5 +1,5 @@
 // Attention benchmark (not a test): causal self-attention as flash attention (the engine's
-// causalSelfAttention) against the composed form (matmul, scale, causal softmax, matmul) at
+// qkvAttention, on the model's qkv layout [B, T, 3·D]) against the composed form on heads [B, H, T, Dh] (matmul, scale, causal softmax, matmul) at
 // B=1, H=12, Dh=64 for T = 256 and 1024, and at B=8, H=12, T=64 (GPT-2 at the chapter's batch shape).
 // 'attention/forward' times the forward alone (no tape); 'attention/backward' times forward plus
 // backward (a training step's attention: taped forward, then dQ, dK, dV from a given dO).
@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
-  attentionComposed, backward, closeDevice, flashAttention, noGrad, param, Tensor, tidy,
+  attentionComposed, backward, closeDevice, noGrad, param, qkvAttention, Tensor, tidy,
 } from '../engine/index.ts';
 import { currentOrOpenDevice } from './common.ts';
 import { median } from './peers/measure.ts';
@@ -40,7 +40,6 @@ function filled(n: number, seed: number): Float32Array {
 }
 
 type Impl = AttentionRow['impl'];
-const IMPLS: Record<Impl, (q: Tensor, k: Tensor, v: Tensor) => Tensor> = { flash: flashAttention, composed: attentionComposed };
 
 export async function benchAttention(opts: { quick?: boolean; json?: string } = {}): Promise<AttentionRow[]> {
   const { device, opened } = await currentOrOpenDevice();
@@ -54,16 +53,20 @@ export async function benchAttention(opts: { quick?: boolean; json?: string } = 
       const n = c.B * c.H * c.T * c.Dh;
       const [q, k, v] = [1, 2, 3].map((s) => param(Tensor.fromData(filled(n, s), shape)));
       const g = Tensor.fromData(filled(n, 4), shape);
+      const qkv = param(Tensor.fromData(filled(3 * n, 5), [c.B, c.T, 3 * c.H * c.Dh]));
+      const gOut = Tensor.fromData(filled(n, 6), [c.B, c.T, c.H * c.Dh]);
+      const impls: Record<Impl, () => Tensor> = { flash: () => qkvAttention(qkv, c.H), composed: () => attentionComposed(q, k, v) };
+      const seeds: Record<Impl, Tensor> = { flash: gOut, composed: g };
       const forward = (impl: Impl): void => noGrad(() => tidy(() => {
-        IMPLS[impl](q, k, v);
+        impls[impl]();
       }));
       const step = (impl: Impl): void => {
         tidy(() => {
-          backward(IMPLS[impl](q, k, v), g);
+          backward(impls[impl](), seeds[impl]);
         });
       };
       const clearGrads = (): void => {
-        for (const x of [q, k, v]) {
+        for (const x of [q, k, v, qkv]) {
           x.grad?.dispose();
           x.grad = null;
         }
@@ -95,7 +98,7 @@ export async function benchAttention(opts: { quick?: boolean; json?: string } = 
         console.log(`${''.padEnd(19)} composed / flash = ${(co / f).toFixed(2)}x`);
       }
       clearGrads();
-      for (const x of [q, k, v, g]) x.dispose();
+      for (const x of [q, k, v, g, qkv, gOut]) x.dispose();
     }
     if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2) + '\n');
     return rows;

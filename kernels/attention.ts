@@ -19,8 +19,8 @@
 // Invocations past the end and rows past T load from clamped (in-bounds) rows and never store.
 //
 // Layout: the model's own, so no dispatch splits or merges heads. q, k, v are the thirds of the
-// rows of qkv [B, T, 3·D] (D = H·Dh; head h at columns h·Dh of each third), and dQ, dK, dV the same
-// of dqkv; O and dO are [B, T, D]. qkv and dqkv start at element `shift` of their bindings, O and
+// rows of qkv [B, T, 3·D] (D = H·Dh; head h at columns h·Dh of each third) plus bias [3·D] (the
+// projection's, added as they are loaded), and dQ, dK, dV the same thirds of dqkv; O and dO are [B, T, D]. qkv and dqkv start at element `shift` of their bindings, O and
 // dO at `oshift`; L and D [B·H, T] at `lshift`. Invocation g covers batch·head g % nbh, so the 8
 // lanes of a llvmpipe vector hold neighbouring heads of the same (or the next) block and run
 // near-identical loops; blocks are handed out heaviest first.
@@ -56,9 +56,9 @@ export function attentionKernel(entry: AttentionEntry, tile: AttentionTile, vec:
   // one float per row.
   const rows: BindingType = vec ? 'read vec4<f32>' : 'read f32';
   const out: BindingType = vec ? 'read_write vec4<f32>' : 'read_write f32';
-  const bindings: Record<string, BindingType> = entry === 'forward' ? { qkv: rows, o: out, lse: 'read_write f32' }
-    : entry === 'dq' ? { qkv: rows, o: rows, dout: rows, lse: 'read f32', dd: 'read_write f32', dqkv: out }
-    : { qkv: rows, dout: rows, lse: 'read f32', dd: 'read f32', dqkv: out };
+  const bindings: Record<string, BindingType> = entry === 'forward' ? { qkv: rows, bias: rows, o: out, lse: 'read_write f32' }
+    : entry === 'dq' ? { qkv: rows, bias: rows, o: rows, dout: rows, lse: 'read f32', dd: 'read_write f32', dqkv: out }
+    : { qkv: rows, bias: rows, dout: rows, lse: 'read f32', dd: 'read f32', dqkv: out };
   return variant(name, () => kernel(name, 'main', { params: ATTENTION_PARAMS, bindings }, generate(entry, tile, vec)));
 }
 
@@ -79,6 +79,13 @@ function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): str
     const v = `vec4<f32>(${buf}[${i}], ${buf}[${i} + 1u], ${buf}[${i} + 2u], ${buf}[${i} + 3u])`;
     return masked ? `select(zero4, ${v}, dm)` : v;
   };
+  // A row of q, k or v at step dq: the projection's output plus its bias, loaded once a step
+  // (biasLoads) as bq, bk, bv.
+  const ldx = (part: 'q' | 'k' | 'v', off: string, masked: boolean): string => `(${ld('qkv', off, masked)} + b${part})`;
+  const biasLoads = (parts: ('q' | 'k' | 'v')[], masked: boolean, pad: string): void => {
+    const at = { q: 'hb', k: 'hb + kv', v: 'hb + 2u * kv' };
+    for (const p of parts) e(`${pad}let b${p} = ${ld('bias', at[p], masked)};`);
+  };
   // Stores a vec4 value at step dq (scalar: the lanes inside Dh only).
   const st = (buf: string, off: string, val: string, pad: string): void => {
     if (vec) {
@@ -96,7 +103,8 @@ function generate(entry: AttentionEntry, tile: AttentionTile, vec: boolean): str
   // bh's head of qkv (and dqkv) and of O (and dO), and its row statistics.
   const bases = `  let ibase = P.shift + (bh / P.nh) * T * rs + (bh % P.nh) * dh;
   let obase = P.oshift + (bh / P.nh) * T * D + (bh % P.nh) * dh;
-  let lbase = P.lshift + bh * T;`;
+  let lbase = P.lshift + bh * T;
+  let hb = ${vec ? '((bh % P.nh) * dh) >> 2u' : '(bh % P.nh) * dh'};`;
   const dot4 = (a: string, b: string, acc: string): string =>
     `fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, fma(${a}.x, ${b}.x, ${acc}))))`;
 
@@ -163,13 +171,15 @@ ${bases}`);
     }
     e(`    for (var dq = 0u; dq < nd; dq++) {`);
     dmask('      ');
+    biasLoads(['q'], true, '      ');
+    biasLoads(entry === 'dq' ? ['k', 'v'] : ['k'], false, '      ');
     for (const r of range(R)) {
-      e(`      let a${r} = ${ld('qkv', `qo${r}`, true)};`);
+      e(`      let a${r} = ${ldx('q', `qo${r}`, true)};`);
       if (entry === 'dq') e(`      let g${r} = ${ld('dout', `oo${r}`, true)};`);
     }
     for (const c of range(C)) {
-      e(`      let b${c} = ${ld('qkv', `ko${c}`, false)};`);
-      if (entry === 'dq') e(`      let w${c} = ${ld('qkv', `vo${c}`, false)};`);
+      e(`      let b${c} = ${ldx('k', `ko${c}`, false)};`);
+      if (entry === 'dq') e(`      let w${c} = ${ldx('v', `vo${c}`, false)};`);
     }
     for (const r of range(R)) for (const c of range(C)) {
       e(`      s${r}_${c} = ${dot4(`a${r}`, `b${c}`, `s${r}_${c}`)};`);
@@ -190,7 +200,8 @@ ${bases}`);
       }
       e(`    for (var dq = 0u; dq < nd; dq++) {`);
       dmask('      ');
-      for (const c of range(C)) e(`      let b${c} = ${ld('qkv', `vo${c}`, false)};`);
+      biasLoads(['v'], false, '      ');
+      for (const c of range(C)) e(`      let b${c} = ${ldx('v', `vo${c}`, false)};`);
       for (const r of range(R)) {
         e(`      if (ok${r}) {
         var acc = ${ld('o', `oo${r}`, false)} * al${r};`);
@@ -206,7 +217,8 @@ ${bases}`);
       }
       e(`    for (var dq = 0u; dq < nd; dq++) {`);
       dmask('      ');
-      for (const c of range(C)) e(`      let b${c} = ${ld('qkv', `ko${c}`, false)};`);
+      biasLoads(['k'], false, '      ');
+      for (const c of range(C)) e(`      let b${c} = ${ldx('k', `ko${c}`, false)};`);
       for (const r of range(R)) {
         e(`      if (ok${r}) {
         var acc = ${ld('dqkv', `qo${r}`, false)};`);
@@ -269,8 +281,10 @@ ${bases}`);
     for (const r of range(R)) for (const c of range(C)) e(`    var s${r}_${c} = 0.0;\n    var p${r}_${c} = 0.0;`);
     e(`    for (var dq = 0u; dq < nd; dq++) {`);
     dmask('      ');
-    for (const r of range(R)) e(`      let a${r} = ${ld('qkv', `qo${r}`, true)};\n      let g${r} = ${ld('dout', `oo${r}`, true)};`);
-    for (const c of range(C)) e(`      let b${c} = ${ld('qkv', `ko${c}`, false)};\n      let w${c} = ${ld('qkv', `vo${c}`, false)};`);
+    biasLoads(['q'], true, '      ');
+    biasLoads(['k', 'v'], false, '      ');
+    for (const r of range(R)) e(`      let a${r} = ${ldx('q', `qo${r}`, true)};\n      let g${r} = ${ld('dout', `oo${r}`, true)};`);
+    for (const c of range(C)) e(`      let b${c} = ${ldx('k', `ko${c}`, false)};\n      let w${c} = ${ldx('v', `vo${c}`, false)};`);
     for (const r of range(R)) for (const c of range(C)) {
       e(`      s${r}_${c} = ${dot4(`a${r}`, `b${c}`, `s${r}_${c}`)};`);
       e(`      p${r}_${c} = ${dot4(`g${r}`, `w${c}`, `p${r}_${c}`)};`);
@@ -283,7 +297,8 @@ ${bases}`);
     }
     e(`    for (var dq = 0u; dq < nd; dq++) {`);
     dmask('      ');
-    for (const r of range(R)) e(`      let a${r} = ${ld('qkv', `qo${r}`, false)};\n      let g${r} = ${ld('dout', `oo${r}`, false)};`);
+    biasLoads(['q'], false, '      ');
+    for (const r of range(R)) e(`      let a${r} = ${ldx('q', `qo${r}`, false)};\n      let g${r} = ${ld('dout', `oo${r}`, false)};`);
     for (const c of range(C)) {
       e(`      if (okc${c}) {
         var av = ${ld('dqkv', `vo${c}`, false)};

@@ -39,13 +39,15 @@ export interface KVCache {
   length: number;
 }
 
-/** Attention [B, Tq, D] for new queries over cached and new keys: with a cache the new tokens
- *  attend to every cached position, and causally among themselves (only one new token is allowed
- *  then, except in a padded batch). With keyStart, each sequence's padded keys are masked; lastOnly
- *  (tail): only the last position's query. Without a cache, keyStart or tail this is qkvAttention. */
-function attention(qkv: Tensor, heads: number, opts: ForwardOptions, layer: number, tail: boolean): Tensor {
+/** Attention [B, Tq, D] over the qkv projection's output and its bias, for new queries over cached
+ *  and new keys: with a cache the new tokens attend to every cached position, and causally among
+ *  themselves (only one new token is allowed then, except in a padded batch). With keyStart, each
+ *  sequence's padded keys are masked; lastOnly (tail): only the last position's query. Without a
+ *  cache, keyStart or tail (training) this is qkvAttention, which adds the bias itself. */
+function attention(projected: Tensor, bias: Tensor, heads: number, opts: ForwardOptions, layer: number, tail: boolean): Tensor {
   const { cache, keyStart } = opts;
-  if (!cache && !keyStart && !tail) return qkvAttention(qkv, heads);
+  if (!cache && !keyStart && !tail) return qkvAttention(projected, heads, bias);
+  const qkv = add(projected, bias);
   const [b, t, d3] = qkv.shape;
   const [q0, k, v] = splitHeads(qkv, heads);
   // lastOnly: the last block's one query attends over all keys (unpadded: every key from 0).
@@ -203,9 +205,9 @@ export class GPT {
     x = this.drop(x, opts, 1);
     for (let l = 0; l < nLayers; l++) {
       const pre = `h.${l}`;
-      const qkv = this.linear(layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps), `${pre}.attn.c_attn`);
+      const ln1 = layerNorm(x, this.p(`${pre}.ln_1.weight`), this.p(`${pre}.ln_1.bias`), eps);
       const tail = opts.lastOnly === true && l === nLayers - 1 && t > 1;
-      const att = attention(qkv, h, opts, l, tail);
+      const att = attention(this.project(ln1, `${pre}.attn.c_attn`), this.p(`${pre}.attn.c_attn.bias`), h, opts, l, tail);
       if (tail) x = slice(x, 1, t - 1, 1);
       x = this.residual(x, att, `${pre}.attn.c_proj`, opts, 2 + 3 * l);
       const ln2 = layerNorm(x, this.p(`${pre}.ln_2.weight`), this.p(`${pre}.ln_2.bias`), eps);

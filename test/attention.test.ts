@@ -23,13 +23,15 @@ for (const shape of SHAPES) {
   }));
 }
 
-// The model's own layout: q, k, v the thirds of qkv [B, T, 3·H·Dh], the output [B, T, H·Dh].
+// The model's own layout: q, k, v the thirds of qkv [B, T, 3·H·Dh] plus the projection's bias
+// [3·H·Dh] (both gradients checked), the output [B, T, H·Dh].
 for (const [B, T, H, dh] of [[2, 21, 3, 8], [1, 9, 2, 6]]) {
-  const name = `qkvAttention [${B}, ${T}, ${3 * H * dh}], ${H} heads`;
+  const name = `qkvAttention [${B}, ${T}, ${3 * H * dh}] + bias, ${H} heads`;
+  const d3 = 3 * H * dh;
   t.test(name, (t) => checkOp(t, name, {
-    inputs: [{ shape: [B, T, 3 * H * dh] }],
-    gpu: (qkv) => qkvAttention(qkv, H),
-    cpu: (qkv) => qkvAttentionRef(qkv, B, T, H, dh),
+    inputs: [{ shape: [B, T, d3] }, { shape: [d3] }],
+    gpu: (qkv, bias) => qkvAttention(qkv, H, bias),
+    cpu: (qkv, bias) => qkvAttentionRef(qkv.map((x, i) => x + bias[i % d3]), B, T, H, dh),
   }));
 }
 

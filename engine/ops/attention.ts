@@ -12,10 +12,11 @@ import { setting } from '../settings.ts';
 import { getDevice, record, shapeStr, Tensor } from '../tensor.ts';
 import { grid1d } from '../../kernels/kernel.ts';
 import { ATTENTION_TILES, attentionKernel, type AttentionEntry, type AttentionTile } from '../../kernels/attention.ts';
-import { scale } from './elementwise.ts';
+import { scale, zeros } from './elementwise.ts';
 import { concat, permute, reshape } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { softmax } from './softmax.ts';
+import { sumTo } from './sum-to.ts';
 import { assertF32, perDevice, recording } from './util.ts';
 import type { Binding, Device } from '../device.ts';
 
@@ -62,15 +63,27 @@ function batchWindows(B: number, per: number[], what: string): { b0: number; nb:
   return out;
 }
 
-/** Causal self-attention over qkv [B, T, 3·D] (q, k, v its thirds, D = heads·Dh) -> [B, T, D], as
+/** Causal self-attention over qkv + bias (qkv [B, T, 3·D]: q, k, v its thirds, D = heads·Dh; bias
+ *  [3·D], the projection's, added as q, k, v are loaded: no dispatch of its own) -> [B, T, D], as
  *  flash attention (forward and VJP). */
-export function qkvAttention(qkv: Tensor, heads: number): Tensor {
+export function qkvAttention(qkv: Tensor, heads: number, bias?: Tensor): Tensor {
   assertF32(qkv, 'attention');
   const [B, T, d3] = qkv.shape;
   const dh = d3 / 3 / heads;
   if (qkv.ndim !== 3 || !Number.isInteger(dh) || dh === 0) {
     throw new ShapeError(`attention: qkv must be [B, T, 3·D] with D a multiple of ${heads} heads, got ${shapeStr(qkv.shape)}`);
   }
+  if (!bias) return qkvAttentionBiased(qkv, heads, zeros([d3]));
+  assertF32(bias, 'attention');
+  if (bias.ndim !== 1 || bias.shape[0] !== d3) {
+    throw new ShapeError(`attention: the qkv bias must be [${d3}], got ${shapeStr(bias.shape)}`);
+  }
+  return qkvAttentionBiased(qkv, heads, bias);
+}
+
+function qkvAttentionBiased(qkv: Tensor, heads: number, bias: Tensor): Tensor {
+  const [B, T, d3] = qkv.shape;
+  const dh = d3 / 3 / heads;
   const D = heads * dh;
   const out = Tensor.empty([B, T, D], 'f32', 'attention');
   if (out.size === 0) return out;
@@ -78,7 +91,7 @@ export function qkvAttention(qkv: Tensor, heads: number): Tensor {
   const tile = tileFor(device);
   const vec = dh % 4 === 0;
   const scale = 1 / Math.sqrt(dh);
-  const save = recording(qkv);
+  const save = recording(qkv, bias);
   // L is only kept for the backward: without a tape a one-float placeholder is bound (never written).
   const lse = Tensor.empty([save ? B * heads * T : 1], 'f32', 'attention L');
   const windows = batchWindows(B, [T * d3, T * D, heads * T], `[${T}, ${d3}] floats`);
@@ -94,22 +107,22 @@ export function qkvAttention(qkv: Tensor, heads: number): Tensor {
   const bind = (w: Window[], x: Tensor, i: 0 | 1 | 2): Binding => x.bind(w[i].elem0, w[i].count);
   const label = `attention ${shapeStr(qkv.shape)}`;
   for (const { nb, w } of windows) {
-    run('forward', nb, w, tile.r, [bind(w, qkv, 0), bind(w, out, 1), save ? bind(w, lse, 2) : lse.bind()], label);
+    run('forward', nb, w, tile.r, [bind(w, qkv, 0), bias.bind(), bind(w, out, 1), save ? bind(w, lse, 2) : lse.bind()], label);
   }
   if (!save) {
     lse.dispose();
     return out;
   }
-  return record(out, 'attention (flash)', [qkv], (g) => {
+  return record(out, 'attention (flash)', [qkv, bias], (g) => {
     const dd = Tensor.empty([B * heads * T], 'f32', 'attention D');
     const dqkv = Tensor.empty(qkv.shape, 'f32', 'attention dqkv');
     for (const { nb, w } of windows) {
       const [x, o, l] = [(t: Tensor) => bind(w, t, 0), (t: Tensor) => bind(w, t, 1), (t: Tensor) => bind(w, t, 2)];
-      run('dq', nb, w, tile.r, [x(qkv), o(out), o(g), l(lse), l(dd), x(dqkv)], 'attention backward D, dQ');
-      run('dkdv', nb, w, tile.c, [x(qkv), o(g), l(lse), l(dd), x(dqkv)], 'attention backward dK, dV');
+      run('dq', nb, w, tile.r, [x(qkv), bias.bind(), o(out), o(g), l(lse), l(dd), x(dqkv)], 'attention backward D, dQ');
+      run('dkdv', nb, w, tile.c, [x(qkv), bias.bind(), o(g), l(lse), l(dd), x(dqkv)], 'attention backward dK, dV');
     }
     dd.dispose();
-    return [dqkv];
+    return [dqkv, bias.requiresGrad ? sumTo(dqkv, bias.shape) : null];
   });
 }
 

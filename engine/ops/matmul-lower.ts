@@ -62,14 +62,11 @@ function restride(toVec4: boolean, src: Binding, dst: Binding, batches: number, 
  *  Measured: docs/measurements.md, 'Matmul on llvmpipe'. */
 const K_CHUNK = 2048;
 
-/** On llvmpipe an operand whose rows are not 16-byte aligned (the LM head's 50257 columns) is loaded
- *  float by float and a C so stored is written float by float, at about half the speed of vec4
- *  (docs/measurements.md, 'Matmul on llvmpipe'): such an operand is first copied to rows padded to a multiple
- *  of 4 (zeros past the end), and such a C computed there and copied back. */
-function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, label: string): void {
+/** d with its A and B copied to rows padded to a multiple of 4 where they are not so stored (and
+ *  the copy fits one binding); the copies are pushed to temps. */
+function alignOperands(d: MatmulDispatch, transA: boolean, transB: boolean, label: string, temps: Tensor[]): MatmulDispatch {
   const { maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxGroups } = getDevice().limits;
   const maxFloats = maxStorageBufferBindingSize / 4;
-  const temps: Tensor[] = [];
   // An operand as stored: `rows` rows of `cols` floats at stride ld, per batch (stride 0: shared).
   const aligned = (bind: Binding, rows: number, cols: number, ld: number, off: number,
     batchStride: number): [Binding, number, number, number] | null => {
@@ -88,6 +85,18 @@ function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, la
   if (pa) [out.a, out.lda, out.aOff, out.aBatch] = pa;
   const pb = aligned(d.b, transB ? d.n : d.k, transB ? d.k : d.n, d.ldb, d.bOff, d.bBatch);
   if (pb) [out.b, out.ldb, out.bOff, out.bBatch] = pb;
+  return out;
+}
+
+/** On llvmpipe an operand whose rows are not 16-byte aligned (the LM head's 50257 columns) is loaded
+ *  float by float and a C so stored is written float by float, at about half the speed of vec4
+ *  (docs/measurements.md, 'Matmul on llvmpipe'): such an operand is first copied to rows padded to a multiple
+ *  of 4 (zeros past the end), and such a C computed there and copied back. */
+function dispatchAligned(d: MatmulDispatch, transA: boolean, transB: boolean, label: string): void {
+  const { maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxGroups } = getDevice().limits;
+  const maxFloats = maxStorageBufferBindingSize / 4;
+  const temps: Tensor[] = [];
+  const out = alignOperands(d, transA, transB, label, temps);
   const n4 = up4(d.n);
   const padC = !(d.ldc % 4 === 0 && d.cOff % 4 === 0 && d.cBatch % 4 === 0 && d.n % 4 === 0)
     && d.batches * d.m * n4 <= maxFloats && d.m <= maxGroups && d.batches <= maxGroups;
@@ -157,11 +166,19 @@ function matmulFloat(a: Operand, b: Operand, c: Tensor, m: number, n: number, k:
       // A long K in K_CHUNK slices, each accumulated into C (slices a multiple of 4 long, so their
       // offsets keep vec4 alignment).
       const slices = kk > 2 * K_CHUNK ? Math.ceil(kk / K_CHUNK) : 1;
+      if (slices === 1) {
+        dispatchAligned(d, transA, transB, label);
+        return;
+      }
+      // A misaligned operand is copied to aligned rows once, not once a slice.
+      const temps: Tensor[] = [];
+      const w = alignOperands(d, transA, transB, label, temps);
       const step = up4(Math.ceil(kk / slices));
       for (let k0 = 0; k0 < kk; k0 += step) {
-        dispatchAligned({ ...d, k: Math.min(step, kk - k0), aOff: aOff + (transA ? k0 * a.cols : k0),
-          bOff: bOff + (transB ? k0 : k0 * b.cols), accumulate: acc || k0 > 0 }, transA, transB, label);
+        dispatchAligned({ ...w, k: Math.min(step, kk - k0), aOff: w.aOff + (transA ? k0 * w.lda : k0),
+          bOff: w.bOff + (transB ? k0 : k0 * w.ldb), accumulate: acc || k0 > 0 }, transA, transB, label);
       }
+      for (const t of temps) t.dispose();
     } else {
       dispatchMatmul(d, transA, transB, label);
     }
