@@ -4,11 +4,11 @@
 // faults.ts's error scopes). Ops and tests call the Device; nothing above engine/ sees a GPUBuffer.
 import { platform } from '#platform';
 import type { AdapterChoice } from './platform/types.ts';
-import { WgptError } from './errors.ts';
+import { AdapterTooSmallError, WgptError } from './errors.ts';
 import { setting, type AdapterKind, type Backend, type KernelSet } from './settings.ts';
 import { newCounters, type Counters } from './device/counters.ts';
 import { Faults } from './device/faults.ts';
-import { adapterLimits, limitsInForce, type Limits } from './device/limits.ts';
+import { adapterLimits, adapterShortfall, limitsInForce, type Limits } from './device/limits.ts';
 import { Memory, type Binding, type OperandTexture } from './device/memory.ts';
 import { Profiler, type ProfileEntry, type ProfileSpan } from './device/profiler.ts';
 import { Recorder, type Dispatch } from './device/recorder.ts';
@@ -86,6 +86,8 @@ export class Device {
   static async open(options: DeviceOptions = {}): Promise<Device> {
     const profile = setting('WGPT_PROFILE');
     const choice = await platform.chooseAdapter(options.backend ?? 'auto', profile !== null);
+    const shortfall = adapterShortfall(choice.adapter.limits as unknown as Record<string, number>, choice.description);
+    if (shortfall) throw new AdapterTooSmallError(shortfall);
     // Timestamps only where asked for (WGPT_PROFILE): per-kernel GPU times in the profile.
     const requiredFeatures: GPUFeatureName[] = profile && choice.adapter.features.has('timestamp-query')
       ? ['timestamp-query'] : [];

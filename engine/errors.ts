@@ -20,3 +20,6 @@ export class GPUOutOfMemoryError extends WgptError {}
 
 /** The device was lost or destroyed; nothing more can run on it. */
 export class DeviceLostError extends WgptError {}
+
+/** The adapter cannot run wgpt's kernels (a limit below what they need), in one sentence. */
+export class AdapterTooSmallError extends WgptError {}

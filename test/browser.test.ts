@@ -54,6 +54,22 @@ if (!browser) {
     t.same(errors, [], 'no console error');
   });
 
+  t.test('an adapter too small for the kernels is one sentence in the page', async (t) => {
+    // The browser's adapter, reporting WebGPU compatibility mode's 4 storage buffers per stage.
+    const { page } = await openPage(t, browser, { beforeLoad: (p) => p.evaluateOnNewDocument(() => {
+      const request = GPU.prototype.requestAdapter;
+      GPU.prototype.requestAdapter = async function (this: GPU, o?: GPURequestAdapterOptions) {
+        const a = await request.call(this, o);
+        if (!a) return a;
+        const limits = new Proxy(a.limits, { get: (l, k) => (k === 'maxStorageBuffersPerShaderStage' ? 4 : Reflect.get(l, k, l)) });
+        return new Proxy(a, { get: (x, k) => (k === 'limits' ? limits : Reflect.get(x, k, x)) });
+      };
+    }) });
+    await page.waitForFunction(() => (document.getElementById('error')!.textContent ?? '') !== '');
+    t.match(await page.$eval('#error', (e) => e.textContent),
+      /^this GPU adapter \(.+\) is too small for wgpt: it allows 4 storage buffers per shader stage, where wgpt's kernels need 8$/);
+  });
+
   t.test('a dropped bad file is refused in one sentence and what was accepted stays', async (t) => {
     const { page } = await openPage(t, browser);
     const input = (await page.$('#files')) as ElementHandle<HTMLInputElement>;

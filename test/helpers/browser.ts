@@ -22,11 +22,13 @@ export async function launch(t: Test): Promise<Browser> {
 }
 
 /** A tab on the page (served for this test), its console errors collected. */
-export async function openPage(t: Test, browser: Browser, options: { run?: string; entry?: string } = {}):
+export async function openPage(t: Test, browser: Browser,
+  options: { run?: string; entry?: string; beforeLoad?: (page: Page) => Promise<unknown> } = {}):
   Promise<{ page: Page; errors: string[]; url: string }> {
   const server = await servePage({ port: 0, run: options.run ?? null, entry: options.entry });
   t.teardown(() => server.close());
   const page = await browser.newPage();
+  await options.beforeLoad?.(page);
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
