@@ -1,5 +1,6 @@
 // Attention benchmark (not a test): causal self-attention as flash attention (the engine's
-// qkvAttention, on the model's qkv layout [B, T, 3·D]) against the composed form on heads [B, H, T, Dh] (matmul, scale, causal softmax, matmul) at
+// qkvAttention, on the model's qkv layout [B, T, 3·D]) against the composed form on heads
+// [B, H, T, Dh] (matmul, scale, causal softmax, matmul) at
 // B=1, H=12, Dh=64 for T = 256 and 1024, and at B=8, H=12, T=64 (GPT-2 at the chapter's batch shape).
 // 'attention/forward' times the forward alone (no tape); 'attention/backward' times forward plus
 // backward (a training step's attention: taped forward, then dQ, dK, dV from a given dO).

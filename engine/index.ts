@@ -35,7 +35,7 @@ export { reshape, permute, transpose, slice, split, splitHeads, concat } from '.
 export { layerNorm } from './ops/norm.ts';
 export { gelu, biasGelu } from './ops/activation.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
-export { attentionComposed, causalSelfAttention, flashAttention, qkvAttention, setAttentionTile } from './ops/attention.ts';
+export { attentionComposed, causalSelfAttention, qkvAttention, setAttentionTile } from './ops/attention.ts';
 export { paddedAttention, paddedSoftmax } from './ops/padded-attention.ts';
 export { argmax } from './ops/argmax.ts';
 export type { AttentionTile } from '../kernels/attention.ts';

@@ -10,11 +10,8 @@ export const GELU_BACKWARD = wgsl('activation', 'gelu_backward', {
 export const BIAS_GELU = wgsl('activation', 'bias_gelu_forward', {
   params: BIAS, bindings: { x: 'read f32', bias: 'read f32', y: 'read_write f32' },
 });
-export const BIAS_GELU_BACKWARD = wgsl('activation', 'bias_gelu_backward', {
-  params: BIAS, bindings: { x: 'read f32', bias: 'read f32', g: 'read f32', dx: 'read_write f32' },
-});
 /** rows of this window, each d long, the first at `shift`; accumulate: continue dbias. */
-export const BIAS_GELU_BACKWARD_COLUMNS = wgsl('activation', 'bias_gelu_backward_columns', {
+export const BIAS_GELU_BACKWARD = wgsl('activation', 'bias_gelu_backward', {
   params: { rows: 'u32', d: 'u32', shift: 'u32', accumulate: 'u32' },
   bindings: { x: 'read f32', bias: 'read f32', g: 'read f32', dx: 'read_write f32', dbias: 'read_write f32' },
 });

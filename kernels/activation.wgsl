@@ -48,20 +48,11 @@ fn bias_gelu_forward(grid: Grid, @builtin(local_invocation_index) lid: u32) {
 }
 
 // @entry bias_gelu_backward
-// d/dx of gelu(x + bias): the same for x and (summed over rows) for the bias.
+// d/dx of gelu(x + bias), one invocation per column, down the rows of this window, so the bias
+// gradient is the column's sum in the same pass (continuing an earlier window's with accumulate)
+// and no reduction follows.
 @compute @workgroup_size(WG)
 fn bias_gelu_backward(grid: Grid, @builtin(local_invocation_index) lid: u32) {
-  let i = grid_index(grid, lid);
-  if (i >= P.n) { return; }
-  dx[i] = g[i] * gelu_grad(x[i] + bias[(P.base + i) % P.d]);
-}
-
-// @entry bias_gelu_backward_columns
-// The same dx where the bias needs its gradient: one invocation per column, down the rows of this
-// window, so the bias gradient is the column's sum in the same pass (continuing an earlier window's
-// with accumulate) and no reduction follows.
-@compute @workgroup_size(WG)
-fn bias_gelu_backward_columns(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   let c = grid_index(grid, lid);
   if (c >= P.d) { return; }
   let b = bias[c];

@@ -14,16 +14,16 @@
 // Shapes are uniform (any T, any Dh): the loop over Dh steps by 4, as vec4 loads where Dh is a
 // multiple of 4 (VEC), else as 4 scalars masked at the tail. The tile R x C is baked into the text
 // (chosen per backend, never per shape). Accumulators along Dh (O, dQ, dK, dV) live in the output
-// buffers themselves (read-modify-write per step of 4), since Dh is not a compile-time constant;
-// every other value lives in registers with constant names. Masks use a large finite negative.
-// Invocations past the end and rows past T load from clamped (in-bounds) rows and never store.
+// buffers themselves (read-modify-write per step of 4); every other value lives in registers with
+// constant names. Masks use a large finite negative. Invocations past the end and rows past T load
+// from clamped (in-bounds) rows and never store.
 //
 // Layout: the model's own, so no dispatch splits or merges heads. q, k, v are the thirds of the
-// rows of qkv [B, T, 3·D] (D = H·Dh; head h at columns h·Dh of each third) plus bias [3·D] (the
-// projection's, added as they are loaded), and dQ, dK, dV the same thirds of dqkv; O and dO are [B, T, D]. qkv and dqkv start at element `shift` of their bindings, O and
-// dO at `oshift`; L and D [B·H, T] at `lshift`. Invocation g covers batch·head g % nbh, so the 8
-// lanes of a llvmpipe vector hold neighbouring heads of the same (or the next) block and run
-// near-identical loops; blocks are handed out heaviest first.
+// rows of qkv [B, T, 3·D] (D = H·Dh; head h at columns h·Dh of each third) plus bias [3·D], added as
+// they load; dQ, dK, dV the same thirds of dqkv; O and dO [B, T, D]. qkv and dqkv start at element
+// `shift` of their bindings, O and dO at `oshift`, L and D [B·H, T] at `lshift`. Invocation g covers
+// batch·head g % nbh (the 8 lanes of a llvmpipe vector run near-identical loops); blocks are handed
+// out heaviest first.
 import { kernel, LANE, variant, type BindingType, type Kernel } from './kernel.ts';
 
 export interface AttentionTile {

@@ -34,23 +34,6 @@ export interface Kernel extends KernelInterface {
   fields: readonly (readonly [string, ParamType])[];
 }
 
-/** The storage buffers a kernel binds (its uniform and textures apart): what the adapter's
- *  maxStorageBuffersPerShaderStage must allow. */
-export function storageBuffers(k: Kernel): number {
-  return k.slots.filter((s) => s !== 'texture').length;
-}
-
-/** Invocations per workgroup of a kernel run with these override constants: the product of its
- *  @workgroup_size, each term a literal or an override (NaN for any other expression). */
-export function workgroupInvocations(k: Kernel, constants?: Readonly<Record<string, number>>): number {
-  const size = /@workgroup_size\(([^)]*)\)/.exec(k.code);
-  if (!size) return 1;
-  return size[1].split(',').reduce((n, term) => {
-    const s = term.trim();
-    return n * (/^\d+u?$/.test(s) ? parseInt(s, 10) : Number(constants?.[s] ?? k.overrides?.[s]));
-  }, 1);
-}
-
 /** A dispatch's parameters by name (floats as numbers: packParams takes their f32 bits). */
 export type Params = Readonly<Record<string, number>>;
 

@@ -13,8 +13,7 @@ export const AXIS_COPY = wgsl('layout', 'axis_copy', {
   bindings: XY,
 });
 
-/** n: elements; b, heads, t, dh: the extents; to_heads: 1 gathers qkv [B, T, 3·H·Dh] into
- *  [3, B, H, T, Dh], 0 scatters back. */
+/** n: elements; b, heads, t, dh: the extents of qkv [B, T, 3·H·Dh], gathered into [3, B, H, T, Dh]. */
 export const SPLIT_HEADS = wgsl('layout', 'split_heads', {
-  params: { n: 'u32', b: 'u32', heads: 'u32', t: 'u32', dh: 'u32', to_heads: 'u32' }, bindings: XY,
+  params: { n: 'u32', b: 'u32', heads: 'u32', t: 'u32', dh: 'u32' }, bindings: XY,
 });

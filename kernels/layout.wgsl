@@ -26,8 +26,7 @@ fn axis_copy(grid: Grid, @builtin(local_invocation_index) lid: u32) {
 
 // @entry split_heads
 // Attention's heads: element i of heads [3, B, H, T, Dh] is element (b, t, s·D + h·Dh + d) of
-// qkv [B, T, 3·D] (D = H·Dh). to_heads = 1 gathers qkv into heads (the forward), 0 scatters heads
-// back into qkv's layout (the backward); one invocation per element, every element written once.
+// qkv [B, T, 3·D] (D = H·Dh), gathered; one invocation per element, every element written once.
 @compute @workgroup_size(WG)
 fn split_heads(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   let i = grid_index(grid, lid);
@@ -37,5 +36,5 @@ fn split_heads(grid: Grid, @builtin(local_invocation_index) lid: u32) {
   let s = c.x / P.b;
   let b = c.x % P.b;
   let j = (b * P.t + c.z) * 3u * P.heads * P.dh + (s * P.heads + c.y) * P.dh + c.w;
-  if (P.to_heads == 1u) { y[i] = x[j]; } else { y[j] = x[i]; }
+  y[i] = x[j];
 }

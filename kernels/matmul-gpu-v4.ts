@@ -24,8 +24,23 @@ export interface GpuVec {
   c: boolean;
 }
 
-
 const LANES = ['x', 'y', 'z', 'w'];
+
+/** The GPU tiles' entry point and what every one computes first: its thread (tx, ty, l), block
+ *  origin (i0, j0), operand bases and K steps. */
+export function gpuEntry(wx: number, wy: number, bm: number, bn: number, bk: number): string {
+  return `@compute @workgroup_size(${wx}, ${wy})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let l = ty * ${wx}u + tx;
+  let i0 = wid.y * ${bm}u;
+  let j0 = wid.x * ${bn}u;
+  let abase = P.a_off + wid.z * P.a_batch;
+  let bbase = P.b_off + wid.z * P.b_batch;
+  let steps = (P.k + ${bk - 1}u) / ${bk}u;
+`;
+}
 
 /** WGSL of one v4 kernel: `vec` says which operands load (store) as vec4. */
 export function generateV4(tile: GpuMatmulTile, transA: boolean, transB: boolean, vec: GpuVec): string {
@@ -73,17 +88,7 @@ export function generateV4(tile: GpuMatmulTile, transA: boolean, transB: boolean
   return `var<workgroup> As: array<vec4<f32>, ${2 * half.a}>;
 var<workgroup> Bs: array<vec4<f32>, ${2 * half.b}>;
 
-@compute @workgroup_size(${wx}, ${wy})
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let l = ty * ${wx}u + tx;
-  let i0 = wid.y * ${bm}u;
-  let j0 = wid.x * ${bn}u;
-  let abase = P.a_off + wid.z * P.a_batch;
-  let bbase = P.b_off + wid.z * P.b_batch;
-  let steps = (P.k + ${bk - 1}u) / ${bk}u;
-  var ra: array<${a.reg}, ${a.count}>;
+${gpuEntry(wx, wy, bm, bn, bk)}  var ra: array<${a.reg}, ${a.count}>;
   var rb: array<${b.reg}, ${b.count}>;
   var acc: array<vec4<f32>, ${tm * tq}>;
   for (var s = 0u; s < ${tm * tq}u; s++) { acc[s] = vec4<f32>(0.0); }

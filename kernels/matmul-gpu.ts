@@ -24,7 +24,7 @@
 // an invocation's loops after 65535 iterations in all, which this kernel's nested loops pass at K of
 // a few thousand.
 import { kernel, variant, type BindingType, type Kernel } from './kernel.ts';
-import { generateV4, type GpuMatmulTile, type GpuVec } from './matmul-gpu-v4.ts';
+import { generateV4, gpuEntry, type GpuMatmulTile, type GpuVec } from './matmul-gpu-v4.ts';
 
 export type { GpuMatmulTile, GpuVec } from './matmul-gpu-v4.ts';
 import { matmulInterface } from './matmul.ts';
@@ -102,17 +102,7 @@ function generate(tile: GpuMatmulTile, transA: boolean, transB: boolean): string
 var<workgroup> As: array<f32, ${bk * bm}>;
 var<workgroup> Bs: array<f32, ${bk * bn}>;
 
-@compute @workgroup_size(${wx}, ${wy})
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let l = ty * ${wx}u + tx;
-  let i0 = wid.y * ${bm}u;
-  let j0 = wid.x * ${bn}u;
-  let abase = P.a_off + wid.z * P.a_batch;
-  let bbase = P.b_off + wid.z * P.b_batch;
-  let steps = (P.k + ${bk - 1}u) / ${bk}u;
-  var ra: array<f32, ${la}>;
+${gpuEntry(wx, wy, bm, bn, bk)}  var ra: array<f32, ${la}>;
   var rb: array<f32, ${lb}>;
   var acc: array<f32, ${tm * tn}>;
   for (var s = 0u; s < ${tm * tn}u; s++) { acc[s] = 0.0; }

@@ -1,11 +1,11 @@
 // What wgpt's kernels need of an adapter (engine/device/limits.ts KERNEL_NEEDS): an adapter below it
-// is refused when the device opens, in one sentence that names the limit; a kernel past the limits
-// in force is refused in one sentence that names it, before any WebGPU validation error; and every
-// kernel a training step, generation and the optimizer dispatch stays within KERNEL_NEEDS.
+// is refused when the device opens, in one sentence that names the limit, and every kernel a
+// training step, the optimizer and generation dispatch stays within KERNEL_NEEDS (so an adapter that
+// passes the check runs them; CI runs this on llvmpipe's kernel set and on lavapipe's GPU set).
 import t from 'tap';
-import { AdapterTooSmallError, backward, getDevice, keep, Tensor, tidy, type Device } from '../engine/index.ts';
+import { backward, getDevice, keep, Tensor, tidy, type Device } from '../engine/index.ts';
 import { adapterShortfall, KERNEL_NEEDS } from '../engine/device/limits.ts';
-import { kernel, storageBuffers, workgroupInvocations, type Kernel } from '../kernels/kernel.ts';
+import type { Kernel } from '../kernels/kernel.ts';
 import { randomGPT } from '../model/build.ts';
 import { generate } from '../model/generate.ts';
 import { AdamW } from '../train/run/optim.ts';
@@ -22,24 +22,19 @@ t.test('an adapter below the kernels\' needs is named in one sentence', async (t
   t.equal(adapterShortfall(device.limits, device.adapterDescription), null, 'and so is this adapter');
 });
 
-t.test('a kernel past the limits in force is refused in one sentence, naming it', async (t) => {
-  const n = device.limits.maxStorageBuffersPerShaderStage + 1;
-  const bindings = Object.fromEntries(Array.from({ length: n }, (_, i) => [`b${i}`, 'read f32' as const]));
-  const wide = kernel('test.wide', 'main', { params: {}, bindings }, '@compute @workgroup_size(1) fn main() {}');
-  t.equal(storageBuffers(wide), n);
-  const xs = Array.from({ length: n }, () => Tensor.empty([4]));
-  t.throws(() => device.dispatch({ kernel: wide, label: 'wide', params: {}, bindings: xs.map((x) => x.bind()), workgroups: [1, 1, 1] }),
-    new AdapterTooSmallError(`this GPU adapter is too small for wgpt's kernel test.wide: it needs ${n} storage buffers ` +
-      `(the adapter allows ${n - 1} per shader stage)`));
-  const size = device.limits.maxComputeInvocationsPerWorkgroup * 2;
-  const big = kernel('test.big', 'main', { params: {}, bindings: { y: 'read_write f32' }, overrides: { WG: 64 } },
-    '@compute @workgroup_size(WG, 2) fn main() {}');
-  t.equal(workgroupInvocations(big), 128, 'the override\'s default');
-  t.throws(() => device.dispatch({ kernel: big, label: 'big', params: {}, bindings: [xs[0].bind()], constants: { WG: size / 2 }, workgroups: [1, 1, 1] }),
-    /^this GPU adapter is too small for wgpt's kernel test\.big: it needs \d+ invocations a workgroup \(the adapter allows \d+\)$/);
-  for (const x of xs) x.dispose();
-  await device.finish();
-});
+/** The storage buffers a kernel binds (its uniform and textures apart). */
+const storageBuffers = (k: Kernel): number => k.slots.filter((s) => s !== 'texture').length;
+
+/** Invocations per workgroup of a kernel run with these override constants: the product of its
+ *  @workgroup_size, each term a literal or an override (NaN for any other expression: a failure). */
+function workgroupInvocations(k: Kernel, constants?: Readonly<Record<string, number>>): number {
+  const size = /@workgroup_size\(([^)]*)\)/.exec(k.code);
+  if (!size) return Number.NaN;
+  return size[1].split(',').reduce((n, term) => {
+    const s = term.trim();
+    return n * (/^\d+u?$/.test(s) ? Number.parseInt(s, 10) : Number(constants?.[s] ?? k.overrides?.[s]));
+  }, 1);
+}
 
 /** Every (kernel, constants) that fn dispatches. */
 async function dispatched(d: Device, fn: () => Promise<void>): Promise<[Kernel, Readonly<Record<string, number>> | undefined][]> {

@@ -3,7 +3,7 @@
 // the composed form (matmul, causal softmax, matmul), and causality under huge future values.
 import t from 'tap';
 import {
-  attentionComposed, backward, causalSelfAttention, flashAttention, noGrad, param, qkvAttention, setAttentionTile, Tensor, tidy,
+  attentionComposed, backward, causalSelfAttention, noGrad, param, qkvAttention, setAttentionTile, Tensor, tidy,
 } from '../engine/index.ts';
 import { checkOp, randn } from './helpers/opcheck.ts';
 import { withDevice } from './helpers/device.ts';
@@ -45,7 +45,7 @@ for (const tile of [{ r: 4, c: 4, wg: 64 }, { r: 8, c: 4, wg: 8 }]) {
       const [B, H, T, dh] = shape;
       await checkOp(t, `flash attention ${JSON.stringify(shape)} tile ${tile.r}x${tile.c}x${tile.wg}`, {
         inputs: [{ shape }, { shape }, { shape }],
-        gpu: (q, k, v) => flashAttention(q, k, v),
+        gpu: (q, k, v) => causalSelfAttention(q, k, v),
         cpu: (q, k, v) => attentionRef(q, k, v, B * H, T, dh),
       });
     }
@@ -53,7 +53,8 @@ for (const tile of [{ r: 4, c: 4, wg: 64 }, { r: 8, c: 4, wg: 8 }]) {
 }
 
 /** Forward output and the three gradients of sum(G * attn(q, k, v)). */
-async function runWithGrads(fn: typeof flashAttention, data: Float64Array[], shape: number[], g: Float64Array): Promise<Float32Array[]> {
+async function runWithGrads(fn: typeof causalSelfAttention, data: Float64Array[], shape: number[],
+  g: Float64Array): Promise<Float32Array[]> {
   const [q, k, v] = data.map((d) => param(Tensor.fromData(d, shape)));
   const out = tidy(() => {
     const o = fn(q, k, v);
@@ -70,7 +71,7 @@ t.test('flash equals attentionComposed at [2, 4, 100, 64], forward and backward'
   const n = 2 * 4 * 100 * 64;
   const data = [11, 12, 13].map((s) => randn(n, s));
   const g = randn(n, 14);
-  const flash = await runWithGrads(flashAttention, data, shape, g);
+  const flash = await runWithGrads(causalSelfAttention, data, shape, g);
   const composed = await runWithGrads(attentionComposed, data, shape, g);
   ['O', 'dQ', 'dK', 'dV'].forEach((name, i) => {
     let worst = 0;
@@ -83,8 +84,8 @@ t.test('without a tape (noGrad) the forward is the same', async (t) => {
   const shape = [1, 3, 45, 12];
   const n = 3 * 45 * 12;
   const [q, k, v] = [21, 22, 23].map((s) => param(Tensor.fromData(randn(n, s), shape)));
-  const a = await tidy(() => flashAttention(q, k, v)).toArray();
-  const b = await tidy(() => noGrad(() => flashAttention(q, k, v))).toArray();
+  const a = await tidy(() => causalSelfAttention(q, k, v)).toArray();
+  const b = await tidy(() => noGrad(() => causalSelfAttention(q, k, v))).toArray();
   t.same(Array.from(a), Array.from(b));
   for (const x of [q, k, v]) x.dispose();
 });
@@ -97,8 +98,8 @@ t.test('causality: huge values in future keys and values do not leak into earlie
   const base = [31, 32, 33].map((s) => randn(n, s));
   const huge = base.map((d, i) => d.map((x, j) => (i > 0 && Math.floor(j / dh) % T >= cut ? x * 1e4 + 1e4 : x)));
   const g = randn(n, 34);
-  const a = await runWithGrads(flashAttention, base, shape, g);
-  const b = await runWithGrads(flashAttention, huge, shape, g);
+  const a = await runWithGrads(causalSelfAttention, base, shape, g);
+  const b = await runWithGrads(causalSelfAttention, huge, shape, g);
   t.ok(b.every((arr) => arr.every(Number.isFinite)), 'every output and gradient is finite');
   let same = true;
   let dqSame = true;

@@ -1,7 +1,6 @@
 // The limits the engine obeys: the adapter's own, requested whole, then lowered by any caps asked
-// for (tests open a 1 MiB binding limit to drive the sliced paths with small shapes); and what its
+// for (tests open a 1 MiB binding limit to drive the sliced paths with small shapes); and what the
 // kernels need of an adapter at least.
-import { AdapterTooSmallError } from '../errors.ts';
 
 const LIMIT_KEYS = [
   'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
@@ -36,27 +35,14 @@ export function limitsInForce(gpu: GPUDevice, caps: Partial<Pick<Limits, (typeof
  *  on some phones: 4 storage buffers, 128 invocations) is refused when the device opens. */
 export const KERNEL_NEEDS = { maxStorageBuffersPerShaderStage: 8, maxComputeInvocationsPerWorkgroup: 256 } as const;
 
-const WHAT: Record<keyof typeof KERNEL_NEEDS, string> = {
-  maxStorageBuffersPerShaderStage: 'storage buffers per shader stage',
-  maxComputeInvocationsPerWorkgroup: 'invocations per workgroup',
-};
+const WHAT: Record<keyof typeof KERNEL_NEEDS, string> = { maxStorageBuffersPerShaderStage: 'storage buffers per shader stage',
+  maxComputeInvocationsPerWorkgroup: 'invocations per workgroup' };
 
 /** The adapter's limits against KERNEL_NEEDS: one sentence naming each one short, or null. */
 export function adapterShortfall(limits: Readonly<Record<string, number>>, adapter: string): string | null {
   const short = (Object.keys(KERNEL_NEEDS) as (keyof typeof KERNEL_NEEDS)[]).filter((k) => limits[k] < KERNEL_NEEDS[k]);
   if (short.length === 0) return null;
-  return `this GPU adapter (${adapter}) is too small for wgpt: it allows ${short.map((k) => `${limits[k]} ${WHAT[k]}`).join(' and ')}, ` +
-    `where wgpt's kernels need ${short.map((k) => KERNEL_NEEDS[k]).join(' and ')}`;
-}
-
-/** One kernel's needs against the limits in force (a kernel past KERNEL_NEEDS on a smaller adapter):
- *  the same one sentence, naming the kernel, instead of a validation error. */
-export function checkKernelFits(name: string, storage: number, invocations: number, limits: Limits): void {
-  const over = [
-    storage > limits.maxStorageBuffersPerShaderStage &&
-      `${storage} storage buffers (the adapter allows ${limits.maxStorageBuffersPerShaderStage} per shader stage)`,
-    invocations > limits.maxComputeInvocationsPerWorkgroup &&
-      `${invocations} invocations a workgroup (the adapter allows ${limits.maxComputeInvocationsPerWorkgroup})`,
-  ].filter(Boolean);
-  if (over.length > 0) throw new AdapterTooSmallError(`this GPU adapter is too small for wgpt's kernel ${name}: it needs ${over.join(' and ')}`);
+  const has = short.map((k) => `${limits[k]} ${WHAT[k]}`).join(' and ');
+  return `this GPU adapter (${adapter}) is too small for wgpt: it allows ${has}, where wgpt's kernels need ${
+    short.map((k) => KERNEL_NEEDS[k]).join(' and ')}`;
 }

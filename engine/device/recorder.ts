@@ -8,10 +8,10 @@
 // submit of their own. Every binding is checked against the limits in force before it reaches
 // WebGPU: a synchronous, named error rather than dropped work.
 import { GPUValidationError, WgptError } from '../errors.ts';
-import { MAX_PARAM_WORDS, packParams, storageBuffers, workgroupInvocations, type Kernel, type Params } from '../../kernels/kernel.ts';
+import { MAX_PARAM_WORDS, packParams, type Kernel, type Params } from '../../kernels/kernel.ts';
 import type { Counters } from './counters.ts';
 import type { Faults } from './faults.ts';
-import { checkKernelFits, type Limits } from './limits.ts';
+import type { Limits } from './limits.ts';
 import type { Binding, TextureBinding } from './memory.ts';
 import type { Profiler } from './profiler.ts';
 
@@ -245,7 +245,6 @@ export class Recorder {
   private kernelEntry(kernel: Kernel): KernelEntry {
     let entry = this.kernels.get(kernel);
     if (entry) return entry;
-    checkKernelFits(kernel.name, storageBuffers(kernel), 1, this.limits);
     const visibility = GPUShaderStage.COMPUTE;
     const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility, buffer: { type: 'uniform', hasDynamicOffset: true } }];
     kernel.slots.forEach((type, i) => entries.push(type === 'texture'
@@ -266,7 +265,6 @@ export class Recorder {
     const unknown = Object.keys(constants ?? {}).filter((c) => !declared.includes(c));
     if (unknown.length > 0) throw new WgptError(`${label}: kernel ${kernel.name} has no override ${unknown.join(', ')} ` +
       `(it takes ${declared.join(', ') || 'none'})`);
-    checkKernelFits(kernel.name, 0, workgroupInvocations(kernel, constants), this.limits);
     const pipeline = this.faults.scoped(['validation'], `compiling kernel ${kernel.name}`, () => this.gpu.createComputePipeline({
       layout: entry.pipelineLayout,
       label: kernel.name,

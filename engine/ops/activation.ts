@@ -1,7 +1,7 @@
 // GELU (tanh form) and the fused bias + GELU of the MLP, forward and VJP side by side.
 import { ShapeError } from '../errors.ts';
 import { record, shapeStr, Tensor } from '../tensor.ts';
-import { BIAS_GELU, BIAS_GELU_BACKWARD, BIAS_GELU_BACKWARD_COLUMNS, GELU, GELU_BACKWARD } from '../../kernels/activation.ts';
+import { BIAS_GELU, BIAS_GELU_BACKWARD, GELU, GELU_BACKWARD } from '../../kernels/activation.ts';
 import { assertF32, eachWindow, launch1d, rowWindows } from './util.ts';
 
 /** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
@@ -27,18 +27,13 @@ export function biasGelu(x: Tensor, bias: Tensor): Tensor {
   const out = Tensor.empty(x.shape, 'f32', 'biasGelu');
   eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU, n, { n, base: e0, d }, [x.bind(e0, n), bias.bind(), out.bind(e0, n)], 'biasGelu'));
   return record(out, 'biasGelu', [x, bias], (g) => {
-    const dx = Tensor.empty(x.shape, 'f32', 'biasGelu backward');
-    if (!bias.requiresGrad) {
-      eachWindow(x.size, (e0, n) => launch1d(BIAS_GELU_BACKWARD, n, { n, base: e0, d },
-        [x.bind(e0, n), bias.bind(), g.bind(e0, n), dx.bind(e0, n)], 'biasGelu backward'));
-      return [dx, null];
-    }
     // The bias gradient summed down each column as dx is written (windows of whole rows).
+    const dx = Tensor.empty(x.shape, 'f32', 'biasGelu backward');
     const dbias = Tensor.empty(bias.shape, 'f32', 'biasGelu dbias');
-    rowWindows(x.size / d, d).forEach((w, i) => launch1d(BIAS_GELU_BACKWARD_COLUMNS, d,
+    rowWindows(x.size / d, d).forEach((w, i) => launch1d(BIAS_GELU_BACKWARD, d,
       { rows: w.rows, d, shift: w.shift, accumulate: i > 0 ? 1 : 0 },
       [x.bind(w.elem0, w.count), bias.bind(), g.bind(w.elem0, w.count), dx.bind(w.elem0, w.count), dbias.bind()],
       'biasGelu backward, dbias'));
-    return [x.requiresGrad ? dx : (dx.dispose(), null), dbias];
+    return [x.requiresGrad ? dx : (dx.dispose(), null), bias.requiresGrad ? dbias : (dbias.dispose(), null)];
   });
 }

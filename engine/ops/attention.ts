@@ -66,24 +66,14 @@ function batchWindows(B: number, per: number[], what: string): { b0: number; nb:
 /** Causal self-attention over qkv + bias (qkv [B, T, 3·D]: q, k, v its thirds, D = heads·Dh; bias
  *  [3·D], the projection's, added as q, k, v are loaded: no dispatch of its own) -> [B, T, D], as
  *  flash attention (forward and VJP). */
-export function qkvAttention(qkv: Tensor, heads: number, bias?: Tensor): Tensor {
-  assertF32(qkv, 'attention');
+export function qkvAttention(qkv: Tensor, heads: number, bias: Tensor = zeros([qkv.shape[2] ?? 0])): Tensor {
+  for (const t of [qkv, bias]) assertF32(t, 'attention');
   const [B, T, d3] = qkv.shape;
   const dh = d3 / 3 / heads;
-  if (qkv.ndim !== 3 || !Number.isInteger(dh) || dh === 0) {
-    throw new ShapeError(`attention: qkv must be [B, T, 3·D] with D a multiple of ${heads} heads, got ${shapeStr(qkv.shape)}`);
+  if (qkv.ndim !== 3 || !Number.isInteger(dh) || dh === 0 || bias.ndim !== 1 || bias.shape[0] !== d3) {
+    throw new ShapeError(`attention: qkv must be [B, T, 3·D] with D a multiple of ${heads} heads and the bias [3·D], ` +
+      `got ${shapeStr(qkv.shape)} and ${shapeStr(bias.shape)}`);
   }
-  if (!bias) return qkvAttentionBiased(qkv, heads, zeros([d3]));
-  assertF32(bias, 'attention');
-  if (bias.ndim !== 1 || bias.shape[0] !== d3) {
-    throw new ShapeError(`attention: the qkv bias must be [${d3}], got ${shapeStr(bias.shape)}`);
-  }
-  return qkvAttentionBiased(qkv, heads, bias);
-}
-
-function qkvAttentionBiased(qkv: Tensor, heads: number, bias: Tensor): Tensor {
-  const [B, T, d3] = qkv.shape;
-  const dh = d3 / 3 / heads;
   const D = heads * dh;
   const out = Tensor.empty([B, T, D], 'f32', 'attention');
   if (out.size === 0) return out;
@@ -137,9 +127,8 @@ function checkHeads(q: Tensor, k: Tensor, v: Tensor): void {
 /** Causal self-attention, q, k, v [B, H, T, Dh] -> [B, H, T, Dh]: the heads put side by side in
  *  qkv's layout, qkvAttention, and the output's heads taken apart again (for callers that hold
  *  heads apart; the model calls qkvAttention on its projection's output). */
-export function flashAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
+export function causalSelfAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   checkHeads(q, k, v);
-  for (const t of [q, k, v]) assertF32(t, 'attention');
   const [B, H, T, dh] = q.shape;
   const qkv = reshape(permute(concat([q, k, v], 1), [0, 2, 1, 3]), [B, T, 3 * H * dh]);
   return permute(reshape(qkvAttention(qkv, H), [B, T, H, dh]), [0, 2, 1, 3]);
@@ -151,10 +140,4 @@ export function attentionComposed(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const dh = q.shape[3];
   const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(dh));
   return matmul(softmax(scores, { causal: true }), v);
-}
-
-/** Causal self-attention, [B, H, T, Dh] -> [B, H, T, Dh]: flash attention (engine/ops/attention.ts);
- *  attentionComposed stays as the reference and the benchmark's baseline. */
-export function causalSelfAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
-  return flashAttention(q, k, v);
 }

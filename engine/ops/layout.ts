@@ -1,9 +1,9 @@
 // Shape ops: reshape (a view), permute/transpose, slice/split, concat; forward and VJP side by side.
-import { ShapeError } from '../errors.ts';
-import { getDevice, numel, record, shapeStr, Tensor } from '../tensor.ts';
+import { ShapeError, WgptError } from '../errors.ts';
+import { numel, record, shapeStr, Tensor } from '../tensor.ts';
 import { AXIS_COPY, PERMUTE, SPLIT_HEADS } from '../../kernels/layout.ts';
 import { zeros } from './elementwise.ts';
-import { axisOf, launch1d } from './util.ts';
+import { axisOf, launch1d, recording } from './util.ts';
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const known = shape.filter((d) => d !== -1);
@@ -119,12 +119,11 @@ export function concat(xs: Tensor[], axis = -1): Tensor {
   }));
 }
 
-/** Attention's queries, keys and values [B, H, T, Dh] from qkv [B, T, 3·D] (D = H·Dh): what
- *  split + reshape + permute computes, in one dispatch forward and one backward. The three are
- *  windows of one [3, B, H, T, Dh] tensor; their gradients are copied into one zero-filled
- *  gradient of it (disjoint windows: a copy is the sum), which one dispatch puts back in qkv's
- *  layout. Where a third is not a whole number of 256-byte blocks (so its window could not be
- *  bound), it is split + reshape + permute. */
+/** Attention's queries, keys and values [B, H, T, Dh] from qkv [B, T, 3·D] (D = H·Dh) for
+ *  generation's attention over a KV cache: what split + reshape + permute computes, in one dispatch
+ *  (windows of one [3, B, H, T, Dh] tensor). Forward only: training attends on qkv itself
+ *  (qkvAttention). Where a third is not a whole number of 256-byte blocks (so its window could not
+ *  be bound), it is split + reshape + permute. */
 export function splitHeads(qkv: Tensor, heads: number): [Tensor, Tensor, Tensor] {
   const [b, t, d3] = qkv.shape;
   const d = d3 / 3;
@@ -132,28 +131,16 @@ export function splitHeads(qkv: Tensor, heads: number): [Tensor, Tensor, Tensor]
   if (qkv.ndim !== 3 || !Number.isInteger(dh) || dh === 0) {
     throw new ShapeError(`splitHeads: qkv must be [B, T, 3·D] with D a multiple of ${heads} heads, got ${shapeStr(qkv.shape)}`);
   }
+  if (recording(qkv)) throw new WgptError('splitHeads is forward only (generation): to train, attend on qkv with qkvAttention');
   const third = b * t * d;
-  const one = [b, heads, t, dh];
   if (third % 64 !== 0) {
     return split(qkv, [d, d, d], 2).map((z) => permute(reshape(z, [b, t, heads, dh]), [0, 2, 1, 3])) as [Tensor, Tensor, Tensor];
   }
-  const run = (x: Tensor, y: Tensor, toHeads: number, label: string): void =>
-    launch1d(SPLIT_HEADS, 3 * third, { n: 3 * third, b, heads, t, dh, to_heads: toHeads }, [x.bind(), y.bind()], label);
   const all = Tensor.empty([3 * b, heads, t, dh], 'f32', 'split heads');
-  if (third > 0) run(qkv, all, 1, `split heads ${shapeStr(qkv.shape)}`);
-  const stacked = record(all, 'split heads', [qkv], (g) => {
-    const dqkv = Tensor.empty(qkv.shape, 'f32', 'split heads backward');
-    if (third > 0) run(g, dqkv, 0, 'split heads backward');
-    return [dqkv];
-  });
-  const into = (g: Tensor, gall: Tensor, s: number): void => {
-    const from = g.bind();
-    const to = gall.bind(s * third, third);
-    if (third > 0) getDevice().copy(from.buffer, from.offset, to.buffer, to.offset, third * 4, 'split heads: a gradient');
-  };
-  return [0, 1, 2].map((s) => record(stacked.window(s * third, one), 'split heads (one of three)', [stacked], (g) => {
-    const gall = zeros(stacked.shape);
-    into(g, gall, s);
-    return [gall];
-  }, { fresh: true, accumulate: (g, gall) => into(g, gall, s) })) as [Tensor, Tensor, Tensor];
+  if (third > 0) {
+    launch1d(SPLIT_HEADS, 3 * third, { n: 3 * third, b, heads, t, dh }, [qkv.bind(), all.bind()], `split heads ${shapeStr(qkv.shape)}`);
+  }
+  const pieces = [0, 1, 2].map((s) => all.window(s * third, [b, heads, t, dh])) as [Tensor, Tensor, Tensor];
+  all.dispose();
+  return pieces;
 }
