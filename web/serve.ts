@@ -36,6 +36,10 @@ export async function servePage(options: { port?: number; run?: string | null; e
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`, bytes: Buffer.byteLength(js),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // Open tabs keep their connections alive: closing drops them, so close() does not wait on a tab.
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
   };
 }

@@ -28,6 +28,7 @@ export async function openPage(t: Test, browser: Browser,
   const server = await servePage({ port: 0, run: options.run ?? null, entry: options.entry });
   t.teardown(() => server.close());
   const page = await browser.newPage();
+  t.teardown(() => page.close());
   await options.beforeLoad?.(page);
   const errors: string[] = [];
   page.on('console', (m) => {
