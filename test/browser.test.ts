@@ -3,10 +3,14 @@
 // (bash scripts/setup.sh --browser; CI installs it). SwiftShader runs a step of `tiny` in tens of
 // seconds on this machine's CPUs, so the checks are few and the page's run is its small preset.
 /// <reference lib="dom" />
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { ElementHandle } from 'puppeteer-core';
 import t from 'tap';
 import { openDevice } from '../engine/index.ts';
+import { randomGPT, saveGPT } from '../model/build.ts';
+import { outputVocabOf } from '../train/data/encode.ts';
 import { browserMissing, launch, openPage } from './helpers/browser.ts';
 import { tinyLosses } from './browser/tiny-steps.ts';
 
@@ -68,6 +72,42 @@ if (!browser) {
     await page.waitForFunction(() => (document.getElementById('error')!.textContent ?? '') !== '');
     t.match(await page.$eval('#error', (e) => e.textContent),
       /^this GPU adapter \(.+\) is too small for wgpt: it allows 4 storage buffers per shader stage, where wgpt's kernels need 8$/);
+  });
+
+  t.test('a dropped model finetuned on a dropped file in the page is downloaded, and wgpt generate loads it', async (t) => {
+    // A micro model as `wgpt train` writes one (model.safetensors + config.json) and 10 entries (one
+    // batch of 8 to train on, one held out): on SwiftShader a step through a 50257-token head takes
+    // most of a minute, so its head spans only the data's tokens (outputVocab, kept in config.json).
+    const dir = mkdtempSync('/tmp/wgpt-browser-');
+    const entries = Array.from({ length: 10 }, (_, i) => ({ instruction: `Add ${i} and 1.`, input: '', output: `${i + 1}` }));
+    await openDevice();
+    const micro = randomGPT({ vocabSize: 50257, contextLength: 64, dModel: 32, nLayers: 1, nHeads: 2, layerNormEps: 1e-5,
+      dropout: 0, tiedHead: true, outputVocab: outputVocabOf(entries, 'alpaca') }, 5);
+    await saveGPT(micro, dir);
+    micro.dispose();
+    writeFileSync(`${dir}/data.json`, JSON.stringify(entries));
+    const { page, errors } = await openPage(t, browser);
+    const input = (await page.$('#files')) as ElementHandle<HTMLInputElement>;
+    await input.uploadFile(`${dir}/model.safetensors`, `${dir}/config.json`, `${dir}/data.json`);
+    await page.waitForFunction(() => !(document.getElementById('finetune') as HTMLButtonElement).disabled);
+    await page.click('#finetune');
+    await page.waitForFunction(() => !document.getElementById('download-model')!.hidden ||
+      document.getElementById('error')!.textContent !== '', { timeout: 0, polling: 1000 });
+    t.equal(await page.$eval('#error', (e) => e.textContent), '', 'no error');
+    // The two downloads, as the browser would save them.
+    const files = await page.evaluate(async () => Promise.all(['download-model', 'download-config'].map(async (id) =>
+      Array.from(new Uint8Array(await (await fetch((document.getElementById(id) as HTMLAnchorElement).href)).arrayBuffer())))));
+    const out = path.join(dir, 'downloaded');
+    mkdirSync(out);
+    writeFileSync(path.join(out, 'model.safetensors'), Uint8Array.from(files[0]));
+    writeFileSync(path.join(out, 'config.json'), Uint8Array.from(files[1]));
+    t.not(Buffer.compare(readFileSync(`${dir}/model.safetensors`), Buffer.from(files[0])), 0, 'the download holds the trained weights');
+    const cli = path.join(import.meta.dirname, '..', 'bin', 'wgpt.js');
+    const r = spawnSync(process.execPath, [cli, 'generate', '--model', out, '--prompt', 'Add 2 and 1.', '--max-new-tokens', '3'],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, WGPT_TUNE: 'off' } });
+    t.equal(r.status, 0, r.stderr);
+    t.match(r.stderr, /3 tokens in/, 'wgpt generate ran the downloaded model');
+    t.same(errors, [], 'no console error');
   });
 
   t.test('a dropped bad file is refused in one sentence and what was accepted stays', async (t) => {
