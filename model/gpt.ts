@@ -184,10 +184,10 @@ export class GPT {
   /** The final hidden states [B, T, D] (lastOnly: [B, 1, D]) for token ids [B, T] at positions
    *  start.. (KV cache). */
   hidden(ids: Tensor, opts: ForwardOptions = {}, start = 0): Tensor {
-    const { dModel: d, nHeads: h, nLayers, contextLength, layerNormEps: eps } = this.config;
+    const { nHeads: h, nLayers, contextLength, layerNormEps: eps } = this.config;
     if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new WgptError(
       `GPT: token ids must be i32 [batch, time], got ${ids.dtype} [${ids.shape}]`);
-    const [b, t] = ids.shape;
+    const t = ids.shape[1];
     const { keyStart, positions } = opts;
     if (!keyStart !== !positions) throw new WgptError('GPT: a padded batch needs both keyStart and positions');
     // A padded cache may hold more slots than the context; the positions themselves may not pass it.
