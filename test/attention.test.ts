@@ -13,7 +13,9 @@ await withDevice(t);
 
 /** softmax(q·kᵀ/√Dh, causal)·v in f64, q/k/v [bh, T, Dh]. */
 
-const SHAPES = [[1, 1, 1, 1], [1, 2, 7, 5], [2, 3, 33, 8], [1, 1, 129, 16], [1, 1, 70, 64], [1, 2, 19, 6]];
+// Dh = 64 (GPT-2's) is checked analytically below, against the composed form at [2, 4, 100, 64]: by finite
+// differences it took about half of this file's time (86 s -> 46 s alone on a 2-core Zen 3).
+const SHAPES = [[1, 1, 1, 1], [1, 2, 7, 5], [2, 3, 33, 8], [1, 1, 129, 16], [1, 2, 19, 6]];
 for (const shape of SHAPES) {
   const [B, H, T, dh] = shape;
   t.test(`flash attention ${JSON.stringify(shape)}`, (t) => checkOp(t, `flash attention ${JSON.stringify(shape)}`, {
