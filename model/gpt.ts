@@ -65,7 +65,7 @@ function attention(projected: Tensor, bias: Tensor, heads: number, opts: Forward
     cache.keys[layer] = keep(keys);
     cache.values[layer] = keep(values);
     if (starts) att = paddedAttention(q, keys, values, starts);
-    else if (!old) return qkvAttention(qkv, heads);
+    else if (!old) return qkvAttention(projected, heads, bias);
     else att = matmul(softmax(scale(matmul(q, keys, { transB: true }), 1 / Math.sqrt(q.shape[3]))), values);
   }
   return reshape(permute(att, [0, 2, 1, 3]), [b, q.shape[2], d3 / 3]);
